@@ -1,0 +1,24 @@
+# The two set-up commands of the README. Each creates .venv and installs what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[serve,test]"
+	touch $(STAMP)
+
+## demo: run driftloop's main job on the embedded store (sqlite:///mlflow.db in this folder)
+demo: $(STAMP)
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/driftloop demo
+
+## test: run the whole test suite
+test: $(STAMP)
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) mlflow.db mlruns mlartifacts

@@ -1,0 +1,60 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+from driftloop.cli.main import cli
+from tests.conftest import free_port
+
+
+def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"driftloop ui exited early with code {process.returncode}: {process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+def test_ui_serves_the_store_until_stopped(workdir):
+    CliRunner().invoke(cli, ["experiments", "create", "--experiment-name", "model-monitoring"])
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftloop", "ui", "--port", str(port)],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        _wait_for_health(f"http://127.0.0.1:{port}/health", process)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=model-monitoring"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert b'"experiment_id": "1"' in response.read().replace(b'":"', b'": "')
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert f"Starting MLflow UI at http://127.0.0.1:{port}" in output
+    with socket.socket() as probe:  # the server's workers stopped with it: the port is free again
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
+def test_a_port_in_use_is_a_one_line_error(workdir):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["ui", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: Port {port} on 127.0.0.1 is already in use; choose another with --port."
