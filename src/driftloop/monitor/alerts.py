@@ -1,0 +1,423 @@
+"""Alert rules over window metrics, their evaluation across windows, and the JSON webhook.
+
+A rule says: *metric* compared with *threshold*, for *consecutive* windows in a row, raises *severity*. Rules live in
+a TOML file (the packaged defaults are ``default_alerts.toml``, next to this module, with the reasoning for each)::
+
+    [[rule]]
+    name = "performance degraded"    # unique; starts every reason the rule writes
+    metric = "performance/mae"       # a WindowResult.metrics key, or a glob pattern (fnmatch): "quality/*/unseen"
+    comparison = ">"                 # one of > >= < <=
+    threshold = 1.25                 # absolute, or a factor when relative_to = "training"
+    relative_to = "training"         # optional: the threshold is multiplied by the training metric of the same name
+    consecutive = 2                  # optional, default 1: windows in a row before the rule fires
+    severity = "alert"               # "warn" or "alert"
+
+Semantics
+---------
+* **Globs.** A pattern is expanded to every metric key of the windows that matches it; each key is judged on its
+  own (its own consecutive run, its own reason). A pattern that matches nothing never fires.
+* **Missing values.** A metric that is absent from a window, or NaN there (no labels arrived, an empty window),
+  does not satisfy the rule *and breaks the consecutive run*: "two windows in a row" means two windows with a value.
+* **relative_to = "training".** The training value is looked up in ``training_metrics`` under the full key
+  (``performance/mae``), then under its last segment (``mae``, the name the training run logged). When neither is
+  there the rule cannot be judged, never fires, and a warning is logged.
+* **Order.** Windows are judged in the order given (the monitor gives them in time order). A rule with
+  ``consecutive = k`` fires at window *i* iff the *k* windows ending at *i* all satisfy the comparison.
+* **Verdict.** :func:`evaluate` sets each window's ``verdict`` to the worst severity firing there (``"ok"`` when
+  none), writes ``metrics["verdict"]`` (0 = ok, 1 = warn, 2 = alert) and replaces the reasons written by these
+  rules (reasons that do not start with a rule's name, e.g. the monitor's own, are kept). It depends only on the
+  windows' metrics, so evaluating again gives the same result.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import math
+import operator
+import time
+import tomllib
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from driftloop.errors import DriftloopError
+from driftloop.monitor.results import VERDICTS, WindowResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RULES_FILE = "default_alerts.toml"
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+SEVERITIES = ("warn", "alert")
+RELATIVE_TO = ("training",)
+SEVERITY_LEVEL = {verdict: level for level, verdict in enumerate(VERDICTS)}  # ok 0, warn 1, alert 2
+PAYLOAD_SCHEMA = "driftloop.alert/1"
+
+_REQUIRED = ("name", "metric", "comparison", "threshold", "severity")
+_OPTIONAL = ("relative_to", "consecutive")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert rule; see the module docstring for its semantics.
+
+    >>> rule = AlertRule("drift", "drift/share", ">=", 0.25, severity="warn")
+    >>> rule.holds(0.3, 0.25), rule.holds(float("nan"), 0.25)
+    (True, False)
+    """
+
+    name: str
+    metric: str
+    comparison: str
+    threshold: float
+    severity: str = "alert"
+    relative_to: str | None = None
+    consecutive: int = 1
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def is_pattern(self) -> bool:
+        """Whether ``metric`` is a glob pattern rather than one key."""
+        return any(char in self.metric for char in "*?[")
+
+    def keys(self, available: Sequence[str]) -> list[str]:
+        """The metric keys this rule judges, among ``available`` (sorted, for a stable order of reasons)."""
+        if not self.is_pattern:
+            return [self.metric]
+        return sorted({key for key in available if fnmatch.fnmatchcase(key, self.metric)})
+
+    def holds(self, value: float | None, threshold: float) -> bool:
+        """Whether ``value`` satisfies the comparison; a missing or NaN value never does."""
+        if value is None or not isinstance(value, (int, float)) or math.isnan(value):
+            return False
+        return COMPARISONS[self.comparison](float(value), threshold)
+
+
+def _rule_error(rule: str, key: str, expected: str, received: object) -> DriftloopError:
+    return DriftloopError(f"Alert rule {rule!r}: the {key!r} key must be {expected}; got {received!r}.")
+
+
+def _validate(rule: AlertRule) -> None:
+    name = rule.name
+    if not isinstance(name, str) or not name.strip():
+        raise _rule_error(str(name), "name", "a non-empty string", name)
+    if not isinstance(rule.metric, str) or not rule.metric.strip():
+        raise _rule_error(name, "metric", "a non-empty metric key such as 'performance/mae'", rule.metric)
+    if rule.comparison not in COMPARISONS:
+        raise _rule_error(name, "comparison", f"one of {' '.join(COMPARISONS)}", rule.comparison)
+    threshold = rule.threshold
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise _rule_error(name, "threshold", "a finite number", threshold)
+    if rule.severity not in SEVERITIES:
+        raise _rule_error(name, "severity", "'warn' or 'alert'", rule.severity)
+    if rule.relative_to is not None and rule.relative_to not in RELATIVE_TO:
+        raise _rule_error(name, "relative_to", "'training' (or no key, for an absolute threshold)", rule.relative_to)
+    consecutive = rule.consecutive
+    if isinstance(consecutive, bool) or not isinstance(consecutive, int) or consecutive < 1:
+        raise _rule_error(name, "consecutive", "an integer >= 1", consecutive)
+
+
+def rules_from_toml(text: str, *, source: str = "<string>") -> list[AlertRule]:
+    """Parse and validate rules from TOML text (one ``[[rule]]`` table per rule).
+
+    >>> rules_from_toml('[[rule]]\\nname = "x"\\nmetric = "drift/share"\\ncomparison = ">"\\nthreshold = 0.5\\n'
+    ...                 'severity = "warn"')
+    [AlertRule(name='x', metric='drift/share', comparison='>', threshold=0.5, severity='warn', relative_to=None, consecutive=1)]
+    >>> rules_from_toml('[[rule]]\\nname = "x"\\nmetric = "drift/share"\\ncomparison = "=="\\nthreshold = 0.5\\n'
+    ...                 'severity = "warn"')
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.DriftloopError: Alert rule 'x': the 'comparison' key must be one of > >= < <=; got '=='.
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise DriftloopError(f"Alert rules file {source} is not valid TOML: {error}.") from None
+    unknown = sorted(set(document) - {"rule"})
+    if unknown:
+        raise DriftloopError(
+            f"Alert rules file {source} must hold only [[rule]] tables; got the top-level key(s) {', '.join(unknown)}."
+        )
+    tables = document.get("rule", [])
+    if not isinstance(tables, list):
+        raise DriftloopError(f"Alert rules file {source}: 'rule' must be an array of tables ([[rule]]); got a single table.")
+    rules: list[AlertRule] = []
+    seen: set[str] = set()
+    for position, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise DriftloopError(f"Alert rules file {source}: rule #{position} must be a [[rule]] table; got {table!r}.")
+        label = str(table.get("name", f"#{position}"))
+        unknown = sorted(set(table) - set(_REQUIRED) - set(_OPTIONAL))
+        if unknown:
+            raise _rule_error(label, unknown[0], f"one of the known keys ({', '.join(_REQUIRED + _OPTIONAL)})",
+                              table[unknown[0]])
+        missing = [key for key in _REQUIRED if key not in table]
+        if missing:
+            raise DriftloopError(f"Alert rule {label!r} in {source}: the {missing[0]!r} key is missing.")
+        rule = AlertRule(**table)
+        if rule.name in seen:
+            raise _rule_error(rule.name, "name", "unique among the rules", rule.name)
+        seen.add(rule.name)
+        rules.append(rule)
+    return rules
+
+
+def load_rules(path: str | Path | None = None) -> list[AlertRule]:
+    """Read alert rules from a TOML file; ``None`` reads the packaged defaults (``default_alerts.toml``).
+
+    >>> [rule.name for rule in load_rules()][:2]
+    ['drift widespread', 'drift widespread, sustained']
+    """
+    if path is None:
+        text = resources.files("driftloop.monitor").joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
+        return rules_from_toml(text, source=f"driftloop/monitor/{DEFAULT_RULES_FILE}")
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DriftloopError(f"The alert rules file {str(file)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DriftloopError(f"The alert rules file {str(file)!r} cannot be read: {error}.") from None
+    return rules_from_toml(text, source=str(file))
+
+
+# --------------------------------------------------------------------------------------------------- evaluation
+
+
+def fmt(value: float) -> str:
+    """A number as reasons show it: four significant digits.
+
+    >>> fmt(152.3456), fmt(0.25), fmt(2.0), fmt(1234567.0)
+    ('152.3', '0.25', '2', '1.235e+06')
+    """
+    return f"{value:.4g}"
+
+
+def _training_value(key: str, training_metrics: Mapping[str, float]) -> float | None:
+    for name in (key, key.rsplit("/", 1)[-1]):
+        value = training_metrics.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def _value(window: WindowResult, key: str) -> float | None:
+    value = window.metrics.get(key)
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _judge(rule: AlertRule, key: str, windows: Sequence[WindowResult],
+           training_metrics: Mapping[str, float]) -> list[str | None]:
+    """For each window, the reason when ``rule`` fires on ``key`` there, else None."""
+    threshold = rule.threshold
+    basis = ""
+    if rule.relative_to == "training":
+        trained = _training_value(key, training_metrics)
+        if trained is None:
+            log.warning("alert rule %r: no training value for %r; the rule is not judged", rule.name, key)
+            return [None] * len(windows)
+        threshold = rule.threshold * trained
+        basis = f" ({fmt(rule.threshold)} x training {fmt(trained)})"
+    fired: list[str | None] = []
+    run = 0
+    for window in windows:
+        value = _value(window, key)
+        run = run + 1 if rule.holds(value, threshold) else 0
+        if run >= rule.consecutive:
+            assert value is not None
+            streak = f" for {run} windows" if run > 1 else ""
+            fired.append(f"{rule.name}: {key} = {fmt(value)} {rule.comparison} {fmt(threshold)}{basis}{streak}")
+        else:
+            fired.append(None)
+    return fired
+
+
+def evaluate(windows: Sequence[WindowResult], rules: Sequence[AlertRule], *,
+             training_metrics: Mapping[str, float] | None = None) -> None:
+    """Judge ``windows`` (in time order) with ``rules``; set each window's verdict, reasons and ``metrics["verdict"]``.
+
+    >>> import pandas as pd
+    >>> day = pd.Timestamp("2024-01-01")
+    >>> windows = [WindowResult(i, day, day, 100, metrics={"performance/mae": mae})
+    ...            for i, mae in enumerate([10.0, 13.0, 14.0, float("nan"), 15.0])]
+    >>> rule = AlertRule("mae up", "performance/mae", ">", 1.25, relative_to="training", consecutive=2)
+    >>> evaluate(windows, [rule], training_metrics={"mae": 10.0})
+    >>> [w.verdict for w in windows]
+    ['ok', 'ok', 'alert', 'ok', 'ok']
+    >>> windows[2].reasons
+    ['mae up: performance/mae = 14 > 12.5 (1.25 x training 10) for 2 windows']
+    """
+    training_metrics = training_metrics or {}
+    names = {rule.name for rule in rules}
+    available = sorted({key for window in windows for key in window.metrics})
+    levels = [0] * len(windows)
+    new_reasons: list[list[str]] = [[] for _ in windows]
+    for rule in rules:
+        for key in rule.keys(available):
+            for position, reason in enumerate(_judge(rule, key, windows, training_metrics)):
+                if reason is not None:
+                    new_reasons[position].append(reason)
+                    levels[position] = max(levels[position], SEVERITY_LEVEL[rule.severity])
+    for window, level, reasons in zip(windows, levels, new_reasons, strict=True):
+        kept = [reason for reason in window.reasons if not any(reason.startswith(f"{name}: ") for name in names)]
+        window.reasons = kept + reasons
+        window.verdict = VERDICTS[level]
+        window.metrics["verdict"] = float(level)
+
+
+# ------------------------------------------------------------------------------------------------------ webhook
+
+
+def redact_uri(uri: str) -> str:
+    """A URI without the user and password it may carry.
+
+    >>> redact_uri("postgresql://me:secret@db:5432/mlflow")
+    'postgresql://***@db:5432/mlflow'
+    >>> redact_uri("sqlite:///mlflow.db")
+    'sqlite:///mlflow.db'
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | None, tracking_uri: str | None, *,
+                  version: str | int | None = None) -> dict[str, Any]:
+    """The JSON object POSTed to the webhook.
+
+    Schema (``"schema": "driftloop.alert/1"``)::
+
+        {
+          "schema": "driftloop.alert/1",
+          "text": "driftloop: wine-quality@champion: alert in 2 of 40 windows (...)",   # one line, for chat hooks
+          "model": "wine-quality@champion",     # as given to the monitor
+          "version": "3" | null,                # the registered model version
+          "run_id": "..." | null,               # the MLflow monitoring run
+          "tracking_uri": "..." | null,         # without user and password
+          "verdict": "ok" | "warn" | "alert",   # the worst verdict over all windows
+          "windows": 40,                        # windows judged
+          "alerts": 2, "warnings": 3,           # windows with each verdict
+          "fired": [                            # every window whose verdict is not ok, in order
+            {"window": 12, "start": "ISO 8601", "end": "ISO 8601", "verdict": "alert", "reasons": ["..."]}
+          ]
+        }
+
+    >>> import pandas as pd
+    >>> w = WindowResult(0, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08"), 50, verdict="warn",
+    ...                  reasons=["drift widespread: drift/share = 0.3 >= 0.25"])
+    >>> payload = alert_payload([w], "wine@champion", "abc", "sqlite:///mlflow.db", version=3)
+    >>> payload["verdict"], payload["fired"][0]["end"], payload["text"]
+    ('warn', '2024-01-08T00:00:00', 'driftloop: wine@champion (version 3): warn in 1 of 1 windows; latest: drift widespread: drift/share = 0.3 >= 0.25')
+    """
+    fired = [
+        {"window": w.index, "start": w.start.isoformat(), "end": w.end.isoformat(), "verdict": w.verdict,
+         "reasons": list(w.reasons)}
+        for w in windows if w.verdict != "ok"
+    ]
+    level = max((SEVERITY_LEVEL.get(w.verdict, 0) for w in windows), default=0)
+    verdict = VERDICTS[level]
+    alerts = sum(w.verdict == "alert" for w in windows)
+    warnings = sum(w.verdict == "warn" for w in windows)
+    label = model if version is None else f"{model} (version {version})"
+    text = f"driftloop: {label}: {verdict}"
+    if fired:
+        text += f" in {len(fired)} of {len(windows)} windows"
+        latest = fired[-1]["reasons"]
+        if latest:
+            text += f"; latest: {latest[0]}"
+    return {
+        "schema": PAYLOAD_SCHEMA,
+        "text": text,
+        "model": model,
+        "version": None if version is None else str(version),
+        "run_id": run_id,
+        "tracking_uri": None if tracking_uri is None else redact_uri(tracking_uri),
+        "verdict": verdict,
+        "windows": len(windows),
+        "alerts": alerts,
+        "warnings": warnings,
+        "fired": fired,
+    }
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What became of one webhook delivery: ``ok`` when a 2xx answer came back; ``status`` is the last HTTP
+    status (None when no answer came); ``error`` says why it failed."""
+
+    ok: bool
+    attempts: int
+    status: int | None = None
+    error: str | None = None
+
+
+def check_webhook_url(url: str) -> str:
+    """Validate a webhook URL (call it when parsing options, before monitoring); return it.
+
+    >>> check_webhook_url("ftp://example.org/hook")
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.DriftloopError: The 'webhook' parameter of monitor must be an http:// or https:// URL with a host; got 'ftp://example.org/hook'.
+    """
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DriftloopError(
+            f"The 'webhook' parameter of monitor must be an http:// or https:// URL with a host; got {url!r}."
+        )
+    return url
+
+
+def send_webhook(url: str, payload: Mapping[str, Any], *, timeout: float = 5.0, retries: int = 3,
+                 backoff: float = 0.5) -> WebhookResult:
+    """POST ``payload`` as JSON to ``url``; never raises for network or HTTP errors.
+
+    Up to ``1 + retries`` attempts: a connection error, a timeout (``timeout`` seconds per attempt) or a 5xx answer
+    is retried after ``backoff * 2 ** (attempt - 1)`` seconds (0.5 s, 1 s, 2 s by default); a 4xx answer is not
+    (the request itself is wrong). A failure is logged as a warning and returned.
+
+    >>> send_webhook("not a url", {}).error
+    "not an http(s) URL: 'not a url'"
+    """
+    try:
+        check_webhook_url(url)
+    except DriftloopError:
+        log.warning("webhook not sent: not an http(s) URL: %r", url)
+        return WebhookResult(ok=False, attempts=0, error=f"not an http(s) URL: {url!r}")
+    body = json.dumps(payload, allow_nan=False, default=str).encode("utf-8")
+    headers = {"Content-Type": "application/json", "User-Agent": "driftloop"}
+    attempts, status, error = 0, None, None
+    for attempt in range(1, max(0, retries) + 2):
+        attempts = attempt
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
+                status = response.status
+            return WebhookResult(ok=True, attempts=attempts, status=status)
+        except urllib.error.HTTPError as answer:
+            status, error = answer.code, f"HTTP {answer.code} {answer.reason}"
+            answer.close()
+            if answer.code < 500:
+                break
+        except (urllib.error.URLError, OSError, ValueError) as failure:  # refused, unreachable, timed out
+            reason = getattr(failure, "reason", failure)
+            status, error = None, f"{type(reason).__name__}: {reason}"
+        if attempt <= retries:
+            time.sleep(backoff * 2 ** (attempt - 1))
+    log.warning("webhook %s failed after %d attempt(s): %s", redact_uri(url), attempts, error)
+    return WebhookResult(ok=False, attempts=attempts, status=status, error=error)
