@@ -85,6 +85,18 @@ def test_a_project_that_dies_without_ending_its_run_is_marked_failed(workdir):
     assert "Metrics logged: x=1" in result.output
 
 
+def test_running_a_project_leaves_no_tracking_uri_behind(workdir, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: driftloop must restore the environment after a run."""
+    import os
+
+    from driftloop.tracking.store import use_tracking_uri
+
+    with use_tracking_uri(f"sqlite:///{workdir / 'other.db'}"):
+        assert os.environ["MLFLOW_TRACKING_URI"].endswith("other.db")
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+
+
 def test_real_mlflow_run_uses_the_same_store(workdir):
     """The user's own `mlflow run ... --env-manager local` in the same folder lands in driftloop's store."""
     mlflow_cli = Path(sys.executable).parent / "mlflow"
@@ -97,5 +109,5 @@ def test_real_mlflow_run_uses_the_same_store(workdir):
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     champion = client.get_model_version_by_alias("wine-quality", "champion")
     result = CliRunner().invoke(cli, ["metrics", "list", "--run-id", champion.run_id])
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     assert result.output.startswith("accuracy: ")

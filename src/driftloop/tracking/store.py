@@ -8,6 +8,7 @@ itself requires it (:func:`mlflow.projects.run`), which :func:`use_tracking_uri`
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import mlflow
@@ -27,12 +28,26 @@ def connect(tracking_uri: str | None = None) -> MlflowClient:
 
 @contextlib.contextmanager
 def use_tracking_uri(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API at ``uri`` for the duration of the block, then restore the previous setting."""
-    previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    """Point MLflow's fluent API at ``uri`` for the duration of the block, then restore exactly what was there.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI`` (and the registry its variable) for
+    subprocesses; restoring only the fluent setting would leave the variable behind and silently redirect every
+    later command of this process, so both the module state and the environment are put back.
+    """
+    from mlflow.tracking._model_registry import utils as registry_state
+    from mlflow.tracking._tracking_service import utils as tracking_state
+
+    saved_environment = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved_tracking, saved_registry = tracking_state._tracking_uri, registry_state._registry_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous_tracking)
-        mlflow.set_registry_uri(previous_registry)
+        tracking_state._tracking_uri = saved_tracking
+        registry_state._registry_uri = saved_registry
+        for name, value in saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
