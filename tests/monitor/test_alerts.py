@@ -259,7 +259,8 @@ class Hook:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
 
 @pytest.fixture
@@ -320,3 +321,18 @@ def test_webhook_connection_refused_never_raises(caplog: pytest.LogCaptureFixtur
     assert (result.ok, result.attempts, result.status) == (False, 2, None)
     assert result.error is not None and "refused" in result.error.lower()
     assert "webhook" in caplog.text and "failed after 2 attempt(s)" in caplog.text
+
+
+def test_numpy_numbers_are_judged() -> None:
+    import numpy as np
+
+    windows = make_windows([0.0, 0.0], key="drift/share")
+    windows[0].metrics["drift/share"] = np.float32(0.5)  # type: ignore[assignment]
+    windows[1].metrics["drift/share"] = np.float64(0.5)
+    evaluate(windows, load_rules())
+    assert [w.verdict for w in windows] == ["warn", "alert"]
+
+
+def test_webhook_with_a_bad_payload_or_url_never_raises() -> None:
+    assert send_webhook("http://127.0.0.1:9/hook", {"x": float("nan")}).error.startswith("payload is not JSON")
+    assert send_webhook("file:///etc/passwd", {}).attempts == 0

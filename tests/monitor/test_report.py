@@ -239,7 +239,7 @@ def png_pixels(path: Path) -> tuple[int, int, set[bytes]]:
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--hide-scrollbars", f"--user-data-dir={profile}", *args]
+               "--hide-scrollbars", "--force-color-profile=srgb", f"--user-data-dir={profile}", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -35,6 +35,7 @@ import fnmatch
 import json
 import logging
 import math
+import numbers
 import operator
 import time
 import tomllib
@@ -101,9 +102,22 @@ class AlertRule:
 
     def holds(self, value: float | None, threshold: float) -> bool:
         """Whether ``value`` satisfies the comparison; a missing or NaN value never does."""
-        if value is None or not isinstance(value, (int, float)) or math.isnan(value):
+        number = as_number(value)
+        if number is None:
             return False
-        return COMPARISONS[self.comparison](float(value), threshold)
+        return COMPARISONS[self.comparison](number, threshold)
+
+
+def as_number(value: object) -> float | None:
+    """``value`` as a finite float (Python or numpy number), else None (missing, NaN, infinite, bool, text).
+
+    >>> as_number(3), as_number(float("nan")), as_number(True), as_number("1")
+    (3.0, None, None, None)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _rule_error(rule: str, key: str, expected: str, received: object) -> DriftloopError:
@@ -206,19 +220,17 @@ def fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _training_value(key: str, training_metrics: Mapping[str, float]) -> float | None:
+def training_value(key: str, training_metrics: Mapping[str, float]) -> float | None:
+    """The training value a relative rule on ``key`` uses: under ``key``, else under its last segment.
+
+    >>> training_value("performance/mae", {"mae": 90.0}), training_value("performance/f1", {"mae": 90.0})
+    (90.0, None)
+    """
     for name in (key, key.rsplit("/", 1)[-1]):
-        value = training_metrics.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
+        value = as_number(training_metrics.get(name))
+        if value is not None:
+            return value
     return None
-
-
-def _value(window: WindowResult, key: str) -> float | None:
-    value = window.metrics.get(key)
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 def _judge(rule: AlertRule, key: str, windows: Sequence[WindowResult],
@@ -227,7 +239,7 @@ def _judge(rule: AlertRule, key: str, windows: Sequence[WindowResult],
     threshold = rule.threshold
     basis = ""
     if rule.relative_to == "training":
-        trained = _training_value(key, training_metrics)
+        trained = training_value(key, training_metrics)
         if trained is None:
             log.warning("alert rule %r: no training value for %r; the rule is not judged", rule.name, key)
             return [None] * len(windows)
@@ -236,7 +248,7 @@ def _judge(rule: AlertRule, key: str, windows: Sequence[WindowResult],
     fired: list[str | None] = []
     run = 0
     for window in windows:
-        value = _value(window, key)
+        value = as_number(window.metrics.get(key))
         run = run + 1 if rule.holds(value, threshold) else 0
         if run >= rule.consecutive:
             assert value is not None
@@ -399,7 +411,11 @@ def send_webhook(url: str, payload: Mapping[str, Any], *, timeout: float = 5.0, 
     except DriftloopError:
         log.warning("webhook not sent: not an http(s) URL: %r", url)
         return WebhookResult(ok=False, attempts=0, error=f"not an http(s) URL: {url!r}")
-    body = json.dumps(payload, allow_nan=False, default=str).encode("utf-8")
+    try:
+        body = json.dumps(payload, allow_nan=False, default=str).encode("utf-8")
+    except (TypeError, ValueError) as error:  # NaN or a circular payload: a bug, but the monitor must finish
+        log.warning("webhook not sent: the payload is not JSON: %s", error)
+        return WebhookResult(ok=False, attempts=0, error=f"payload is not JSON: {error}")
     headers = {"Content-Type": "application/json", "User-Agent": "driftloop"}
     attempts, status, error = 0, None, None
     for attempt in range(1, max(0, retries) + 2):

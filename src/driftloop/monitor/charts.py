@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from driftloop.monitor.alerts import as_number
+
 # A calm palette: blues, teal and slate for data; red and amber only for verdicts.
 SERIES_COLOURS = ("#2f6fb5", "#2a9d8f", "#7b61c9", "#5f6b7a", "#b5762f")
 VERDICT_COLOURS = {"ok": "#4caf7d", "warn": "#e5a03a", "alert": "#d64545"}
@@ -25,6 +27,7 @@ GRID = "#e6e9ee"
 AXIS = "#9aa5b1"
 FONT = 11  # px, tick labels
 
+MAX_CELL = 36  # px, widest cell of the verdict strip (a few windows make a short strip, not a few wide bars)
 MARKERS_UP_TO = 80  # windows; beyond, lines only (isolated points still get a dot)
 TITLES_UP_TO = 400  # windows; beyond, points get no hover title (keeps the document small)
 
@@ -140,7 +143,8 @@ def fmt_tick(value: float, percent: bool = False) -> str:
 
 
 def finite(values: Sequence[float]) -> list[float]:
-    return [v for v in values if v is not None and isinstance(v, (int, float)) and math.isfinite(v)]
+    """The finite numbers among ``values``."""
+    return [number for number in map(as_number, values) if number is not None]
 
 
 def _domain(series: Sequence[Series], thresholds: Sequence[Threshold],
@@ -236,7 +240,7 @@ def _threshold_line(frame: Frame, threshold: Threshold, y: float) -> str:
 def _line(series: Series, xs: list[float], scale_y, labels: Sequence[str], percent: bool) -> str:
     """A series as polylines over its runs of finite values, with dots (and hover titles) where readable."""
     n = len(series.values)
-    ok = [v is not None and isinstance(v, (int, float)) and math.isfinite(v) for v in series.values]
+    ok = [as_number(v) is not None for v in series.values]
     parts = []
     run: list[str] = []
     for i in range(n + 1):
@@ -356,7 +360,7 @@ def verdict_strip(verdicts: Sequence[str], labels: Sequence[str], *, width: floa
     [1, 1, 1]
     """
     frame = Frame(width, height, left=2, right=2, top=2, bottom=20)
-    slot = frame.inner_width / max(len(verdicts), 1)
+    slot = min(frame.inner_width / max(len(verdicts), 1), MAX_CELL)
     gap = 1.0 if slot >= 4 else 0.0
     body = []
     for i, verdict in enumerate(verdicts):
@@ -366,7 +370,7 @@ def verdict_strip(verdicts: Sequence[str], labels: Sequence[str], *, width: floa
                     f'width="{max(slot - gap, 0.5):.2f}" height="{frame.inner_height:.0f}" fill="{colour}" '
                     f'rx="{2 if slot >= 8 else 0}">{title}</rect>')
     widest = max((len(label) for label in labels), default=1)
-    for i in thin(len(labels), int(frame.inner_width // (widest * FONT * 0.62 + 16))):
+    for i in thin(len(labels), int(slot * len(labels) // (widest * FONT * 0.62 + 16))):
         x = frame.left + (i + 0.5) * slot
         body.append(_text(_fit(x, labels[i], 0, width), height - 5, labels[i], text_anchor="middle", fill=MUTED))
     return _svg(width, height, body, "verdict per window", "strip")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from driftloop.monitor.alerts import AlertRule
+from driftloop.monitor.alerts import AlertRule, training_value, as_number
 from driftloop.monitor.charts import (
     SERIES_COLOURS,
     Series,
@@ -64,7 +64,8 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     >>> _fmt(float("nan")), _fmt(0.1234, percent=True), _fmt(152.345), _fmt(12000.0)
     ('—', '12.3%', '152.3', '12,000')
     """
-    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+    value = as_number(value)
+    if value is None:
         return "—"
     if percent:
         return f"{value * 100:.1f}%"
@@ -97,8 +98,7 @@ def _thresholds(key: str, rules: Sequence[AlertRule], training: Mapping[str, flo
     """The rules' thresholds on ``key`` (a relative one only when its training value is known), the strictest
     severity kept when two coincide, plus the training value itself."""
     lines: dict[float, Threshold] = {}
-    base = next((float(training[name]) for name in (key, key.rsplit("/", 1)[-1])
-                 if isinstance(training.get(name), (int, float)) and math.isfinite(training[name])), None)
+    base = training_value(key, training)
     for rule in rules:
         if rule.is_pattern or rule.metric != key:
             continue
@@ -118,7 +118,8 @@ def _thresholds(key: str, rules: Sequence[AlertRule], training: Mapping[str, flo
     return list(lines.values())
 
 
-def _legend(series: Sequence[Series], thresholds: Sequence[Threshold], verdicts: Sequence[str]):
+def _legend(series: Sequence[Series], thresholds: Sequence[Threshold],
+            verdicts: Sequence[str]) -> list[tuple[str, str]]:
     legend = [(s.name, f"line c{SERIES_COLOURS.index(s.colour)}") for s in series]
     kinds = {t.kind for t in thresholds}
     legend += [(name, f"dash {kind}") for kind, name in
@@ -160,12 +161,15 @@ def _series(windows: Sequence[WindowResult], key: str) -> list[float]:
     values = []
     for w in windows:
         value = w.metrics.get(key)
-        values.append(float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan)
+        number = as_number(value)
+        values.append(math.nan if number is None else number)
     return values
 
 
-def _timeline(windows, labels, key, name, rules, training, *, percent=False, colour=SERIES_COLOURS[0],
-              y_min=None, y_max=None, wide=False, title=None) -> str:
+def _timeline(windows: Sequence[WindowResult], labels: Sequence[str], key: str, name: str,
+              rules: Sequence[AlertRule], training: Mapping[str, float], *, percent: bool = False,
+              colour: str = SERIES_COLOURS[0], y_min: float | None = None, y_max: float | None = None,
+              wide: bool = False, title: str | None = None) -> str:
     series = [Series(name, _series(windows, key), colour)]
     thresholds = _thresholds(key, rules, training, percent)
     verdicts = [w.verdict for w in windows]
@@ -174,7 +178,8 @@ def _timeline(windows, labels, key, name, rules, training, *, percent=False, col
     return _panel(title or name, chart, _legend(series, thresholds, verdicts), wide)
 
 
-def _performance_section(windows, labels, rules, training) -> str:
+def _performance_section(windows: Sequence[WindowResult], labels: Sequence[str], rules: Sequence[AlertRule],
+                         training: Mapping[str, float]) -> str:
     keys = {k.split("/", 1)[1] for w in windows for k in w.metrics if k.startswith("performance/")}
     names = [n for n in PERFORMANCE_ORDER if n in keys] + sorted(keys - set(PERFORMANCE_ORDER) - set(NOT_PERFORMANCE))
     names = [n for n in names if "/" not in n and finite(_series(windows, f"performance/{n}"))]
@@ -191,7 +196,8 @@ def _performance_section(windows, labels, rules, training) -> str:
                     "Realised performance on the rows whose label has arrived; gaps are windows without labels.")
 
 
-def _drift_section(windows, labels, rules, training) -> str:
+def _drift_section(windows: Sequence[WindowResult], labels: Sequence[str], rules: Sequence[AlertRule],
+                   training: Mapping[str, float]) -> str:
     if not finite(_series(windows, "drift/share")):
         return _section("Drift", '<p class="empty">No drift measured in these windows.</p>')
     panel = _timeline(windows, labels, "drift/share", "drifted features", rules, training, percent=True,
@@ -208,7 +214,8 @@ def _out_of_range_columns(windows: Sequence[WindowResult]) -> list[tuple[str, st
     return [(k, k[len(prefix):-len(suffix)]) for k in worst]
 
 
-def _quality_section(windows, labels, rules, training) -> str:
+def _quality_section(windows: Sequence[WindowResult], labels: Sequence[str], rules: Sequence[AlertRule],
+                     training: Mapping[str, float]) -> str:
     series, keys = [], []
     if finite(_series(windows, "quality/missing_rate")):
         series.append(Series("missing cells", _series(windows, "quality/missing_rate"), SERIES_COLOURS[0]))
@@ -222,7 +229,7 @@ def _quality_section(windows, labels, rules, training) -> str:
     chart = line_chart(labels, series, verdicts=verdicts, thresholds=thresholds, percent=True, y_min=0.0,
                        y_label="share", width=1140)
     missing = [(w, w.metrics.get("quality/missing_columns")) for w in windows]
-    broken = sum(1 for _, v in missing if isinstance(v, (int, float)) and math.isfinite(v) and v > 0)
+    broken = sum(1 for _, v in missing if (as_number(v) or 0.0) > 0)
     note = "Missing cells over the model's inputs, and the columns with the largest share of values outside the " \
            "reference's range."
     if broken:
@@ -284,8 +291,7 @@ def _condition(rule: AlertRule, training: Mapping[str, float]) -> str:
     text = f"{rule.comparison} {_fmt(rule.threshold)}"
     if rule.relative_to != "training":
         return escape(text)
-    base = next((training[name] for name in (rule.metric, rule.metric.rsplit("/", 1)[-1])
-                 if isinstance(training.get(name), (int, float)) and math.isfinite(training[name])), None)
+    base = training_value(rule.metric, training)
     text += " × training"
     if base is not None and not rule.is_pattern:
         text += f" ({_fmt(rule.threshold * base)})"
