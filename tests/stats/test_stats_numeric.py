@@ -56,19 +56,20 @@ def test_ks_matches_scipy(pair: tuple[np.ndarray, np.ndarray]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "m", "levels"),
+    ("n", "m", "levels", "shift"),
     [
-        (10_000, 9_999, None),  # exact, unequal sizes (lattice-path count)
-        (3_000, 3_000, None),  # exact, equal sizes (reflection formula)
-        (10_001, 4_000, None),  # asymptotic: above scipy's exact cut-off
-        (50_000, 70_000, 7),  # asymptotic with heavy ties
-        (200, 10_000, 3),  # exact with heavy ties
+        (10_000, 9_999, None, 0.02),  # exact, unequal sizes (lattice-path count)
+        (3_000, 3_000, None, 0.02),  # exact, equal sizes (reflection formula)
+        (10_001, 4_000, None, 0.02),  # asymptotic: above scipy's exact cut-off
+        (30_000, 20_000, None, 0.05),  # asymptotic, in the vectorised one-sided Smirnov branch (n D^2 >= 2.2)
+        (50_000, 70_000, 7, 0.0),  # asymptotic with heavy ties
+        (200, 10_000, 3, 0.0),  # exact with heavy ties
     ],
 )
-def test_ks_matches_scipy_on_large_samples(n: int, m: int, levels: int | None) -> None:
+def test_ks_matches_scipy_on_large_samples(n: int, m: int, levels: int | None, shift: float) -> None:
     rng = np.random.default_rng(n + m)
     if levels is None:
-        a, b = np.sort(rng.normal(size=n)), np.sort(rng.normal(0.02, 1.0, size=m))
+        a, b = np.sort(rng.normal(size=n)), np.sort(rng.normal(shift, 1.0, size=m))
     else:
         a = np.sort(rng.integers(0, levels, size=n).astype(float))
         b = np.sort(rng.integers(0, levels, size=m).astype(float))
@@ -283,3 +284,11 @@ def test_tiny_samples() -> None:
     assert wasserstein_sorted([1.0], [3.0]) == 2.0
     assert energy_distance_sorted([1.0], [1.0]) == 0.0
     assert close(energy_distance_sorted([0.0], [2.0]), stats.energy_distance([0.0], [2.0]))
+
+
+@pytest.mark.parametrize("n", [141, 10_000, 54_321])
+def test_kstwo_sf_matches_scipy_including_the_vectorised_smirnov_branch(n: int) -> None:
+    from driftloop.stats.ks import kstwo_sf
+
+    for x in np.concatenate([np.geomspace(0.5 / n, 0.99, 30), [0.5, 0.49999]]):
+        assert math.isclose(kstwo_sf(float(x), n), float(stats.kstwo.sf(x, n)), rel_tol=1e-9, abs_tol=1e-300)

