@@ -292,3 +292,23 @@ def test_kstwo_sf_matches_scipy_including_the_vectorised_smirnov_branch(n: int) 
 
     for x in np.concatenate([np.geomspace(0.5 / n, 0.99, 30), [0.5, 0.49999]]):
         assert math.isclose(kstwo_sf(float(x), n), float(stats.kstwo.sf(x, n)), rel_tol=1e-9, abs_tol=1e-300)
+
+
+def test_sort_finite_rejects_text_and_2d_input() -> None:
+    with pytest.raises(ValueError, match=r"^values must be a 1-D array of numbers; got list that cannot be read"):
+        sort_finite(["1.5", "abc"])
+    with pytest.raises(ValueError, match=r"^values must be a 1-D array; got an array of shape \(1, 2\)$"):
+        sort_finite([[1.0, 2.0]])
+    empty = sort_finite([])
+    assert empty.values.size == 0 and (empty.n_missing, empty.n_nonfinite) == (0, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sorted_pairs(min_size=2))
+def test_shared_merge_gives_the_same_results(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    a, b = pair
+    merged = merge_ecdfs(a, b)
+    assert energy_distance_sorted(a, b, merged=merged) == energy_distance_sorted(a, b)
+    assert cramer_von_mises_sorted(a, b, merged=merged) == cramer_von_mises_sorted(a, b)
+    if np.unique(np.concatenate([a, b])).size >= 2 and a.size + b.size >= 4:
+        assert anderson_darling_sorted(a, b, merged=merged) == anderson_darling_sorted(a, b, check=False)
