@@ -14,7 +14,14 @@ FloatArray = NDArray[np.float64]
 
 
 def as_float_vector(name: str, values: ArrayLike) -> FloatArray:
-    """``values`` as a 1-D float64 array (no copy when it already is one), or a ValueError naming ``name``."""
+    """``values`` as a 1-D float64 array (no copy when it already is one), or a ValueError naming ``name``.
+
+    Text is refused even when it looks like numbers: a string in a numeric column is an input error.
+    """
+    if not isinstance(values, np.ndarray):
+        values = np.asarray(values)
+    if values.dtype.kind in "USV":
+        raise ValueError(f"{name} must be a 1-D array of numbers; got text or bytes (dtype {values.dtype})")
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as error:
