@@ -71,5 +71,7 @@ def energy_distance_sorted(
         merged = merge_ecdfs(reference, window, check=check)
     if merged.values.size < 2:
         return 0.0
-    gap = merged.reference_cdf[:-1] / merged.n_reference - merged.window_cdf[:-1] / merged.n_window
-    return math.sqrt(2.0 * float((gap * gap) @ np.diff(merged.values)))
+    gap = np.divide(merged.reference_cdf[:-1], merged.n_reference)  # F(z_k), then F - G and (F - G)^2 in place
+    gap -= merged.window_cdf[:-1] / merged.n_window
+    np.square(gap, out=gap)
+    return math.sqrt(2.0 * float(gap @ np.subtract(merged.values[1:], merged.values[:-1])))

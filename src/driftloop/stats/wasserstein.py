@@ -71,8 +71,10 @@ def wasserstein_sorted(
         merged = merge_ecdfs(ref, win, check=False)
     if merged.values.size < 2:
         return 0.0
-    gap = merged.reference_cdf[:-1] / merged.n_reference - merged.window_cdf[:-1] / merged.n_window
-    return float(np.abs(gap) @ np.diff(merged.values))
+    gap = np.divide(merged.reference_cdf[:-1], merged.n_reference)  # F(z_k), then F - G and |F - G| in place
+    gap -= merged.window_cdf[:-1] / merged.n_window
+    np.abs(gap, out=gap)
+    return float(gap @ np.subtract(merged.values[1:], merged.values[:-1]))
 
 
 def wasserstein_normalized(
