@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 from scipy.spatial import distance
@@ -52,7 +52,7 @@ def test_jensen_shannon_matches_scipy(pair: tuple[np.ndarray, np.ndarray], base:
     ref, win = pair
     ours = jensen_shannon(ref, win, base=base)
     assert close(ours, distance.jensenshannon(ref, win, base=base))
-    assert 0.0 <= jensen_shannon(ref, win) <= 1.0
+    assert 0.0 <= jensen_shannon(ref, win) <= 1.0 + 1e-12  # as scipy: not clipped, may round to 1 + 2**-52
 
 
 @PROPERTY
@@ -70,6 +70,7 @@ def test_kl_divergence_matches_scipy_entropy(pair: tuple[np.ndarray, np.ndarray]
 
 
 @PROPERTY
+@example((np.array([0.0, 0.0, 140.0, 0.0, 3.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 3.0, 0.0, 5.0, 4.0])))
 @given(count_pairs())
 def test_distances_match_scipy(pair: tuple[np.ndarray, np.ndarray]) -> None:
     ref, win = pair

@@ -47,4 +47,4 @@ def l_infinity(reference_counts: ArrayLike, window_counts: ArrayLike) -> float:
     0.1
     """
     ref, win = count_vectors(reference_counts, window_counts)
-    return float(np.abs(proportions(ref) - proportions(win)).max())
+    return min(float(np.abs(proportions(ref) - proportions(win)).max()), 1.0)

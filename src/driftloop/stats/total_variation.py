@@ -44,4 +44,4 @@ def total_variation(reference_counts: ArrayLike, window_counts: ArrayLike) -> fl
     0.1
     """
     ref, win = count_vectors(reference_counts, window_counts)
-    return float(np.abs(proportions(ref) - proportions(win)).sum() / 2.0)
+    return min(float(np.abs(proportions(ref) - proportions(win)).sum() / 2.0), 1.0)  # rounding: 1 + 2**-52
