@@ -31,6 +31,9 @@ from sklearn.linear_model import ElasticNet  # noqa: E402
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
+from driftloop.profile import ReferenceProfile  # noqa: E402
+from driftloop.tracking.profiles import log_profile  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 MODEL_NAME = "wine-quality"
 TARGET = "quality"
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
             registered_model_name=MODEL_NAME,
         )
         client = MlflowClient()
+        # The reference profile travels with every model version: drift is measured against these training features.
+        log_profile(client, run.info.run_id, ReferenceProfile().fit(train_x), artifact_path="reference_profile")
         version = info.registered_model_version
         try:
             client.get_model_version_by_alias(MODEL_NAME, "champion")

@@ -134,7 +134,7 @@ def test_categorical_statistics_equal_scipy(reference_frame: pd.DataFrame) -> No
     levels = [f"L{k}" for k in range(35)]
     p = reference_frame["cat_4"].value_counts().reindex(levels).to_numpy()
     q = window["cat_4"].value_counts().reindex(levels, fill_value=0).to_numpy()
-    chi2 = ss.chi2_contingency(np.vstack([p, q]), correction=False)
+    chi2 = ss.chi2_contingency(np.vstack([p, q]))
     assert close(got.loc["chi2", "value"], chi2.statistic) and close(got.loc["chi2", "p_value"], chi2.pvalue)
     assert close(got.loc["psi", "value"], psi_oracle(p, q))
     assert close(got.loc["js", "value"], jensenshannon(p / p.sum(), q / q.sum(), base=2))
@@ -153,8 +153,9 @@ def test_arrow_table_and_parquet_path_give_the_same_table(fitted_profile: Refere
 
 def test_single_thread_equals_threads(reference_frame: pd.DataFrame) -> None:
     window = make_frame(2000, seed=6)
-    one = ReferenceProfile(n_jobs=1).fit(reference_frame).compare(window)
-    two = ReferenceProfile(n_jobs=2).fit(reference_frame).compare(window)
+    reference = reference_frame.iloc[:5000, [0, 1, 2, 3, 20, 24]]
+    one = ReferenceProfile(n_jobs=1).fit(reference).compare(window)
+    two = ReferenceProfile(n_jobs=2).fit(reference).compare(window)
     pd.testing.assert_frame_equal(one, two)
 
 
