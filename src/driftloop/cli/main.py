@@ -8,7 +8,9 @@ from driftloop import __version__
 from driftloop.cli.demo import demo
 from driftloop.cli.experiments import experiments
 from driftloop.cli.metrics import metrics
+from driftloop.cli.log import log
 from driftloop.cli.run import run
+from driftloop.cli.serve import serve
 from driftloop.cli.ui import ui
 
 
@@ -26,3 +28,5 @@ cli.add_command(experiments)
 cli.add_command(run)
 cli.add_command(metrics)
 cli.add_command(demo)
+cli.add_command(serve)
+cli.add_command(log)

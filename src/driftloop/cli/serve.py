@@ -1,0 +1,55 @@
+"""``driftloop serve``: serve a registered model with a durable inference log and late-label feedback."""
+
+from __future__ import annotations
+
+import click
+
+from driftloop.cli.common import handle_errors, tracking_uri_option
+from driftloop.cli.ui import check_port_free
+from driftloop.errors import DriftloopError
+
+
+@click.command("serve")
+@click.option("--model", "-m", "model", required=True, metavar="NAME@ALIAS",
+              help="Registered model to serve: NAME@ALIAS follows the alias (e.g. wine-quality@champion); "
+                   "NAME/VERSION serves a fixed version.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--log", "log_path", default="inference-log.db", show_default=True, metavar="PATH",
+              help="The inference log (SQLite); every answered row is committed to it before the answer.")
+@click.option("--no-log", is_flag=True, help="Serve without an inference log (nothing to monitor; no /feedback).")
+@click.option("--log-sync", type=click.Choice(["full", "normal"]), default="full", show_default=True,
+              help="full: each commit is fsynced (survives power loss); normal: survives a killed server only.")
+@click.option("--poll-interval", default=30.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="How often to look for a moved alias (0: never).")
+@click.option("--max-body-bytes", default=10 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),
+              help="Larger request bodies are answered 413.")
+@tracking_uri_option
+@handle_errors
+def serve(
+    model: str,
+    host: str,
+    port: int,
+    log_path: str,
+    no_log: bool,
+    log_sync: str,
+    poll_interval: float,
+    max_body_bytes: int,
+    tracking_uri: str | None,
+) -> None:
+    """Serve a registered model: POST /predict, POST /feedback, GET /health, /version, /metrics."""
+    try:
+        from driftloop.serve.service import build_service, run
+    except ImportError as error:
+        raise DriftloopError(
+            f"driftloop serve needs the 'serve' extra ({error.name} is missing): pip install 'driftloop[serve]'."
+        ) from None
+    check_port_free(host, port)
+    app = build_service(model, tracking_uri=tracking_uri, log_path=None if no_log else log_path,
+                        synchronous=log_sync, poll_interval=poll_interval, max_body_bytes=max_body_bytes)
+    served = app.state.holder.current
+    log = app.state.log
+    alias = f" (alias {served.alias})" if served.alias else ""
+    click.echo(f"Serving {served.name} version {served.version}{alias} at http://{host}:{port}")
+    click.echo(f"Inference log: {log.path}" if log is not None else "Inference log: off (--no-log)")
+    run(app, host, port)

@@ -1,0 +1,696 @@
+"""The inference log: every prediction the service acknowledged, and the labels that arrived later, in one SQLite file.
+
+Layout (one file, SQLite in WAL mode: one writer, any number of concurrent readers)::
+
+    meta(key, value)                 format marker and layout version
+    features(name, dtype, position)  one row per input feature ever logged, with its numpy dtype
+    predictions(seq, id, ts, model_name, model_version, prediction, "<feature>", ...)
+                                     one row per predicted row; one typed column per input feature, under the
+                                     feature's own name (added when a model version brings a new feature)
+    feedback(seq, id, label, ts, orphan)
+                                     every label received, append-only; ``orphan`` = 1 when no prediction had
+                                     that id when the label arrived
+    labels(id, label, ts)            the latest label of each id (what readers join)
+
+Timestamps are integer nanoseconds since the epoch, UTC. Inputs are stored one typed column per feature rather than
+as JSON text: a row costs its values and nothing else, and :func:`read_inference_log` needs no parsing.
+
+Writes go through :class:`InferenceLog`: a single writer thread does *group commit*. Callers enqueue their rows and
+wait; the writer drains everything pending, writes it in one transaction, commits, then wakes every caller of the
+group. A caller is only told "written" after the commit returned, so the service answers 200 only for rows that are
+in the database. Durability: ``synchronous="full"`` (the default) fsyncs the write-ahead log at every commit, so an
+acknowledged row survives a process kill *and* a power loss or kernel crash; ``synchronous="normal"`` skips that
+fsync (the commit reaches the OS page cache only), which survives ``SIGKILL`` of the server but may lose the last
+commits on power loss. Group commit makes the fsync cheap: concurrent requests share it.
+
+Feedback for an id that has no prediction is stored, never dropped, and counted as an orphan. Labels are joined to
+predictions when the log is read, so an orphan label is reconciled as soon as a prediction with its id is in the log
+(for instance after merging logs); :meth:`InferenceLog.count_orphans` counts the labels that are orphans *now*, the
+``orphan`` flag of ``feedback`` records the state at arrival.
+
+Feature names may be anything but the reader's reserved column names (:data:`RESERVED_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from driftloop.errors import DriftloopError
+
+FORMAT_NAME = "driftloop-inference-log"
+FORMAT_VERSION = "1"
+RESERVED_COLUMNS = ("id", "timestamp", "model_name", "model_version", "prediction", "label", "label_timestamp")
+SYNCHRONOUS_MODES = ("full", "normal")
+DEFAULT_MAX_GROUP_ROWS = 50_000
+"""A group commit stops draining the queue once it holds this many rows (bounds one transaction's latency)."""
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS features (name TEXT PRIMARY KEY, dtype TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS predictions (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    ts INTEGER NOT NULL,
+    model_name TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    prediction
+);
+CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
+CREATE TABLE IF NOT EXISTS feedback (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL, label, ts INTEGER NOT NULL, orphan INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labels (id TEXT PRIMARY KEY, label, ts INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+
+def _quote(identifier: str) -> str:
+    """An SQL identifier, quoted (any feature name is allowed, spaces included).
+
+    >>> print(_quote('fixed acidity'), _quote('a"b'))
+    "fixed acidity" "a""b"
+    """
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------------------------------------- ids
+def new_row_ids(count: int, timestamp_ns: int | None = None) -> list[str]:
+    """``count`` fresh row ids: UUID version 7 strings (48-bit millisecond time, 74 random bits), so ids sort by time.
+
+    >>> ids = new_row_ids(3, 1_700_000_000_000_000_000)
+    >>> len(set(ids)), ids[0][:13], ids[0][14]
+    (3, '018bcfe5-6800', '7')
+    """
+    ms = (time.time_ns() if timestamp_ns is None else timestamp_ns) // 1_000_000
+    prefix = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+    head = f"{prefix[:8]}-{prefix[8:]}-7"
+    random_hex = os.urandom(10 * count).hex()
+    variants = "89ab89ab89ab89ab"
+    return [
+        f"{head}{r[0:3]}-{variants[int(r[3], 16)]}{r[4:7]}-{r[7:19]}"
+        for r in (random_hex[20 * i: 20 * i + 20] for i in range(count))
+    ]
+
+
+# ------------------------------------------------------------------------------------------------- what is written
+@dataclass(frozen=True)
+class PredictionBatch:
+    """The rows of one answered request: what the model saw and what it predicted.
+
+    ``inputs`` maps each feature name to a 1-D numpy array of the batch's values (numeric, bool, datetime64 or object
+    holding ``str``); ``predictions`` holds one JSON-compatible value per row (a number, a string, or a list/dict,
+    stored as JSON text).
+    """
+
+    ids: Sequence[str]
+    timestamp_ns: int
+    model_name: str
+    model_version: str
+    inputs: Mapping[str, np.ndarray]
+    predictions: Sequence[Any]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    """What happened to a feedback request: labels stored, and the ids among them that matched no prediction."""
+
+    accepted: int
+    orphan_ids: tuple[str, ...]
+
+
+@dataclass
+class _Entry:
+    kind: str  # "predictions" or "feedback"
+    payload: Any
+    settle: Callable[[Any, BaseException | None], None]
+    rows: int = 1
+
+
+@dataclass
+class _WriterState:
+    columns: dict[str, str] = field(default_factory=dict)  # feature name -> dtype
+
+
+def _dtype_name(values: np.ndarray) -> str:
+    kind = values.dtype.kind
+    if kind == "M":
+        return "datetime64[ns]"
+    if kind in "fiub":
+        return str(values.dtype)
+    return "object"
+
+
+def _widen(old: str, new: str) -> str:
+    """The dtype that holds both ``old`` and ``new`` (when a model version changes a feature's type)."""
+    if old == new:
+        return old
+    numeric = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32",
+               "uint64", "bool"}
+    if old in numeric and new in numeric:
+        return "float64"
+    return "object"
+
+
+def _sql_values(values: np.ndarray) -> list[Any]:
+    """A column as Python values SQLite can bind (datetimes as integer ns; NaN becomes NULL in SQLite)."""
+    if values.dtype.kind == "M":
+        as_ns = values.astype("datetime64[ns]")
+        ints = as_ns.view("int64").tolist()
+        return [None if v == np.iinfo(np.int64).min else v for v in ints]
+    return values.tolist()
+
+
+def _sql_prediction(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    import json
+
+    return json.dumps(value)
+
+
+# ------------------------------------------------------------------------------------------------------- the writer
+def _connect_rw(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0,
+                                 cached_statements=512)
+    connection.execute("PRAGMA busy_timeout = 30000")
+    return connection
+
+
+def _initialise(path: Path) -> None:
+    """Create the log at ``path`` (or check that the file there is one), in WAL mode."""
+    if path.exists() and path.stat().st_size > 0 and not is_inference_log(path):
+        raise DriftloopError(
+            f"{path} exists and is not a driftloop inference log; choose another path for the log."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connection = _connect_rw(path)
+    except sqlite3.Error as error:
+        raise DriftloopError(f"Cannot open the inference log {path}: {error}.") from None
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        connection.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT_NAME,))
+        connection.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (FORMAT_VERSION,))
+    except sqlite3.Error as error:
+        raise DriftloopError(f"Cannot create the inference log {path}: {error}.") from None
+    finally:
+        connection.close()
+
+
+class InferenceLog:
+    """The writer of an inference log: a single thread that writes queued rows with group commit.
+
+    Parameters
+    ----------
+    path
+        The SQLite file; created when missing. An existing file must be a driftloop inference log.
+    synchronous
+        ``"full"`` (default: every commit is fsynced, acknowledged rows survive a power loss) or ``"normal"``
+        (acknowledged rows survive a process kill, not a power loss).
+    max_group_rows
+        Upper bound on the rows of one group commit.
+    on_commit
+        Called by the writer thread after each commit with (entries, rows) of the group, e.g. to count them.
+
+    Use as a context manager, or call :meth:`start` and :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "full",
+        max_group_rows: int = DEFAULT_MAX_GROUP_ROWS,
+        on_commit: Callable[[int, int, float], None] | None = None,
+    ) -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise DriftloopError(
+                f"The 'synchronous' parameter of InferenceLog must be one of {', '.join(SYNCHRONOUS_MODES)}; "
+                f"got {synchronous!r}."
+            )
+        self.path = Path(path).resolve()
+        self.synchronous = synchronous
+        self.max_group_rows = max_group_rows
+        self.on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # -- life cycle
+    def start(self) -> InferenceLog:
+        """Create or open the log and start the writer thread; errors (unwritable path, foreign file) raise here."""
+        if self._thread is not None:
+            return self
+        _initialise(self.path)
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="driftloop-log-writer", daemon=True)
+        self._thread.start()
+        ready.result()
+        return self
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the database."""
+        if self._thread is None or self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def __enter__(self) -> InferenceLog:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing
+    def _submit(self, kind: str, payload: Any, rows: int, settle: Callable[[Any, BaseException | None], None]) -> None:
+        if self._thread is None or self._closed:
+            raise DriftloopError(f"The inference log {self.path} is not open.")
+        self._queue.put(_Entry(kind, payload, settle, rows))
+
+    def submit_predictions(self, batch: PredictionBatch) -> concurrent.futures.Future[None]:
+        """Queue ``batch``; the future completes once its rows are committed (or fails with the write error)."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._submit("predictions", batch, len(batch), _settle_concurrent(future))
+        return future
+
+    def submit_feedback(self, items: Sequence[tuple[str, Any]]) -> concurrent.futures.Future[FeedbackResult]:
+        """Queue labels ``[(id, label), ...]``; the future gives a :class:`FeedbackResult` once committed."""
+        future: concurrent.futures.Future[FeedbackResult] = concurrent.futures.Future()
+        self._submit("feedback", list(items), len(items), _settle_concurrent(future))
+        return future
+
+    async def write_predictions(self, batch: PredictionBatch) -> None:
+        """Write ``batch`` and return once it is committed (for the event loop: the loop is woken once per group)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._submit("predictions", batch, len(batch), _settle_async(loop, future))
+        await future
+
+    async def write_feedback(self, items: Sequence[tuple[str, Any]]) -> FeedbackResult:
+        """Store labels ``[(id, label), ...]`` and return once committed."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._submit("feedback", list(items), len(items), _settle_async(loop, future))
+        return await future
+
+    def count_orphans(self) -> int:
+        """Labels whose id matches no prediction in the log now."""
+        with _connect_ro(self.path) as connection:
+            return _count_orphans(connection)
+
+    # -- the writer thread
+    def _run(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            connection = _connect_rw(self.path)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+            state = _WriterState(columns=dict(connection.execute("SELECT name, dtype FROM features ORDER BY position")))
+        except BaseException as error:  # noqa: BLE001 - handed to the starter
+            ready.set_exception(DriftloopError(f"Cannot open the inference log {self.path}: {error}."))
+            return
+        ready.set_result(None)
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            rows = first.rows
+            while rows < self.max_group_rows:
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if entry is None:
+                    stopping = True
+                    break
+                group.append(entry)
+                rows += entry.rows
+            self._write_group(connection, state, group, rows)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        connection.close()
+
+    def _write_group(self, connection: sqlite3.Connection, state: _WriterState, group: list[_Entry], rows: int) -> None:
+        """Write a group in as few SQLite calls as possible.
+
+        Every SQLite call releases and re-takes the GIL, and re-taking it while the event loop computes is what
+        costs, so rows are not inserted one by one: all the rows of the group that share a feature set go into one
+        multi-row ``INSERT`` (chunked by SQLite's variable limit). A group of predictions only, with no new feature,
+        that fits one statement is written by that single statement, which is its own transaction.
+        """
+        started = time.perf_counter()
+        results: list[Any] = [None] * len(group)
+        try:
+            batches = [entry.payload for entry in group if entry.kind == "predictions"]
+            changes = self._schema_changes(state, batches)
+            statements = self._insert_statements(connection, state, batches, changes)
+            if len(statements) == 1 and not changes and len(batches) == len(group):
+                connection.execute(*statements[0])  # autocommit: one statement, one transaction, one sync
+            else:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    self._apply_schema_changes(connection, state, changes)
+                    for sql, parameters in statements:
+                        connection.execute(sql, parameters)
+                    for index, entry in enumerate(group):
+                        if entry.kind == "feedback":
+                            results[index] = self._insert_feedback(connection, entry.payload)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    state.columns = dict(connection.execute("SELECT name, dtype FROM features ORDER BY position"))
+                    raise
+        except BaseException as error:  # noqa: BLE001 - every waiter is told, none is acknowledged
+            failure = DriftloopError(f"Could not write to the inference log {self.path}: {error}")
+            for entry in group:
+                entry.settle(None, failure)
+            return
+        if self.on_commit is not None:
+            self.on_commit(len(group), rows, time.perf_counter() - started)
+        for entry, result in zip(group, results):
+            entry.settle(result, None)
+
+    @staticmethod
+    def _schema_changes(state: _WriterState, batches: list[PredictionBatch]) -> dict[str, tuple[str, bool]]:
+        """Features to add or whose dtype widens: {name: (dtype, is_new)}."""
+        changes: dict[str, tuple[str, bool]] = {}
+        for batch in batches:
+            for name, values in batch.inputs.items():
+                dtype = _dtype_name(values)
+                known = changes[name][0] if name in changes else state.columns.get(name)
+                if known is None:
+                    if name in RESERVED_COLUMNS:
+                        raise DriftloopError(f"Feature {name!r} has a reserved name of the inference log.")
+                    changes[name] = (dtype, True)
+                elif _widen(known, dtype) != known:
+                    changes[name] = (_widen(known, dtype), name not in state.columns)
+        return changes
+
+    @staticmethod
+    def _apply_schema_changes(connection: sqlite3.Connection, state: _WriterState,
+                              changes: dict[str, tuple[str, bool]]) -> None:
+        for name, (dtype, is_new) in changes.items():
+            if is_new:
+                connection.execute(f"ALTER TABLE predictions ADD COLUMN {_quote(name)}")
+                connection.execute("INSERT INTO features VALUES (?, ?, ?)", (name, dtype, len(state.columns)))
+            else:
+                connection.execute("UPDATE features SET dtype = ? WHERE name = ?", (dtype, name))
+            state.columns[name] = dtype
+
+    @staticmethod
+    def _insert_statements(connection: sqlite3.Connection, state: _WriterState, batches: list[PredictionBatch],
+                           changes: dict[str, tuple[str, bool]]) -> list[tuple[str, list[Any]]]:
+        """Multi-row INSERT statements for the batches: [(sql, flat parameters)]."""
+        by_names: dict[tuple[str, ...], list[Any]] = {}
+        for batch in batches:
+            names = tuple(batch.inputs)
+            n = len(batch.ids)
+            predictions = batch.predictions
+            if n and not isinstance(predictions[0], (int, float, str, bool, type(None))):
+                predictions = [_sql_prediction(p) for p in predictions]
+            rows = zip(batch.ids, repeat(batch.timestamp_ns, n), repeat(batch.model_name, n),
+                       repeat(batch.model_version, n), predictions, *(_sql_values(batch.inputs[k]) for k in names))
+            by_names.setdefault(names, []).extend(chain.from_iterable(rows))
+        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        statements = []
+        for names, flat in by_names.items():
+            width = 5 + len(names)
+            columns = ", ".join(["id", "ts", "model_name", "model_version", "prediction", *map(_quote, names)])
+            placeholder = "(" + ", ".join("?" * width) + ")"
+            per_statement = max(1, limit // width) * width
+            for start in range(0, len(flat), per_statement):
+                chunk = flat[start: start + per_statement]
+                sql = f"INSERT INTO predictions ({columns}) VALUES " + ", ".join([placeholder] * (len(chunk) // width))
+                statements.append((sql, chunk))
+        return statements
+
+    @staticmethod
+    def _insert_feedback(connection: sqlite3.Connection, items: list[tuple[str, Any]]) -> FeedbackResult:
+        now = time.time_ns()
+        orphans = []
+        for row_id, label in items:
+            known = connection.execute("SELECT 1 FROM predictions WHERE id = ?", (row_id,)).fetchone() is not None
+            if not known:
+                orphans.append(row_id)
+            connection.execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)",
+                               (row_id, label, now, int(not known)))
+            connection.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                               "label = excluded.label, ts = excluded.ts", (row_id, label, now))
+        return FeedbackResult(len(items), tuple(orphans))
+
+
+def _settle_concurrent(future: concurrent.futures.Future[Any]) -> Callable[[Any, BaseException | None], None]:
+    def settle(result: Any, error: BaseException | None) -> None:
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    return settle
+
+
+def _settle_async(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> Callable[[Any, BaseException | None], None]:
+    def resolve(result: Any, error: BaseException | None) -> None:
+        if future.done():  # the waiting request was cancelled (client gone): the rows are written all the same
+            return
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        try:
+            loop.call_soon_threadsafe(resolve, result, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    return settle
+
+
+# ------------------------------------------------------------------------------------------------------- reading
+def is_inference_log(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a driftloop inference log: an SQLite file whose ``meta`` table says so.
+
+    >>> is_inference_log("/nonexistent/log.db")
+    False
+    """
+    target = Path(path)
+    try:
+        with open(target, "rb") as handle:
+            if handle.read(16) != _SQLITE_HEADER:
+                return False
+    except OSError:
+        return False
+    try:
+        with _connect_ro(target) as connection:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except (sqlite3.Error, DriftloopError):
+        return False
+    return row is not None and row[0] == FORMAT_NAME
+
+
+class _ReadOnly:
+    def __init__(self, path: Path) -> None:
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        try:
+            self.connection = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+            self.connection.execute("PRAGMA busy_timeout = 30000")
+        except sqlite3.Error as error:
+            raise DriftloopError(f"Cannot open the inference log {path} for reading: {error}.") from None
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.connection
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.close()
+
+
+def _connect_ro(path: Path) -> _ReadOnly:
+    return _ReadOnly(path)
+
+
+def _count_orphans(connection: sqlite3.Connection) -> int:
+    return connection.execute(
+        "SELECT count(*) FROM labels WHERE NOT EXISTS (SELECT 1 FROM predictions p WHERE p.id = labels.id)"
+    ).fetchone()[0]
+
+
+def _to_ns(value: Any, name: str) -> int:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise DriftloopError(f"{name!r} must be a date, a datetime or an ISO 8601 string; got {value!r}.") from None
+    if stamp is pd.NaT:
+        raise DriftloopError(f"{name!r} must be a date, a datetime or an ISO 8601 string; got {value!r}.")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value)
+
+
+def _column(values: list[Any], dtype: str) -> Any:
+    if dtype == "datetime64[ns]":
+        return pd.to_datetime(pd.array(values, dtype="Int64"), unit="ns")
+    if dtype == "object":
+        return np.array(values, dtype=object)
+    if dtype.startswith(("float", "int", "uint", "bool")):
+        if None in values:  # a feature absent from some model versions, or an optional value not given
+            if dtype == "bool":
+                return pd.array(values, dtype="boolean")
+            return np.array([np.nan if v is None else v for v in values], dtype="float64")
+        try:
+            return np.array(values, dtype=dtype)
+        except (TypeError, ValueError, OverflowError):
+            return np.array(values, dtype=object)
+    return np.array(values, dtype=object)
+
+
+def _scalar_column(values: list[Any]) -> Any:
+    """Predictions or labels: float64 when every value is a number (None as NaN), else the values as they are."""
+    if all(isinstance(v, (int, float)) or v is None for v in values):
+        return np.array([np.nan if v is None else v for v in values], dtype="float64")
+    return np.array(values, dtype=object)
+
+
+def read_inference_log(
+    path: str | os.PathLike[str],
+    *,
+    since: datetime | date | str | int | None = None,
+    until: datetime | date | str | int | None = None,
+) -> pd.DataFrame:
+    """Read the inference log at ``path`` as a DataFrame, one row per prediction, in the order they were logged.
+
+    The database is opened read-only, so this works while a server writes to it (it sees the rows committed when
+    the read starts). ``since`` (inclusive) and ``until`` (exclusive) bound the prediction timestamps; they accept
+    datetimes (naive ones are UTC), dates, ISO 8601 strings or integer nanoseconds since the epoch.
+
+    Columns: ``id`` (str), ``timestamp`` (datetime64[ns, UTC]), ``model_name`` (str), ``model_version`` (str), one
+    column per input feature under its original name with its logged dtype (numeric dtypes preserved; an integer or
+    boolean feature missing in some rows becomes float64 / nullable boolean), ``prediction`` (float64 when numeric),
+    ``label`` (the latest label received for the row: float64 when numeric, NaN until feedback arrives) and
+    ``label_timestamp`` (datetime64[ns, UTC], NaT until feedback arrives).
+    """
+    target = Path(path)
+    if not target.is_file():
+        raise DriftloopError(f"The inference log {str(path)!r} does not exist.")
+    if not is_inference_log(target):
+        raise DriftloopError(f"{str(path)!r} is not a driftloop inference log.")
+    conditions, parameters = [], []
+    if since is not None:
+        conditions.append("p.ts >= ?")
+        parameters.append(_to_ns(since, "since"))
+    if until is not None:
+        conditions.append("p.ts < ?")
+        parameters.append(_to_ns(until, "until"))
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    with _connect_ro(target) as connection:
+        connection.execute("BEGIN")  # one snapshot for both queries
+        features = connection.execute("SELECT name, dtype FROM features ORDER BY position").fetchall()
+        feature_sql = "".join(f", p.{_quote(name)}" for name, _ in features)
+        rows = connection.execute(
+            f"SELECT p.id, p.ts, p.model_name, p.model_version{feature_sql}, p.prediction, l.label, l.ts "
+            f"FROM predictions p LEFT JOIN labels l ON l.id = p.id {where} ORDER BY p.seq",
+            parameters,
+        ).fetchall()
+        connection.execute("COMMIT")
+    names = [name for name, _ in features]
+    columns = list(zip(*rows)) if rows else [()] * (7 + len(names))
+    data: dict[str, Any] = {
+        "id": np.array(columns[0], dtype=object),
+        "timestamp": pd.to_datetime(np.array(columns[1], dtype="int64"), unit="ns", utc=True),
+        "model_name": np.array(columns[2], dtype=object),
+        "model_version": np.array(columns[3], dtype=object),
+    }
+    for index, (name, dtype) in enumerate(features):
+        data[name] = _column(list(columns[4 + index]), dtype)
+    tail = 4 + len(names)
+    data["prediction"] = _scalar_column(list(columns[tail]))
+    data["label"] = _scalar_column(list(columns[tail + 1]))
+    label_ts = pd.array(list(columns[tail + 2]), dtype="Int64")
+    data["label_timestamp"] = pd.to_datetime(label_ts, unit="ns", utc=True)
+    frame = pd.DataFrame(data)
+    frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
+    frame["label_timestamp"] = frame["label_timestamp"].astype("datetime64[ns, UTC]")
+    return frame
+
+
+def log_summary(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Counts of the log at ``path``: predictions, labels (ids with a label), orphans (labels matching no prediction)."""
+    with _connect_ro(Path(path)) as connection:
+        predictions = connection.execute("SELECT count(*) FROM predictions").fetchone()[0]
+        labels = connection.execute("SELECT count(*) FROM labels").fetchone()[0]
+        return {"predictions": predictions, "labels": labels, "orphans": _count_orphans(connection)}
+
+
+# ------------------------------------------------------------------------------------------------------- export
+def export_partitions(path: str | os.PathLike[str], to_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write the log as Parquet partitions by UTC date: ``to_dir/date=YYYY-MM-DD/part-0.parquet`` (hive style).
+
+    Each partition holds :func:`read_inference_log`'s columns for one day. Re-exporting is idempotent: a day's
+    partition is rewritten whole (to a temporary file, then renamed over the old one), so labels that arrived since
+    the last export are included and nothing is duplicated. Returns the files written.
+    """
+    target = Path(path)
+    if not is_inference_log(target):
+        raise DriftloopError(f"{str(path)!r} is not a driftloop inference log.")
+    out = Path(to_dir)
+    if out.exists() and not out.is_dir():
+        raise DriftloopError(f"The export destination {str(to_dir)!r} exists and is not a folder.")
+    with _connect_ro(target) as connection:
+        days = [row[0] for row in connection.execute(
+            f"SELECT DISTINCT ts / {_NS_PER_DAY} FROM predictions ORDER BY 1"
+        )]
+    written = []
+    for day in days:
+        start = day * _NS_PER_DAY
+        frame = read_inference_log(target, since=start, until=start + _NS_PER_DAY)
+        day_name = datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
+        folder = out / f"date={day_name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / "part-0.parquet"
+        temporary = folder / f".part-0.parquet.{os.getpid()}.tmp"
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, final)
+        for stale in folder.glob("part-*.parquet"):
+            if stale != final:
+                stale.unlink()
+        written.append(final)
+    return written
+
+
+__all__ = [
+    "FeedbackResult",
+    "InferenceLog",
+    "PredictionBatch",
+    "RESERVED_COLUMNS",
+    "export_partitions",
+    "is_inference_log",
+    "log_summary",
+    "new_row_ids",
+    "read_inference_log",
+]

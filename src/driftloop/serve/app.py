@@ -1,0 +1,289 @@
+"""The FastAPI application of the prediction service, built by :func:`create_app`.
+
+Endpoints:
+
+``POST /predict``
+    MLflow's scoring formats (see :mod:`driftloop.serve.formats`). Answers
+    ``{"predictions": [...], "ids": [...], "model_name": ..., "model_version": ...}`` — one id per row, to send back
+    with its label on ``/feedback``. With an inference log, the 200 is sent only after the rows are committed.
+``POST /feedback``
+    ``[{"id": ..., "label": ...}, ...]``: late ground truth, stored in the log. Answers
+    ``{"accepted": n, "orphans": k, "orphan_ids": [...]}``; labels for unknown ids are stored and counted as orphans.
+``GET /health``, ``GET /version``, ``GET /metrics`` (Prometheus text format).
+
+Errors answer JSON ``{"error": code, "message": ...}``: 400 malformed JSON or unknown format, 413 body over
+``max_body_bytes``, 422 rows not matching the signature (with ``errors``: row, column, expected, received, and
+``rejected_rows``), 503 when the log cannot be written (nothing is acknowledged).
+
+Parsing, validation and prediction run on the event loop for small bodies (a thread hop costs more than they do)
+and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large batch does not stall other requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from driftloop import __version__
+from driftloop.data.inference_log import InferenceLog, PredictionBatch, new_row_ids
+from driftloop.errors import DriftloopError
+from driftloop.serve.errors import BadRequest, CellError, InvalidInput, PayloadTooLarge, ServiceError, Unavailable
+from driftloop.serve.errors import describe
+from driftloop.serve.formats import parse_json, parse_payload
+from driftloop.serve.metrics import ServiceMetrics
+from driftloop.serve.model import DEFAULT_POLL_INTERVAL, ModelHolder, ServedModel
+
+logger = logging.getLogger("driftloop.serve")
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+"""Largest accepted request body (10 MiB); larger bodies get 413."""
+OFFLOAD_BYTES = 256 * 1024
+"""Bodies larger than this are parsed and predicted in a worker thread instead of on the event loop."""
+JSON = "application/json"
+
+
+def _json_response(body: Any, status: int = 200) -> Response:
+    try:
+        text = json.dumps(body, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a NaN or infinite prediction: JSON has no such number, send null
+        text = json.dumps(_nan_to_none(body), separators=(",", ":"))
+    return Response(text, status_code=status, media_type=JSON)
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    return value
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body has {int(declared)} bytes; the limit is {limit} bytes (--max-body-bytes).")
+    if declared is not None and declared.isdigit():
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body has more than {limit} bytes, the limit (--max-body-bytes).")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _prediction_values(raw: Any, n_rows: int) -> list[Any]:
+    """The model's output as one JSON value per row."""
+    if isinstance(raw, pd.DataFrame):
+        raw = raw.iloc[:, 0].to_numpy() if raw.shape[1] == 1 else raw.to_dict(orient="records")
+    elif isinstance(raw, pd.Series):
+        raw = raw.to_numpy()
+    if isinstance(raw, np.ndarray):
+        values = raw.tolist()
+    elif isinstance(raw, (list, tuple)):
+        values = [v.tolist() if isinstance(v, (np.ndarray, np.generic)) else v for v in raw]
+    else:
+        raise DriftloopError(f"The model returned {type(raw).__name__}; expected one prediction per row.")
+    if len(values) != n_rows:
+        raise DriftloopError(f"The model returned {len(values)} predictions for {n_rows} rows.")
+    return values
+
+
+def _predict_body(model: ServedModel, body: bytes) -> tuple[dict[str, np.ndarray], list[Any]]:
+    """Parse, validate and predict: the CPU part of /predict. Returns the validated inputs and the predictions."""
+    parsed = parse_payload(parse_json(body), model.feature_names)
+    if model.validator is not None:
+        inputs = model.validator.validate(parsed.columns, parsed.n_rows)
+    else:
+        inputs = {name: np.array(values, dtype=object) for name, values in parsed.columns.items()}
+    frame = pd.DataFrame(inputs, copy=False)
+    try:
+        raw = model.predict(frame, parsed.params)
+    except ServiceError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the model refused the input
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        raise InvalidInput([CellError(None, None, "input the model accepts", message.splitlines()[0][:300])],
+                           rejected_rows=parsed.n_rows) from None
+    return inputs, _prediction_values(raw, parsed.n_rows)
+
+
+def _parse_feedback(body: bytes) -> list[tuple[str, Any]]:
+    payload = parse_json(body)
+    if isinstance(payload, dict) and "id" in payload:
+        payload = [payload]
+    if not isinstance(payload, list):
+        raise BadRequest(f"The body must be a JSON list of {{\"id\": ..., \"label\": ...}}; got {describe(payload)}.")
+    items, errors = [], []
+    for index, item in enumerate(payload):
+        if not isinstance(item, dict):
+            errors.append(CellError(index, None, 'an object {"id": ..., "label": ...}', describe(item)))
+            continue
+        row_id, label = item.get("id"), item.get("label")
+        valid = True
+        if not isinstance(row_id, str) or not row_id:
+            errors.append(CellError(index, "id", "a prediction id (a non-empty string)", describe(row_id)))
+            valid = False
+        if not (isinstance(label, (bool, str)) or (isinstance(label, (int, float)) and math.isfinite(label))):
+            received = "no label" if "label" not in item else describe(label)
+            errors.append(CellError(index, "label", "a finite number, a string or a boolean", received))
+            valid = False
+        if valid:
+            items.append((row_id, label))
+    if errors:
+        raise InvalidInput(errors)
+    return items
+
+
+def create_app(
+    holder: ModelHolder,
+    *,
+    log: InferenceLog | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    metrics: ServiceMetrics | None = None,
+) -> FastAPI:
+    """Build the prediction service.
+
+    Parameters
+    ----------
+    holder
+        The served model; loaded at the latest when the app starts.
+    log
+        The inference log (started with the app, closed at shutdown); ``None`` serves without logging, and
+        ``/feedback`` answers 503.
+    max_body_bytes
+        Largest accepted request body; larger ones are answered 413.
+    poll_interval
+        Seconds between registry polls for a moved alias (0 disables following).
+    metrics
+        Where to count; a fresh :class:`ServiceMetrics` by default (``app.state.metrics``).
+    """
+    metrics = metrics or ServiceMetrics()
+
+    def on_swap(old: ServedModel | None, new: ServedModel) -> None:
+        metrics.set_model(None if old is None else (old.name, old.version, old.alias or ""),
+                          (new.name, new.version, new.alias or ""))
+        if old is not None:
+            metrics.model_swaps.inc()
+
+    holder.on_swap = on_swap
+    holder.on_failure = lambda error: metrics.model_failures.inc()
+    if holder._current is not None:
+        current = holder.current
+        metrics.set_model(None, (current.name, current.version, current.alias or ""))
+    if log is not None and log.on_commit is None:
+        log.on_commit = metrics.on_commit
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if holder._current is None:
+            holder.load()
+        if log is not None:
+            log.start()
+        holder.start_polling(poll_interval)
+        try:
+            yield
+        finally:
+            holder.stop_polling()
+            if log is not None:
+                log.close()
+
+    app = FastAPI(title="driftloop prediction service", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.holder = holder
+    app.state.log = log
+    app.state.metrics = metrics
+
+    def fail(endpoint: str, error: ServiceError, started: float) -> Response:
+        metrics.requests.labels(endpoint, str(error.status)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+        return _json_response(error.body(), error.status)
+
+    @app.post("/predict")
+    async def predict(request: Request) -> Response:
+        started = time.perf_counter()
+        received_ns = time.time_ns()
+        model = holder.current  # read once: a swap during this request does not affect it
+        try:
+            body = await _read_body(request, max_body_bytes)
+            if len(body) > OFFLOAD_BYTES:
+                inputs, predictions = await run_in_threadpool(_predict_body, model, body)
+            else:
+                inputs, predictions = _predict_body(model, body)
+        except InvalidInput as error:
+            metrics.rejected_rows.inc(error.rejected_rows)
+            return fail("/predict", error, started)
+        except ServiceError as error:
+            return fail("/predict", error, started)
+        n_rows = len(predictions)
+        ids = new_row_ids(n_rows, received_ns)
+        if log is not None:
+            batch = PredictionBatch(ids, received_ns, model.name, model.version, inputs, predictions)
+            try:
+                await log.write_predictions(batch)
+            except DriftloopError as error:
+                logger.error("%s", error)
+                return fail("/predict", Unavailable(f"The rows could not be logged, so they are not served: "
+                                                    f"{error.message}"), started)
+            metrics.rows_logged.inc(n_rows)
+        metrics.rows.inc(n_rows)
+        response = _json_response({"predictions": predictions, "ids": ids, "model_name": model.name,
+                                   "model_version": model.version})
+        metrics.requests.labels("/predict", "200").inc()
+        metrics.predict_latency.observe(time.perf_counter() - started)
+        return response
+
+    @app.post("/feedback")
+    async def feedback(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            if log is None:
+                raise Unavailable("This service runs without an inference log (--no-log): feedback cannot be stored.")
+            items = _parse_feedback(await _read_body(request, max_body_bytes))
+            try:
+                result = await log.write_feedback(items)
+            except DriftloopError as error:
+                raise Unavailable(f"The labels could not be stored: {error.message}") from None
+        except ServiceError as error:
+            return fail("/feedback", error, started)
+        metrics.labels.inc(result.accepted)
+        metrics.orphans.inc(len(result.orphan_ids))
+        metrics.requests.labels("/feedback", "200").inc()
+        metrics.feedback_latency.observe(time.perf_counter() - started)
+        return _json_response({"accepted": result.accepted, "orphans": len(result.orphan_ids),
+                               "orphan_ids": list(result.orphan_ids)})
+
+    @app.get("/health")
+    async def health() -> Response:
+        model = holder.current
+        return _json_response({"status": "ok", "model_name": model.name, "model_version": model.version,
+                               "log": str(log.path) if log is not None else None})
+
+    @app.get("/version")
+    async def version() -> Response:
+        import mlflow
+
+        model = holder.current
+        return _json_response({"driftloop": __version__, "mlflow": mlflow.__version__, "model_name": model.name,
+                               "model_version": model.version, "model_alias": model.alias})
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return app

@@ -1,0 +1,102 @@
+"""Errors of the prediction service that become HTTP answers: each carries its status and a JSON body."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MAX_REPORTED_ERRORS = 20
+"""A 422 answer lists at most this many invalid cells (``rejected_rows`` still counts every invalid row)."""
+
+
+@dataclass(frozen=True)
+class CellError:
+    """One invalid value: its row (0-based, ``None`` when the whole column is concerned), column, expected, received."""
+
+    row: int | None
+    column: str | None
+    expected: str
+    received: str
+
+    def sentence(self) -> str:
+        where = [f"row {self.row}"] if self.row is not None else []
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        prefix = ", ".join(where) or "the input"
+        prefix = prefix[0].upper() + prefix[1:]
+        return f"{prefix}: expected {self.expected}; received {self.received}."
+
+
+class ServiceError(Exception):
+    """An error answered with ``status`` and the JSON body of :meth:`body`."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message}
+
+
+class BadRequest(ServiceError):
+    """Malformed JSON or an unknown payload format (400)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class PayloadTooLarge(ServiceError):
+    """A body over the configured limit (413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(ServiceError):
+    """Rows that do not match the model signature (422): every invalid row is counted, the first cells listed."""
+
+    status = 422
+    code = "invalid_input"
+
+    def __init__(self, errors: list[CellError], rejected_rows: int | None = None) -> None:
+        self.errors = errors[:MAX_REPORTED_ERRORS]
+        rows = {error.row for error in errors}
+        self.rejected_rows = rejected_rows if rejected_rows is not None else max(len(rows), 1)
+        super().__init__(errors[0].sentence() if errors else "The input does not match the model signature.")
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": self.code,
+            "message": self.message,
+            "rejected_rows": self.rejected_rows,
+            "errors": [asdict(error) for error in self.errors],
+        }
+
+
+class Unavailable(ServiceError):
+    """The rows could not be written to the inference log, so they are not acknowledged (503)."""
+
+    status = 503
+    code = "unavailable"
+
+
+def describe(value: Any) -> str:
+    """A received JSON value, short, with its JSON type.
+
+    >>> describe("abc"), describe(True), describe(None), describe(float("inf"))
+    ("'abc' (string)", 'true (boolean)', 'null', 'inf (number)')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (boolean)"
+    if isinstance(value, (int, float)):
+        return f"{value!r} (number)"
+    kind = {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({kind})"

@@ -1,0 +1,56 @@
+"""Building and running the service from what the command line gives: a model reference, a store, a log path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from driftloop.data.inference_log import RESERVED_COLUMNS, InferenceLog
+from driftloop.errors import DriftloopError
+from driftloop.serve.app import DEFAULT_MAX_BODY_BYTES, create_app
+from driftloop.serve.model import DEFAULT_POLL_INTERVAL, ModelHolder, parse_model_reference
+from driftloop.tracking import connect
+
+DEFAULT_LOG_PATH = "inference-log.db"
+"""The inference log's default file, in the working folder."""
+
+
+def build_service(
+    model: str,
+    *,
+    tracking_uri: str | None = None,
+    log_path: str | os.PathLike[str] | None = DEFAULT_LOG_PATH,
+    synchronous: str = "full",
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """Load ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) from the store and open the log; return the app.
+
+    Everything that can fail because of the user's input fails here, as a :class:`DriftloopError`, before the
+    server starts: a malformed reference, a registry without the model or the alias, a log path that is not
+    writable or holds another file. ``log_path=None`` serves without an inference log.
+    """
+    if max_body_bytes <= 0:
+        raise DriftloopError(f"--max-body-bytes must be a positive number of bytes; got {max_body_bytes}.")
+    if poll_interval < 0:
+        raise DriftloopError(f"--poll-interval must be a number of seconds >= 0; got {poll_interval}.")
+    reference = parse_model_reference(model)
+    holder = ModelHolder(connect(tracking_uri), reference)
+    served = holder.load()
+    log = None
+    if log_path is not None:
+        clashes = [name for name in (served.feature_names or []) if name in RESERVED_COLUMNS]
+        if clashes:
+            raise DriftloopError(f"Model {reference} has features named {', '.join(map(repr, clashes))}, which the "
+                                 f"inference log reserves ({', '.join(RESERVED_COLUMNS)}); serve it with --no-log.")
+        log = InferenceLog(Path(log_path), synchronous=synchronous).start()
+    return create_app(holder, log=log, max_body_bytes=max_body_bytes, poll_interval=poll_interval)
+
+
+def run(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> None:
+    """Serve ``app`` with uvicorn until interrupted (one process: the log has a single writer)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log, lifespan="on")
