@@ -15,9 +15,9 @@ Layout (one file, SQLite in WAL mode: one writer, any number of concurrent reade
 Timestamps are integer nanoseconds since the epoch, UTC. Inputs are stored one typed column per feature rather than
 as JSON text: a row costs its values and nothing else, and :func:`read_inference_log` needs no parsing.
 
-Writes go through :class:`InferenceLog`: a single writer thread does *group commit*. Callers enqueue their rows and
-wait; the writer drains everything pending, writes it in one transaction, commits, then wakes every caller of the
-group. A caller is only told "written" after the commit returned, so the service answers 200 only for rows that are
+Writes go through :class:`InferenceLog`, whose single writer (a child process, :mod:`driftloop.data.log_writer`)
+does *group commit*. Callers send their rows and wait; the writer drains everything pending, writes it in one
+transaction, commits, then acknowledges every message of the group. A caller is only told "written" after the commit returned, so the service answers 200 only for rows that are
 in the database. Durability: ``synchronous="full"`` (the default) fsyncs the write-ahead log at every commit, so an
 acknowledged row survives a process kill *and* a power loss or kernel crash; ``synchronous="normal"`` skips that
 fsync (the commit reaches the OS page cache only), which survives ``SIGKILL`` of the server but may lose the last
@@ -35,27 +35,32 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fcntl
+import itertools
 import os
-import queue
+import pickle
 import sqlite3
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote as url_quote
 
 import numpy as np
 import pandas as pd
 
+from driftloop.data.log_writer import RESERVED_COLUMNS, connect_rw, encode_columns, quote, read_message
 from driftloop.errors import DriftloopError
 
 FORMAT_NAME = "driftloop-inference-log"
 FORMAT_VERSION = "1"
-RESERVED_COLUMNS = ("id", "timestamp", "model_name", "model_version", "prediction", "label", "label_timestamp")
 SYNCHRONOUS_MODES = ("full", "normal")
 DEFAULT_MAX_GROUP_ROWS = 50_000
 """A group commit stops draining the queue once it holds this many rows (bounds one transaction's latency)."""
@@ -79,15 +84,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE TABLE IF NOT EXISTS labels (id TEXT PRIMARY KEY, label, ts INTEGER NOT NULL) WITHOUT ROWID;
 """
-
-
-def _quote(identifier: str) -> str:
-    """An SQL identifier, quoted (any feature name is allowed, spaces included).
-
-    >>> print(_quote('fixed acidity'), _quote('a"b'))
-    "fixed acidity" "a""b"
-    """
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 # --------------------------------------------------------------------------------------------------------- ids
@@ -138,74 +134,16 @@ class FeedbackResult:
     orphan_ids: tuple[str, ...]
 
 
-@dataclass
-class _Entry:
-    kind: str  # "predictions" or "feedback"
-    payload: Any
-    settle: Callable[[Any, BaseException | None], None]
-    rows: int = 1
-
-
-@dataclass
-class _WriterState:
-    columns: dict[str, str] = field(default_factory=dict)  # feature name -> dtype
-
-
-def _dtype_name(values: np.ndarray) -> str:
-    kind = values.dtype.kind
-    if kind == "M":
-        return "datetime64[ns]"
-    if kind in "fiub":
-        return str(values.dtype)
-    return "object"
-
-
-def _widen(old: str, new: str) -> str:
-    """The dtype that holds both ``old`` and ``new`` (when a model version changes a feature's type)."""
-    if old == new:
-        return old
-    numeric = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32",
-               "uint64", "bool"}
-    if old in numeric and new in numeric:
-        return "float64"
-    return "object"
-
-
-def _sql_values(values: np.ndarray) -> list[Any]:
-    """A column as Python values SQLite can bind (datetimes as integer ns; NaN becomes NULL in SQLite)."""
-    if values.dtype.kind == "M":
-        as_ns = values.astype("datetime64[ns]")
-        ints = as_ns.view("int64").tolist()
-        return [None if v == np.iinfo(np.int64).min else v for v in ints]
-    return values.tolist()
-
-
-def _sql_prediction(value: Any) -> Any:
-    if value is None or isinstance(value, (int, float, str, bool)):
-        return value
-    import json
-
-    return json.dumps(value)
-
-
-# ------------------------------------------------------------------------------------------------------- the writer
-def _connect_rw(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0,
-                                 cached_statements=512)
-    connection.execute("PRAGMA busy_timeout = 30000")
-    return connection
-
-
 def _initialise(path: Path) -> None:
     """Create the log at ``path`` (or check that the file there is one), in WAL mode."""
     if path.exists() and path.stat().st_size > 0 and not is_inference_log(path):
         raise DriftloopError(
             f"{path} exists and is not a driftloop inference log; choose another path for the log."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        connection = _connect_rw(path)
-    except sqlite3.Error as error:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = connect_rw(path)
+    except (OSError, sqlite3.Error) as error:
         raise DriftloopError(f"Cannot open the inference log {path}: {error}.") from None
     try:
         connection.execute("PRAGMA journal_mode = WAL")
@@ -219,7 +157,7 @@ def _initialise(path: Path) -> None:
 
 
 class InferenceLog:
-    """The writer of an inference log: a single thread that writes queued rows with group commit.
+    """The writer side of an inference log: hands rows to the writer process and tells callers once committed.
 
     Parameters
     ----------
@@ -231,9 +169,12 @@ class InferenceLog:
     max_group_rows
         Upper bound on the rows of one group commit.
     on_commit
-        Called by the writer thread after each commit with (entries, rows) of the group, e.g. to count them.
+        Called after each commit with (requests, rows, seconds) of the group, e.g. to count them.
 
-    Use as a context manager, or call :meth:`start` and :meth:`close`.
+    The writing itself happens in a child process (:mod:`driftloop.data.log_writer`), so that it runs on another
+    core and never competes for the GIL with the caller. If the child dies, every pending and later write fails
+    with a :class:`DriftloopError` (nothing is acknowledged that is not committed). Use as a context manager, or
+    call :meth:`start` and :meth:`close`.
     """
 
     def __init__(
@@ -253,29 +194,59 @@ class InferenceLog:
         self.synchronous = synchronous
         self.max_group_rows = max_group_rows
         self.on_commit = on_commit
-        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, Callable[[Any, BaseException | None], None]] = {}
+        self._seq = itertools.count()
+        self._failure: DriftloopError | None = None
         self._closed = False
+        self._outbox: list[bytes] = []
+        self._flush_scheduled = False
 
     # -- life cycle
     def start(self) -> InferenceLog:
-        """Create or open the log and start the writer thread; errors (unwritable path, foreign file) raise here."""
-        if self._thread is not None:
+        """Create or open the log and start the writer process; errors (unwritable path, foreign file) raise here."""
+        if self._process is not None:
             return self
         _initialise(self.path)
-        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="driftloop-log-writer", daemon=True)
-        self._thread.start()
-        ready.result()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "driftloop.data.log_writer", str(self.path), self.synchronous,
+             str(self.max_group_rows)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0,
+        )
+        try:
+            kind, detail = read_message(self._process.stdout)
+        except EOFError:
+            kind, detail = "error", f"the writer process exited with {self._process.wait()}"
+        if kind != "ready":
+            self._process.wait()
+            self._process = None
+            raise DriftloopError(f"Cannot open the inference log {self.path}: {detail}.")
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # room for many batches while the writer syncs (Linux)
+            try:
+                fcntl.fcntl(self._process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass
+        self._reader = threading.Thread(target=self._read_acknowledgements, name="driftloop-log-acks", daemon=True)
+        self._reader.start()
         return self
 
     def close(self) -> None:
-        """Write what is queued, stop the writer and close the database."""
-        if self._thread is None or self._closed:
+        """Write what is queued, stop the writer process (it checkpoints the log) and wait for it."""
+        if self._process is None or self._closed:
             return
+        self._flush()
         self._closed = True
-        self._queue.put(None)
-        self._thread.join()
+        with self._send_lock:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
+        self._process.wait()
+        if self._reader is not None:
+            self._reader.join()
 
     def __enter__(self) -> InferenceLog:
         return self.start()
@@ -284,35 +255,109 @@ class InferenceLog:
         self.close()
 
     # -- writing
-    def _submit(self, kind: str, payload: Any, rows: int, settle: Callable[[Any, BaseException | None], None]) -> None:
-        if self._thread is None or self._closed:
+    def _submit(self, kind: str, payload: Any, settle: Callable[[Any, BaseException | None], None],
+                loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Frame the message and send it; from an event loop, the frames of one loop iteration go in one write."""
+        if self._process is None or self._closed:
             raise DriftloopError(f"The inference log {self.path} is not open.")
-        self._queue.put(_Entry(kind, payload, settle, rows))
+        seq = next(self._seq)
+        body = pickle.dumps((seq, kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        frame = struct.pack("<I", len(body)) + body
+        with self._send_lock:
+            if self._failure is not None:
+                raise self._failure
+            self._pending[seq] = settle
+            if loop is not None:
+                self._outbox.append(frame)
+                if not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    loop.call_soon(self._flush)
+                return
+            self._write(frame)
+
+    def _flush(self) -> None:
+        with self._send_lock:
+            frames, self._outbox = self._outbox, []
+            self._flush_scheduled = False
+            if frames:
+                self._write(b"".join(frames))
+
+    def _write(self, data: bytes) -> None:
+        """Write to the writer process (under the send lock); a dead writer fails its pending messages."""
+        try:
+            self._process.stdin.write(data)
+        except (OSError, ValueError) as error:
+            self._failure = DriftloopError(f"The writer of the inference log {self.path} is gone: {error}.")
+            pending, self._pending = self._pending, {}
+            for settle in pending.values():
+                _settle_soon(settle, None, self._failure)
+
+    def _read_acknowledgements(self) -> None:
+        assert self._process is not None
+        stream = self._process.stdout
+        while True:
+            try:
+                message = read_message(stream)
+            except (EOFError, OSError):
+                break
+            _, outcome, rows, seconds = message
+            by_loop: dict[Any, list[tuple[Callable[..., None], Any, BaseException | None]]] = {}
+            for seq, error, result in outcome:
+                settle = self._pending.pop(seq, None)
+                if settle is None:
+                    continue
+                failure = None if error is None else DriftloopError(
+                    f"Could not write to the inference log {self.path}: {error}")
+                loop = getattr(settle, "loop", None)
+                by_loop.setdefault(loop, []).append((settle, _feedback_result(result), failure))
+            if self.on_commit is not None:
+                self.on_commit(len(outcome), rows, seconds)
+            for loop, items in by_loop.items():
+                if loop is None:
+                    for settle, result, failure in items:
+                        settle(result, failure)
+                else:  # one wake-up of the event loop per group
+                    try:
+                        loop.call_soon_threadsafe(_settle_all, items)
+                    except RuntimeError:  # the loop is closed: nobody waits any more
+                        pass
+        failure = DriftloopError(f"The writer of the inference log {self.path} stopped"
+                                 + ("" if self._closed else " unexpectedly") + "; nothing more can be logged.")
+        with self._send_lock:
+            self._failure = failure
+            pending, self._pending = self._pending, {}
+        for settle in pending.values():
+            _settle_soon(settle, None, failure)
+
+    @staticmethod
+    def _prediction_payload(batch: PredictionBatch) -> tuple:
+        return (list(batch.ids), batch.timestamp_ns, batch.model_name, batch.model_version,
+                encode_columns(batch.inputs), list(batch.predictions))
 
     def submit_predictions(self, batch: PredictionBatch) -> concurrent.futures.Future[None]:
         """Queue ``batch``; the future completes once its rows are committed (or fails with the write error)."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._submit("predictions", batch, len(batch), _settle_concurrent(future))
+        self._submit("predictions", self._prediction_payload(batch), _settle_concurrent(future))
         return future
 
     def submit_feedback(self, items: Sequence[tuple[str, Any]]) -> concurrent.futures.Future[FeedbackResult]:
         """Queue labels ``[(id, label), ...]``; the future gives a :class:`FeedbackResult` once committed."""
         future: concurrent.futures.Future[FeedbackResult] = concurrent.futures.Future()
-        self._submit("feedback", list(items), len(items), _settle_concurrent(future))
+        self._submit("feedback", list(items), _settle_concurrent(future))
         return future
 
     async def write_predictions(self, batch: PredictionBatch) -> None:
-        """Write ``batch`` and return once it is committed (for the event loop: the loop is woken once per group)."""
+        """Write ``batch`` and return once it is committed (the event loop is woken once per group commit)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._submit("predictions", batch, len(batch), _settle_async(loop, future))
+        self._submit("predictions", self._prediction_payload(batch), _settle_async(loop, future), loop)
         await future
 
     async def write_feedback(self, items: Sequence[tuple[str, Any]]) -> FeedbackResult:
         """Store labels ``[(id, label), ...]`` and return once committed."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._submit("feedback", list(items), len(items), _settle_async(loop, future))
+        self._submit("feedback", list(items), _settle_async(loop, future), loop)
         return await future
 
     def count_orphans(self) -> int:
@@ -320,148 +365,31 @@ class InferenceLog:
         with _connect_ro(self.path) as connection:
             return _count_orphans(connection)
 
-    # -- the writer thread
-    def _run(self, ready: concurrent.futures.Future[None]) -> None:
-        try:
-            connection = _connect_rw(self.path)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
-            state = _WriterState(columns=dict(connection.execute("SELECT name, dtype FROM features ORDER BY position")))
-        except BaseException as error:  # noqa: BLE001 - handed to the starter
-            ready.set_exception(DriftloopError(f"Cannot open the inference log {self.path}: {error}."))
-            return
-        ready.set_result(None)
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            group = [first]
-            rows = first.rows
-            while rows < self.max_group_rows:
-                try:
-                    entry = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if entry is None:
-                    stopping = True
-                    break
-                group.append(entry)
-                rows += entry.rows
-            self._write_group(connection, state, group, rows)
-        try:
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass
-        connection.close()
 
-    def _write_group(self, connection: sqlite3.Connection, state: _WriterState, group: list[_Entry], rows: int) -> None:
-        """Write a group in as few SQLite calls as possible.
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
+"""The folder holding the ``driftloop`` package, so that the writer process imports this very copy."""
 
-        Every SQLite call releases and re-takes the GIL, and re-taking it while the event loop computes is what
-        costs, so rows are not inserted one by one: all the rows of the group that share a feature set go into one
-        multi-row ``INSERT`` (chunked by SQLite's variable limit). A group of predictions only, with no new feature,
-        that fits one statement is written by that single statement, which is its own transaction.
-        """
-        started = time.perf_counter()
-        results: list[Any] = [None] * len(group)
-        try:
-            batches = [entry.payload for entry in group if entry.kind == "predictions"]
-            changes = self._schema_changes(state, batches)
-            statements = self._insert_statements(connection, state, batches, changes)
-            if len(statements) == 1 and not changes and len(batches) == len(group):
-                connection.execute(*statements[0])  # autocommit: one statement, one transaction, one sync
-            else:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    self._apply_schema_changes(connection, state, changes)
-                    for sql, parameters in statements:
-                        connection.execute(sql, parameters)
-                    for index, entry in enumerate(group):
-                        if entry.kind == "feedback":
-                            results[index] = self._insert_feedback(connection, entry.payload)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    state.columns = dict(connection.execute("SELECT name, dtype FROM features ORDER BY position"))
-                    raise
-        except BaseException as error:  # noqa: BLE001 - every waiter is told, none is acknowledged
-            failure = DriftloopError(f"Could not write to the inference log {self.path}: {error}")
-            for entry in group:
-                entry.settle(None, failure)
-            return
-        if self.on_commit is not None:
-            self.on_commit(len(group), rows, time.perf_counter() - started)
-        for entry, result in zip(group, results):
-            entry.settle(result, None)
 
-    @staticmethod
-    def _schema_changes(state: _WriterState, batches: list[PredictionBatch]) -> dict[str, tuple[str, bool]]:
-        """Features to add or whose dtype widens: {name: (dtype, is_new)}."""
-        changes: dict[str, tuple[str, bool]] = {}
-        for batch in batches:
-            for name, values in batch.inputs.items():
-                dtype = _dtype_name(values)
-                known = changes[name][0] if name in changes else state.columns.get(name)
-                if known is None:
-                    if name in RESERVED_COLUMNS:
-                        raise DriftloopError(f"Feature {name!r} has a reserved name of the inference log.")
-                    changes[name] = (dtype, True)
-                elif _widen(known, dtype) != known:
-                    changes[name] = (_widen(known, dtype), name not in state.columns)
-        return changes
+def _feedback_result(result: Any) -> Any:
+    return None if result is None else FeedbackResult(result[0], tuple(result[1]))
 
-    @staticmethod
-    def _apply_schema_changes(connection: sqlite3.Connection, state: _WriterState,
-                              changes: dict[str, tuple[str, bool]]) -> None:
-        for name, (dtype, is_new) in changes.items():
-            if is_new:
-                connection.execute(f"ALTER TABLE predictions ADD COLUMN {_quote(name)}")
-                connection.execute("INSERT INTO features VALUES (?, ?, ?)", (name, dtype, len(state.columns)))
-            else:
-                connection.execute("UPDATE features SET dtype = ? WHERE name = ?", (dtype, name))
-            state.columns[name] = dtype
 
-    @staticmethod
-    def _insert_statements(connection: sqlite3.Connection, state: _WriterState, batches: list[PredictionBatch],
-                           changes: dict[str, tuple[str, bool]]) -> list[tuple[str, list[Any]]]:
-        """Multi-row INSERT statements for the batches: [(sql, flat parameters)]."""
-        by_names: dict[tuple[str, ...], list[Any]] = {}
-        for batch in batches:
-            names = tuple(batch.inputs)
-            n = len(batch.ids)
-            predictions = batch.predictions
-            if n and not isinstance(predictions[0], (int, float, str, bool, type(None))):
-                predictions = [_sql_prediction(p) for p in predictions]
-            rows = zip(batch.ids, repeat(batch.timestamp_ns, n), repeat(batch.model_name, n),
-                       repeat(batch.model_version, n), predictions, *(_sql_values(batch.inputs[k]) for k in names))
-            by_names.setdefault(names, []).extend(chain.from_iterable(rows))
-        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        statements = []
-        for names, flat in by_names.items():
-            width = 5 + len(names)
-            columns = ", ".join(["id", "ts", "model_name", "model_version", "prediction", *map(_quote, names)])
-            placeholder = "(" + ", ".join("?" * width) + ")"
-            per_statement = max(1, limit // width) * width
-            for start in range(0, len(flat), per_statement):
-                chunk = flat[start: start + per_statement]
-                sql = f"INSERT INTO predictions ({columns}) VALUES " + ", ".join([placeholder] * (len(chunk) // width))
-                statements.append((sql, chunk))
-        return statements
+def _settle_soon(settle: Callable[[Any, BaseException | None], None], result: Any,
+                 failure: BaseException | None) -> None:
+    """Settle now (a concurrent future) or on the waiter's event loop."""
+    loop = getattr(settle, "loop", None)
+    if loop is None:
+        settle(result, failure)
+        return
+    try:
+        loop.call_soon_threadsafe(settle, result, failure)
+    except RuntimeError:  # the loop is closed: nobody waits any more
+        pass
 
-    @staticmethod
-    def _insert_feedback(connection: sqlite3.Connection, items: list[tuple[str, Any]]) -> FeedbackResult:
-        now = time.time_ns()
-        orphans = []
-        for row_id, label in items:
-            known = connection.execute("SELECT 1 FROM predictions WHERE id = ?", (row_id,)).fetchone() is not None
-            if not known:
-                orphans.append(row_id)
-            connection.execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)",
-                               (row_id, label, now, int(not known)))
-            connection.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                               "label = excluded.label, ts = excluded.ts", (row_id, label, now))
-        return FeedbackResult(len(items), tuple(orphans))
+
+def _settle_all(items: list[tuple[Callable[..., None], Any, BaseException | None]]) -> None:
+    for settle, result, failure in items:
+        settle(result, failure)
 
 
 def _settle_concurrent(future: concurrent.futures.Future[Any]) -> Callable[[Any, BaseException | None], None]:
@@ -475,7 +403,9 @@ def _settle_concurrent(future: concurrent.futures.Future[Any]) -> Callable[[Any,
 
 
 def _settle_async(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> Callable[[Any, BaseException | None], None]:
-    def resolve(result: Any, error: BaseException | None) -> None:
+    """Settles ``future``; must run on ``loop`` (the acknowledgement reader batches the calls per loop)."""
+
+    def settle(result: Any, error: BaseException | None) -> None:
         if future.done():  # the waiting request was cancelled (client gone): the rows are written all the same
             return
         if error is None:
@@ -483,12 +413,7 @@ def _settle_async(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) 
         else:
             future.set_exception(error)
 
-    def settle(result: Any, error: BaseException | None) -> None:
-        try:
-            loop.call_soon_threadsafe(resolve, result, error)
-        except RuntimeError:  # the loop is closed: nobody waits any more
-            pass
-
+    settle.loop = loop  # type: ignore[attr-defined]
     return settle
 
 
@@ -516,7 +441,7 @@ def is_inference_log(path: str | os.PathLike[str]) -> bool:
 
 class _ReadOnly:
     def __init__(self, path: Path) -> None:
-        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        uri = f"file:{url_quote(str(path.resolve()))}?mode=ro"
         try:
             self.connection = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
             self.connection.execute("PRAGMA busy_timeout = 30000")
@@ -611,7 +536,7 @@ def read_inference_log(
     with _connect_ro(target) as connection:
         connection.execute("BEGIN")  # one snapshot for both queries
         features = connection.execute("SELECT name, dtype FROM features ORDER BY position").fetchall()
-        feature_sql = "".join(f", p.{_quote(name)}" for name, _ in features)
+        feature_sql = "".join(f", p.{quote(name)}" for name, _ in features)
         rows = connection.execute(
             f"SELECT p.id, p.ts, p.model_name, p.model_version{feature_sql}, p.prediction, l.label, l.ts "
             f"FROM predictions p LEFT JOIN labels l ON l.id = p.id {where} ORDER BY p.seq",

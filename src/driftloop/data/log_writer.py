@@ -1,0 +1,314 @@
+"""The writer process of the inference log: group commit in a process of its own.
+
+:class:`driftloop.data.inference_log.InferenceLog` starts ``python -m driftloop.data.log_writer PATH SYNCHRONOUS
+MAX_GROUP_ROWS`` and talks to it over its standard input and output with length-prefixed pickled messages (a private
+pipe between a process and the child it started: nothing else writes to it).
+
+Why a process and not a thread: every SQLite call releases Python's GIL and must take it back, and binding one value
+per column per row holds it. In a thread of the server, that work competes with the event loop for the one GIL and
+cost the service a third of its throughput on batches; in its own process it runs on another core, and the server
+only pickles each batch once (a few microseconds for numpy columns).
+
+Protocol. Parent to child: ``(seq, kind, payload)`` with kind ``"predictions"`` (payload ``(ids, timestamp_ns,
+model_name, model_version, encode_columns(inputs), predictions)``) or ``"feedback"`` (payload ``[(id, label), ...]``).
+Child to parent: first ``("ready", None)`` or ``("error", message)``; then, after each commit,
+``("done", [(seq, error_message_or_None, result), ...], rows, seconds)``. The child acknowledges a message only after
+the transaction holding it is committed. On end of input (the parent closed the pipe, or died), it writes what it
+has, checkpoints the write-ahead log and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import sqlite3
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+RESERVED_COLUMNS = ("id", "timestamp", "model_name", "model_version", "prediction", "label", "label_timestamp")
+_HEADER = struct.Struct("<I")
+
+
+# --------------------------------------------------------------------------------------------------- framing
+def send_message(stream: BinaryIO, message: Any) -> None:
+    """Write one length-prefixed pickled message and flush."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_message(stream: BinaryIO) -> Any:
+    """Read one message; ``EOFError`` at the end of the stream."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    size = _HEADER.unpack(header)[0]
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+# -------------------------------------------------------------------------------------------------- values
+def encode_columns(columns: dict[str, np.ndarray]) -> dict[str, tuple[str, Any]]:
+    """Columns as (dtype, raw bytes) for fixed-width dtypes, (``"O"``, list) otherwise: cheap to pickle.
+
+    >>> decode_columns(encode_columns({"x": np.array([1.5, 2.0]), "s": np.array(["a"], dtype=object)}))["x"]
+    array([1.5, 2. ])
+    """
+    return {name: (values.dtype.str, values.tobytes()) if values.dtype.kind in "fiubM" else ("O", values.tolist())
+            for name, values in columns.items()}
+
+
+def decode_columns(encoded: dict[str, tuple[str, Any]]) -> dict[str, np.ndarray]:
+    return {name: np.frombuffer(data, dtype=np.dtype(dtype)) if dtype != "O" else np.array(data, dtype=object)
+            for name, (dtype, data) in encoded.items()}
+
+
+def quote(identifier: str) -> str:
+    """An SQL identifier, quoted (any feature name is allowed, spaces included).
+
+    >>> print(quote('fixed acidity'), quote('a"b'))
+    "fixed acidity" "a""b"
+    """
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def dtype_name(values: np.ndarray) -> str:
+    kind = values.dtype.kind
+    if kind == "M":
+        return "datetime64[ns]"
+    if kind in "fiub":
+        return str(values.dtype)
+    return "object"
+
+
+def widen(old: str, new: str) -> str:
+    """The dtype that holds both ``old`` and ``new`` (when a model version changes a feature's type).
+
+    >>> widen("int64", "float64"), widen("float64", "object")
+    ('float64', 'object')
+    """
+    if old == new:
+        return old
+    numeric = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32",
+               "uint64", "bool"}
+    if old in numeric and new in numeric:
+        return "float64"
+    return "object"
+
+
+def _sql_values(values: np.ndarray) -> list[Any]:
+    """A column as Python values SQLite can bind (datetimes as integer ns; NaN becomes NULL in SQLite)."""
+    if values.dtype.kind == "M":
+        ints = values.astype("datetime64[ns]").view("int64").tolist()
+        nat = np.iinfo(np.int64).min
+        return [None if v == nat else v for v in ints]
+    return values.tolist()
+
+
+def _sql_prediction(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    import json
+
+    return json.dumps(value)
+
+
+def connect_rw(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0,
+                                 cached_statements=512)
+    connection.execute("PRAGMA busy_timeout = 30000")
+    return connection
+
+
+# -------------------------------------------------------------------------------------------------- writing
+@dataclass
+class _State:
+    columns: dict[str, str] = field(default_factory=dict)  # feature name -> dtype
+
+
+class GroupWriter:
+    """Writes groups of messages, each group in as few SQLite calls as possible, and commits it."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        self.connection = connect_rw(path)
+        self.connection.execute("PRAGMA journal_mode = WAL")
+        self.connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        self.state = _State(dict(self.connection.execute("SELECT name, dtype FROM features ORDER BY position")))
+
+    def close(self) -> None:
+        try:
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        self.connection.close()
+
+    def write(self, group: list[tuple[int, str, Any]]) -> list[tuple[int, str | None, Any]]:
+        """Write and commit ``group``; return ``(seq, error or None, result)`` for each message.
+
+        All rows of the group that share a feature set go into one multi-row ``INSERT`` (chunked by SQLite's
+        variable limit). A group of predictions only, with no new feature, that fits one statement is written by
+        that single statement, which is its own transaction.
+        """
+        connection = self.connection
+        results: list[Any] = [None] * len(group)
+        try:
+            batches = [payload for _, kind, payload in group if kind == "predictions"]
+            changes = self._schema_changes(batches)
+            statements = self._insert_statements(batches)
+            if len(statements) == 1 and not changes and len(batches) == len(group):
+                connection.execute(*statements[0])
+            else:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    self._apply_schema_changes(changes)
+                    for sql, parameters in statements:
+                        connection.execute(sql, parameters)
+                    for index, (_, kind, payload) in enumerate(group):
+                        if kind == "feedback":
+                            results[index] = self._insert_feedback(payload)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    self.state.columns = dict(connection.execute("SELECT name, dtype FROM features ORDER BY position"))
+                    raise
+        except Exception as error:  # noqa: BLE001 - every waiter is told, none is acknowledged
+            return [(seq, f"{type(error).__name__}: {error}", None) for seq, _, _ in group]
+        return [(seq, None, result) for (seq, _, _), result in zip(group, results)]
+
+    def _schema_changes(self, batches: list[tuple]) -> dict[str, tuple[str, bool]]:
+        changes: dict[str, tuple[str, bool]] = {}
+        for batch in batches:
+            for name, values in batch[4].items():
+                dtype = dtype_name(values)
+                known = changes[name][0] if name in changes else self.state.columns.get(name)
+                if known is None:
+                    if name in RESERVED_COLUMNS:
+                        raise ValueError(f"feature {name!r} has a reserved name of the inference log")
+                    changes[name] = (dtype, True)
+                elif widen(known, dtype) != known:
+                    changes[name] = (widen(known, dtype), name not in self.state.columns)
+        return changes
+
+    def _apply_schema_changes(self, changes: dict[str, tuple[str, bool]]) -> None:
+        for name, (dtype, is_new) in changes.items():
+            if is_new:
+                self.connection.execute(f"ALTER TABLE predictions ADD COLUMN {quote(name)}")
+                self.connection.execute("INSERT INTO features VALUES (?, ?, ?)", (name, dtype, len(self.state.columns)))
+            else:
+                self.connection.execute("UPDATE features SET dtype = ? WHERE name = ?", (dtype, name))
+            self.state.columns[name] = dtype
+
+    def _insert_statements(self, batches: list[tuple]) -> list[tuple[str, list[Any]]]:
+        by_names: dict[tuple[str, ...], list[Any]] = {}
+        for ids, timestamp_ns, model_name, model_version, inputs, predictions in batches:
+            names = tuple(inputs)
+            n = len(ids)
+            if n and not isinstance(predictions[0], (int, float, str, bool, type(None))):
+                predictions = [_sql_prediction(p) for p in predictions]
+            rows = zip(ids, repeat(timestamp_ns, n), repeat(model_name, n), repeat(model_version, n), predictions,
+                       *(_sql_values(inputs[k]) for k in names))
+            by_names.setdefault(names, []).extend(chain.from_iterable(rows))
+        limit = self.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        statements = []
+        for names, flat in by_names.items():
+            width = 5 + len(names)
+            columns = ", ".join(["id", "ts", "model_name", "model_version", "prediction", *map(quote, names)])
+            placeholder = "(" + ", ".join("?" * width) + ")"
+            per_statement = max(1, limit // width) * width
+            for start in range(0, len(flat), per_statement):
+                chunk = flat[start: start + per_statement]
+                sql = f"INSERT INTO predictions ({columns}) VALUES " + ", ".join([placeholder] * (len(chunk) // width))
+                statements.append((sql, chunk))
+        return statements
+
+    def _insert_feedback(self, items: list[tuple[str, Any]]) -> tuple[int, tuple[str, ...]]:
+        now = time.time_ns()
+        orphans = []
+        for row_id, label in items:
+            known = self.connection.execute("SELECT 1 FROM predictions WHERE id = ?", (row_id,)).fetchone() is not None
+            if not known:
+                orphans.append(row_id)
+            self.connection.execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)",
+                                    (row_id, label, now, int(not known)))
+            self.connection.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                                    "label = excluded.label, ts = excluded.ts", (row_id, label, now))
+        return len(items), tuple(orphans)
+
+
+def _rows(kind: str, payload: Any) -> int:
+    return len(payload[0]) if kind == "predictions" else len(payload)
+
+
+def _frames(buffer: bytearray) -> tuple[list[Any], bytearray]:
+    """The complete messages at the start of ``buffer``, and what remains of it."""
+    messages, offset = [], 0
+    while len(buffer) - offset >= _HEADER.size:
+        size = _HEADER.unpack_from(buffer, offset)[0]
+        if len(buffer) - offset - _HEADER.size < size:
+            break
+        start = offset + _HEADER.size
+        seq, kind, payload = pickle.loads(buffer[start: start + size])
+        if kind == "predictions":
+            payload = (*payload[:4], decode_columns(payload[4]), payload[5])
+        messages.append((seq, kind, payload))
+        offset = start + size
+    return messages, buffer[offset:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child: read messages from stdin, write them in groups, acknowledge each group on stdout.
+
+    One thread: it blocks until input arrives, then takes everything already waiting in the pipe (what arrived while
+    the previous group was being committed) as the next group.
+    """
+    path, synchronous, max_group_rows = (argv if argv is not None else sys.argv[1:])[:3]
+    stdin_fd, stdout = sys.stdin.buffer.fileno(), sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but messages may reach the parent's pipe
+    try:
+        writer = GroupWriter(Path(path), synchronous)
+    except Exception as error:  # noqa: BLE001 - reported to the parent
+        send_message(stdout, ("error", f"{type(error).__name__}: {error}"))
+        return 1
+    send_message(stdout, ("ready", None))
+    limit = int(max_group_rows)
+    buffer = bytearray()
+    ended = False
+    while not ended:
+        chunk = os.read(stdin_fd, 1 << 20)  # blocks until the parent sends, or closes the pipe
+        if not chunk:
+            ended = True
+        buffer += chunk
+        while not ended and select.select([stdin_fd], [], [], 0)[0]:
+            more = os.read(stdin_fd, 1 << 20)
+            ended = not more
+            buffer += more
+        messages, buffer = _frames(buffer)
+        while messages:
+            group, rows = [], 0
+            while messages and (not group or rows < limit):
+                message = messages.pop(0)
+                group.append(message)
+                rows += _rows(message[1], message[2])
+            started = time.perf_counter()
+            outcome = writer.write(group)
+            try:
+                send_message(stdout, ("done", outcome, rows, time.perf_counter() - started))
+            except OSError:  # the parent is gone: the rows are committed all the same
+                pass
+    writer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    sys.exit(main())
