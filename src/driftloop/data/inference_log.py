@@ -56,7 +56,14 @@ from urllib.parse import quote as url_quote
 import numpy as np
 import pandas as pd
 
-from driftloop.data.log_writer import RESERVED_COLUMNS, connect_rw, encode_columns, quote, read_message
+from driftloop.data.log_writer import (
+    RESERVED_COLUMNS,
+    connect_rw,
+    encode_columns,
+    quote,
+    read_message,
+    split_frames,
+)
 from driftloop.errors import DriftloopError
 
 FORMAT_NAME = "driftloop-inference-log"
@@ -203,10 +210,21 @@ class InferenceLog:
         self._closed = False
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ack_buffer = bytearray()
 
     # -- life cycle
-    def start(self) -> InferenceLog:
-        """Create or open the log and start the writer process; errors (unwritable path, foreign file) raise here."""
+    def prepare(self) -> InferenceLog:
+        """Create the database (or check the file is a log) without starting the writer: errors raise here."""
+        _initialise(self.path)
+        return self
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> InferenceLog:
+        """Create or open the log and start the writer process; errors (unwritable path, foreign file) raise here.
+
+        With ``loop`` (a running event loop), acknowledgements are read by that loop itself (no thread, no wake-up
+        from another thread); otherwise by a background thread.
+        """
         if self._process is not None:
             return self
         _initialise(self.path)
@@ -229,8 +247,15 @@ class InferenceLog:
                 fcntl.fcntl(self._process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:
                 pass
-        self._reader = threading.Thread(target=self._read_acknowledgements, name="driftloop-log-acks", daemon=True)
-        self._reader.start()
+        if loop is None:
+            self._reader = threading.Thread(target=self._read_acknowledgements, name="driftloop-log-acks",
+                                            daemon=True)
+            self._reader.start()
+        else:
+            self._loop = loop
+            fd = self._process.stdout.fileno()
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, self._on_readable)
         return self
 
     def close(self) -> None:
@@ -247,6 +272,16 @@ class InferenceLog:
         self._process.wait()
         if self._reader is not None:
             self._reader.join()
+        elif self._loop is not None:  # the last acknowledgements, read here since the loop is blocked by us
+            fd = self._process.stdout.fileno()
+            self._loop.remove_reader(fd)
+            os.set_blocking(fd, True)
+            while chunk := os.read(fd, 1 << 20):
+                self._ack_buffer += chunk
+            messages, self._ack_buffer = split_frames(self._ack_buffer)
+            for message in messages:
+                self._acknowledge(message, on_loop=True)
+            self._writer_gone()
 
     def __enter__(self) -> InferenceLog:
         return self.start()
@@ -293,6 +328,7 @@ class InferenceLog:
                 _settle_soon(settle, None, self._failure)
 
     def _read_acknowledgements(self) -> None:
+        """The acknowledgement thread (without an event loop): settle each group's messages as it is committed."""
         assert self._process is not None
         stream = self._process.stdout
         while True:
@@ -300,34 +336,66 @@ class InferenceLog:
                 message = read_message(stream)
             except (EOFError, OSError):
                 break
-            _, outcome, rows, seconds = message
-            by_loop: dict[Any, list[tuple[Callable[..., None], Any, BaseException | None]]] = {}
-            for seq, error, result in outcome:
-                settle = self._pending.pop(seq, None)
-                if settle is None:
-                    continue
-                failure = None if error is None else DriftloopError(
-                    f"Could not write to the inference log {self.path}: {error}")
-                loop = getattr(settle, "loop", None)
-                by_loop.setdefault(loop, []).append((settle, _feedback_result(result), failure))
-            if self.on_commit is not None:
-                self.on_commit(len(outcome), rows, seconds)
-            for loop, items in by_loop.items():
-                if loop is None:
-                    for settle, result, failure in items:
-                        settle(result, failure)
-                else:  # one wake-up of the event loop per group
-                    try:
-                        loop.call_soon_threadsafe(_settle_all, items)
-                    except RuntimeError:  # the loop is closed: nobody waits any more
-                        pass
+            self._acknowledge(message, on_loop=False)
+        self._writer_gone()
+
+    def _on_readable(self) -> None:
+        """The event loop's reader of acknowledgements."""
+        assert self._process is not None and self._loop is not None
+        fd = self._process.stdout.fileno()
+        ended = False
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                ended = True
+                break
+            self._ack_buffer += chunk
+        messages, self._ack_buffer = split_frames(self._ack_buffer)
+        for message in messages:
+            self._acknowledge(message, on_loop=True)
+        if ended:
+            self._loop.remove_reader(fd)
+            self._writer_gone()
+
+    def _acknowledge(self, message: Any, *, on_loop: bool) -> None:
+        _, outcome, rows, seconds = message
+        by_loop: dict[Any, list[tuple[Callable[..., None], Any, BaseException | None]]] = {}
+        for seq, error, result in outcome:
+            settle = self._pending.pop(seq, None)
+            if settle is None:
+                continue
+            failure = None if error is None else DriftloopError(
+                f"Could not write to the inference log {self.path}: {error}")
+            loop = getattr(settle, "loop", None)
+            if on_loop and loop is self._loop:
+                loop = None  # already on the waiter's loop: settle now
+            by_loop.setdefault(loop, []).append((settle, _feedback_result(result), failure))
+        if self.on_commit is not None:
+            self.on_commit(len(outcome), rows, seconds)
+        for loop, items in by_loop.items():
+            if loop is None:
+                _settle_all(items)
+            else:  # one wake-up of each other event loop per group
+                try:
+                    loop.call_soon_threadsafe(_settle_all, items)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    pass
+
+    def _writer_gone(self) -> None:
         failure = DriftloopError(f"The writer of the inference log {self.path} stopped"
                                  + ("" if self._closed else " unexpectedly") + "; nothing more can be logged.")
         with self._send_lock:
             self._failure = failure
             pending, self._pending = self._pending, {}
         for settle in pending.values():
-            _settle_soon(settle, None, failure)
+            loop = getattr(settle, "loop", None)
+            if loop is not None and loop is self._loop and self._closed:
+                settle(None, failure)
+            else:
+                _settle_soon(settle, None, failure)
 
     @staticmethod
     def _prediction_payload(batch: PredictionBatch) -> tuple:

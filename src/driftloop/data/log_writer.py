@@ -249,20 +249,27 @@ def _rows(kind: str, payload: Any) -> int:
     return len(payload[0]) if kind == "predictions" else len(payload)
 
 
-def _frames(buffer: bytearray) -> tuple[list[Any], bytearray]:
-    """The complete messages at the start of ``buffer``, and what remains of it."""
+def split_frames(buffer: bytearray) -> tuple[list[Any], bytearray]:
+    """The complete messages at the start of ``buffer``, unpickled, and what remains of it."""
     messages, offset = [], 0
     while len(buffer) - offset >= _HEADER.size:
         size = _HEADER.unpack_from(buffer, offset)[0]
         if len(buffer) - offset - _HEADER.size < size:
             break
         start = offset + _HEADER.size
-        seq, kind, payload = pickle.loads(buffer[start: start + size])
-        if kind == "predictions":
-            payload = (*payload[:4], decode_columns(payload[4]), payload[5])
-        messages.append((seq, kind, payload))
+        messages.append(pickle.loads(buffer[start: start + size]))
         offset = start + size
     return messages, buffer[offset:]
+
+
+def _frames(buffer: bytearray) -> tuple[list[Any], bytearray]:
+    messages, rest = split_frames(buffer)
+    decoded = []
+    for seq, kind, payload in messages:
+        if kind == "predictions":
+            payload = (*payload[:4], decode_columns(payload[4]), payload[5])
+        decoded.append((seq, kind, payload))
+    return decoded, rest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large ba
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -164,7 +165,8 @@ def create_app(
     holder
         The served model; loaded at the latest when the app starts.
     log
-        The inference log (started with the app, closed at shutdown); ``None`` serves without logging, and
+        The inference log, not started yet (it starts with the app, on the app's event loop, and is closed at
+        shutdown); ``None`` serves without logging, and
         ``/feedback`` answers 503.
     max_body_bytes
         Largest accepted request body; larger ones are answered 413.
@@ -194,7 +196,7 @@ def create_app(
         if holder._current is None:
             holder.load()
         if log is not None:
-            log.start()
+            log.start(loop=asyncio.get_running_loop())
         holder.start_polling(poll_interval)
         try:
             yield

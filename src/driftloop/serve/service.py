@@ -45,7 +45,7 @@ def build_service(
         if clashes:
             raise DriftloopError(f"Model {reference} has features named {', '.join(map(repr, clashes))}, which the "
                                  f"inference log reserves ({', '.join(RESERVED_COLUMNS)}); serve it with --no-log.")
-        log = InferenceLog(Path(log_path), synchronous=synchronous).start()
+        log = InferenceLog(Path(log_path), synchronous=synchronous).prepare()
     return create_app(holder, log=log, max_body_bytes=max_body_bytes, poll_interval=poll_interval)
 
 
