@@ -43,7 +43,8 @@ class ServerProcess:
         env.pop("MLFLOW_TRACKING_URI", None)
         with open(self.output, "wb") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "driftloop", "serve", "--port", str(self.port), *args],
-                                            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+                                            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
         deadline = time.monotonic() + 90
         while True:
             if self.process.poll() is not None:
@@ -59,7 +60,13 @@ class ServerProcess:
             time.sleep(0.1)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process.poll() is None:
+        """SIGKILL the whole process group (the server and its log writer at once); other signals to the server."""
+        if sig == signal.SIGKILL:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif self.process.poll() is None:
             self.process.send_signal(sig)
         self.process.wait(timeout=30)
 

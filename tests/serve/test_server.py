@@ -88,7 +88,7 @@ def test_no_acknowledged_row_is_lost_when_the_server_is_killed(start_server, win
     for thread in threads:
         thread.start()
     assert enough.wait(60), "the load did not get going"
-    server.kill(signal.SIGKILL)  # mid-run: requests are in flight
+    server.kill(signal.SIGKILL)  # mid-run, requests in flight: the server and its log writer die at once
     for thread in threads:
         thread.join()
     assert errors, "the server was killed after the load ended: not a crash test"

@@ -185,7 +185,7 @@ def create_app(
 
     holder.on_swap = on_swap
     holder.on_failure = lambda error: metrics.model_failures.inc()
-    if holder._current is not None:
+    if holder.loaded:
         current = holder.current
         metrics.set_model(None, (current.name, current.version, current.alias or ""))
     if log is not None and log.on_commit is None:
@@ -193,7 +193,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if holder._current is None:
+        if not holder.loaded:
             holder.load()
         if log is not None:
             log.start(loop=asyncio.get_running_loop())

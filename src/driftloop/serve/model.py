@@ -193,6 +193,11 @@ class ModelHolder:
         self._thread: threading.Thread | None = None
 
     @property
+    def loaded(self) -> bool:
+        """Whether a model version is loaded."""
+        return self._current is not None
+
+    @property
     def current(self) -> ServedModel:
         """The model serving now (read once per request)."""
         model = self._current
