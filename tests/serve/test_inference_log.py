@@ -180,3 +180,17 @@ def test_export_writes_daily_partitions_idempotently(tmp_path: Path) -> None:
     assert len(frame) == 5 and frame["label"].notna().sum() == 1
     day = pd.read_parquet(files[0])
     pd.testing.assert_frame_equal(day, read_inference_log(path, until=day0 + DAY))
+
+
+def test_a_dead_writer_acknowledges_nothing_more(tmp_path: Path) -> None:
+    log = InferenceLog(tmp_path / "log.db").start()
+    log.submit_predictions(batch(2)).result(timeout=30)
+    log._process.kill()  # the writer process dies (e.g. the OOM killer)
+    log._process.wait()
+    deadline = time.monotonic() + 10
+    while log._failure is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(DriftloopError, match="stopped unexpectedly"):
+        log.submit_predictions(batch(1)).result(timeout=30)
+    log.close()
+    assert len(read_inference_log(tmp_path / "log.db")) == 2

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
 import sqlite3
 import struct
 import sys
@@ -279,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     the previous group was being committed) as the next group.
     """
     path, synchronous, max_group_rows = (argv if argv is not None else sys.argv[1:])[:3]
+    # Ctrl+C reaches the whole process group, a service manager may signal it too: the writer stops only when its
+    # parent closes the pipe (or dies), after writing everything the parent sent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     stdin_fd, stdout = sys.stdin.buffer.fileno(), sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages may reach the parent's pipe
     try:
