@@ -1,0 +1,76 @@
+"""What one monitoring pass produces: one :class:`WindowResult` per window.
+
+Metric names are MLflow metric keys; the ``/`` groups them in the MLflow UI's chart view:
+
+=================================  ===========================================================================
+key                                meaning
+=================================  ===========================================================================
+``rows``                           rows in the window
+``verdict``                        0 = ok, 1 = warn, 2 = alert
+``drift/share``                    share of the features (not the prediction) flagged as drifted
+``drift/features_drifted``         number of features flagged as drifted
+``drift/<column>/<statistic>``     a drift statistic of one feature (or of ``prediction``)
+``drift/<column>/<stat>_p_value``  its p-value, for tests
+``quality/missing_rate``           share of missing cells over the model's input columns
+``quality/missing_columns``        input columns the model expects that the window lacks
+``quality/extra_columns``          columns of the window the model does not use
+``quality/<column>/missing_rate``  share of missing values of one column
+``quality/<column>/out_of_range``  share of values outside the reference's [min, max]
+``quality/<column>/unseen``        share of values of a categorical column never seen in the reference
+``quality/<column>/type_errors``   share of values that could not be read as the expected type
+``performance/<metric>``           realised performance on the rows whose label has arrived
+``performance/label_coverage``     share of the window's rows whose label has arrived
+``performance/labelled_rows``      number of those rows
+=================================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+VERDICTS = ("ok", "warn", "alert")
+
+
+@dataclass(frozen=True)
+class FeatureDistribution:
+    """Reference-versus-window distribution of one column in one window, for the report.
+
+    ``labels`` are the bin labels (``"[0.1, 0.3)"``, ``"< 0.1"``, ``">= 2.4"``) or the categories;
+    ``reference_share`` and ``window_share`` are the proportions per label (each sums to 1).
+    """
+
+    column: str
+    labels: list[str]
+    reference_share: list[float]
+    window_share: list[float]
+    statistic: str
+    value: float
+
+
+@dataclass
+class WindowResult:
+    """Everything computed for one window."""
+
+    index: int
+    start: pd.Timestamp
+    end: pd.Timestamp
+    rows: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    verdict: str = "ok"
+    reasons: list[str] = field(default_factory=list)
+    drift: pd.DataFrame | None = None  # ReferenceProfile.compare() output for this window
+    distributions: list[FeatureDistribution] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """The window as one JSON object: start and end (ISO 8601), rows, verdict, reasons, metrics."""
+        return {
+            "window": self.index,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rows": self.rows,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "metrics": {key: (None if pd.isna(value) else float(value)) for key, value in self.metrics.items()},
+        }
