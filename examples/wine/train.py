@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> None:
             registered_model_name=MODEL_NAME,
         )
         client = MlflowClient()
-        # The reference profile travels with every model version: drift is measured against these training features.
-        log_profile(client, run.info.run_id, ReferenceProfile().fit(train_x), artifact_path="reference_profile")
+        # The reference profile travels with every model version: drift of the inputs and of the prediction is
+        # measured against the training features and the model's predictions on them.
+        reference = train_x.assign(prediction=model.predict(train_x))
+        log_profile(client, run.info.run_id, ReferenceProfile().fit(reference), artifact_path="reference_profile")
         version = info.registered_model_version
         try:
             client.get_model_version_by_alias(MODEL_NAME, "champion")

@@ -8,6 +8,7 @@ from driftloop import __version__
 from driftloop.cli.demo import demo
 from driftloop.cli.experiments import experiments
 from driftloop.cli.metrics import metrics
+from driftloop.cli.monitor import monitor, profile
 from driftloop.cli.log import log
 from driftloop.cli.run import run
 from driftloop.cli.serve import serve
@@ -28,5 +29,7 @@ cli.add_command(experiments)
 cli.add_command(run)
 cli.add_command(metrics)
 cli.add_command(demo)
+cli.add_command(monitor)
+cli.add_command(profile)
 cli.add_command(serve)
 cli.add_command(log)

@@ -1,0 +1,118 @@
+"""``driftloop monitor`` and ``driftloop profile``."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from driftloop.cli.common import handle_errors, tracking_uri_option
+from driftloop.errors import DriftloopError
+from driftloop.monitor.alerts import check_webhook_url
+from driftloop.monitor.job import MonitorOptions, MonitorOutcome, fit_model_profile, run_monitor
+from driftloop.tracking import connect
+
+ALERT_EXIT_CODE = 3
+VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
+PERFORMANCE_COLUMNS = ("mae", "rmse", "accuracy", "f1")
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+
+
+def print_table(outcome: MonitorOutcome, console: Console) -> None:
+    """A compact table of the new windows: rows, drift share, realised performance, verdict, reasons."""
+    windows = outcome.new_windows
+    shown = [m for m in PERFORMANCE_COLUMNS if any(f"performance/{m}" in w.metrics for w in windows)]
+    table = Table(title=f"{outcome.model.name} v{outcome.model.version}: {len(windows)} new window(s)")
+    for header in ("#", "start", "rows", "drift share", *shown, "labels", "verdict"):
+        table.add_column(header, justify="left" if header in ("start", "verdict") else "right", no_wrap=True,
+                         min_width=len(header) if header != "start" else 16)
+    table.add_column("reasons", overflow="ellipsis", no_wrap=True, max_width=60)
+    for window in windows:
+        metrics = window.metrics
+        table.add_row(
+            str(window.index),
+            window.start.strftime("%Y-%m-%d %H:%M"),
+            str(window.rows),
+            _number(metrics.get("drift/share"), 2),
+            *[_number(metrics.get(f"performance/{m}")) for m in shown],
+            _number(metrics.get("performance/label_coverage"), 2),
+            f"[{VERDICT_STYLE[window.verdict]}]{window.verdict}[/]",
+            "; ".join(reversed(window.reasons)),  # the alert rules' reasons come last: show them first
+        )
+    console.print(table)
+
+
+@click.command("monitor")
+@click.option("--model", "model_spec", required=True, help="NAME@ALIAS or NAME/VERSION, e.g. wine-quality@champion.")
+@click.option("--data", "data_path", required=True, help="CSV, Parquet file or folder, or a driftloop inference log.")
+@click.option("--timestamp-column", default=None, help="Column holding each row's time (windows by time).")
+@click.option("--window", default=None, help="Window length for time windows: 1d (default), 7d, 1w, 6h...")
+@click.option("--rows", type=click.IntRange(min=1), default=None, help="Windows of N rows instead of by time.")
+@click.option("--labels", "labels_path", default=None, help="File of late labels (id and label columns).")
+@click.option("--id-column", default="id", show_default=True, help="Column joining the labels to the data.")
+@click.option("--target", default=None, help="The label column (in the data, or in the labels file).")
+@click.option("--experiment", default="model-monitoring", show_default=True, help="Experiment of monitoring runs.")
+@click.option("--rules", "rules_path", default=None, help="TOML file of alert rules (default: the built-in rules).")
+@click.option("--webhook", default=None, help="URL to POST a JSON payload to when an alert fires.")
+@click.option("--task", type=click.Choice(["regression", "classification"]), default=None,
+              help="Performance metrics to compute (default: from the prediction type).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@tracking_uri_option
+@handle_errors
+def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, id_column, target, experiment,
+            rules_path, webhook, task, output_format, tracking_uri) -> None:
+    """Monitor a registered model on production data, window by window, into MLflow.
+
+    Exits with code 3 when a new window raises an alert (for cron and CI).
+    """
+    if window is not None and rows is not None:
+        raise DriftloopError("Give either --window (time windows) or --rows (count windows), not both.")
+    if webhook is not None:
+        check_webhook_url(webhook)
+    options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
+                             webhook, task)
+    client = connect(tracking_uri)
+    console = Console(stderr=True)
+    with Progress(TextColumn("monitoring"), BarColumn(), TextColumn("{task.completed}/{task.total} windows"),
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=output_format == "json") as progress:
+        task_id = progress.add_task("windows", total=None)
+        outcome = run_monitor(client, model_spec, data_path, options,
+                              progress=lambda done, total: progress.update(task_id, completed=done, total=total))
+    if output_format == "json":
+        for window in outcome.new_windows:
+            click.echo(json.dumps(window.to_json()))
+    else:
+        print_table(outcome, Console(width=max(Console().width, 150)))
+        for note in outcome.notes:
+            click.echo(f"note: {note}")
+        alerts = sum(w.verdict == "alert" for w in outcome.new_windows)
+        click.echo(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points) to run "
+                   f"{outcome.run_id} in experiment {experiment!r}; {alerts} alert window(s).")
+        click.echo("Open the charts with: driftloop ui   (the run's artifacts hold report.html)")
+    if outcome.alerted:
+        fired = [w for w in outcome.new_windows if w.verdict == "alert"]
+        raise DriftloopError(
+            f"Alert in {len(fired)} window(s); latest {fired[-1].start:%Y-%m-%d}: {fired[-1].reasons[-1]}",
+            exit_code=ALERT_EXIT_CODE,
+        )
+
+
+@click.command("profile")
+@click.option("--model", "model_spec", required=True, help="NAME@ALIAS or NAME/VERSION.")
+@click.option("--data", "data_path", required=True, help="Reference data (what the model was trained on).")
+@click.option("--target", default=None, help="The label column of the reference data (not profiled).")
+@tracking_uri_option
+@handle_errors
+def profile(model_spec, data_path, target, tracking_uri) -> None:
+    """Fit the reference profile of a registered model and attach it to the model version."""
+    model, fitted = fit_model_profile(connect(tracking_uri), model_spec, data_path, target=target)
+    click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
+               f"{model.name} version {model.version}.")

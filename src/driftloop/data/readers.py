@@ -1,0 +1,46 @@
+"""Reading the monitor's input: a CSV file, a Parquet file or folder, or driftloop's inference log."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from driftloop.data.inference_log import is_inference_log, read_inference_log
+from driftloop.errors import DriftloopError
+
+
+def _csv_separator(path: Path) -> str:
+    """``;`` when the header has more semicolons than commas (the UCI wine files), else ``,``."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read ``path`` into a DataFrame: ``.csv`` (``,`` or ``;``), ``.parquet`` or a folder of Parquet files
+    (hive partitions such as ``date=2024-01-01/`` become columns), or a driftloop inference log (SQLite)."""
+    source = Path(path)
+    if not source.exists():
+        raise DriftloopError(f"The data path {str(path)!r} does not exist.")
+    try:
+        if source.is_dir():
+            if not any(source.rglob("*.parquet")):
+                raise DriftloopError(f"The data folder {str(path)!r} holds no .parquet files.")
+            return pd.read_parquet(source)
+        if is_inference_log(source):
+            return read_inference_log(source)
+        suffix = source.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(source)
+        if suffix in (".csv", ".txt", ".gz"):
+            return pd.read_csv(source, sep=_csv_separator(source) if suffix != ".gz" else ",")
+    except DriftloopError:
+        raise
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise DriftloopError(f"Could not read {str(path)!r}: {error}") from None
+    raise DriftloopError(
+        f"The data path {str(path)!r} must be a .csv file, a .parquet file or folder, or a driftloop inference log; "
+        f"got a {suffix or 'suffix-less'} file."
+    )

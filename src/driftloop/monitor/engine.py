@@ -1,0 +1,150 @@
+"""One monitoring pass over a table: windows, drift, data quality, realised performance, verdicts.
+
+Pure computation: no MLflow here (see :mod:`driftloop.tracking.monitoring`). For each window:
+
+1. drift of every profiled feature (and of the prediction, when the profile holds a ``prediction`` column) with
+   :meth:`driftloop.profile.ReferenceProfile.compare`, whose flags are calibrated (BH-corrected tests,
+   leave-one-chunk-out thresholds for distances);
+2. data quality (:mod:`driftloop.monitor.quality`);
+3. realised performance on the labelled rows (:mod:`driftloop.monitor.performance`);
+4. verdicts from the alert rules (:mod:`driftloop.monitor.alerts`), a sequential rule across windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from driftloop.data.windows import Window
+from driftloop.monitor.alerts import AlertRule, evaluate
+from driftloop.monitor.distributions import distribution
+from driftloop.monitor.performance import infer_task, performance_metrics
+from driftloop.monitor.quality import quality_metrics
+from driftloop.monitor.results import WindowResult
+from driftloop.profile import ReferenceProfile
+from driftloop.profile.columns import CategoricalColumn, NumericColumn
+
+PREDICTION = "prediction"
+LABEL = "label"
+
+#: The statistic whose value ranks drifted columns and is drawn in the report, by column kind.
+HEADLINE_STATISTIC = {"numeric": "psi", "categorical": "psi"}
+
+
+@dataclass(frozen=True)
+class MonitorInputs:
+    """What the engine needs besides the windows."""
+
+    profile: ReferenceProfile
+    features: Sequence[str]  # the model's input columns (its signature), in order
+    predict: Callable[[pd.DataFrame], np.ndarray] | None  # scores a window when it holds no predictions
+    ignored_columns: Sequence[str] = ()  # id, timestamp, target... : not "extra" columns
+    top_distributions: int = 6
+
+
+def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[str, float], list[str], int]:
+    metrics: dict[str, float] = {}
+    reasons: list[str] = []
+    drifted_features: set[str] = set()
+    judged_features: set[str] = set()
+    for row in drift.itertuples(index=False):
+        base = f"drift/{row.column}/{row.statistic}"
+        metrics[base] = float(row.value) if row.value == row.value else float("nan")
+        if row.p_value == row.p_value:
+            metrics[f"{base}_p_value"] = float(row.p_value)
+        if row.reason is not None:
+            reasons.append(f"drift of {row.column!r} not computed ({row.statistic}): {row.reason}")
+            continue
+        if row.column in features:
+            judged_features.add(row.column)
+            if bool(row.drifted):
+                drifted_features.add(row.column)
+    share = len(drifted_features) / len(judged_features) if judged_features else float("nan")
+    metrics["drift/share"] = share
+    metrics["drift/features_drifted"] = float(len(drifted_features))
+    if drifted_features:
+        reasons.append("drifted: " + ", ".join(sorted(drifted_features)))
+    return metrics, list(dict.fromkeys(reasons)), len(drifted_features)
+
+
+def _top_distributions(inputs: MonitorInputs, window: pd.DataFrame, drift: pd.DataFrame) -> list:
+    columns = inputs.profile.columns_
+    candidates = []
+    for name in drift["column"].unique():
+        column = columns.get(name)
+        if column is None or name not in window.columns:
+            continue
+        headline = drift[(drift["column"] == name) & (drift["statistic"] == HEADLINE_STATISTIC[column.kind])]
+        if headline.empty or headline["value"].isna().all():
+            continue
+        drifted = bool(drift.loc[drift["column"] == name, "drifted"].fillna(False).any())
+        candidates.append((drifted, float(headline["value"].iloc[0]), name, column))
+    candidates.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [
+        distribution(column, window[name], HEADLINE_STATISTIC[column.kind], value)
+        for _, value, name, column in candidates[: inputs.top_distributions]
+    ]
+
+
+def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) -> WindowResult:
+    """Compute everything for one window; problems become reasons, never exceptions."""
+    frame = window.frame
+    result = WindowResult(window.index, window.start, window.end, len(frame), {"rows": float(len(frame))})
+    if len(frame) == 0:
+        result.reasons.append("empty window: no rows")
+        return result
+    profile = inputs.profile
+    numeric = [n for n, c in profile.columns_.items() if isinstance(c, NumericColumn)]
+    ranges = {n: (c.minimum, c.maximum) for n, c in profile.columns_.items() if isinstance(c, NumericColumn)}
+    categories = {n: set(c.categories) for n, c in profile.columns_.items() if isinstance(c, CategoricalColumn)}
+    quality, quality_reasons = quality_metrics(
+        frame, inputs.features, numeric, ranges, categories, [*inputs.ignored_columns, PREDICTION, LABEL]
+    )
+    result.metrics.update(quality)
+    result.reasons.extend(quality_reasons)
+
+    if PREDICTION not in frame.columns and inputs.predict is not None:
+        missing = [c for c in inputs.features if c not in frame.columns]
+        if missing:
+            result.reasons.append("the model could not score this window: missing " + ", ".join(missing))
+        else:
+            try:
+                frame = frame.assign(**{PREDICTION: np.asarray(inputs.predict(frame[list(inputs.features)]))})
+            except Exception as error:  # the model's own error on bad rows: reported, the window goes on
+                result.reasons.append(f"the model could not score this window: {type(error).__name__}: {error}")
+    compare_columns = [c for c in profile.columns_ if c in inputs.features or c == PREDICTION]
+    drift = profile.compare(frame, columns=compare_columns)
+    result.drift = drift
+    drift_metrics, drift_reasons, _ = _drift_metrics(drift, inputs.features)
+    result.metrics.update(drift_metrics)
+    result.reasons.extend(drift_reasons)
+    result.distributions = _top_distributions(inputs, frame, drift)
+
+    if LABEL in frame.columns and PREDICTION in frame.columns:
+        chosen_task = task or infer_task(frame[PREDICTION])
+        result.metrics.update(performance_metrics(frame[PREDICTION], frame[LABEL], chosen_task))
+    return result
+
+
+def assess_windows(
+    inputs: MonitorInputs,
+    windows: Sequence[Window],
+    *,
+    rules: Sequence[AlertRule],
+    training_metrics: dict[str, float],
+    history: Sequence[WindowResult] = (),
+    task: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[WindowResult]:
+    """Assess every window, then set verdicts with the alert rules over ``history`` followed by the new windows
+    (so that a rule on consecutive windows sees across monitoring passes). Returns the new windows only."""
+    results = []
+    for window in windows:
+        results.append(assess_window(inputs, window, task=task))
+        if progress is not None:
+            progress(1)
+    evaluate([*history, *results], rules, training_metrics=training_metrics)
+    return results

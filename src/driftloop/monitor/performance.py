@@ -1,0 +1,49 @@
+"""Realised performance on the rows of a window whose label has arrived."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+
+def infer_task(predictions: pd.Series) -> str:
+    """``regression`` when the model predicts floating-point numbers, else ``classification``.
+
+    >>> infer_task(pd.Series([5.2, 6.1])), infer_task(pd.Series(["a", "b"])), infer_task(pd.Series([0, 1]))
+    ('regression', 'classification', 'classification')
+    """
+    return "regression" if pd.api.types.is_float_dtype(predictions.dtype) else "classification"
+
+
+def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str) -> dict[str, float]:
+    """Metrics on rows with a label: coverage always; for regression rmse, mae, r2 (and accuracy after rounding
+    when the labels are whole numbers); for classification accuracy and macro f1."""
+    rows = len(labels)
+    has_label = labels.notna().to_numpy()
+    labelled = int(has_label.sum())
+    result = {
+        "performance/label_coverage": labelled / rows if rows else float("nan"),
+        "performance/labelled_rows": float(labelled),
+    }
+    if labelled == 0:
+        return result
+    truth, predicted = labels[has_label], predictions[has_label]
+    if task == "regression":
+        y_true = pd.to_numeric(truth, errors="coerce").to_numpy(dtype="float64")
+        y_pred = pd.to_numeric(predicted, errors="coerce").to_numpy(dtype="float64")
+        usable = np.isfinite(y_true) & np.isfinite(y_pred)
+        y_true, y_pred = y_true[usable], y_pred[usable]
+        if len(y_true) == 0:
+            return result
+        errors = y_pred - y_true
+        result["performance/mae"] = float(np.mean(np.abs(errors)))
+        result["performance/rmse"] = float(np.sqrt(np.mean(errors**2)))
+        result["performance/r2"] = float(skm.r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan")
+        if np.all(np.equal(np.mod(y_true, 1), 0)):
+            result["performance/accuracy"] = float(np.mean(np.rint(y_pred) == y_true))
+    else:
+        y_true, y_pred = truth.astype(str).to_numpy(), predicted.astype(str).to_numpy()
+        result["performance/accuracy"] = float(skm.accuracy_score(y_true, y_pred))
+        result["performance/f1"] = float(skm.f1_score(y_true, y_pred, average="macro"))
+    return result
