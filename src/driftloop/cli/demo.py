@@ -1,33 +1,58 @@
-"""``driftloop demo``: driftloop's main job on the embedded store."""
+"""``driftloop demo``: driftloop's main job on the bundled bike-sharing data and the embedded store."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from driftloop.cli.common import handle_errors, tracking_uri_option
-from driftloop.errors import DriftloopError
+from driftloop.demo.bike import TARGET, TIMESTAMP, load_hourly, production_stream, train_champion
+from driftloop.monitor.job import MonitorOptions, run_monitor
 from driftloop.tracking import connect
-from driftloop.tracking.metrics import format_metrics_line
-from driftloop.tracking.projects import run_project
 
-WINE_PROJECT = Path(__file__).resolve().parents[3] / "examples" / "wine"
+VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 
 
 @click.command("demo")
+@click.option("--folder", default="driftloop-demo", show_default=True, help="Where to write the production data.")
 @tracking_uri_option
 @handle_errors
-def demo(tracking_uri: str | None) -> None:
-    """Train the wine-quality model of examples/wine and show how to look at it."""
-    if not WINE_PROJECT.is_dir():
-        raise DriftloopError(f"The demo needs the wine project at {WINE_PROJECT}; run it from a clone of driftloop.")
+def demo(folder: str, tracking_uri: str | None) -> None:
+    """Train a bike-sharing model on Jan-Mar 2011, then monitor the rest of 2011-2012 week by week."""
+    console = Console()
     client = connect(tracking_uri)
-    result = run_project(client, WINE_PROJECT, {"alpha": "0.01", "l1_ratio": "0.5"}, experiment_name="wine-quality")
-    if result.status != "FINISHED":
-        raise DriftloopError(f"The wine project failed: {result.cause}")
-    click.echo(f"\nTrained wine-quality in run {result.run_id}: {format_metrics_line(result.metrics)}")
-    click.echo(f"Tracking store: {client.tracking_uri}")
-    click.echo("Look at it:")
-    click.echo(f"  driftloop metrics list --run-id {result.run_id}")
-    click.echo("  driftloop ui        # then open http://127.0.0.1:5000 (runs, and the model wine-quality@champion)")
+    frame = load_hourly()
+    with console.status("Training bike-sharing on January-March 2011..."):
+        trained = train_champion(client, frame)
+    what = "Trained and registered" if trained.created else "Reusing"
+    console.print(f"{what} bike-sharing version {trained.version} (alias champion), run {trained.run_id}")
+    data_dir = Path(folder)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    production = data_dir / "bike-production.parquet"
+    production_stream(frame).to_parquet(production, index=False)
+    options = MonitorOptions(timestamp_column=TIMESTAMP, window="7d", target=TARGET)
+    with Progress(TextColumn("monitoring weekly windows"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("weeks", total=None)
+        outcome = run_monitor(client, "bike-sharing@champion", str(production), options,
+                              progress=lambda done, total: progress.update(task, completed=done, total=total))
+    windows = outcome.all_windows
+    table = Table(title="bike-sharing@champion, weekly windows from April 2011")
+    for header in ("week of", "rows", "drift share", "MAE", "verdict"):
+        table.add_column(header, justify="left" if header in ("week of", "verdict") else "right")
+    for window in windows:
+        mae = window.metrics.get("performance/mae", float("nan"))
+        share = window.metrics.get("drift/share", float("nan"))
+        table.add_row(f"{window.start:%Y-%m-%d}", str(window.rows), f"{share:.2f}", f"{mae:.1f}",
+                      f"[{VERDICT_STYLE[window.verdict]}]{window.verdict}[/]")
+    console.print(table)
+    alerts = sum(w.verdict == "alert" for w in windows)
+    training_mae = client.get_run(trained.run_id).data.metrics.get("mae", float("nan"))
+    console.print(f"MAE at training: {training_mae:.1f}; {alerts} of {len(windows)} weeks raised an alert.")
+    console.print(f"Monitoring run {outcome.run_id} in experiment 'model-monitoring' (store {client.tracking_uri}).")
+    console.print("Look at it: [bold]driftloop ui[/] then open http://127.0.0.1:5000 -> experiment model-monitoring "
+                  "-> the run's Model metrics (drift/, performance/, quality/) and Artifacts -> report.html")

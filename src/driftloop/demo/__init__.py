@@ -1,0 +1,1 @@
+"""Bundled demonstrations on real data."""
