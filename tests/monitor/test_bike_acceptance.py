@@ -1,0 +1,48 @@
+"""Acceptance on real data: the bike-sharing model trained on January-March 2011 degrades, and driftloop says so."""
+
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+
+from driftloop.cli.main import cli
+from driftloop.demo.bike import TARGET, TIMESTAMP, load_hourly, production_stream, train_champion
+from driftloop.monitor.job import MonitorOptions, run_monitor
+from driftloop.tracking import connect
+
+
+def test_weekly_windows_show_mae_growing_and_raise_an_alert(workdir):
+    client = connect()
+    frame = load_hourly()
+    trained = train_champion(client, frame)
+    production = workdir / "production.parquet"
+    production_stream(frame).to_parquet(production, index=False)
+    outcome = run_monitor(client, "bike-sharing@champion", str(production),
+                          MonitorOptions(timestamp_column=TIMESTAMP, window="7d", target=TARGET))
+    training_mae = client.get_run(trained.run_id).data.metrics["mae"]
+    weeks = pd.DataFrame({
+        "start": [w.start for w in outcome.new_windows],
+        "mae": [w.metrics.get("performance/mae", np.nan) for w in outcome.new_windows],
+        "verdict": [w.verdict for w in outcome.new_windows],
+    })
+    from_october = weeks[weeks["start"] >= pd.Timestamp("2011-10-01", tz="UTC")]
+    late_2011 = from_october[from_october["start"] < pd.Timestamp("2012-01-01", tz="UTC")]["mae"].mean()
+    mid_2012 = from_october[(from_october["start"] >= pd.Timestamp("2012-04-01", tz="UTC"))
+                            & (from_october["start"] < pd.Timestamp("2012-10-01", tz="UTC"))]["mae"].mean()
+    assert training_mae < late_2011 < mid_2012
+    assert mid_2012 > 3 * training_mae
+    assert (from_october["verdict"] == "alert").any()
+    alert_reasons = " ".join(r for w in outcome.new_windows for r in w.reasons)
+    assert "performance degraded (mae)" in alert_reasons
+
+
+def test_demo_runs_twice_without_duplicating_anything(workdir):
+    first = CliRunner().invoke(cli, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Trained and registered bike-sharing version 1" in first.output
+    assert "driftloop ui" in first.output
+    second = CliRunner().invoke(cli, ["demo"])
+    assert second.exit_code == 0, second.output
+    assert "Reusing bike-sharing version 1" in second.output
+    client = connect()
+    run = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id])[0]
+    assert len(client.get_metric_history(run.info.run_id, "rows")) == 92
