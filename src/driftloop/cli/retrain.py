@@ -54,5 +54,53 @@ def rollback_command(model: str, reason: str, actor: str | None, tracking_uri: s
     click.echo(f"{model}: champion: version {change.champion}{was}; audit run {change.run_id}")
 
 
-COMMANDS = (promote_command, rollback_command)
+@click.command("retrain")
+@model_option
+@click.option("--project", "project", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="MLflow project that trains and registers the model; it must declare a 'data' parameter.")
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), metavar="PATH",
+              help="Labelled rows: a CSV/Parquet table with the target column, or a driftloop inference log.")
+@click.option("--target", default=None, metavar="COL",
+              help="Target column of the table (required for a table); for an inference log, the name its label "
+                   "column gets in the training data (default: label).")
+@click.option("--timestamp-column", default=None, metavar="COL",
+              help="Orders the rows in time (the freshest form the holdout). Default: the file's order "
+                   "(an inference log: its timestamps).")
+@click.option("--last-rows", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Use only the N most recent labelled rows. Default: all.")
+@click.option("--holdout-fraction", type=float, default=0.2, show_default=True,
+              help="Share of the freshest labelled rows held out for validation.")
+@click.option("--margin", type=float, default=0.0, show_default=True,
+              help="Promote only when the challenger's loss is lower by more than this (per-row loss units).")
+@click.option("--metric", type=click.Choice(["mae", "mse", "rmse", "accuracy"]), default="mae", show_default=True,
+              help="Primary metric of the paired comparison.")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A project parameter (repeatable).")
+@actor_option
+@tracking_uri_option
+@handle_errors
+def retrain_command(model: str, project: str, data: str, target: str | None, timestamp_column: str | None,
+                    last_rows: int | None, holdout_fraction: float, margin: float, metric: str, params: tuple[str, ...],
+                    actor: str | None, tracking_uri: str | None) -> None:
+    """Retrain NAME on fresh labelled rows, validate the challenger against the champion, promote or reject it."""
+    from driftloop.retrain.job import retrain
+    from driftloop.tracking.projects import parse_parameter_pairs
+
+    outcome = retrain(connect(tracking_uri), model, project, data, target=target, timestamp_column=timestamp_column,
+                      holdout_fraction=holdout_fraction, margin=margin, parameters=parse_parameter_pairs(params),
+                      metric=metric, last_rows=last_rows, actor=actor or default_actor())
+    v = outcome.validation
+    click.echo(f"Trained version {outcome.challenger} (run {outcome.project_run_id}) on {outcome.training_rows} rows; "
+               f"validated on {outcome.holdout_rows} holdout rows")
+    click.echo(f"{v.metric}: champion (version {outcome.champion_before}) {v.champion:.4g}, "
+               f"challenger {v.challenger:.4g}; difference {v.difference:.4g} "
+               f"({v.confidence:.0%} CI [{v.ci_low:.4g}, {v.ci_high:.4g}]), margin {v.margin:g}")
+    if outcome.decision == "promoted":
+        click.echo(f"Promoted: {model}@champion is version {outcome.champion_after} "
+                   f"(previous-champion: {outcome.champion_before})")
+    else:
+        click.echo(f"Rejected: {outcome.reason}; {model}@champion stays version {outcome.champion_after}")
+    click.echo(f"Audit run: {outcome.audit_run_id} (experiment retraining)")
+
+
+COMMANDS = (promote_command, rollback_command, retrain_command)
 """The commands of this module, registered on the ``driftloop`` group by :mod:`driftloop.cli.main`."""

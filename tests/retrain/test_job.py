@@ -1,0 +1,105 @@
+"""The retrain job end to end with the wine project: promote a better challenger, survive a failing project,
+refuse bad input without touching the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from driftloop.cli.retrain import retrain_command
+from driftloop.errors import DriftloopError
+from driftloop.retrain.job import retrain
+from driftloop.tracking import connect
+from driftloop.tracking.registry import CHAMPION, PREVIOUS_CHAMPION, RETRAINING_EXPERIMENT, alias_version
+from tests.conftest import WINE_PROJECT, copy_store
+
+MODEL = "wine-quality"
+
+
+@pytest.fixture
+def store(trained_wine_store: Path, workdir: Path) -> str:
+    return copy_store(trained_wine_store, workdir)
+
+
+@pytest.fixture
+def white(workdir: Path) -> Path:
+    frame = pd.read_csv(WINE_PROJECT / "data" / "winequality-white.csv", sep=";").iloc[:1500]
+    path = workdir / "white.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def registry_state(client) -> tuple:
+    versions = client.search_model_versions(f"name = '{MODEL}'")
+    return (sorted((str(v.version), tuple(sorted(v.aliases)), tuple(sorted(v.tags.items()))) for v in versions),)
+
+
+def test_retrain_on_white_wine_promotes_a_better_challenger(store: str, white: Path) -> None:
+    client = connect(store)
+    result = CliRunner().invoke(retrain_command, [
+        "--model", MODEL, "--project", str(WINE_PROJECT), "--data", str(white), "--target", "quality",
+        "--tracking-uri", store, "-P", "alpha=0.01", "--margin", "0.02",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "Promoted: wine-quality@champion is version 2 (previous-champion: 1)" in result.output
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "2"
+    assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "1"
+    tags = client.get_model_version(MODEL, "2").tags
+    assert tags["driftloop.decision"] == "promoted"
+    assert float(tags["driftloop.validation.ci_high"]) < -0.02
+    assert int(tags["driftloop.validation.rows"]) == 300
+    experiment = client.get_experiment_by_name(RETRAINING_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], filter_string="params.action = 'retrain'")
+    assert len(runs) == 1 and runs[0].data.params["decision"] == "promoted"
+    assert runs[0].data.metrics["challenger_mae"] < runs[0].data.metrics["champion_mae"]
+
+
+def test_failing_project_leaves_the_champion(store: str, white: Path, workdir: Path) -> None:
+    project = workdir / "broken"
+    project.mkdir()
+    (project / "MLproject").write_text(
+        "name: broken\nentry_points:\n  main:\n    parameters:\n      data: {type: string, default: ''}\n"
+        "    command: python fail.py {data}\n"
+    )
+    (project / "fail.py").write_text("raise RuntimeError('training exploded')\n")
+    client = connect(store)
+    with pytest.raises(DriftloopError, match=r"failed; the champion \(version 1\) is unchanged: .*training exploded"):
+        retrain(client, MODEL, project, white, target="quality")
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "1"
+    experiment = client.get_experiment_by_name(RETRAINING_EXPERIMENT)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FAILED" and run.data.params["decision"] == "failed"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"project": "missing-project"}, "does not exist"),
+    ({"parameters": {"gamma": "1"}}, "declares no parameter 'gamma'"),
+    ({"parameters": {"alpha": "x"}}, "'alpha' must be a number"),
+    ({"rows": 30}, "at least 50 labelled rows"),
+    ({"model": "no-such-model"}, "does not exist"),
+    ({"target": "score"}, "target column 'score' is not in"),
+    ({"target": None}, "'target' parameter of retrain is required"),
+])
+def test_bad_input_changes_nothing(store: str, white: Path, change: dict, message: str) -> None:
+    client = connect(store)
+    before = registry_state(client)
+    data = white
+    if "rows" in change:
+        data = white.with_name("few.csv")
+        pd.read_csv(white).iloc[: change["rows"]].to_csv(data, index=False)
+    with pytest.raises(DriftloopError, match=message):
+        retrain(client, change.get("model", MODEL), change.get("project", WINE_PROJECT), data,
+                target=change.get("target", "quality"), parameters=change.get("parameters"))
+    assert registry_state(client) == before
+    assert client.get_experiment_by_name(RETRAINING_EXPERIMENT) is None
+
+
+def test_model_without_champion(store: str, white: Path) -> None:
+    client = connect(store)
+    client.delete_registered_model_alias(MODEL, CHAMPION)
+    with pytest.raises(DriftloopError, match="has no 'champion' alias"):
+        retrain(client, MODEL, WINE_PROJECT, white, target="quality")
+    assert len(client.search_model_versions(f"name = '{MODEL}'")) == 1
