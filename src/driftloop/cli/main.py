@@ -10,6 +10,7 @@ from driftloop.cli.experiments import experiments
 from driftloop.cli.metrics import metrics
 from driftloop.cli.monitor import monitor, profile
 from driftloop.cli.log import log
+from driftloop.cli.retrain import COMMANDS as RETRAIN_COMMANDS
 from driftloop.cli.run import run
 from driftloop.cli.serve import serve
 from driftloop.cli.ui import ui
@@ -33,3 +34,4 @@ cli.add_command(monitor)
 cli.add_command(profile)
 cli.add_command(serve)
 cli.add_command(log)
+[cli.add_command(command) for command in RETRAIN_COMMANDS]

@@ -160,10 +160,10 @@ def rules_from_toml(text: str, *, source: str = "<string>") -> list[AlertRule]:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DriftloopError(f"Alert rules file {source} is not valid TOML: {error}.") from None
-    unknown = sorted(set(document) - {"rule"})
+    unknown = sorted(set(document) - {"rule", "retrain"})  # [retrain] is read by driftloop.retrain.policies
     if unknown:
         raise DriftloopError(
-            f"Alert rules file {source} must hold only [[rule]] tables; got the top-level key(s) {', '.join(unknown)}."
+            f"Alert rules file {source} must hold only [[rule]] tables (and a [retrain] table); got the top-level key(s) {', '.join(unknown)}."
         )
     tables = document.get("rule", [])
     if not isinstance(tables, list):

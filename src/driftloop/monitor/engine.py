@@ -71,21 +71,22 @@ def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[s
 
 
 def _top_distributions(inputs: MonitorInputs, window: pd.DataFrame, drift: pd.DataFrame) -> list:
+    """Distributions of the most drifted columns (drifted first, then by their headline statistic)."""
     columns = inputs.profile.columns_
-    candidates = []
-    for name in drift["column"].unique():
-        column = columns.get(name)
-        if column is None or name not in window.columns:
+    headline: dict[str, float] = {}
+    drifted: set[str] = set()
+    for row in drift.itertuples(index=False):  # one pass over the small result table, no per-column filtering
+        column = columns.get(row.column)
+        if column is None or row.column not in window.columns:
             continue
-        headline = drift[(drift["column"] == name) & (drift["statistic"] == HEADLINE_STATISTIC[column.kind])]
-        if headline.empty or headline["value"].isna().all():
-            continue
-        drifted = bool(drift.loc[drift["column"] == name, "drifted"].fillna(False).any())
-        candidates.append((drifted, float(headline["value"].iloc[0]), name, column))
-    candidates.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        if row.statistic == HEADLINE_STATISTIC[column.kind] and row.value == row.value:
+            headline[row.column] = float(row.value)
+        if row.drifted is True:
+            drifted.add(row.column)
+    ranked = sorted(headline, key=lambda name: (name in drifted, headline[name]), reverse=True)
     return [
-        distribution(column, window[name], HEADLINE_STATISTIC[column.kind], value)
-        for _, value, name, column in candidates[: inputs.top_distributions]
+        distribution(columns[name], window[name], HEADLINE_STATISTIC[columns[name].kind], headline[name])
+        for name in ranked[: inputs.top_distributions]
     ]
 
 
