@@ -14,6 +14,7 @@ from driftloop.cli.common import handle_errors, tracking_uri_option
 from driftloop.errors import DriftloopError
 from driftloop.monitor.alerts import check_webhook_url
 from driftloop.monitor.job import MonitorOptions, MonitorOutcome, fit_model_profile, run_monitor
+from driftloop.retrain.policies import load_config
 from driftloop.tracking import connect
 
 ALERT_EXIT_CODE = 3
@@ -64,10 +65,13 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
 @click.option("--task", type=click.Choice(["regression", "classification"]), default=None,
               help="Performance metrics to compute (default: from the prediction type).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--retrain", "retrain_project", default=None, metavar="PROJECT_DIR",
+              help="After the pass, apply the [retrain] policy of --rules and retrain with this MLflow project.")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Project parameter for --retrain.")
 @tracking_uri_option
 @handle_errors
 def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, id_column, target, experiment,
-            rules_path, webhook, task, output_format, tracking_uri) -> None:
+            rules_path, webhook, task, output_format, retrain_project, params, tracking_uri) -> None:
     """Monitor a registered model on production data, window by window, into MLflow.
 
     Exits with code 3 when a new window raises an alert (for cron and CI).
@@ -78,6 +82,15 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
         check_webhook_url(webhook)
     options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
                              webhook, task)
+    retrain_config = None
+    if retrain_project is not None:
+        retrain_config = load_config(rules_path)
+        if retrain_config.policy == "never":
+            raise DriftloopError("--retrain needs a [retrain] table with a policy (schedule, drift or performance) "
+                                 "in the --rules file; got none (policy 'never').")
+        if labels_path is not None:
+            raise DriftloopError("--retrain trains on the labelled rows of --data: give --target (labels in the data) "
+                                 "or an inference log, not a separate --labels file.")
     client = connect(tracking_uri)
     console = Console(stderr=True)
     with Progress(TextColumn("monitoring"), BarColumn(), TextColumn("{task.completed}/{task.total} windows"),
@@ -97,12 +110,35 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
         click.echo(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points) to run "
                    f"{outcome.run_id} in experiment {experiment!r}; {alerts} alert window(s).")
         click.echo("Open the charts with: driftloop ui   (the run's artifacts hold report.html)")
+    if retrain_config is not None:
+        _apply_retrain_policy(client, outcome, retrain_config, retrain_project, data_path, options, params)
     if outcome.alerted:
         fired = [w for w in outcome.new_windows if w.verdict == "alert"]
         raise DriftloopError(
             f"Alert in {len(fired)} window(s); latest {fired[-1].start:%Y-%m-%d}: {fired[-1].reasons[-1]}",
             exit_code=ALERT_EXIT_CODE,
         )
+
+
+def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str, data_path: str,
+                          options: MonitorOptions, params: tuple[str, ...]) -> None:
+    """Decide with the policy on this model version's whole monitoring history; retrain when it says so."""
+    from driftloop.cli.retrain import default_actor, print_retrain_outcome
+    from driftloop.retrain.job import retrain
+    from driftloop.retrain.policies import decide
+    from driftloop.tracking.projects import parse_parameter_pairs
+
+    training = client.get_run(outcome.model.run_id).data.metrics if outcome.model.run_id else {}
+    # The history is this version's own monitoring run: the version was trained before its first window.
+    decision = decide(outcome.all_windows, config, last_retrain=None, training_metrics=dict(training))
+    click.echo(f"Retrain policy {decision.policy}: {'retrain' if decision.retrain else 'no retrain'} "
+               f"({decision.reason})")
+    if decision.retrain:
+        result = retrain(client, outcome.model.name, project, data_path, target=options.target,
+                         timestamp_column=options.timestamp_column, parameters=parse_parameter_pairs(params),
+                         metric=config.metric if config.metric in ("mae", "mse", "rmse", "accuracy") else "mae",
+                         actor=default_actor())
+        print_retrain_outcome(result)
 
 
 @click.command("profile")

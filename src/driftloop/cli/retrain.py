@@ -54,6 +54,23 @@ def rollback_command(model: str, reason: str, actor: str | None, tracking_uri: s
     click.echo(f"{model}: champion: version {change.champion}{was}; audit run {change.run_id}")
 
 
+def print_retrain_outcome(outcome) -> None:
+    """The retrain's evidence and decision, in a few lines."""
+    model = outcome.model
+    v = outcome.validation
+    click.echo(f"Trained version {outcome.challenger} (run {outcome.project_run_id}) on {outcome.training_rows} rows; "
+               f"validated on {outcome.holdout_rows} holdout rows")
+    click.echo(f"{v.metric}: champion (version {outcome.champion_before}) {v.champion:.4g}, "
+               f"challenger {v.challenger:.4g}; difference {v.difference:.4g} "
+               f"({v.confidence:.0%} CI [{v.ci_low:.4g}, {v.ci_high:.4g}]), margin {v.margin:g}")
+    if outcome.decision == "promoted":
+        click.echo(f"Promoted: {model}@champion is version {outcome.champion_after} "
+                   f"(previous-champion: {outcome.champion_before})")
+    else:
+        click.echo(f"Rejected: {outcome.reason}; {model}@champion stays version {outcome.champion_after}")
+    click.echo(f"Audit run: {outcome.audit_run_id} (experiment retraining)")
+
+
 @click.command("retrain")
 @model_option
 @click.option("--project", "project", required=True, type=click.Path(file_okay=False), metavar="DIR",
@@ -88,18 +105,7 @@ def retrain_command(model: str, project: str, data: str, target: str | None, tim
     outcome = retrain(connect(tracking_uri), model, project, data, target=target, timestamp_column=timestamp_column,
                       holdout_fraction=holdout_fraction, margin=margin, parameters=parse_parameter_pairs(params),
                       metric=metric, last_rows=last_rows, actor=actor or default_actor())
-    v = outcome.validation
-    click.echo(f"Trained version {outcome.challenger} (run {outcome.project_run_id}) on {outcome.training_rows} rows; "
-               f"validated on {outcome.holdout_rows} holdout rows")
-    click.echo(f"{v.metric}: champion (version {outcome.champion_before}) {v.champion:.4g}, "
-               f"challenger {v.challenger:.4g}; difference {v.difference:.4g} "
-               f"({v.confidence:.0%} CI [{v.ci_low:.4g}, {v.ci_high:.4g}]), margin {v.margin:g}")
-    if outcome.decision == "promoted":
-        click.echo(f"Promoted: {model}@champion is version {outcome.champion_after} "
-                   f"(previous-champion: {outcome.champion_before})")
-    else:
-        click.echo(f"Rejected: {outcome.reason}; {model}@champion stays version {outcome.champion_after}")
-    click.echo(f"Audit run: {outcome.audit_run_id} (experiment retraining)")
+    print_retrain_outcome(outcome)
 
 
 COMMANDS = (promote_command, rollback_command, retrain_command)

@@ -108,6 +108,17 @@ def read_labelled(path: str | Path, *, target: str | None, timestamp_column: str
     return frame, name
 
 
+def champion_inputs(client: MlflowClient, name: str, version: str) -> list[str] | None:
+    """The input column names of a registered version's signature, or ``None`` when it has none."""
+    import mlflow.models
+
+    with use_tracking_uri(client.tracking_uri):
+        signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
+    if signature is None or not signature.inputs.has_input_names():
+        return None
+    return list(signature.inputs.input_names())
+
+
 def split_holdout(frame: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The oldest rows for training, the freshest ``fraction`` as holdout.
 
@@ -158,6 +169,14 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
         )
     check_parameters(spec, "main", given)
     frame, target_name = read_labelled(data, target=target, timestamp_column=timestamp_column)
+    inputs = champion_inputs(client, name, champion)
+    if inputs is not None:  # ids and other bookkeeping columns are not features: train on what the champion reads
+        missing = [c for c in inputs if c not in frame.columns]
+        if missing:
+            raise DriftloopError(
+                f"{Path(data).name} lacks column(s) the champion (version {champion}) reads: {', '.join(missing)}."
+            )
+        frame = frame[[*inputs, target_name]]
     if last_rows is not None:
         frame = frame.iloc[-last_rows:].reset_index(drop=True)
     if len(frame) < min_rows:
