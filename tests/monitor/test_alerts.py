@@ -119,7 +119,7 @@ def test_bad_rules_are_named(change: tuple[str, str], message: str) -> None:
 def test_duplicate_names_and_stray_keys_are_rejected() -> None:
     with pytest.raises(DriftloopError, match="the 'name' key must be unique"):
         rules_from_toml(RULE_TOML + RULE_TOML)
-    with pytest.raises(DriftloopError, match="only \\[\\[rule\\]\\] tables; got the top-level key\\(s\\) rules"):
+    with pytest.raises(DriftloopError, match="only \\[\\[rule\\]\\] tables \\(and a \\[retrain\\] table\\); got the top-level key\\(s\\) rules"):
         rules_from_toml("rules = 1\n" + RULE_TOML)
 
 
