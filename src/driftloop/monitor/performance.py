@@ -7,6 +7,11 @@ import pandas as pd
 from sklearn import metrics as skm
 
 
+#: Accuracy after rounding is reported for integer targets with at most this many distinct values (scores such as
+#: wine quality 3-9), not for counts (bike rentals), where an exact hit is meaningless.
+MAX_SCORE_LEVELS = 20
+
+
 def infer_task(predictions: pd.Series) -> str:
     """``regression`` when the model predicts floating-point numbers, else ``classification``.
 
@@ -18,7 +23,12 @@ def infer_task(predictions: pd.Series) -> str:
 
 def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str) -> dict[str, float]:
     """Metrics on rows with a label: coverage always; for regression rmse, mae, r2 (and accuracy after rounding
-    when the labels are whole numbers); for classification accuracy and macro f1."""
+    when the labels are whole-number scores, see :data:`MAX_SCORE_LEVELS`); for classification accuracy and macro f1.
+
+    >>> m = performance_metrics(pd.Series([5.2, 6.4, 4.0]), pd.Series([5, 6, None]), "regression")
+    >>> m["performance/mae"], m["performance/accuracy"], m["performance/label_coverage"]
+    (0.30000000000000027, 1.0, 0.6666666666666666)
+    """
     rows = len(labels)
     has_label = labels.notna().to_numpy()
     labelled = int(has_label.sum())
@@ -40,7 +50,7 @@ def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str) ->
         result["performance/mae"] = float(np.mean(np.abs(errors)))
         result["performance/rmse"] = float(np.sqrt(np.mean(errors**2)))
         result["performance/r2"] = float(skm.r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan")
-        if np.all(np.equal(np.mod(y_true, 1), 0)):
+        if np.all(np.equal(np.mod(y_true, 1), 0)) and len(np.unique(y_true)) <= MAX_SCORE_LEVELS:
             result["performance/accuracy"] = float(np.mean(np.rint(y_pred) == y_true))
     else:
         y_true, y_pred = truth.astype(str).to_numpy(), predicted.astype(str).to_numpy()
