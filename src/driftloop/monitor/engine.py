@@ -21,7 +21,7 @@ import pandas as pd
 from driftloop.data.windows import Window
 from driftloop.monitor.alerts import AlertRule, evaluate
 from driftloop.monitor.distributions import distribution
-from driftloop.monitor.performance import infer_task, performance_metrics
+from driftloop.monitor.performance import infer_task, performance_metrics, probability_metrics
 from driftloop.monitor.quality import quality_metrics
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
@@ -42,6 +42,8 @@ class MonitorInputs:
     features: Sequence[str]  # the model's input columns (its signature), in order
     predict: Callable[[pd.DataFrame], np.ndarray] | None  # scores a window when it holds no predictions
     ignored_columns: Sequence[str] = ()  # id, timestamp, target... : not "extra" columns
+    # class probabilities of a classifier: (classes, matrix rows x classes), for ROC AUC and log loss
+    predict_proba: Callable[[pd.DataFrame], tuple[list, np.ndarray]] | None = None
     top_distributions: int = 6
 
 
@@ -127,6 +129,14 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     if LABEL in frame.columns and PREDICTION in frame.columns:
         chosen_task = task or infer_task(frame[PREDICTION])
         result.metrics.update(performance_metrics(frame[PREDICTION], frame[LABEL], chosen_task))
+        missing = [c for c in inputs.features if c not in frame.columns]
+        if chosen_task == "classification" and inputs.predict_proba is not None and not missing:
+            try:
+                classes, probabilities = inputs.predict_proba(frame[list(inputs.features)])
+            except Exception as error:  # the model's own error: reported, the window goes on
+                result.reasons.append(f"class probabilities unavailable: {type(error).__name__}: {error}")
+            else:
+                result.metrics.update(probability_metrics(frame[LABEL], probabilities, classes))
     return result
 
 

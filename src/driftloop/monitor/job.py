@@ -77,6 +77,18 @@ def _predictor(pyfunc_model) -> Callable[[pd.DataFrame], np.ndarray]:
     return predict
 
 
+def _probability_predictor(pyfunc_model) -> Callable[[pd.DataFrame], tuple[list, np.ndarray]] | None:
+    """``predict_proba`` of a scikit-learn classifier behind the pyfunc model, or ``None`` (other flavors give
+    labels only, so ROC AUC and log loss are not computed for them)."""
+    try:
+        raw = pyfunc_model.get_raw_model()
+    except Exception:  # MLflow raises for flavors without a raw model
+        return None
+    if not hasattr(raw, "predict_proba") or not hasattr(raw, "classes_"):
+        return None
+    return lambda frame: (list(raw.classes_), raw.predict_proba(frame))
+
+
 def fit_model_profile(
     client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None
 ) -> tuple[ModelVersionRef, ReferenceProfile]:
@@ -212,6 +224,7 @@ def run_monitor(
         profile,
         features,
         _predictor(pyfunc_model),
+        predict_proba=_probability_predictor(pyfunc_model),
         ignored_columns=[c for c in (options.timestamp_column, options.id_column, "id", "timestamp",
                                      "model_name", "model_version", "label_timestamp") if c],
     )

@@ -21,6 +21,31 @@ def infer_task(predictions: pd.Series) -> str:
     return "regression" if pd.api.types.is_float_dtype(predictions.dtype) else "classification"
 
 
+def probability_metrics(labels: pd.Series, probabilities: np.ndarray, classes: list) -> dict[str, float]:
+    """ROC AUC (one-vs-rest, macro, for more than two classes) and log loss of the labelled rows, from the model's
+    class probabilities (``probabilities[i, k]`` = P(row i is ``classes[k]``)). Labels the model does not know give
+    no figure (NaN) rather than a wrong one.
+
+    >>> m = probability_metrics(pd.Series([0, 1, 1, None]), np.array([[.9, .1], [.2, .8], [.4, .6], [.5, .5]]), [0, 1])
+    >>> round(m["performance/roc_auc"], 3), round(m["performance/log_loss"], 3)
+    (1.0, 0.28)
+    """
+    has_label = labels.notna().to_numpy()
+    truth = labels[has_label].to_numpy()
+    proba = np.asarray(probabilities, dtype="float64")[has_label]
+    codes = pd.Index(classes).get_indexer(truth) if len(truth) else np.array([], dtype=int)
+    if len(codes) == 0 or (codes < 0).any() or len(np.unique(codes)) < 2:
+        return {"performance/roc_auc": float("nan"), "performance/log_loss": float("nan")}
+    if len(classes) == 2:
+        auc = skm.roc_auc_score(codes, proba[:, 1])
+    else:
+        auc = skm.roc_auc_score(codes, proba, multi_class="ovr", average="macro", labels=list(range(len(classes))))
+    return {
+        "performance/roc_auc": float(auc),
+        "performance/log_loss": float(skm.log_loss(codes, proba, labels=list(range(len(classes))))),
+    }
+
+
 def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str) -> dict[str, float]:
     """Metrics on rows with a label: coverage always; for regression rmse, mae, r2 (and accuracy after rounding
     when the labels are whole-number scores, see :data:`MAX_SCORE_LEVELS`); for classification accuracy and macro f1.
