@@ -174,3 +174,37 @@ def test_profile_command_attaches_a_profile_to_any_registered_model(workdir):
     after = CliRunner().invoke(cli, ["monitor", "--model", "elsewhere@champion", "--data", str(workdir / "red.csv"),
                                      "--rows", "500", "--target", "quality", "--tracking-uri", uri])
     assert after.exit_code == 0, after.output
+
+
+def test_an_alert_posts_the_payload_to_the_webhook(wine_store, workdir):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _wine("white").to_csv(workdir / "white.csv", index=False)
+        result = _monitor(wine_store, "--data", str(workdir / "white.csv"), "--timestamp-column", "ts",
+                          "--window", "7d", "--target", "quality",
+                          "--webhook", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    finally:
+        server.shutdown()
+    assert result.exit_code == 3, result.output
+    (payload,) = received
+    assert payload["model"] == "wine-quality" and payload["verdict"] == "alert"
+    assert payload["fired"] and all(w["verdict"] in ("warn", "alert") for w in payload["fired"])
+    client = MlflowClient(wine_store)
+    run = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id])[0]
+    assert payload["run_id"] == run.info.run_id
+    assert run.data.tags["driftloop.alert"] == "true"

@@ -7,6 +7,10 @@
 - Idempotent: a window whose end is not after the last logged window's end is not logged again; new windows are
   appended after the last logged step. Each pass also logs its windows as JSON (``windows/pass-<step>.json``) so
   that alert rules over consecutive windows and the report see the whole history.
+
+Known limits: a window is identified by its end, so labels that arrive after a window was logged do not update its
+performance figures (the next windows carry them); count windows (``--rows``) without a timestamp are identified by
+row offsets, so a re-run treats the file as append-only.
 """
 
 from __future__ import annotations
