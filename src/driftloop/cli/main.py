@@ -13,6 +13,7 @@ from driftloop.cli.log import log
 from driftloop.cli.retrain import COMMANDS as RETRAIN_COMMANDS
 from driftloop.cli.run import run
 from driftloop.cli.serve import serve
+from driftloop.cli.simulate import simulate
 from driftloop.cli.ui import ui
 
 
@@ -35,3 +36,4 @@ cli.add_command(profile)
 cli.add_command(serve)
 cli.add_command(log)
 [cli.add_command(command) for command in RETRAIN_COMMANDS]
+cli.add_command(simulate)

@@ -1,0 +1,71 @@
+"""``driftloop simulate``: replay a time-indexed dataset through predict, late labels, monitor, retrain, validate and
+promote, once per retraining policy, and compare the policies."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from driftloop.cli.common import handle_errors
+from driftloop.data.windows import parse_window_length
+from driftloop.errors import DriftloopError
+
+
+def _length(option: str, text: str) -> pd.Timedelta:
+    try:
+        return parse_window_length(text)
+    except DriftloopError:
+        raise DriftloopError(f"The '{option}' option must be a positive length such as 7d, 1w or 12h; got {text!r}.") from None
+
+
+@click.command("simulate")
+@click.option("--data", "data", default="bike", show_default=True, metavar="bike|wine|PATH",
+              help="The bundled bike-sharing data, or a CSV/Parquet table with a timestamp and a numeric target.")
+@click.option("--policy", default="all", show_default=True, metavar="never|schedule:N|drift|performance|all",
+              help="Retraining policy to replay; 'all' compares never, schedule:1, schedule:4, schedule:13, drift and "
+                   "performance.")
+@click.option("--label-delay", default="7d", show_default=True, help="How long after its timestamp a label arrives.")
+@click.option("--window", default="7d", show_default=True, help="Monitoring window length.")
+@click.option("--train-days", default=90, show_default=True, type=click.IntRange(min=1),
+              help="A retrain learns from the labelled rows of the last N days.")
+@click.option("--target", default="cnt", show_default=True, help="Target column of a PATH table.")
+@click.option("--timestamp", default="timestamp", show_default=True, help="Timestamp column of a PATH table.")
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--tracking-uri", default=None, metavar="URI",
+              help="Record one run per policy in the experiment 'simulation' of this MLflow store "
+                   "(per-window metrics and the summary). Without it nothing is written.")
+@click.option("--until", default=None, hidden=True, help="Stop the production stream at this date (short runs).")
+@handle_errors
+def simulate(data: str, policy: str, label_delay: str, window: str, train_days: int, target: str, timestamp: str,
+             output: str, tracking_uri: str | None, until: str | None) -> None:
+    """Replay a dataset as production traffic and compare retraining policies (cumulative MAE/RMSE, retrains,
+    alerts, promotions, rejected challengers)."""
+    from driftloop.simulate.data import load_dataset
+    from driftloop.simulate.replay import SimulationSettings, parse_policy, simulate as run, window_count
+    from driftloop.simulate.report import as_json_lines, as_table, log_simulation
+
+    policies = parse_policy(policy)
+    settings = SimulationSettings(window=_length("--window", window), label_delay=_length("--label-delay", label_delay),
+                                  train_days=train_days,
+                                  until=pd.Timestamp(until, tz="UTC") if until else None)
+    dataset = load_dataset(data, target=target, timestamp=timestamp, train_days=train_days)
+    console = Console(stderr=True)
+    total = window_count(dataset, settings) * len(policies)
+    with Progress(TextColumn("replaying {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(f"{len(policies)} polic{'y' if len(policies) == 1 else 'ies'}", total=total)
+        results = run(dataset, policies, settings, progress=lambda n: progress.advance(task, n))
+    if tracking_uri:
+        from driftloop.tracking import connect
+
+        run_ids = log_simulation(connect(tracking_uri), results, {
+            "data": data, "window": window, "label_delay": label_delay, "train_days": str(train_days)})
+        console.print(f"Recorded {len(run_ids)} run(s) in the experiment 'simulation'.")
+    if output == "json":
+        for line in as_json_lines(results):
+            click.echo(line)
+    else:
+        Console().print(as_table(results, title=f"Retraining policies on {data} (window {window}, label delay "
+                                                f"{label_delay}, retrain on the last {train_days} labelled days)"))

@@ -1,0 +1,284 @@
+"""Replay a time-indexed dataset as production traffic through the whole loop, once per retraining policy.
+
+For each window (a week by default), in time order:
+
+1. **predict** — the current champion scores the window's rows; the errors count towards the cumulative MAE/RMSE
+   over all production rows (the number a business would feel);
+2. **late labels** — a row's label arrives ``label_delay`` after its timestamp; the rows whose label arrived during
+   the window (timestamp + delay in ``[start, end)``) are re-scored by the current champion, giving the window's
+   realised ``performance/*`` metrics. (Judging the window's own rows would leave no labels at all when the delay
+   equals the window length: with weekly windows and a 7-day delay, no row of a week is labelled by its end.)
+3. **monitor** — :func:`driftloop.monitor.engine.assess_window` judges drift and data quality of the window against
+   the champion's reference profile (fitted on its training rows with its predictions), and the alert rules
+   (packaged defaults) are evaluated over the windows since the current champion was promoted;
+4. **policy** — :func:`driftloop.retrain.policies.decide` decides whether to retrain, with the champion's training
+   metrics;
+5. **retrain, validate, promote** — a challenger (the same estimator, fresh) is trained on the labelled rows of the
+   last ``train_days`` days before the freshest ``holdout_days``, which are held out; both models predict the
+   holdout and :func:`driftloop.retrain.validation.compare` (paired bootstrap) decides. A promoted challenger
+   becomes the champion from the next window on, with its holdout metrics as training metrics and a reference
+   profile of its training rows; a rejected one is counted and dropped.
+
+Everything runs in process and keeps the models in memory: registering every retrained model in MLflow (up to ~150
+per ``all`` run) would dominate the run time. With a tracking store, :func:`log_simulation` records one run per
+policy in the experiment ``simulation`` instead: the per-window metrics (step = window index) and the summary.
+
+Built-in policy configurations (``POLICY_CONFIGS``), chosen from the data's rhythm, not tuned on the results:
+
+``schedule:N``
+    retrain every N windows (no other guard).
+``drift``
+    the drift policy with ``drift_share = 0.25`` (a quarter of the features drifted, as the packaged alert rule),
+    ``consecutive = 2`` (sustained, as the packaged alert) and ``cooldown = 4`` windows: seasonal data drifts every
+    week against a 90-day reference, so the cooldown sets the cadence floor (a month).
+``performance``
+    the performance policy on ``mae`` with ``margin = 0.25`` (25 % worse than on the holdout at training, as the
+    packaged alert rule's factor 1.25), ``consecutive = 2`` (one bad-weather week is not degradation),
+    ``cooldown = 2`` and ``min_labelled_rows = 300`` (about two weeks of hourly labels of the new champion).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from driftloop.data.windows import Window, time_windows
+from driftloop.errors import DriftloopError
+from driftloop.monitor.alerts import AlertRule, evaluate, load_rules
+from driftloop.monitor.engine import MonitorInputs, assess_window
+from driftloop.monitor.performance import performance_metrics
+from driftloop.monitor.results import WindowResult
+from driftloop.profile import ReferenceProfile
+from driftloop.retrain.policies import RetrainConfig, decide
+from driftloop.retrain.validation import compare
+
+ALL_POLICIES = ("never", "schedule:1", "schedule:4", "schedule:13", "drift", "performance")
+POLICY_CONFIGS: dict[str, RetrainConfig] = {
+    "never": RetrainConfig(policy="never"),
+    "drift": RetrainConfig(policy="drift", drift_share=0.25, consecutive=2, cooldown=4),
+    "performance": RetrainConfig(policy="performance", metric="mae", margin=0.25, consecutive=2, cooldown=2,
+                                 min_labelled_rows=300),
+}
+
+
+def default_rules() -> list[AlertRule]:
+    """The packaged alert rules that a regressor's training metrics (mae, rmse) can judge."""
+    return [rule for rule in load_rules() if not rule.metric.endswith("accuracy")]
+
+
+RESULT_KEYS = ("policy", "mae", "rmse", "retrains", "alerts", "promotions", "rejected")
+
+
+def parse_policy(text: str) -> list[str]:
+    """``never``, ``schedule:N``, ``drift``, ``performance`` or ``all`` (the six compared policies).
+
+    >>> parse_policy("all")[:2], parse_policy("schedule:4")
+    (['never', 'schedule:1'], ['schedule:4'])
+    >>> parse_policy("weekly")
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.DriftloopError: The '--policy' option must be never, schedule:N (N >= 1), drift, performance or all; got 'weekly'.
+    """
+    name = text.strip().lower()
+    if name == "all":
+        return list(ALL_POLICIES)
+    if name in POLICY_CONFIGS:
+        return [name]
+    if name.startswith("schedule:") and name[len("schedule:"):].isdigit() and int(name[len("schedule:"):]) >= 1:
+        return [f"schedule:{int(name[len('schedule:'):])}"]
+    raise DriftloopError(
+        f"The '--policy' option must be never, schedule:N (N >= 1), drift, performance or all; got {text!r}."
+    )
+
+
+def policy_config(name: str) -> RetrainConfig:
+    """The :class:`RetrainConfig` of a policy name as given by :func:`parse_policy`."""
+    if name.startswith("schedule:"):
+        return RetrainConfig(policy="schedule", every=int(name.split(":", 1)[1]))
+    if name in POLICY_CONFIGS:
+        return POLICY_CONFIGS[name]
+    return policy_config(parse_policy(name)[0])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A time-indexed table: features, a numeric target, a UTC timestamp column; rows before ``train_end`` train
+    the first champion."""
+
+    frame: pd.DataFrame
+    features: Sequence[str]
+    target: str
+    timestamp: str
+    train_end: pd.Timestamp
+    make_model: Callable[[], object]
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    window: pd.Timedelta = pd.Timedelta(days=7)
+    label_delay: pd.Timedelta = pd.Timedelta(days=7)
+    train_days: int = 90
+    holdout_days: int = 7
+    validation_margin: float = 0.0
+    min_holdout_rows: int = 24
+    until: pd.Timestamp | None = None  # stop the production stream here (short runs, tests)
+
+
+@dataclass
+class PolicyResult:
+    policy: str
+    mae: float
+    rmse: float
+    retrains: int
+    alerts: int
+    promotions: int
+    rejected: int
+    windows: list[WindowResult] = field(default_factory=list, repr=False)
+    events: list[str] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict[str, object]:
+        """Exactly the keys of :data:`RESULT_KEYS`."""
+        return {key: getattr(self, key) for key in RESULT_KEYS}
+
+
+@dataclass
+class _Champion:
+    model: object
+    inputs: MonitorInputs
+    training_metrics: dict[str, float]
+    since: int  # position in the history of the first window it served
+
+
+def _fit(dataset: Dataset, rows: pd.DataFrame, holdout: pd.DataFrame, since: int) -> _Champion:
+    model = dataset.make_model()
+    model.fit(rows[list(dataset.features)], rows[dataset.target])  # type: ignore[attr-defined]
+    return _champion(dataset, model, rows, holdout, since)
+
+
+def _champion(dataset: Dataset, model: object, rows: pd.DataFrame, holdout: pd.DataFrame, since: int) -> _Champion:
+    features = list(dataset.features)
+    predicted = np.asarray(model.predict(holdout[features]), dtype=float)  # type: ignore[attr-defined]
+    errors = predicted - holdout[dataset.target].to_numpy(dtype=float)
+    metrics = {"mae": float(np.mean(np.abs(errors))), "rmse": float(np.sqrt(np.mean(errors**2)))}
+    reference = rows[features].assign(prediction=model.predict(rows[features]))  # type: ignore[attr-defined]
+    inputs = MonitorInputs(ReferenceProfile().fit(reference), features, model.predict,  # type: ignore[attr-defined]
+                           ignored_columns=[dataset.timestamp, dataset.target])
+    return _Champion(model, inputs, metrics, since)
+
+
+def first_champion(dataset: Dataset, settings: SimulationSettings) -> _Champion:
+    """Trained on the rows before ``train_end`` minus the holdout, whose metrics are its training metrics."""
+    frame, ts = dataset.frame, dataset.frame[dataset.timestamp]
+    split = dataset.train_end - pd.Timedelta(days=settings.holdout_days)
+    fit_rows, holdout = frame[ts < split], frame[(ts >= split) & (ts < dataset.train_end)]
+    if len(fit_rows) < settings.min_holdout_rows or len(holdout) < settings.min_holdout_rows:
+        raise DriftloopError(
+            f"The training period (before {dataset.train_end:%Y-%m-%d}) has {len(fit_rows)} training and "
+            f"{len(holdout)} holdout rows; the simulation needs at least {settings.min_holdout_rows} of each."
+        )
+    return _fit(dataset, fit_rows, holdout, since=0)
+
+
+def production_windows(dataset: Dataset, settings: SimulationSettings) -> list[Window]:
+    frame = dataset.frame
+    ts = frame[dataset.timestamp]
+    keep = ts >= dataset.train_end
+    if settings.until is not None:
+        keep &= ts < settings.until
+    stream = frame[keep]
+    if stream.empty:
+        raise DriftloopError(f"The data has no rows after the training period (from {dataset.train_end:%Y-%m-%d}).")
+    # time_windows cuts on int64 nanoseconds: give it nanosecond timestamps (pandas 3 parses to microseconds).
+    return list(time_windows(stream, stream[dataset.timestamp].dt.as_unit("ns"), settings.window))
+
+
+def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings | None = None, *,
+                    rules: Sequence[AlertRule] | None = None, initial: _Champion | None = None,
+                    progress: Callable[[int], None] | None = None) -> PolicyResult:
+    """Replay the production stream under one policy; see the module docstring."""
+    settings = settings or SimulationSettings()
+    config = policy_config(policy)
+    rules = default_rules() if rules is None else rules
+    frame, features, target, ts_col = dataset.frame, list(dataset.features), dataset.target, dataset.timestamp
+    timestamps = frame[ts_col]
+    champion = initial or first_champion(dataset, settings)
+    history: list[WindowResult] = []
+    abs_errors: list[np.ndarray] = []
+    last_retrain: int | None = None
+    result = PolicyResult(policy, math.nan, math.nan, 0, 0, 0, 0)
+    for position, window in enumerate(production_windows(dataset, settings)):
+        rows = window.frame
+        if len(rows):
+            predicted = np.asarray(champion.model.predict(rows[features]), dtype=float)  # type: ignore[attr-defined]
+            abs_errors.append(predicted - rows[target].to_numpy(dtype=float))
+        assessed = assess_window(champion.inputs, Window(window.index, window.start, window.end,
+                                                         rows[[ts_col, *features]]), task="regression")
+        arrived = frame[(timestamps + settings.label_delay >= window.start)
+                        & (timestamps + settings.label_delay < window.end) & (timestamps >= dataset.train_end)]
+        if len(arrived):
+            scored = pd.Series(champion.model.predict(arrived[features]), index=arrived.index)  # type: ignore[attr-defined]
+            assessed.metrics.update(performance_metrics(scored, arrived[target], "regression"))
+        else:
+            assessed.metrics["performance/labelled_rows"] = 0.0
+        history.append(assessed)
+        evaluate(history[champion.since:], rules, training_metrics=champion.training_metrics)
+        if assessed.verdict == "alert":
+            result.alerts += 1
+        decision = decide(history, config, last_retrain=last_retrain, training_metrics=champion.training_metrics)
+        if decision.retrain:
+            result.retrains += 1
+            last_retrain = position
+            champion = _retrain(dataset, settings, champion, window.end, position, result, decision.reason)
+        if progress is not None:
+            progress(1)
+    errors = np.concatenate(abs_errors) if abs_errors else np.array([])
+    result.mae = float(np.mean(np.abs(errors))) if len(errors) else math.nan
+    result.rmse = float(np.sqrt(np.mean(errors**2))) if len(errors) else math.nan
+    result.windows = history
+    return result
+
+
+def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion, now: pd.Timestamp,
+             position: int, result: PolicyResult, reason: str) -> _Champion:
+    """Train a challenger on the labelled rows known at ``now``, validate it on the freshest ones, maybe promote."""
+    frame, ts = dataset.frame, dataset.frame[dataset.timestamp]
+    labelled_until = now - settings.label_delay
+    split = labelled_until - pd.Timedelta(days=settings.holdout_days)
+    start = labelled_until - pd.Timedelta(days=settings.train_days)
+    fit_rows = frame[(ts >= start) & (ts < split)]
+    holdout = frame[(ts >= split) & (ts < labelled_until)]
+    if len(fit_rows) < settings.min_holdout_rows or len(holdout) < settings.min_holdout_rows:
+        result.rejected += 1
+        result.events.append(f"window {position}: {reason}; too few labelled rows to retrain, champion kept")
+        return champion
+    challenger = _fit(dataset, fit_rows, holdout, since=position + 1)
+    features = list(dataset.features)
+    verdict = compare(holdout[dataset.target].to_numpy(dtype=float),
+                      np.asarray(champion.model.predict(holdout[features]), dtype=float),  # type: ignore[attr-defined]
+                      np.asarray(challenger.model.predict(holdout[features]), dtype=float),  # type: ignore[attr-defined]
+                      metric="mae", margin=settings.validation_margin, seed=position)
+    if verdict.promote:
+        result.promotions += 1
+        result.events.append(f"window {position}: {reason}; promoted ({verdict.reason})")
+        return challenger
+    result.rejected += 1
+    result.events.append(f"window {position}: {reason}; rejected ({verdict.reason})")
+    return champion
+
+
+def simulate(dataset: Dataset, policies: Sequence[str], settings: SimulationSettings | None = None, *,
+             progress: Callable[[int], None] | None = None) -> list[PolicyResult]:
+    """Every policy on the same stream, each from the same first champion (trained once)."""
+    settings = settings or SimulationSettings()
+    rules = default_rules()
+    initial = first_champion(dataset, settings)
+    return [simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=progress)
+            for policy in policies]
+
+
+def window_count(dataset: Dataset, settings: SimulationSettings | None = None) -> int:
+    return len(production_windows(dataset, settings or SimulationSettings()))

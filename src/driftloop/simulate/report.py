@@ -1,0 +1,78 @@
+"""Showing and recording simulation results: a rich table, JSON lines, one MLflow run per policy."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from driftloop.simulate.replay import PolicyResult
+
+EXPERIMENT = "simulation"
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
+
+
+def as_json_lines(results: Sequence[PolicyResult]) -> list[str]:
+    """One JSON object per policy with the keys policy, mae, rmse, retrains, alerts, promotions, rejected."""
+    lines = []
+    for result in results:
+        summary = result.summary()
+        summary["mae"], summary["rmse"] = _number(result.mae), _number(result.rmse)
+        lines.append(json.dumps(summary))
+    return lines
+
+
+def as_table(results: Sequence[PolicyResult], *, title: str = "Retraining policies") -> Table:
+    table = Table(title=title)
+    for column in ("policy", "MAE", "RMSE", "retrains", "alerts", "promotions", "rejected"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for r in results:
+        table.add_row(r.policy, f"{r.mae:.1f}", f"{r.rmse:.1f}", str(r.retrains), str(r.alerts), str(r.promotions),
+                      str(r.rejected))
+    return table
+
+
+def as_markdown(results: Sequence[PolicyResult]) -> str:
+    rows = ["| policy | MAE | RMSE | retrains | alerts | promotions | rejected |", "|---|---:|---:|---:|---:|---:|---:|"]
+    rows += [f"| {r.policy} | {r.mae:.1f} | {r.rmse:.1f} | {r.retrains} | {r.alerts} | {r.promotions} | {r.rejected} |"
+             for r in results]
+    return "\n".join(rows)
+
+
+def log_simulation(client, results: Sequence[PolicyResult], params: dict[str, str]) -> list[str]:
+    """One run per policy in the experiment ``simulation``: per-window metrics (step = window index) with
+    ``log_batch``, the summary as metrics, the policy events as a text artifact. Returns the run ids."""
+    from mlflow.entities import Metric, Param
+
+    from driftloop.tracking.experiments import get_or_create_experiment
+
+    experiment_id = get_or_create_experiment(client, EXPERIMENT)
+    run_ids = []
+    for result in results:
+        run = client.create_run(experiment_id, run_name=f"simulate {result.policy}")
+        run_id = run.info.run_id
+        metrics = []
+        for window in result.windows:
+            stamp = int(window.end.timestamp() * 1000)
+            for key, value in window.metrics.items():
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    metrics.append(Metric(f"window/{key}", float(value), stamp, window.index))
+        for key in ("mae", "rmse", "retrains", "alerts", "promotions", "rejected"):
+            value = float(getattr(result, key))
+            if math.isfinite(value):
+                metrics.append(Metric(key, value, 0, 0))
+        parameters = [Param(k, str(v)) for k, v in {**params, "policy": result.policy}.items()]
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[start:start + 1000],
+                             params=parameters if start == 0 else [])
+        if not metrics:
+            client.log_batch(run_id, params=parameters)
+        client.log_text(run_id, "\n".join(result.events) + "\n", "events.txt")
+        client.set_terminated(run_id)
+        run_ids.append(run_id)
+    return run_ids

@@ -1,0 +1,88 @@
+"""driftloop simulate on a short slice of the bike data (April-May 2011: 9 weekly windows) to stay fast."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from driftloop.cli.main import cli
+from driftloop.errors import DriftloopError
+from driftloop.simulate import RESULT_KEYS, SimulationSettings, parse_policy, simulate
+from driftloop.simulate.data import bike_dataset
+from driftloop.simulate.replay import window_count
+
+UNTIL = "2011-06-01"
+
+
+@pytest.fixture(scope="module")
+def bike():
+    return bike_dataset()
+
+
+@pytest.fixture(scope="module")
+def short():
+    return SimulationSettings(until=pd.Timestamp(UNTIL, tz="UTC"))
+
+
+def test_json_output_has_exactly_the_keys():
+    result = CliRunner().invoke(cli, ["simulate", "--data", "bike", "--policy", "never", "--until", UNTIL,
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert tuple(record) == RESULT_KEYS
+    assert record["policy"] == "never" and record["retrains"] == 0 and record["mae"] > 0
+
+
+def test_never_and_schedule(bike, short):
+    windows = window_count(bike, short)
+    assert windows == 9
+    never, every4 = simulate(bike, ["never", "schedule:4"], short)
+    assert (never.retrains, never.promotions, never.rejected) == (0, 0, 0)
+    assert every4.retrains == windows // 4
+    assert every4.promotions + every4.rejected == every4.retrains
+    assert len(never.windows) == windows and never.windows[0].metrics["performance/labelled_rows"] == 0  # labels of production rows arrive a week late
+    assert never.windows[1].metrics["performance/labelled_rows"] > 0
+
+
+def test_table_output():
+    result = CliRunner().invoke(cli, ["simulate", "--policy", "schedule:13", "--until", "2011-05-01"])
+    assert result.exit_code == 0, result.output
+    assert "schedule:13" in result.stdout and "retrains" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["weekly", "schedule:0", "schedule:x"])
+def test_bad_policy_is_a_clear_error(value):
+    result = CliRunner().invoke(cli, ["simulate", "--policy", value, "--format", "json"])
+    assert result.exit_code != 0
+    assert "'--policy'" in result.output and repr(value) in result.output
+
+
+def test_parse_policy_all():
+    assert parse_policy("all") == ["never", "schedule:1", "schedule:4", "schedule:13", "drift", "performance"]
+    with pytest.raises(DriftloopError, match="--policy"):
+        parse_policy("")
+
+
+def test_wine_is_refused():
+    result = CliRunner().invoke(cli, ["simulate", "--data", "wine"])
+    assert result.exit_code != 0 and "no timestamps" in result.output
+
+
+def test_records_one_run_per_policy(tmp_path):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = CliRunner().invoke(cli, ["simulate", "--policy", "schedule:2", "--until", "2011-04-21",
+                                      "--format", "json", "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("simulation")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1 and runs[0].data.params["policy"] == "schedule:2"
+    assert runs[0].data.metrics["retrains"] == json.loads(result.stdout.splitlines()[-1])["retrains"]
+    assert len(client.get_metric_history(runs[0].info.run_id, "window/drift/share")) >= 2
