@@ -19,10 +19,12 @@ VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 
 @click.command("demo")
 @click.option("--folder", default="driftloop-demo", show_default=True, help="Where to write the production data.")
+@click.option("--skip-simulation", is_flag=True, help="Skip the backtest of retraining policies (about 2-3 minutes).")
 @tracking_uri_option
 @handle_errors
-def demo(folder: str, tracking_uri: str | None) -> None:
-    """Train a bike-sharing model on Jan-Mar 2011, then monitor the rest of 2011-2012 week by week."""
+def demo(folder: str, skip_simulation: bool, tracking_uri: str | None) -> None:
+    """Train a bike-sharing model on Jan-Mar 2011, monitor the rest of 2011-2012 week by week, then backtest the
+    retraining policies (never, schedules, drift, performance) on the same stream."""
     console = Console()
     client = connect(tracking_uri)
     frame = load_hourly()
@@ -54,5 +56,25 @@ def demo(folder: str, tracking_uri: str | None) -> None:
     training_mae = client.get_run(trained.run_id).data.metrics.get("mae", float("nan"))
     console.print(f"MAE at training: {training_mae:.1f}; {alerts} of {len(windows)} weeks raised an alert.")
     console.print(f"Monitoring run {outcome.run_id} in experiment 'model-monitoring' (store {client.tracking_uri}).")
+    if not skip_simulation:
+        _compare_policies(console, client)
     console.print("Look at it: [bold]driftloop ui[/] then open http://127.0.0.1:5000 -> experiment model-monitoring "
                   "-> the run's Model metrics (drift/, performance/, quality/) and Artifacts -> report.html")
+
+
+def _compare_policies(console: Console, client) -> None:
+    """Replay the stream through the closed loop once per retraining policy and print the comparison."""
+    from driftloop.simulate.data import load_dataset
+    from driftloop.simulate.replay import SimulationSettings, parse_policy, simulate, window_count
+    from driftloop.simulate.report import as_table, log_simulation
+
+    policies = parse_policy("all")
+    settings = SimulationSettings()
+    dataset = load_dataset("bike")
+    with Progress(TextColumn("backtesting retraining policies"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("replay", total=window_count(dataset, settings) * len(policies))
+        results = simulate(dataset, policies, settings, progress=lambda n: progress.advance(task, n))
+    log_simulation(client, results, {"data": "bike", "window": "7d", "label_delay": "7d", "train_days": "90"})
+    console.print(as_table(results, title="Retraining policies on the same stream (weekly windows, labels 7 days late)"))
+    console.print("Each policy is also a run in experiment 'simulation'.")

@@ -72,7 +72,7 @@ def time_windows(frame: pd.DataFrame, timestamps: pd.Series, length: pd.Timedelt
     if frame.empty:
         return
     length_ns = length.value
-    codes = timestamps.astype("int64").to_numpy() // length_ns
+    codes = timestamps.dt.as_unit("ns").astype("int64").to_numpy() // length_ns  # pandas 3 may hold microseconds
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     first, last = int(sorted_codes[0]), int(sorted_codes[-1])
