@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from drift import LEVELS, machine, make_table, scipy_loop  # noqa: E402
+from drift import machine, make_table, scipy_loop  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     table.add_row("read Parquet (pandas)", f"{read:.2f}")
     table.add_row("driftloop run_monitor, end to end", f"{total:.2f}")
     table.add_row("[bold]driftloop beyond reading[/] (target <= 5 s)", f"[bold]{total - read:.2f}[/]")
-    table.add_row(f"  metric points logged with log_batch", f"{points:,}")
+    table.add_row("  metric points logged with log_batch", f"{points:,}")
     table.add_row("baseline: scipy loop over the 30 windows", f"{baseline_compute:.2f}")
     table.add_row(f"baseline: {points:,} log_metric calls (extrapolated from {sample})", f"{baseline_logging:.2f}")
     table.add_row("baseline total / driftloop beyond reading",

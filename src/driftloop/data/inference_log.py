@@ -48,7 +48,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote

@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
-import pandas as pd
 
 from driftloop.monitor.alerts import AlertRule, training_value, as_number
 from driftloop.monitor.charts import (

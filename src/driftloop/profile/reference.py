@@ -208,7 +208,7 @@ class ReferenceProfile:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "columns_"):
-            raise NotFittedError(f"This ReferenceProfile instance is not fitted yet; call 'fit' with the reference "
+            raise NotFittedError("This ReferenceProfile instance is not fitted yet; call 'fit' with the reference "
                                  "data before using it.")
 
     def statistics_for(self, column: Column) -> list[Statistic]:

@@ -9,7 +9,6 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from driftloop.stats._validation import sorted_sample
 from driftloop.stats.ecdf import MergedECDF, merge_ecdfs
 
 SIGNIFICANCE_LEVELS = np.array([0.25, 0.1, 0.05, 0.025, 0.01, 0.005, 0.001])

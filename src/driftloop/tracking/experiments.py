@@ -13,7 +13,7 @@ def create_experiment(client: MlflowClient, name: str) -> str:
         raise DriftloopError("The experiment name must be a non-empty string; got an empty name.")
     existing = client.get_experiment_by_name(name)
     if existing is not None:
-        state = "" if existing.lifecycle_stage == "active" else f" (deleted; restore or purge it first)"
+        state = "" if existing.lifecycle_stage == "active" else " (deleted; restore or purge it first)"
         raise DriftloopError(f"Experiment {name!r} already exists with ID {existing.experiment_id}{state}.")
     return client.create_experiment(name)
 
