@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -73,15 +74,15 @@ def merge_ecdfs(reference: ArrayLike, window: ArrayLike, *, check: bool = True) 
 
     .. math:: F(z_k) = \\#\\{i : x_i \\le z_k\\} / n, \\qquad G(z_k) = \\#\\{j : y_j \\le z_k\\} / m.
 
-    The merge concatenates the two sorted runs and applies a *stable* argsort; numpy's stable sort is timsort,
-    which detects the two ascending runs and merges them in one linear pass (O(n + m) comparisons, no binary
-    search), with reference values placed before equal window values. A running count of the reference labels
-    gives ``n F``; ``m G`` is the position minus that count. Ties, within or across the samples, are collapsed to
-    the last position of each run of equal values, so that the counts are those of ``<=``.
+    The merge is a compiled (numba) two-pointer walk over the two sorted runs, in one pass: each distinct
+    pooled value is written with the running positions in each sample, which are ``n F`` and ``m G``. Ties, within or across the samples, are collapsed to one entry per run of equal values, so that
+    the counts are those of ``<=``; the value kept is the last of the run in the order of a stable merge
+    (reference values before equal window values). O(n + m) time, no memory beyond the result.
 
     References
     ----------
-    .. [1] T. Peters, "listsort.txt: the timsort algorithm", CPython source, 2002.
+    .. [1] D. E. Knuth, *The Art of Computer Programming*, vol. 3, 2nd ed., Addison-Wesley, 1998, section 5.2.4
+       (merging two sorted sequences).
     .. [2] G. R. Shorack and J. A. Wellner, *Empirical Processes with Applications to Statistics*, Wiley, 1986,
        chapter 3 (empirical distribution functions).
 
@@ -98,25 +99,86 @@ def merge_ecdfs(reference: ArrayLike, window: ArrayLike, *, check: bool = True) 
     >>> merged.values.tolist(), merged.reference_cdf.tolist(), merged.window_cdf.tolist()
     ([0.0, 1.0, 2.0, 3.0], [1, 3, 5, 6], [3, 3, 3, 4])
     """
-    ref = sorted_sample("reference", reference, check=check)
-    win = sorted_sample("window", window, check=check)
-    n_ref = ref.size
-    pooled = np.concatenate((ref, win))
-    order = np.argsort(pooled, kind="stable")
-    values = pooled[order]
-    del pooled
-    reference_cdf = np.cumsum(order < n_ref, dtype=np.int64)
-    del order
-    last = np.empty(values.size, dtype=bool)
-    np.not_equal(values[1:], values[:-1], out=last[:-1])
-    last[-1] = True
-    if last.all():
-        window_cdf = np.arange(1, values.size + 1, dtype=np.int64)
-        window_cdf -= reference_cdf
-    else:
-        ends = np.flatnonzero(last)
-        values = values[ends]
-        reference_cdf = reference_cdf[ends]
-        window_cdf = ends + 1
-        window_cdf -= reference_cdf
-    return MergedECDF(values, reference_cdf, window_cdf.astype(np.int64, copy=False), n_ref, win.size)
+    ref = np.ascontiguousarray(sorted_sample("reference", reference, check=check))
+    win = np.ascontiguousarray(sorted_sample("window", window, check=check))
+    # Output buffers are allocated here, not inside the compiled kernel, so that numpy's allocator (and
+    # tracemalloc) accounts for them; the kernel releases the GIL, so the profile's threads merge in parallel.
+    # They are sized for the no-tie case and shrunk in place (realloc) when ties collapse entries.
+    total = ref.size + win.size
+    values = np.empty(total, dtype=np.float64)
+    reference_cdf = np.empty(total, dtype=np.int64)
+    window_cdf = np.empty(total, dtype=np.int64)
+    size = int(_merge_into(ref, win, values, reference_cdf, window_cdf))
+    if size < total:
+        for array in (values, reference_cdf, window_cdf):
+            array.resize(size, refcheck=False)
+    return MergedECDF(values, reference_cdf, window_cdf, ref.size, win.size)
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_into(
+    ref: NDArray[np.float64],
+    win: NDArray[np.float64],
+    values: NDArray[np.float64],
+    reference_cdf: NDArray[np.int64],
+    window_cdf: NDArray[np.int64],
+) -> int:  # pragma: no cover - compiled
+    """Fill the distinct pooled values and both cumulative counts, in one linear two-pointer pass.
+
+    Equal values (``==``, within or across the samples) form one run; the value kept is the last of the run in
+    the stable merged order (reference values before equal window values), as a stable sort would give.
+    Returns the number of distinct values written.
+    """
+    n, m = ref.size, win.size
+    i = j = k = 0
+    while i < n and j < m:
+        a = ref[i]
+        b = win[j]
+        if a < b:
+            last = a
+            i += 1
+            while i < n and ref[i] == a:
+                last = ref[i]
+                i += 1
+        elif b < a:
+            last = b
+            j += 1
+            while j < m and win[j] == b:
+                last = win[j]
+                j += 1
+        else:
+            i += 1
+            while i < n and ref[i] == a:
+                i += 1
+            last = b
+            j += 1
+            while j < m and win[j] == b:
+                last = win[j]
+                j += 1
+        values[k] = last
+        reference_cdf[k] = i
+        window_cdf[k] = j
+        k += 1
+    while i < n:
+        a = ref[i]
+        last = a
+        i += 1
+        while i < n and ref[i] == a:
+            last = ref[i]
+            i += 1
+        values[k] = last
+        reference_cdf[k] = i
+        window_cdf[k] = m
+        k += 1
+    while j < m:
+        b = win[j]
+        last = b
+        j += 1
+        while j < m and win[j] == b:
+            last = win[j]
+            j += 1
+        values[k] = last
+        reference_cdf[k] = n
+        window_cdf[k] = j
+        k += 1
+    return k
