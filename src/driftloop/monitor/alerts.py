@@ -198,14 +198,18 @@ def load_rules(path: str | Path | None = None) -> list[AlertRule]:
     if path is None:
         text = resources.files("driftloop.monitor").joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
         return rules_from_toml(text, source=f"driftloop/monitor/{DEFAULT_RULES_FILE}")
+    return rules_from_toml(read_rules_file(path, "alert rules file"), source=str(path))
+
+
+def read_rules_file(path: str | Path, what: str) -> str:
+    """The text of a rules file; a missing or unreadable file is a :class:`DriftloopError` naming it as ``what``."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DriftloopError(f"The alert rules file {str(file)!r} does not exist.") from None
+        raise DriftloopError(f"The {what} {str(file)!r} does not exist.") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise DriftloopError(f"The alert rules file {str(file)!r} cannot be read: {error}.") from None
-    return rules_from_toml(text, source=str(file))
+        raise DriftloopError(f"The {what} {str(file)!r} cannot be read: {error}.") from None
 
 
 # --------------------------------------------------------------------------------------------------- evaluation

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from driftloop.errors import DriftloopError
-from driftloop.monitor.alerts import as_number, fmt, training_value
+from driftloop.monitor.alerts import as_number, fmt, read_rules_file, training_value
 from driftloop.monitor.results import WindowResult
 
 POLICIES = ("never", "schedule", "drift", "performance")
@@ -143,14 +143,7 @@ def load_config(path: str | Path | None) -> RetrainConfig:
     """Read the ``[retrain]`` table of the TOML file at ``path``; ``None`` gives the default (never retrain)."""
     if path is None:
         return RetrainConfig()
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DriftloopError(f"The rules file {str(file)!r} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DriftloopError(f"The rules file {str(file)!r} cannot be read: {error}.") from None
-    return config_from_toml(text, source=str(file))
+    return config_from_toml(read_rules_file(path, "rules file"), source=str(path))
 
 
 # --------------------------------------------------------------------------------------------------- guards
