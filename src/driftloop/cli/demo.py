@@ -64,17 +64,12 @@ def demo(folder: str, skip_simulation: bool, tracking_uri: str | None) -> None:
 
 def _compare_policies(console: Console, client) -> None:
     """Replay the stream through the closed loop once per retraining policy and print the comparison."""
+    from driftloop.cli.simulate import replay_with_progress
     from driftloop.simulate.data import load_dataset
-    from driftloop.simulate.replay import SimulationSettings, parse_policy, simulate, window_count
+    from driftloop.simulate.replay import SimulationSettings, parse_policy
     from driftloop.simulate.report import as_table, log_simulation
 
-    policies = parse_policy("all")
-    settings = SimulationSettings()
-    dataset = load_dataset("bike")
-    with Progress(TextColumn("backtesting retraining policies"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("replay", total=window_count(dataset, settings) * len(policies))
-        results = simulate(dataset, policies, settings, progress=lambda n: progress.advance(task, n))
+    results = replay_with_progress(console, load_dataset("bike"), parse_policy("all"), SimulationSettings())
     log_simulation(client, results, {"data": "bike", "window": "7d", "label_delay": "7d", "train_days": "90"})
     console.print(as_table(results, title="Retraining policies on the same stream (weekly windows, labels 7 days late)"))
     console.print("Each policy is also a run in experiment 'simulation'.")

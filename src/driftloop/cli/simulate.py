@@ -13,6 +13,17 @@ from driftloop.data.windows import parse_window_length
 from driftloop.errors import DriftloopError
 
 
+def replay_with_progress(console: Console, dataset, policies: list[str], settings) -> list:
+    """Run :func:`driftloop.simulate.replay.simulate` for every policy, with a progress bar of replayed windows."""
+    from driftloop.simulate.replay import simulate as run, window_count
+
+    total = window_count(dataset, settings) * len(policies)
+    with Progress(TextColumn("replaying {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(f"{len(policies)} polic{'y' if len(policies) == 1 else 'ies'}", total=total)
+        return run(dataset, policies, settings, progress=lambda n: progress.advance(task, n))
+
+
 def _length(option: str, text: str) -> pd.Timedelta:
     try:
         return parse_window_length(text)
@@ -43,7 +54,7 @@ def simulate(data: str, policy: str, label_delay: str, window: str, train_days: 
     """Replay a dataset as production traffic and compare retraining policies (cumulative MAE/RMSE, retrains,
     alerts, promotions, rejected challengers)."""
     from driftloop.simulate.data import load_dataset
-    from driftloop.simulate.replay import SimulationSettings, parse_policy, simulate as run, window_count
+    from driftloop.simulate.replay import SimulationSettings, parse_policy
     from driftloop.simulate.report import as_json_lines, as_table, log_simulation
 
     policies = parse_policy(policy)
@@ -52,11 +63,7 @@ def simulate(data: str, policy: str, label_delay: str, window: str, train_days: 
                                   until=pd.Timestamp(until, tz="UTC") if until else None)
     dataset = load_dataset(data, target=target, timestamp=timestamp, train_days=train_days)
     console = Console(stderr=True)
-    total = window_count(dataset, settings) * len(policies)
-    with Progress(TextColumn("replaying {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task(f"{len(policies)} polic{'y' if len(policies) == 1 else 'ies'}", total=total)
-        results = run(dataset, policies, settings, progress=lambda n: progress.advance(task, n))
+    results = replay_with_progress(console, dataset, policies, settings)
     if tracking_uri:
         from driftloop.tracking import connect
 
