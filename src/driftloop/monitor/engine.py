@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -46,8 +47,19 @@ class MonitorInputs:
     predict_proba: Callable[[pd.DataFrame], tuple[list, np.ndarray]] | None = None
     top_distributions: int = 6
 
+    @cached_property
+    def reference_ranges(self) -> dict[str, tuple[float, float]]:
+        """``[min, max]`` of every numeric reference column (computed once per pass, not per window)."""
+        columns = self.profile.columns_.items()
+        return {n: (c.minimum, c.maximum) for n, c in columns if isinstance(c, NumericColumn)}
 
-def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[str, float], list[str], int]:
+    @cached_property
+    def reference_categories(self) -> dict[str, set[object]]:
+        """The categories of every categorical reference column."""
+        return {n: set(c.categories) for n, c in self.profile.columns_.items() if isinstance(c, CategoricalColumn)}
+
+
+def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[str, float], list[str]]:
     metrics: dict[str, float] = {}
     reasons: list[str] = []
     drifted_features: set[str] = set()
@@ -69,7 +81,7 @@ def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[s
     metrics["drift/features_drifted"] = float(len(drifted_features))
     if drifted_features:
         reasons.append("drifted: " + ", ".join(sorted(drifted_features)))
-    return metrics, list(dict.fromkeys(reasons)), len(drifted_features)
+    return metrics, list(dict.fromkeys(reasons))
 
 
 def _top_distributions(inputs: MonitorInputs, window: pd.DataFrame, drift: pd.DataFrame) -> list:
@@ -100,11 +112,9 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
         result.reasons.append("empty window: no rows")
         return result
     profile = inputs.profile
-    numeric = [n for n, c in profile.columns_.items() if isinstance(c, NumericColumn)]
-    ranges = {n: (c.minimum, c.maximum) for n, c in profile.columns_.items() if isinstance(c, NumericColumn)}
-    categories = {n: set(c.categories) for n, c in profile.columns_.items() if isinstance(c, CategoricalColumn)}
     quality, quality_reasons = quality_metrics(
-        frame, inputs.features, numeric, ranges, categories, [*inputs.ignored_columns, PREDICTION, LABEL]
+        frame, inputs.features, list(inputs.reference_ranges), inputs.reference_ranges, inputs.reference_categories,
+        [*inputs.ignored_columns, PREDICTION, LABEL]
     )
     result.metrics.update(quality)
     result.reasons.extend(quality_reasons)
@@ -121,7 +131,7 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     compare_columns = [c for c in profile.columns_ if c in inputs.features or c == PREDICTION]
     drift = profile.compare(frame, columns=compare_columns)
     result.drift = drift
-    drift_metrics, drift_reasons, _ = _drift_metrics(drift, inputs.features)
+    drift_metrics, drift_reasons = _drift_metrics(drift, inputs.features)
     result.metrics.update(drift_metrics)
     result.reasons.extend(drift_reasons)
     result.distributions = _top_distributions(inputs, frame, drift)

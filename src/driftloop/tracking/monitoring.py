@@ -98,17 +98,6 @@ def logged_windows(client: MlflowClient, run_id: str) -> list[WindowResult]:
     return sorted(windows, key=lambda w: w.index)
 
 
-def new_windows_only(history: Sequence[WindowResult], candidates: Sequence[WindowResult]) -> list[WindowResult]:
-    """The candidates ending after the last logged window, renumbered to follow its step."""
-    if not history:
-        return list(candidates)
-    last_end, last_step = max(w.end for w in history), max(w.index for w in history)
-    fresh = [w for w in candidates if w.end > last_end]
-    for offset, window in enumerate(fresh, start=1):
-        window.index = last_step + offset
-    return fresh
-
-
 def log_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> int:
     """Log the windows' metrics (NaN skipped) in batches, and the windows as one JSON artifact; return the number
     of metric points written."""
