@@ -8,12 +8,15 @@ Seeded synthetic data: 20 numeric columns (normal, lognormal, uniform, integer-v
 * driftloop path -> table: ``profile.compare("window.parquet")`` (read + compute);
 * the scipy loop: ks_2samp, wasserstein_distance (divided by the reference's std), PSI and Jensen–Shannon on the
   profile's bins for numeric columns; chi2_contingency, PSI and Jensen–Shannon for categorical columns;
-* Evidently (DataDriftPreset) and NannyML (UnivariateDriftCalculator) when importable (see BENCHMARKS.md);
+* Evidently (DataDriftPreset) and NannyML (UnivariateDriftCalculator), when a side environment has them
+  (``--side-python``; see BENCHMARKS.md): ``bench/drift_baselines.py`` run by that python as a fresh process per
+  repeat on the same Parquet files, medians of compute, wall time and peak RSS;
 * peak memory of compare beyond the loaded window (tracemalloc, separate run);
 
 and checks that driftloop's statistics equal scipy's (relative error <= 1e-9).
 
     python bench/drift.py --sizes 100000 1000000 5000000 --repeats 3
+    python bench/drift.py --sizes 1000000 --side-python /path/to/side/bin/python --baseline-repeats 3
 """
 
 from __future__ import annotations
@@ -128,33 +131,70 @@ def max_relative_error(result: pd.DataFrame, oracle: dict[tuple[str, str], tuple
     return worst
 
 
-def try_evidently(reference: pd.DataFrame, window: pd.DataFrame) -> float | None:
-    try:
-        from evidently import Report  # type: ignore[import-not-found]
-        from evidently.presets import DataDriftPreset  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    start = time.perf_counter()
-    Report([DataDriftPreset()]).run(window, reference)
-    return time.perf_counter() - start
+BASELINES = ("evidently", "nannyml")
+BASELINE_SCRIPT = Path(__file__).with_name("drift_baselines.py")
 
 
-def try_nannyml(reference: pd.DataFrame, window: pd.DataFrame) -> float | None:
-    os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
-    try:
-        import nannyml as nml  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    numeric = [c for c in reference.columns if c.startswith("num_")]
-    categorical = [c for c in reference.columns if c.startswith("cat_")]
-    start = time.perf_counter()
-    calc = nml.UnivariateDriftCalculator(
-        column_names=numeric + categorical, continuous_methods=["kolmogorov_smirnov", "wasserstein"],
-        categorical_methods=["chi2", "jensen_shannon"], chunk_number=1,
-    )
-    calc.fit(reference)
-    calc.calculate(window)
-    return time.perf_counter() - start
+def run_baseline_once(side_python: str, tool: str, ref_path: Path, win_path: Path) -> dict[str, Any]:
+    """One fresh ``drift_baselines.py`` process in the side environment; its JSON line (``error`` on failure).
+
+    PYTHONPATH and PYTHONHOME are not passed on (the side environment must not see this one's packages), and the
+    tools' telemetry is off.
+    """
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(NML_DISABLE_USAGE_LOGGING="1", DO_NOT_TRACK="1")
+    command = [side_python, str(BASELINE_SCRIPT), "--tool", tool, "--reference", str(ref_path), "--window",
+               str(win_path)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        return {"tool": tool, "error": f"failed (exit {done.returncode}): {tail}"}
+    return json.loads(lines[-1])
+
+
+def run_baseline(side_python: str | None, tool: str, ref_path: Path, win_path: Path, repeats: int,
+                 driftloop_compute: float) -> dict[str, Any]:
+    """Medians over ``repeats`` fresh processes of one tool, and driftloop's compute speedup over it."""
+    if side_python is None:
+        return {"tool": tool, "error": "not installed"}
+    runs = []
+    for _ in range(repeats):
+        run = run_baseline_once(side_python, tool, ref_path, win_path)
+        if "error" in run:
+            return run
+        runs.append(run)
+    summary: dict[str, Any] = {"tool": tool, "version": runs[0]["version"], "pandas": runs[0]["pandas"],
+                               "repeats": repeats}
+    for key in ("compute_s", "wall_s", "peak_rss_mb", "read_s", "import_s"):
+        summary[key] = statistics.median(run[key] for run in runs)
+    summary["speedup_compute"] = summary["compute_s"] / driftloop_compute
+    summary["runs"] = runs
+    return summary
+
+
+def baseline_cell(baseline: dict[str, Any]) -> str:
+    """A tool's median compute for the main table, or why it is missing."""
+    if "error" in baseline:
+        return "not installed" if baseline["error"].startswith("not installed") else "failed"
+    return f"{baseline['compute_s']:.1f}"
+
+
+def baselines_table(rows: list[dict[str, Any]], repeats: int) -> Table:
+    """Evidently and NannyML next to driftloop: compute, wall, peak RSS and driftloop's speedup, per size."""
+    table = Table(title=f"Against Evidently and NannyML (side environment, fresh process each, median of {repeats})")
+    for header in ("rows", "tool", "version", "compute (s)", "wall (s)", "peak RSS (MB)",
+                   "driftloop compute (s)", "driftloop speedup"):
+        table.add_column(header, justify="right")
+    for r in rows:
+        for tool in BASELINES:
+            b = r["baselines"][tool]
+            if "error" in b:
+                table.add_row(f"{r['rows']:,}", tool, "", b["error"], "", "", f"{r['compute_s']:.3f}", "")
+                continue
+            table.add_row(f"{r['rows']:,}", tool, b["version"], f"{b['compute_s']:.2f}", f"{b['wall_s']:.2f}",
+                          f"{b['peak_rss_mb']:.0f}", f"{r['compute_s']:.3f}", f"{b['speedup_compute']:.0f}x")
+    return table
 
 
 def peak_memory(profile: ReferenceProfile, table: pa.Table) -> int:
@@ -177,17 +217,28 @@ def machine() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Benchmark driftloop's drift engine against scipy.")
+    parser = argparse.ArgumentParser(
+        description="Benchmark driftloop's drift engine against scipy, Evidently and NannyML.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scipy-repeats", type=int, default=1, help="repeats of the (slow) scipy loop")
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--workdir", default=None, help="folder for the Parquet files (default: a temporary one)")
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    parser.add_argument("--side-python", default=os.environ.get("DRIFTLOOP_BENCH_SIDE_PYTHON"),
+                        help="python of a side environment with Evidently and NannyML (default: "
+                             "$DRIFTLOOP_BENCH_SIDE_PYTHON; without it they are reported as not installed)")
+    parser.add_argument("--baseline-repeats", type=int, default=1,
+                        help="fresh processes per baseline tool and size (medians are reported)")
     args = parser.parse_args(argv)
+    if args.side_python and not os.access(args.side_python, os.X_OK):
+        parser.error(f"--side-python {args.side_python!r} is not an executable file")
+    if args.baseline_repeats < 1:
+        parser.error("--baseline-repeats must be at least 1")
     console = Console(width=170)
     info = machine()
-    console.print(f"[bold]machine[/]: {info}")
+    load_start = os.getloadavg()
+    console.print(f"[bold]machine[/]: {info}, load average {load_start}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.workdir or tmp)
@@ -208,19 +259,20 @@ def main(argv: list[str] | None = None) -> None:
             scipy_seconds, oracle = timed(lambda: scipy_loop(reference_frame, window_frame, profile),
                                           args.scipy_repeats)
             error = max_relative_error(result, oracle)
-            evidently = try_evidently(reference_frame, window_frame)
-            nannyml = try_nannyml(reference_frame, window_frame)
             del reference_frame, window_frame
+            baselines = {tool: run_baseline(args.side_python, tool, ref_path, win_path, args.baseline_repeats,
+                                            compute) for tool in BASELINES}
             peak = peak_memory(profile, window_table)
             rows.append({
                 "rows": n, "fit_s": fit_seconds, "compute_s": compute, "path_to_table_s": from_path,
-                "scipy_s": scipy_seconds, "speedup_vs_scipy": scipy_seconds / compute, "evidently_s": evidently,
-                "nannyml_s": nannyml, "window_mb": window_table.nbytes / 1e6, "peak_extra_mb": peak / 1e6,
+                "scipy_s": scipy_seconds, "speedup_vs_scipy": scipy_seconds / compute, "baselines": baselines,
+                "window_mb": window_table.nbytes / 1e6, "peak_extra_mb": peak / 1e6,
                 "peak_ratio": (window_table.nbytes + peak) / window_table.nbytes, "max_rel_err_vs_scipy": error,
                 "flagged_columns": sorted(set(result.loc[result.drifted.fillna(False).astype(bool), "column"])),
             })
             console.print(f"{n:,} rows done: compute {compute:.3f} s, scipy {scipy_seconds:.2f} s, "
-                          f"max rel err {error:.1e}")
+                          f"max rel err {error:.1e}, Evidently {baseline_cell(baselines['evidently'])}, "
+                          f"NannyML {baseline_cell(baselines['nannyml'])}")
     table = Table(title=f"driftloop drift engine, 20 numeric + 5 categorical columns, median of {args.repeats}")
     for header in ("rows", "fit (s)", "compute (s)", "path->table (s)", "scipy loop (s)", "speedup",
                    "Evidently (s)", "NannyML (s)", "window MB", "peak/window", "max rel err"):
@@ -228,14 +280,16 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         table.add_row(f"{r['rows']:,}", f"{r['fit_s']:.2f}", f"{r['compute_s']:.3f}", f"{r['path_to_table_s']:.3f}",
                       f"{r['scipy_s']:.2f}", f"{r['speedup_vs_scipy']:.0f}x",
-                      "not installed" if r["evidently_s"] is None else f"{r['evidently_s']:.1f}",
-                      "not installed" if r["nannyml_s"] is None else f"{r['nannyml_s']:.1f}",
+                      baseline_cell(r["baselines"]["evidently"]), baseline_cell(r["baselines"]["nannyml"]),
                       f"{r['window_mb']:.0f}", f"{r['peak_ratio']:.2f}", f"{r['max_rel_err_vs_scipy']:.1e}")
     console.print(table)
+    console.print(baselines_table(rows, args.baseline_repeats))
     ok = all(r["max_rel_err_vs_scipy"] <= TOLERANCE for r in rows)
     console.print(f"statistics equal scipy's within {TOLERANCE:g}: {'yes' if ok else 'NO'}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "results": rows}, indent=1))
+        Path(args.json).write_text(json.dumps({"machine": info, "load_average_start": load_start,
+                                               "load_average_end": os.getloadavg(), "side_python": args.side_python,
+                                               "baseline_repeats": args.baseline_repeats, "results": rows}, indent=1))
     if not ok:
         raise SystemExit(1)
 
