@@ -15,6 +15,7 @@ from stats_strategies import close, sorted_pairs
 from driftloop.stats import (
     anderson_darling_sorted,
     cramer_von_mises_sorted,
+    ecdf_gaps,
     energy_distance_sorted,
     ks_2samp_sorted,
     merge_ecdfs,
@@ -52,7 +53,7 @@ def test_ks_matches_scipy(pair: tuple[np.ndarray, np.ndarray]) -> None:
     assert close(ours.statistic, theirs.statistic)
     assert close(ours.p_value, theirs.pvalue)
     assert ks_2samp_sorted(a, b, check=False) == ours
-    assert ks_2samp_sorted(a, b, merged=merge_ecdfs(a, b)) == ours
+    assert ks_2samp_sorted(a, b, gaps=ecdf_gaps(a, b)) == ours
 
 
 @pytest.mark.parametrize(
@@ -97,7 +98,7 @@ def test_wasserstein_matches_scipy(pair: tuple[np.ndarray, np.ndarray]) -> None:
     a, b = pair
     expected = stats.wasserstein_distance(a, b)
     assert close(wasserstein_sorted(a, b), expected, scale=scale_of(a, b))
-    assert close(wasserstein_sorted(a, b, merged=merge_ecdfs(a, b)), expected, scale=scale_of(a, b))
+    assert close(wasserstein_sorted(a, b, gaps=ecdf_gaps(a, b)), expected, scale=scale_of(a, b))
 
 
 @PROPERTY
@@ -228,6 +229,7 @@ NUMERIC = [
     cramer_von_mises_sorted,
     anderson_darling_sorted,
     merge_ecdfs,
+    ecdf_gaps,
 ]
 
 
@@ -314,3 +316,18 @@ def test_shared_merge_gives_the_same_results(pair: tuple[np.ndarray, np.ndarray]
     assert cramer_von_mises_sorted(a, b, merged=merged) == cramer_von_mises_sorted(a, b)
     if np.unique(np.concatenate([a, b])).size >= 2 and a.size + b.size >= 4:
         assert anderson_darling_sorted(a, b, merged=merged) == anderson_darling_sorted(a, b, check=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(sorted_pairs())
+def test_ecdf_gaps_equal_the_merged_cdfs_without_storing_them(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    a, b = pair
+    merged = merge_ecdfs(a, b)
+    gaps = ecdf_gaps(a, b)
+    n, m = a.size, b.size
+    g = math.gcd(n, m)
+    assert (gaps.n_reference, gaps.n_window) == (n, m)
+    assert gaps.scaled_max_gap == int(np.abs(merged.reference_cdf * (m // g) - merged.window_cdf * (n // g)).max())
+    steps = np.abs(merged.reference_cdf / n - merged.window_cdf / m)[:-1] * np.diff(merged.values)
+    assert math.isclose(gaps.area, float(steps.sum()), rel_tol=1e-12, abs_tol=1e-300)
+    assert ecdf_gaps(a, b, check=False) == gaps

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from driftloop import stats
 from driftloop.profile.bins import bin_counts
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
-from driftloop.profile.statistics import Pair, Statistic
+from driftloop.profile.statistics import Pair, Statistic, sorted_pair
 from driftloop.thresholds import DriftThresholds, NullSample, chunk_bounds, leave_one_chunk_out
 
 
@@ -47,7 +46,6 @@ def column_null(
     seed = policy.seed
     if isinstance(column, NumericColumn):
         edges, std = column.edges, column.std
-        needs_merge = any(s.needs == "sorted" for s in statistics)
 
         def prepare(rest: NDArray[np.float64]) -> Any:
             ordered = np.sort(rest)
@@ -56,8 +54,8 @@ def column_null(
         def evaluate(prepared: Any, sample: NDArray[np.float64]) -> list[float]:
             ordered_rest, rest_counts = prepared
             ordered = np.sort(sample)
-            merged = stats.merge_ecdfs(ordered_rest, ordered, check=False) if needs_merge else None
-            pair = Pair(ordered_rest, ordered, rest_counts, bin_counts(ordered, edges), len(ordered_rest), std, merged)
+            pair = sorted_pair(ordered_rest, ordered, rest_counts, bin_counts(ordered, edges), len(ordered_rest), std,
+                               statistics)
             return [s.compute(pair)[0] for s in statistics]
     else:
         width = len(column.categories) + 1

@@ -25,6 +25,7 @@ from driftloop.profile.statistics import (
     NUMERIC_STATISTICS,
     Pair,
     Statistic,
+    sorted_pair,
 )
 from driftloop.thresholds import (
     DriftThresholds,
@@ -319,9 +320,8 @@ class ReferenceProfile:
             n, n_missing = len(window_sorted), int(sample.n_missing) + int(sample.n_nonfinite)
             counts = bin_counts(window_sorted, column.edges) if n and any(s.needs == "counts" for s in chosen) \
                 else None
-            merged = stats.merge_ecdfs(column.values, window_sorted, check=False) \
-                if n and any(s.needs == "sorted" for s in chosen) else None
-            pair = Pair(column.values, window_sorted, column.counts, counts, column.n, column.std, merged)
+            pair = sorted_pair(column.values, window_sorted, column.counts, counts, column.n, column.std,
+                               chosen if n else ())
         else:
             values_seen, value_counts, n_missing = frames.category_counts(raw)
             counts = column.align(values_seen, value_counts)

@@ -1,7 +1,7 @@
 """The statistics a profile can compute, listed literally (no registry, nothing added by importing a module).
 
-Each entry says what the statistic needs (the sorted window, or counts aligned with the reference's bins or
-categories), whether its verdict comes from a p-value (``test``) or a calibrated threshold (``distance``), and the
+Each entry says what the statistic needs (one pass over both sorted samples for the largest CDF gap and the area
+between the CDFs, both CDFs stored at every pooled value, or counts aligned with the reference's bins or categories), whether its verdict comes from a p-value (``test``) or a calibrated threshold (``distance``), and the
 power :math:`a` that makes :math:`n_{\\mathrm{eff}}\\,d^a` behave like a chi-squared under no drift
 (see :mod:`driftloop.thresholds.null`).
 
@@ -12,7 +12,7 @@ reference's category table plus one slot for categories the reference never saw.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -26,7 +26,8 @@ from driftloop import stats
 class Pair(NamedTuple):
     """What one column's statistics are computed from. ``reference_sorted`` may be a quantile summary (shorter than
     ``n_reference``); counts are always exact and aligned (same bins or categories, last slot overflow/unseen).
-    ``merged`` is the one merge of the two sorted samples that every sorted-sample statistic shares."""
+    ``gaps`` is the one pass over both sorted samples that KS and Wasserstein share; ``merged`` the one stored merge
+    that Cramér–von Mises, Anderson–Darling and energy share (made only when one of them is asked for)."""
 
     reference_sorted: NDArray[np.float64] | None
     window_sorted: NDArray[np.float64] | None
@@ -34,14 +35,33 @@ class Pair(NamedTuple):
     window_counts: NDArray[np.int64] | None
     n_reference: int
     reference_std: float
+    gaps: stats.ECDFGaps | None = None
     merged: stats.MergedECDF | None = None
+
+
+def sorted_pair(
+    reference_sorted: NDArray[np.float64],
+    window_sorted: NDArray[np.float64],
+    reference_counts: NDArray[np.int64] | None,
+    window_counts: NDArray[np.int64] | None,
+    n_reference: int,
+    reference_std: float,
+    chosen: Sequence[Statistic],
+) -> Pair:
+    """The pair of a numeric column, with the one walk over both sorted samples that the ``chosen`` statistics need:
+    ``gaps`` (O(1) memory) for KS and Wasserstein, the stored ``merged`` CDFs only for CvM, AD or energy."""
+    needs = {s.needs for s in chosen}
+    gaps = stats.ecdf_gaps(reference_sorted, window_sorted, check=False) if "gaps" in needs else None
+    merged = stats.merge_ecdfs(reference_sorted, window_sorted, check=False) if "merged" in needs else None
+    return Pair(reference_sorted, window_sorted, reference_counts, window_counts, n_reference, reference_std,
+                gaps, merged)
 
 
 @dataclass(frozen=True)
 class Statistic:
     name: str
     verdict: Literal["test", "distance"]
-    needs: Literal["sorted", "counts"]
+    needs: Literal["gaps", "merged", "counts"]
     power: float
     compute: Callable[[Pair], tuple[float, float]]
     doc: str
@@ -51,7 +71,7 @@ NAN = float("nan")
 
 
 def _ks(p: Pair) -> tuple[float, float]:
-    r = stats.ks_2samp_sorted(p.reference_sorted, p.window_sorted, check=False, merged=p.merged)
+    r = stats.ks_2samp_sorted(p.reference_sorted, p.window_sorted, check=False, gaps=p.gaps)
     if len(p.reference_sorted) == p.n_reference:
         return float(r.statistic), float(r.p_value)
     # quantile summary: the p-value with the reference's true size (scipy's asymptotic branch)
@@ -75,31 +95,33 @@ def _chi2(p: Pair) -> tuple[float, float]:
 
 
 def _distance(function: Callable[..., float], needs: str) -> Callable[[Pair], tuple[float, float]]:
-    if needs == "sorted":
+    if needs == "gaps":
+        return lambda p: (float(function(p.reference_sorted, p.window_sorted, check=False, gaps=p.gaps)), NAN)
+    if needs == "merged":
         return lambda p: (float(function(p.reference_sorted, p.window_sorted, check=False, merged=p.merged)), NAN)
     return lambda p: (float(function(p.reference_counts, p.window_counts)), NAN)
 
 
 def _wasserstein(p: Pair) -> tuple[float, float]:
     value = stats.wasserstein_normalized(
-        p.reference_sorted, p.window_sorted, reference_std=p.reference_std, check=False, merged=p.merged
+        p.reference_sorted, p.window_sorted, reference_std=p.reference_std, check=False, gaps=p.gaps
     )
     return float(value), NAN
 
 
 SORTED_STATISTICS: dict[str, Statistic] = {
-    "ks": Statistic("ks", "test", "sorted", 2.0, _ks, "Kolmogorov–Smirnov statistic and p-value"),
+    "ks": Statistic("ks", "test", "gaps", 2.0, _ks, "Kolmogorov–Smirnov statistic and p-value"),
     "wasserstein": Statistic(
-        "wasserstein", "distance", "sorted", 2.0, _wasserstein,
+        "wasserstein", "distance", "gaps", 2.0, _wasserstein,
         "Wasserstein-1 divided by the reference's standard deviation"),
     "wasserstein_raw": Statistic(
-        "wasserstein_raw", "distance", "sorted", 2.0, _distance(stats.wasserstein_sorted, "sorted"),
+        "wasserstein_raw", "distance", "gaps", 2.0, _distance(stats.wasserstein_sorted, "gaps"),
         "Wasserstein-1 in the column's units"),
-    "cramer_von_mises": Statistic("cramer_von_mises", "test", "sorted", 1.0, _cvm, "Cramér–von Mises two-sample test"),
+    "cramer_von_mises": Statistic("cramer_von_mises", "test", "merged", 1.0, _cvm, "Cramér–von Mises two-sample test"),
     "anderson_darling": Statistic(
-        "anderson_darling", "test", "sorted", 1.0, _ad, "Anderson–Darling k-sample test (k = 2)"),
+        "anderson_darling", "test", "merged", 1.0, _ad, "Anderson–Darling k-sample test (k = 2)"),
     "energy": Statistic(
-        "energy", "distance", "sorted", 2.0, _distance(stats.energy_distance_sorted, "sorted"), "energy distance"),
+        "energy", "distance", "merged", 2.0, _distance(stats.energy_distance_sorted, "merged"), "energy distance"),
 }
 
 COUNT_STATISTICS: dict[str, Statistic] = {

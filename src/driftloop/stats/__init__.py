@@ -9,7 +9,7 @@ including underflow and overflow bins, or a category table including an "unseen"
 from driftloop.stats.anderson_darling import ADResult, anderson_darling_sorted
 from driftloop.stats.chi_squared import ChiSquaredResult, chi_squared
 from driftloop.stats.cramer_von_mises import CvMResult, cramer_von_mises_sorted
-from driftloop.stats.ecdf import MergedECDF, merge_ecdfs
+from driftloop.stats.ecdf import ECDFGaps, MergedECDF, ecdf_gaps, merge_ecdfs
 from driftloop.stats.energy import energy_distance_sorted
 from driftloop.stats.hellinger import hellinger
 from driftloop.stats.jensen_shannon import jensen_shannon
@@ -26,6 +26,7 @@ __all__ = [
     "ADResult",
     "ChiSquaredResult",
     "CvMResult",
+    "ECDFGaps",
     "KSResult",
     "MergedECDF",
     "SortedSample",
@@ -33,6 +34,7 @@ __all__ = [
     "anderson_darling_sorted",
     "chi_squared",
     "cramer_von_mises_sorted",
+    "ecdf_gaps",
     "energy_distance_sorted",
     "hellinger",
     "jensen_shannon",

@@ -1,7 +1,14 @@
-"""The shared kernel of the numeric two-sample statistics: both empirical CDFs on the pooled distinct values."""
+"""The shared kernels of the numeric two-sample statistics: both empirical CDFs on the pooled distinct values.
+
+Two ways to walk two sorted samples together: :func:`ecdf_gaps` in one pass without storing anything, for the
+statistics that only need the largest gap and the area between the two CDFs (Kolmogorov–Smirnov, Wasserstein-1);
+:func:`merge_ecdfs` materialising both CDFs at every pooled distinct value, for those that need them all
+(Cramér–von Mises, Anderson–Darling, energy distance).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numba
@@ -182,3 +189,135 @@ def _merge_into(
         window_cdf[k] = j
         k += 1
     return k
+
+
+class ECDFGaps(NamedTuple):
+    """What Kolmogorov–Smirnov and Wasserstein-1 need from two sorted samples, found in one pass.
+
+    Attributes
+    ----------
+    n_reference : int
+        Size of the reference sample ``n``.
+    n_window : int
+        Size of the window sample ``m``.
+    scaled_max_gap : int
+        ``h = max_k |(m/g) n F(z_k) - (n/g) m G(z_k)|`` with ``g = gcd(n, m)``: an integer, so that
+        ``D = max |F - G| = h / lcm(n, m)`` exactly (as scipy computes it).
+    area : float
+        ``sum_k |F(z_k) - G(z_k)| (z_{k+1} - z_k)``, the area between the two CDFs (Wasserstein-1).
+    """
+
+    n_reference: int
+    n_window: int
+    scaled_max_gap: int
+    area: float
+
+
+def ecdf_gaps(reference: ArrayLike, window: ArrayLike, *, check: bool = True) -> ECDFGaps:
+    """The largest gap and the area between the empirical CDFs of two sorted samples, without merging them.
+
+    Parameters
+    ----------
+    reference : array_like
+        The reference sample: 1-D, finite, sorted ascending, not empty.
+    window : array_like
+        The window sample: 1-D, finite, sorted ascending, not empty.
+    check : bool, default True
+        Verify that both samples are finite and sorted; callers that sorted them themselves pass ``False``.
+
+    Returns
+    -------
+    ECDFGaps
+        The sizes, ``h = max_k |(m/g) n F(z_k) - (n/g) m G(z_k)|`` and ``sum_k |F(z_k) - G(z_k)| (z_{k+1} - z_k)``.
+
+    Raises
+    ------
+    ValueError
+        If a sample is empty, not 1-D, or (with ``check``) not finite or not sorted.
+
+    Notes
+    -----
+    The same two-pointer walk as :func:`merge_ecdfs` (ties collapsed to one step per distinct pooled value
+    ``z_k``), but each step only updates a running maximum and a running sum: O(n + m) time and O(1) memory,
+    where the merge would store three arrays of up to ``n + m`` entries (48 MB for two samples of a million).
+    Both quantities are accumulated in the order and with the arithmetic the merged form uses, so the results
+    are identical bit for bit. For samples so large that ``n m >= 2**62`` (int64 could overflow), ``h`` is
+    recovered from the float maximum of ``|F - G|``.
+
+    Examples
+    --------
+    >>> from driftloop.stats import ecdf_gaps
+    >>> gaps = ecdf_gaps([0.0, 1.0, 1.0, 2.0, 2.0, 3.0], [0.0, 0.0, 0.0, 3.0])
+    >>> gaps.scaled_max_gap, gaps.area  # D = 7 / lcm(6, 4) = 7/12; area = 7/12 + 3/12 + 1/12
+    (7, 0.9166666666666667)
+    """
+    ref = np.ascontiguousarray(sorted_sample("reference", reference, check=check))
+    win = np.ascontiguousarray(sorted_sample("window", window, check=check))
+    n, m = ref.size, win.size
+    g = math.gcd(n, m)
+    exact = n * m < 2**62
+    h, largest, area = _walk_gaps(ref, win, m // g if exact else 0, n // g if exact else 0)
+    if not exact:  # pragma: no cover - samples of more than 2**31 values
+        h = round(largest * (n // g) * m)
+    return ECDFGaps(n, m, int(h), float(area))
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk_gaps(
+    ref: NDArray[np.float64], win: NDArray[np.float64], a: int, b: int
+) -> tuple[int, float, float]:  # pragma: no cover - compiled
+    """One pass over the distinct pooled values: ``max |a i - b j|``, ``max |i/n - j/m|`` and the area.
+
+    ``i`` and ``j`` are the numbers of reference and window values ``<= z_k``; runs of equal values are
+    collapsed as in :func:`_merge_into` (the value kept is the last of the run in stable merged order).
+    """
+    n, m = ref.size, win.size
+    i = j = 0
+    h = 0
+    largest = 0.0
+    area = 0.0
+    previous_value = 0.0
+    previous_gap = 0.0
+    first = True
+    while i < n or j < m:
+        if j >= m or (i < n and ref[i] < win[j]):
+            run = ref[i]
+            value = run
+            i += 1
+            while i < n and ref[i] == run:
+                value = ref[i]
+                i += 1
+        elif i >= n or win[j] < ref[i]:
+            run = win[j]
+            value = run
+            j += 1
+            while j < m and win[j] == run:
+                value = win[j]
+                j += 1
+        else:
+            run = ref[i]
+            i += 1
+            while i < n and ref[i] == run:
+                i += 1
+            run = win[j]
+            value = run
+            j += 1
+            while j < m and win[j] == run:
+                value = win[j]
+                j += 1
+        if not first:
+            area += previous_gap * (value - previous_value)
+        first = False
+        scaled = i * a - j * b
+        if scaled < 0:
+            scaled = -scaled
+        if scaled > h:
+            h = scaled
+        gap = i / n - j / m
+        if gap < 0.0:
+            gap = -gap
+        if gap > largest:
+            largest = gap
+        previous_gap = gap
+        previous_value = value
+    return h, largest, area

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats as _scipy_stats
 
-from driftloop.stats.ecdf import MergedECDF, merge_ecdfs
+from driftloop.stats.ecdf import ECDFGaps, ecdf_gaps
 
 EXACT_MAX_N = 10_000
 """Largest sample size for which the p-value is exact (scipy's ``method='auto'`` cut-off, ``MAX_AUTO_N``)."""
@@ -35,7 +34,7 @@ class KSResult(NamedTuple):
 
 
 def ks_2samp_sorted(
-    reference: ArrayLike, window: ArrayLike, *, check: bool = True, merged: MergedECDF | None = None
+    reference: ArrayLike, window: ArrayLike, *, check: bool = True, gaps: ECDFGaps | None = None
 ) -> KSResult:
     """Two-sample Kolmogorov–Smirnov statistic and two-sided p-value of two sorted samples.
 
@@ -47,9 +46,9 @@ def ks_2samp_sorted(
         The window sample: 1-D, finite, sorted ascending, not empty.
     check : bool, default True
         Verify that both samples are finite and sorted (O(n)); callers in the hot path pass ``False``.
-    merged : MergedECDF, optional
-        The result of :func:`~driftloop.stats.merge_ecdfs` for these two samples, to share one merge between
-        several statistics; ``reference`` and ``window`` are then not read again.
+    gaps : ECDFGaps, optional
+        The result of :func:`~driftloop.stats.ecdf_gaps` for these two samples, to share one pass with
+        Wasserstein-1; ``reference`` and ``window`` are then not read again.
 
     Returns
     -------
@@ -100,34 +99,13 @@ def ks_2samp_sorted(
     >>> round(result.statistic, 4), f"{result.p_value:.2e}"
     (0.14, '6.39e-02')
     """
-    if merged is None:
-        merged = merge_ecdfs(reference, window, check=check)
-    n, m = merged.n_reference, merged.n_window
+    if gaps is None:
+        gaps = ecdf_gaps(reference, window, check=check)
+    n, m = gaps.n_reference, gaps.n_window
     g = math.gcd(n, m)
-    lcm = (n // g) * m
-    # |m nF - n mG| / g is an integer h with D = h / lcm; int64 is exact while n*m < 2**62.
-    if n * m < 2**62:
-        h = int(_max_abs_scaled_gap(merged.reference_cdf, merged.window_cdf, m // g, n // g))
-    else:  # pragma: no cover - samples of more than 2**31 values
-        diff = merged.reference_cdf / n - merged.window_cdf / m
-        h = round(max(float(diff.max()), -float(diff.min()), 0.0) * lcm)
-    statistic = h / lcm
+    h = gaps.scaled_max_gap  # D = h / lcm(n, m), exactly
+    statistic = h / ((n // g) * m)
     return KSResult(statistic, _p_value(n, m, g, h, statistic))
-
-
-@numba.njit(cache=True, nogil=True)
-def _max_abs_scaled_gap(
-    reference_cdf: NDArray[np.int64], window_cdf: NDArray[np.int64], a: int, b: int
-) -> int:  # pragma: no cover - compiled
-    """``max_k |a reference_cdf[k] - b window_cdf[k]|`` (and 0), in int64, in one pass without temporaries."""
-    h = 0
-    for k in range(reference_cdf.size):
-        d = reference_cdf[k] * a - window_cdf[k] * b
-        if d < 0:
-            d = -d
-        if d > h:
-            h = d
-    return h
 
 
 def _p_value(n: int, m: int, g: int, h: int, statistic: float) -> float:
@@ -170,12 +148,20 @@ def kstwo_sf(x: float, n: int) -> float:
     return min(max(p, 0.0), 1.0)
 
 
+SMIRNOV_BLOCK = 65_536
+"""Terms of the Birnbaum-Tingey sum evaluated at once: bounds the temporaries to a few MB whatever ``n``."""
+
+
 def _smirnov(n: int, x: float) -> float:
-    """Exact ``P(D_n^+ >= x)`` (Birnbaum-Tingey), vectorised; each term is a binomial probability."""
-    j = np.arange(int(math.floor(n * (1.0 - x))) + 1)
-    p = x + j / n
-    np.minimum(p, 1.0, out=p)
-    return float(np.sum(x / p * _scipy_stats.binom.pmf(j, n, p)))
+    """Exact ``P(D_n^+ >= x)`` (Birnbaum-Tingey), vectorised by blocks; each term is a binomial probability."""
+    last = int(math.floor(n * (1.0 - x)))
+    total = 0.0
+    for start in range(0, last + 1, SMIRNOV_BLOCK):
+        j = np.arange(start, min(start + SMIRNOV_BLOCK, last + 1))
+        p = x + j / n
+        np.minimum(p, 1.0, out=p)
+        total += float(np.sum(x / p * _scipy_stats.binom.pmf(j, n, p)))
+    return total
 
 
 def _prob_outside_square(n: int, h: int) -> float:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from driftloop.stats._validation import sorted_sample
-from driftloop.stats.ecdf import MergedECDF, merge_ecdfs
+from driftloop.stats.ecdf import ECDFGaps, ecdf_gaps
 
 
 def wasserstein_sorted(
-    reference: ArrayLike, window: ArrayLike, *, check: bool = True, merged: MergedECDF | None = None
+    reference: ArrayLike, window: ArrayLike, *, check: bool = True, gaps: ECDFGaps | None = None
 ) -> float:
     """Wasserstein-1 distance between the empirical distributions of two sorted samples.
 
@@ -25,9 +24,9 @@ def wasserstein_sorted(
         The window sample: 1-D, finite, sorted ascending, not empty.
     check : bool, default True
         Verify that both samples are finite and sorted (O(n)); callers in the hot path pass ``False``.
-    merged : MergedECDF, optional
-        The result of :func:`~driftloop.stats.merge_ecdfs` for these two samples, to share one merge between
-        several statistics.
+    gaps : ECDFGaps, optional
+        The result of :func:`~driftloop.stats.ecdf_gaps` for these two samples, to share one pass with
+        Kolmogorov–Smirnov.
 
     Returns
     -------
@@ -45,9 +44,8 @@ def wasserstein_sorted(
 
     .. math:: W_1 = \\int |F(x) - G(x)|\\,dx = \\sum_k |F(z_k) - G(z_k)|\\,(z_{k+1} - z_k)
 
-    over the pooled distinct values ``z_k``. When both samples have the same size ``n`` it is also the mean
-    distance between matched order statistics, ``(1/n) \\sum_i |x_{(i)} - y_{(i)}|``, which needs no merge and
-    is used then (unless ``merged`` is given).
+    over the pooled distinct values ``z_k``, accumulated in one pass over both samples by
+    :func:`~driftloop.stats.ecdf_gaps` (no merged copy is stored).
 
     References
     ----------
@@ -64,30 +62,9 @@ def wasserstein_sorted(
     >>> round(wasserstein_sorted(reference, window), 6)
     0.388797
     """
-    if merged is None:
-        ref = sorted_sample("reference", reference, check=check)
-        win = sorted_sample("window", window, check=check)
-        if ref.size == win.size:
-            return float(np.abs(ref - win).sum() / ref.size)
-        merged = merge_ecdfs(ref, win, check=False)
-    if merged.values.size < 2:
-        return 0.0
-    return float(_area_between(merged.values, merged.reference_cdf, merged.window_cdf,
-                               merged.n_reference, merged.n_window))
-
-
-@numba.njit(cache=True, nogil=True)
-def _area_between(
-    values: NDArray[np.float64], reference_cdf: NDArray[np.int64], window_cdf: NDArray[np.int64], n: int, m: int
-) -> float:  # pragma: no cover - compiled
-    """``sum_k |F(z_k) - G(z_k)| (z_{k+1} - z_k)`` in one pass, without temporaries (the GIL is released)."""
-    total = 0.0
-    for k in range(values.size - 1):
-        gap = reference_cdf[k] / n - window_cdf[k] / m
-        if gap < 0.0:
-            gap = -gap
-        total += gap * (values[k + 1] - values[k])
-    return total
+    if gaps is None:
+        gaps = ecdf_gaps(reference, window, check=check)
+    return gaps.area
 
 
 def wasserstein_normalized(
@@ -96,7 +73,7 @@ def wasserstein_normalized(
     *,
     reference_std: float | None = None,
     check: bool = True,
-    merged: MergedECDF | None = None,
+    gaps: ECDFGaps | None = None,
 ) -> float:
     """Wasserstein-1 distance divided by the standard deviation of the reference: a unit-free drift size.
 
@@ -111,8 +88,8 @@ def wasserstein_normalized(
         (population form, ``ddof=0``) when omitted. Must be finite and non-negative.
     check : bool, default True
         Verify that both samples are finite and sorted (O(n)); callers in the hot path pass ``False``.
-    merged : MergedECDF, optional
-        The result of :func:`~driftloop.stats.merge_ecdfs` for these two samples.
+    gaps : ECDFGaps, optional
+        The result of :func:`~driftloop.stats.ecdf_gaps` for these two samples.
 
     Returns
     -------
@@ -149,7 +126,7 @@ def wasserstein_normalized(
     >>> round(wasserstein_normalized(reference, window), 6)
     0.5
     """
-    distance = wasserstein_sorted(reference, window, check=check, merged=merged)
+    distance = wasserstein_sorted(reference, window, check=check, gaps=gaps)
     if reference_std is None:
         ref = sorted_sample("reference", reference, check=False)
         spread = float(np.std(ref))
