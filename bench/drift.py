@@ -11,7 +11,9 @@ Seeded synthetic data: 20 numeric columns (normal, lognormal, uniform, integer-v
 * Evidently (DataDriftPreset) and NannyML (UnivariateDriftCalculator), when a side environment has them
   (``--side-python``; see BENCHMARKS.md): ``bench/drift_baselines.py`` run by that python as a fresh process per
   repeat on the same Parquet files, medians of compute, wall time and peak RSS;
-* peak memory of compare beyond the loaded window (tracemalloc, separate run);
+* peak memory of compare beyond the loaded window, twice: numpy and Python allocations (tracemalloc, separate run),
+  and everything the process holds, Arrow's buffers included (resident set sampled every 0.5 ms during the first
+  full-size compare of a fresh process that loaded the saved profile and the window, after a 1,000-row warm-up);
 
 and checks that driftloop's statistics equal scipy's (relative error <= 1e-9).
 
@@ -28,7 +30,9 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -206,6 +210,61 @@ def peak_memory(profile: ReferenceProfile, table: pa.Table) -> int:
     return peak
 
 
+def resident_bytes() -> int:
+    """The process's resident set size now (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class ResidentPeak:
+    """Largest resident set size seen while the ``with`` block runs, sampled every ``interval`` seconds by a
+    thread (the compiled kernels and numpy's sort release the GIL, so it keeps sampling)."""
+
+    def __init__(self, interval: float = 0.0005) -> None:
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, resident_bytes())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> ResidentPeak:
+        self.peak = resident_bytes()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, resident_bytes())
+
+
+def resident_probe(profile_path: str, window_path: str) -> None:
+    """Run in a fresh process (``--resident-probe``): load the profile and the window, warm up on 1,000 rows (JIT
+    cache, thread pool), then print as JSON the resident memory before and at the peak of one full compare."""
+    profile = ReferenceProfile.load(profile_path)
+    window = pq.read_table(window_path)
+    profile.compare(window.slice(0, 1000))
+    gc.collect()
+    before = resident_bytes()
+    start = time.perf_counter()
+    with ResidentPeak() as peak:
+        profile.compare(window)
+    print(json.dumps({"window_bytes": window.nbytes, "before_bytes": before, "peak_bytes": peak.peak,
+                      "first_compare_s": time.perf_counter() - start}))
+
+
+def fresh_process_peak(profile_path: Path, window_path: Path) -> dict[str, float]:
+    """Resident peak of a full compare in a fresh process, beyond the loaded window (see :func:`resident_probe`)."""
+    done = subprocess.run([sys.executable, __file__, "--resident-probe", str(profile_path), str(window_path)],
+                          capture_output=True, text=True, check=True)
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    extra = max(probe["peak_bytes"] - probe["before_bytes"], 0)
+    return {"rss_extra_mb": extra / 1e6, "rss_ratio": (probe["window_bytes"] + extra) / probe["window_bytes"],
+            "first_compare_s": probe["first_compare_s"]}
+
+
 def machine() -> dict[str, str]:
     try:
         model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
@@ -230,7 +289,11 @@ def main(argv: list[str] | None = None) -> None:
                              "$DRIFTLOOP_BENCH_SIDE_PYTHON; without it they are reported as not installed)")
     parser.add_argument("--baseline-repeats", type=int, default=1,
                         help="fresh processes per baseline tool and size (medians are reported)")
+    parser.add_argument("--resident-probe", nargs=2, metavar=("PROFILE", "WINDOW"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.resident_probe:
+        resident_probe(*args.resident_probe)
+        return
     if args.side_python and not os.access(args.side_python, os.X_OK):
         parser.error(f"--side-python {args.side_python!r} is not an executable file")
     if args.baseline_repeats < 1:
@@ -263,11 +326,14 @@ def main(argv: list[str] | None = None) -> None:
             baselines = {tool: run_baseline(args.side_python, tool, ref_path, win_path, args.baseline_repeats,
                                             compute) for tool in BASELINES}
             peak = peak_memory(profile, window_table)
+            profile_path = profile.save(folder / f"profile_{n}")
+            resident = fresh_process_peak(profile_path, win_path)
             rows.append({
                 "rows": n, "fit_s": fit_seconds, "compute_s": compute, "path_to_table_s": from_path,
                 "scipy_s": scipy_seconds, "speedup_vs_scipy": scipy_seconds / compute, "baselines": baselines,
                 "window_mb": window_table.nbytes / 1e6, "peak_extra_mb": peak / 1e6,
-                "peak_ratio": (window_table.nbytes + peak) / window_table.nbytes, "max_rel_err_vs_scipy": error,
+                "peak_ratio": (window_table.nbytes + peak) / window_table.nbytes, **resident,
+                "max_rel_err_vs_scipy": error,
                 "flagged_columns": sorted(set(result.loc[result.drifted.fillna(False).astype(bool), "column"])),
             })
             console.print(f"{n:,} rows done: compute {compute:.3f} s, scipy {scipy_seconds:.2f} s, "
@@ -275,13 +341,15 @@ def main(argv: list[str] | None = None) -> None:
                           f"NannyML {baseline_cell(baselines['nannyml'])}")
     table = Table(title=f"driftloop drift engine, 20 numeric + 5 categorical columns, median of {args.repeats}")
     for header in ("rows", "fit (s)", "compute (s)", "path->table (s)", "scipy loop (s)", "speedup",
-                   "Evidently (s)", "NannyML (s)", "window MB", "peak/window", "max rel err"):
+                   "Evidently (s)", "NannyML (s)", "window MB", "peak/window (tracemalloc)",
+                   "peak/window (RSS, fresh process)", "max rel err"):
         table.add_column(header, justify="right")
     for r in rows:
         table.add_row(f"{r['rows']:,}", f"{r['fit_s']:.2f}", f"{r['compute_s']:.3f}", f"{r['path_to_table_s']:.3f}",
                       f"{r['scipy_s']:.2f}", f"{r['speedup_vs_scipy']:.0f}x",
                       baseline_cell(r["baselines"]["evidently"]), baseline_cell(r["baselines"]["nannyml"]),
-                      f"{r['window_mb']:.0f}", f"{r['peak_ratio']:.2f}", f"{r['max_rel_err_vs_scipy']:.1e}")
+                      f"{r['window_mb']:.0f}", f"{r['peak_ratio']:.2f}", f"{r['rss_ratio']:.2f}",
+                      f"{r['max_rel_err_vs_scipy']:.1e}")
     console.print(table)
     console.print(baselines_table(rows, args.baseline_repeats))
     ok = all(r["max_rel_err_vs_scipy"] <= TOLERANCE for r in rows)
