@@ -103,3 +103,44 @@ def test_model_without_champion(store: str, white: Path) -> None:
     with pytest.raises(DriftloopError, match="has no 'champion' alias"):
         retrain(client, MODEL, WINE_PROJECT, white, target="quality")
     assert len(client.search_model_versions(f"name = '{MODEL}'")) == 1
+
+
+CRASH_AFTER_REGISTERING = """
+import os, signal, sys
+from driftloop.retrain import job
+from driftloop.tracking import connect
+
+def crash(*args, **kwargs):  # validation starts: the challenger is registered and marked, nothing decided yet
+    os.kill(os.getpid(), signal.SIGKILL)
+
+job.compare = crash
+job.retrain(connect(sys.argv[1]), "wine-quality", sys.argv[2], sys.argv[3], target="quality",
+            parameters={"alpha": "0.01"}, margin=0.02)
+"""
+
+
+def test_a_retrain_killed_between_registering_and_promoting_is_recovered_by_the_next(
+        store: str, white: Path, workdir: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    killed = subprocess.run([sys.executable, "-c", CRASH_AFTER_REGISTERING, store, str(WINE_PROJECT), str(white)],
+                            cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    client = connect(store)
+    # consistent after the crash: the champion never moved; the orphan is a marked, undecided challenger
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "1"
+    orphan = client.get_model_version(MODEL, "2")
+    assert orphan.tags["driftloop.role"] == "challenger" and "driftloop.decision" not in orphan.tags
+    assert alias_version(client, MODEL, PREVIOUS_CHAMPION) is None
+
+    outcome = retrain(client, MODEL, WINE_PROJECT, white, target="quality", parameters={"alpha": "0.01"},
+                      margin=0.02)
+    assert outcome.decision == "promoted" and outcome.challenger == "3"
+    assert client.get_model_version(MODEL, "2").tags["driftloop.decision"] == "abandoned"
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "3"
+    assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "1"
+    experiment = client.get_experiment_by_name(RETRAINING_EXPERIMENT)
+    actions = sorted(run.data.params["action"] for run in client.search_runs([experiment.experiment_id]))
+    assert actions == ["promote", "recover", "retrain"]
