@@ -3,7 +3,6 @@ the SQLite store is out of reach and the registry lock is the lease kept in the 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -15,10 +14,10 @@ import pytest
 
 from driftloop.errors import DriftloopError
 from driftloop.tracking import connect
-from driftloop.tracking.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version, registry_lock
+from driftloop.tracking.registry import registry_lock
 from tests.cli.test_ui import _wait_for_health
 from tests.conftest import free_port
-from tests.retrain.test_registry import MODEL, _racer, make_store
+from tests.retrain.test_registry import MODEL, assert_one_of_two_racing_promotions_wins, make_store
 
 LOCK_TAG = "driftloop.lock"
 
@@ -67,20 +66,5 @@ def test_a_live_lease_blocks_and_an_expired_one_is_taken_over(server_uri: str) -
 
 
 def test_two_concurrent_promotions_through_a_server_cannot_both_succeed(server_uri: str) -> None:
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    start = time.time() + 5.0
-    racers = [context.Process(target=_racer, args=(server_uri, v, start, results)) for v in ("2", "3")]
-    for racer in racers:
-        racer.start()
-    for racer in racers:
-        racer.join(120)
-    outcomes = dict(results.get(timeout=5) for _ in racers)
-    winners = [v for v, outcome in outcomes.items() if outcome == "promoted"]
-    assert len(winners) == 1, outcomes
-    loser = ({"2", "3"} - set(winners)).pop()
-    assert "champion moved from version 1" in outcomes[loser]
-    client = connect(server_uri)
-    assert str(alias_version(client, MODEL, CHAMPION).version) == winners[0]
-    assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "1"
-    assert LOCK_TAG not in client.get_registered_model(MODEL).tags
+    assert_one_of_two_racing_promotions_wins(server_uri)
+    assert LOCK_TAG not in connect(server_uri).get_registered_model(MODEL).tags

@@ -94,16 +94,16 @@ def _racer(uri: str, version: str, start: float, results) -> None:
         results.put((version, str(error)))
 
 
-def test_two_concurrent_promotions_cannot_both_succeed(tmp_path: Path) -> None:
-    uri = make_store(tmp_path)
+def assert_one_of_two_racing_promotions_wins(uri: str) -> None:
+    """Two processes promote versions 2 and 3 at the same instant against champion 1: exactly one wins."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    start = time.time() + 3.0
+    start = time.time() + 5.0
     racers = [context.Process(target=_racer, args=(uri, v, start, results)) for v in ("2", "3")]
     for racer in racers:
         racer.start()
     for racer in racers:
-        racer.join(60)
+        racer.join(120)
     outcomes = dict(results.get(timeout=5) for _ in racers)
     winners = [v for v, outcome in outcomes.items() if outcome == "promoted"]
     assert len(winners) == 1, outcomes
@@ -112,6 +112,10 @@ def test_two_concurrent_promotions_cannot_both_succeed(tmp_path: Path) -> None:
     client = connect(uri)
     assert str(alias_version(client, MODEL, CHAMPION).version) == winners[0]
     assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "1"
+
+
+def test_two_concurrent_promotions_cannot_both_succeed(tmp_path: Path) -> None:
+    assert_one_of_two_racing_promotions_wins(make_store(tmp_path))
 
 
 def test_recover_resolves_orphaned_challengers(tmp_path: Path) -> None:
