@@ -1,7 +1,8 @@
 """The statistics a profile can compute, listed literally (no registry, nothing added by importing a module).
 
 Each entry says what the statistic needs (one pass over both sorted samples for the largest CDF gap and the area
-between the CDFs, both CDFs stored at every pooled value, or counts aligned with the reference's bins or categories), whether its verdict comes from a p-value (``test``) or a calibrated threshold (``distance``), and the
+between the CDFs, both CDFs stored at every pooled value, or counts aligned with the reference's bins or
+categories), whether its verdict comes from a p-value (``test``) or a calibrated threshold (``distance``), and the
 power :math:`a` that makes :math:`n_{\\mathrm{eff}}\\,d^a` behave like a chi-squared under no drift
 (see :mod:`driftloop.thresholds.null`).
 
