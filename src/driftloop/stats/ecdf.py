@@ -82,9 +82,10 @@ def merge_ecdfs(reference: ArrayLike, window: ArrayLike, *, check: bool = True) 
     .. math:: F(z_k) = \\#\\{i : x_i \\le z_k\\} / n, \\qquad G(z_k) = \\#\\{j : y_j \\le z_k\\} / m.
 
     The merge is a compiled (numba) two-pointer walk over the two sorted runs, in one pass: each distinct
-    pooled value is written with the running positions in each sample, which are ``n F`` and ``m G``. Ties, within or across the samples, are collapsed to one entry per run of equal values, so that
-    the counts are those of ``<=``; the value kept is the last of the run in the order of a stable merge
-    (reference values before equal window values). O(n + m) time, no memory beyond the result.
+    pooled value is written with the running positions in each sample, which are ``n F`` and ``m G``. Ties,
+    within or across the samples, are collapsed to one entry per run of equal values, so that the counts are
+    those of ``<=``; the value kept is the last of the run in the order of a stable merge (reference values
+    before equal window values). O(n + m) time, no memory beyond the result.
 
     References
     ----------
