@@ -68,9 +68,16 @@ def test_parse_policy_all():
         parse_policy("")
 
 
-def test_wine_is_refused():
-    result = CliRunner().invoke(cli, ["simulate", "--data", "wine"])
-    assert result.exit_code != 0 and "no timestamps" in result.output
+def test_wine_replays_red_then_white_wines():
+    results = {}
+    for policy in ("never", "drift"):
+        result = CliRunner().invoke(cli, ["simulate", "--data", "wine", "--policy", policy, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        results[policy] = json.loads(result.output.strip().splitlines()[-1])
+    never, drift = results["never"], results["drift"]
+    assert never["retrains"] == 0 and never["alerts"] >= 25  # the white wines drift from the first white week on
+    assert drift["retrains"] >= 1 and drift["promotions"] >= 1
+    assert drift["mae"] < never["mae"] and drift["rmse"] < never["rmse"]
 
 
 def test_records_one_run_per_policy(tmp_path):

@@ -33,7 +33,8 @@ def _length(option: str, text: str) -> pd.Timedelta:
 
 @click.command("simulate")
 @click.option("--data", "data", default="bike", show_default=True, metavar="bike|wine|PATH",
-              help="The bundled bike-sharing data, or a CSV/Parquet table with a timestamp and a numeric target.")
+              help="The bundled bike-sharing data (hourly, 2011-2012), the bundled wine-quality data (red wines then "
+                   "white ones, one an hour), or a CSV/Parquet table with a timestamp and a numeric target.")
 @click.option("--policy", default="all", show_default=True, metavar="never|schedule:N|drift|performance|all",
               help="Retraining policy to replay; 'all' compares never, schedule:1, schedule:4, schedule:13, drift and "
                    "performance.")

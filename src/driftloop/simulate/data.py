@@ -1,7 +1,9 @@
-"""The datasets ``driftloop simulate`` can replay: the bundled bike-sharing data or a time-indexed table."""
+"""The datasets ``driftloop simulate`` can replay: the bundled bike-sharing and wine-quality data, or a time-indexed
+table."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +17,37 @@ def bike_dataset() -> Dataset:
     from driftloop.demo.bike import FEATURES, TARGET, TIMESTAMP, TRAIN_END, load_hourly, make_regressor
 
     return Dataset(load_hourly(), FEATURES, TARGET, TIMESTAMP, TRAIN_END, make_regressor)
+
+
+WINE_FEATURES = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides",
+                 "free sulfur dioxide", "total sulfur dioxide", "density", "pH", "sulphates", "alcohol"]
+WINE_START = pd.Timestamp("2024-01-01", tz="UTC")
+WINE_TRAIN_DAYS = 42
+
+
+def wine_dataset(seed: int = 0) -> Dataset:
+    """Red wines, then white wines, arriving one an hour: the champion is trained on the first six weeks of red wines.
+
+    The wine-quality data has no time, so the replay gives it an arrival clock: the 1,599 red wines (shuffled with
+    ``seed``) from 2024-01-01 00:00 UTC, one per hour, then the 4,898 white wines (shuffled too). The first
+    ``WINE_TRAIN_DAYS`` days (1,008 red wines) train the first champion; production is the remaining 591 red wines
+    (about 3.5 weeks) followed by the white wines (about 29 weeks): an abrupt change of population, as when a model
+    made for red wines is pointed at white ones. The target is the quality score, predicted as a number (MAE/RMSE).
+    """
+    from driftloop.demo.bike import make_regressor
+
+    parts = []
+    for colour in ("red", "white"):
+        with resources.as_file(resources.files("driftloop.datasets") / "wine_quality" / f"winequality-{colour}.csv") \
+                as path:
+            part = pd.read_csv(path, sep=";")
+        parts.append(part.sample(frac=1.0, random_state=seed).assign(colour=colour))
+    frame = pd.concat(parts, ignore_index=True)
+    frame[WINE_FEATURES] = frame[WINE_FEATURES].astype("float64")
+    frame["quality"] = frame["quality"].astype("float64")
+    frame["timestamp"] = WINE_START + pd.to_timedelta(range(len(frame)), unit="h")
+    train_end = WINE_START + pd.Timedelta(days=WINE_TRAIN_DAYS)
+    return Dataset(frame, WINE_FEATURES, "quality", "timestamp", train_end, make_regressor)
 
 
 def table_dataset(path: str, *, target: str, timestamp: str, train_days: int) -> Dataset:
@@ -40,14 +73,11 @@ def table_dataset(path: str, *, target: str, timestamp: str, train_days: int) ->
 
 
 def load_dataset(name: str, *, target: str = "cnt", timestamp: str = "timestamp", train_days: int = 90) -> Dataset:
-    """``bike``, ``wine`` (refused: it has no timestamps) or a path."""
+    """``bike``, ``wine`` (red wines then white ones, see :func:`wine_dataset`) or a path."""
     if name == "bike":
         return bike_dataset()
     if name == "wine":
-        raise DriftloopError(
-            "The '--data' option: the wine-quality data has no timestamps, so it cannot be replayed as production "
-            "traffic; use --data bike or the path of a table with a timestamp column."
-        )
+        return wine_dataset()
     if not Path(name).exists():
         raise DriftloopError(f"The '--data' option must be bike, wine or the path of a data file; got {name!r}.")
     return table_dataset(name, target=target, timestamp=timestamp, train_days=train_days)

@@ -17,6 +17,15 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 4)
 
 
+def _figure(value: float) -> str:
+    """An error figure with one decimal when it is 10 or more, else three significant digits (wine's MAE is < 1).
+
+    >>> _figure(103.609), _figure(45.7085), _figure(0.61234)
+    ('103.6', '45.7', '0.612')
+    """
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+
+
 def as_json_lines(results: Sequence[PolicyResult]) -> list[str]:
     """One JSON object per policy with the keys policy, mae, rmse, retrains, alerts, promotions, rejected."""
     lines = []
@@ -32,14 +41,15 @@ def as_table(results: Sequence[PolicyResult], *, title: str = "Retraining polici
     for column in ("policy", "MAE", "RMSE", "retrains", "alerts", "promotions", "rejected"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for r in results:
-        table.add_row(r.policy, f"{r.mae:.1f}", f"{r.rmse:.1f}", str(r.retrains), str(r.alerts), str(r.promotions),
+        table.add_row(r.policy, _figure(r.mae), _figure(r.rmse), str(r.retrains), str(r.alerts), str(r.promotions),
                       str(r.rejected))
     return table
 
 
 def as_markdown(results: Sequence[PolicyResult]) -> str:
     rows = ["| policy | MAE | RMSE | retrains | alerts | promotions | rejected |", "|---|---:|---:|---:|---:|---:|---:|"]
-    rows += [f"| {r.policy} | {r.mae:.1f} | {r.rmse:.1f} | {r.retrains} | {r.alerts} | {r.promotions} | {r.rejected} |"
+    rows += [f"| {r.policy} | {_figure(r.mae)} | {_figure(r.rmse)} | {r.retrains} | {r.alerts} | {r.promotions} "
+             f"| {r.rejected} |"
              for r in results]
     return "\n".join(rows)
 
