@@ -93,3 +93,31 @@ def test_records_one_run_per_policy(tmp_path):
     assert len(runs) == 1 and runs[0].data.params["policy"] == "schedule:2"
     assert runs[0].data.metrics["retrains"] == json.loads(result.stdout.splitlines()[-1])["retrains"]
     assert len(client.get_metric_history(runs[0].info.run_id, "window/drift/share")) >= 2
+
+
+def test_register_keeps_every_replayed_model_in_the_registry(tmp_path):
+    from driftloop.tracking import connect
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = CliRunner().invoke(cli, ["simulate", "--data", "wine", "--policy", "schedule:1", "--until", "2024-03-25",
+                                      "--tracking-uri", uri, "--register", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["retrains"] >= 3 and summary["retrains"] == summary["promotions"] + summary["rejected"]
+    client = connect(uri)
+    name = "simulate-wine-schedule-1"
+    versions = {str(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
+    assert len(versions) == 1 + summary["retrains"]  # the first champion and one challenger per retrain
+    decisions = [versions[v].tags.get("driftloop.decision") for v in sorted(versions, key=int)]
+    assert decisions.count("promoted") == 1 + summary["promotions"]
+    assert decisions.count("rejected") == summary["rejected"] and None not in decisions
+    aliases = client.get_registered_model(name).aliases
+    last_promoted = max((v for v, d in zip(sorted(versions, key=int), decisions) if d == "promoted"), key=int)
+    assert str(aliases["champion"]) == last_promoted and "challenger" not in aliases
+    audit = client.search_runs([client.get_experiment_by_name("retraining").experiment_id])
+    assert len(audit) == 1 + summary["retrains"]
+
+
+def test_register_needs_a_store():
+    result = CliRunner().invoke(cli, ["simulate", "--data", "wine", "--register"])
+    assert result.exit_code != 0 and "'--register' option needs '--tracking-uri'" in result.output

@@ -19,9 +19,11 @@ For each window (a week by default), in time order:
    becomes the champion from the next window on, with its holdout metrics as training metrics and a reference
    profile of its training rows; a rejected one is counted and dropped.
 
-Everything runs in process and keeps the models in memory: registering every retrained model in MLflow (up to ~150
-per ``all`` run) would dominate the run time. With a tracking store, :func:`log_simulation` records one run per
-policy in the experiment ``simulation`` instead: the per-window metrics (step = window index) and the summary.
+The models are fitted in process and kept in memory. With a tracking store, :func:`log_simulation` records one run
+per policy in the experiment ``simulation``: the per-window metrics (step = window index) and the summary; with a
+:class:`~driftloop.simulate.registry.ReplayRegistry` per policy (``driftloop simulate --register``), every model is
+also registered in MLflow and promoted or rejected there as the retrain job does (about 1 s per model, so off by
+default: an ``all`` run on the bike data trains about 160).
 
 Built-in policy configurations (``POLICY_CONFIGS``), chosen from the data's rhythm, not tuned on the results:
 
@@ -58,6 +60,7 @@ from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
 from driftloop.retrain.policies import RetrainConfig, decide
 from driftloop.retrain.validation import compare
+from driftloop.simulate.registry import ReplayRegistry
 
 ALL_POLICIES = ("never", "schedule:1", "schedule:4", "schedule:13", "drift", "performance")
 POLICY_CONFIGS: dict[str, RetrainConfig] = {
@@ -154,6 +157,7 @@ class _Champion:
     inputs: MonitorInputs
     training_metrics: dict[str, float]
     since: int  # position in the history of the first window it served
+    training_rows: pd.DataFrame  # the features it was fitted on
 
 
 def _fit(dataset: Dataset, rows: pd.DataFrame, holdout: pd.DataFrame, since: int) -> _Champion:
@@ -170,7 +174,7 @@ def _champion(dataset: Dataset, model: object, rows: pd.DataFrame, holdout: pd.D
     reference = rows[features].assign(prediction=model.predict(rows[features]))  # type: ignore[attr-defined]
     inputs = MonitorInputs(ReferenceProfile().fit(reference), features, model.predict,  # type: ignore[attr-defined]
                            ignored_columns=[dataset.timestamp, dataset.target])
-    return _Champion(model, inputs, metrics, since)
+    return _Champion(model, inputs, metrics, since, rows[features])
 
 
 def first_champion(dataset: Dataset, settings: SimulationSettings) -> _Champion:
@@ -201,14 +205,18 @@ def production_windows(dataset: Dataset, settings: SimulationSettings) -> list[W
 
 def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings | None = None, *,
                     rules: Sequence[AlertRule] | None = None, initial: _Champion | None = None,
-                    progress: Callable[[int], None] | None = None) -> PolicyResult:
-    """Replay the production stream under one policy; see the module docstring."""
+                    progress: Callable[[int], None] | None = None,
+                    registry: ReplayRegistry | None = None) -> PolicyResult:
+    """Replay the production stream under one policy; see the module docstring. With ``registry``, every model is
+    also registered, promoted or rejected in MLflow (:mod:`driftloop.simulate.registry`)."""
     settings = settings or SimulationSettings()
     config = policy_config(policy)
     rules = default_rules() if rules is None else rules
     frame, features, target, ts_col = dataset.frame, list(dataset.features), dataset.target, dataset.timestamp
     timestamps = frame[ts_col]
     champion = initial or first_champion(dataset, settings)
+    if registry is not None:
+        registry.start(champion.model, champion.training_rows)
     history: list[WindowResult] = []
     abs_errors: list[np.ndarray] = []
     last_retrain: int | None = None
@@ -235,7 +243,7 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
         if decision.retrain:
             result.retrains += 1
             last_retrain = position
-            champion = _retrain(dataset, settings, champion, window.end, position, result, decision.reason)
+            champion = _retrain(dataset, settings, champion, window.end, position, result, decision.reason, registry)
         if progress is not None:
             progress(1)
     errors = np.concatenate(abs_errors) if abs_errors else np.array([])
@@ -246,7 +254,7 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
 
 
 def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion, now: pd.Timestamp,
-             position: int, result: PolicyResult, reason: str) -> _Champion:
+             position: int, result: PolicyResult, reason: str, registry: ReplayRegistry | None = None) -> _Champion:
     """Train a challenger on the labelled rows known at ``now``, validate it on the freshest ones, maybe promote."""
     frame, ts = dataset.frame, dataset.frame[dataset.timestamp]
     labelled_until = now - settings.label_delay
@@ -260,10 +268,13 @@ def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion
         return champion
     challenger = _fit(dataset, fit_rows, holdout, since=position + 1)
     features = list(dataset.features)
+    version = registry.propose(challenger.model, challenger.training_rows, position) if registry else None
     verdict = compare(holdout[dataset.target].to_numpy(dtype=float),
                       np.asarray(champion.model.predict(holdout[features]), dtype=float),  # type: ignore[attr-defined]
                       np.asarray(challenger.model.predict(holdout[features]), dtype=float),  # type: ignore[attr-defined]
                       metric="mae", margin=settings.validation_margin, seed=position)
+    if registry is not None and version is not None:
+        registry.decide(version, verdict)
     if verdict.promote:
         result.promotions += 1
         result.events.append(f"window {position}: {reason}; promoted ({verdict.reason})")
@@ -274,12 +285,15 @@ def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion
 
 
 def simulate(dataset: Dataset, policies: Sequence[str], settings: SimulationSettings | None = None, *,
-             progress: Callable[[int], None] | None = None) -> list[PolicyResult]:
-    """Every policy on the same stream, each from the same first champion (trained once)."""
+             progress: Callable[[int], None] | None = None,
+             registries: Callable[[str], ReplayRegistry] | None = None) -> list[PolicyResult]:
+    """Every policy on the same stream, each from the same first champion (trained once); ``registries`` gives the
+    registry of each policy's models, when they are to be registered in MLflow."""
     settings = settings or SimulationSettings()
     rules = default_rules()
     initial = first_champion(dataset, settings)
-    return [simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=progress)
+    return [simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=progress,
+                            registry=registries(policy) if registries else None)
             for policy in policies]
 
 
