@@ -25,7 +25,7 @@ per policy in the experiment ``simulation``: the per-window metrics (step = wind
 also registered in MLflow and promoted or rejected there as the retrain job does (about 1 s per model, so off by
 default: an ``all`` run on the bike data trains about 160).
 
-Built-in policy configurations (``POLICY_CONFIGS``), chosen from the data's rhythm, not tuned on the results:
+Built-in policy configurations (``POLICY_CONFIGS``), chosen from the data's rhythm (one exception, said below):
 
 ``schedule:N``
     retrain every N windows (no other guard).
