@@ -84,12 +84,22 @@ def quote(identifier: str) -> str:
 
 
 def dtype_name(values: np.ndarray) -> str:
-    kind = values.dtype.kind
-    if kind == "M":
-        return "datetime64[ns]"
-    if kind in "fiub":
-        return str(values.dtype)
-    return "object"
+    """The name under which the log records a column's dtype, cached per dtype (``str(dtype)`` takes about 2 µs
+    and is asked for every column of every batch).
+
+    >>> dtype_name(np.array([1.5])), dtype_name(np.array(["a"], dtype=object))
+    ('float64', 'object')
+    """
+    dtype = values.dtype
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        kind = dtype.kind
+        name = "datetime64[ns]" if kind == "M" else str(dtype) if kind in "fiub" else "object"
+        _DTYPE_NAMES[dtype] = name
+    return name
+
+
+_DTYPE_NAMES: dict[np.dtype, str] = {}
 
 
 def widen(old: str, new: str) -> str:
