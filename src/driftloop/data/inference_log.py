@@ -207,8 +207,6 @@ class InferenceLog:
         self._seq = itertools.count()
         self._failure: DriftloopError | None = None
         self._closed = False
-        self._outbox: list[bytes] = []
-        self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ack_buffer = bytearray()
 
@@ -261,7 +259,6 @@ class InferenceLog:
         """Write what is queued, stop the writer process (it checkpoints the log) and wait for it."""
         if self._process is None or self._closed:
             return
-        self._flush()
         self._closed = True
         with self._send_lock:
             try:
@@ -289,32 +286,22 @@ class InferenceLog:
         self.close()
 
     # -- writing
-    def _submit(self, kind: str, payload: Any, settle: Callable[[Any, BaseException | None], None],
-                loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Frame the message and send it; from an event loop, the frames of one loop iteration go in one write."""
+    def _submit(self, kind: str, payload: Any, settle: Callable[[Any, BaseException | None], None]) -> None:
+        """Frame the message and write it to the writer process at once.
+
+        At once rather than once per event-loop turn: under load one turn runs several request handlers, and a frame
+        held back until the end of the turn would reach the writer only after all of them. In the pipe, it is read
+        as soon as the writer finishes its current commit.
+        """
         if self._process is None or self._closed:
             raise DriftloopError(f"The inference log {self.path} is not open.")
         seq = next(self._seq)
         body = pickle.dumps((seq, kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
-        frame = struct.pack("<I", len(body)) + body
         with self._send_lock:
             if self._failure is not None:
                 raise self._failure
             self._pending[seq] = settle
-            if loop is not None:
-                self._outbox.append(frame)
-                if not self._flush_scheduled:
-                    self._flush_scheduled = True
-                    loop.call_soon(self._flush)
-                return
-            self._write(frame)
-
-    def _flush(self) -> None:
-        with self._send_lock:
-            frames, self._outbox = self._outbox, []
-            self._flush_scheduled = False
-            if frames:
-                self._write(b"".join(frames))
+            self._write(struct.pack("<I", len(body)) + body)
 
     def _write(self, data: bytes) -> None:
         """Write to the writer process (under the send lock); a dead writer fails its pending messages."""
@@ -339,25 +326,24 @@ class InferenceLog:
         self._writer_gone()
 
     def _on_readable(self) -> None:
-        """The event loop's reader of acknowledgements."""
+        """Settle the acknowledgements waiting in the pipe, without blocking (also the loop's reader callback).
+
+        One read: the pipe is level-triggered, so whatever a read leaves behind makes the loop call again.
+        """
         assert self._process is not None and self._loop is not None
         fd = self._process.stdout.fileno()
-        ended = False
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 20)
-            except BlockingIOError:
-                break
-            if not chunk:
-                ended = True
-                break
-            self._ack_buffer += chunk
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            return
+        if not chunk:  # the writer closed its end: it has exited
+            self._loop.remove_reader(fd)
+            self._writer_gone()
+            return
+        self._ack_buffer += chunk
         messages, self._ack_buffer = split_frames(self._ack_buffer)
         for message in messages:
             self._acknowledge(message, on_loop=True)
-        if ended:
-            self._loop.remove_reader(fd)
-            self._writer_gone()
 
     def _acknowledge(self, message: Any, *, on_loop: bool) -> None:
         _, outcome, rows, seconds = message
@@ -414,17 +400,26 @@ class InferenceLog:
         return future
 
     async def write_predictions(self, batch: PredictionBatch) -> None:
-        """Write ``batch`` and return once it is committed (the event loop is woken once per group commit)."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._submit("predictions", self._prediction_payload(batch), _settle_async(loop, future), loop)
-        await future
+        """Write ``batch`` and return once it is committed."""
+        await self._write_async("predictions", self._prediction_payload(batch))
 
     async def write_feedback(self, items: Sequence[tuple[str, Any]]) -> FeedbackResult:
         """Store labels ``[(id, label), ...]`` and return once committed."""
+        return await self._write_async("feedback", list(items))
+
+    async def _write_async(self, kind: str, payload: Any) -> Any:
+        """Send the message, then wait on the running loop until the writer acknowledges its commit.
+
+        On the loop that reads the acknowledgements, the ones already in the pipe are settled first. asyncio runs
+        the callbacks of one loop turn in order and a waiter resumed during a turn runs in the next; the loop itself
+        would see a readable pipe only at the end of a turn of request handlers (about a millisecond each under
+        load), and resume their waiters a turn later. Collected here, at each request, they answer a turn sooner.
+        """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._submit("feedback", list(items), _settle_async(loop, future), loop)
+        self._submit(kind, payload, _settle_async(loop, future))
+        if loop is self._loop:
+            self._on_readable()
         return await future
 
     def count_orphans(self) -> int:
