@@ -130,6 +130,19 @@ def load(port: int, path: str, body: bytes, *, clients: int, threads: int, reque
     }
 
 
+def cpu_per_request(server: "Server", before: dict[int, float] | None, after: dict[int, float] | None,
+                    requests: int) -> dict:
+    """CPU microseconds per answered request of the loaded run: all the server's processes, and the busiest one.
+
+    Throughput on a shared machine drifts from run to run; CPU time per request drifts much less, and the busiest
+    process's share (the one that serves; not driftloop's log writer, not MLflow's launcher) is what bounds a
+    one-process server's throughput."""
+    if before is None or after is None or not requests:
+        return {}
+    used = [seconds - before.get(pid, 0.0) for pid, seconds in after.items()]
+    return {"cpu_us": 1e6 * sum(used) / requests, "main_cpu_us": 1e6 * max(used, default=0.0) / requests}
+
+
 # ---------------------------------------------------------------------------------------------------- servers
 class Server:
     def __init__(self, name: str, command: list[str], port: int, predict_path: str, health_path: str,
@@ -157,6 +170,25 @@ class Server:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not answer within 120 s")
+
+    def cpu_seconds(self) -> dict[int, float] | None:
+        """CPU seconds used so far by each process of the server (its session: the server, its log writer, MLflow's
+        workers), from /proc; None where there is no /proc."""
+        assert self.process is not None
+        used = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        try:
+            pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+        except OSError:
+            return None
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == self.process.pid:  # session id: start_new_session made the server its leader
+                used[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return used
 
     def __exit__(self, *exc: object) -> None:
         assert self.process is not None
@@ -262,14 +294,17 @@ def main(argv: list[str] | None = None) -> int:
                     load(server.port, server.predict_path, body, clients=1, threads=2, requests=300, duration=5)
                     lone = load(server.port, server.predict_path, body, clients=1, threads=1,
                                 requests=min(2000, args.requests), duration=min(5.0, args.duration))
+                    before = server.cpu_seconds()
                     busy = load(server.port, server.predict_path, body, clients=args.clients, threads=args.threads,
                                 requests=args.requests, duration=args.duration)
+                    busy.update(cpu_per_request(server, before, server.cpu_seconds(), busy["requests"]))
                     rows = 1 if payload_name == "1 row" else 100
                     results.append((server.name, payload_name, rows, lone, busy))
                     print(f"{server.name:28s} {payload_name:9s} lone p50 {lone.get('p50_ms', 0):.2f} ms "
                           f"p99 {lone.get('p99_ms', 0):.2f} ms | c={args.clients * args.threads}: "
                           f"{busy.get('rps', 0):.0f} req/s p50 {busy.get('p50_ms', 0):.2f} ms "
-                          f"p99 {busy.get('p99_ms', 0):.2f} ms errors {busy['errors'][:2]}", flush=True)
+                          f"p99 {busy.get('p99_ms', 0):.2f} ms cpu {busy.get('cpu_us', 0):.0f} us/req "
+                          f"errors {busy['errors'][:2]}", flush=True)
         concurrency = args.clients * args.threads
         lines = [
             f"Machine: {machine()}",
@@ -279,21 +314,28 @@ def main(argv: list[str] | None = None) -> int:
             f"(concurrency {concurrency}), each run bounded by {args.requests} requests and {args.duration:g} s; "
             "'lone' = one connection, one request at a time.",
             "",
-            f"| server | payload | lone p50 ms | lone p99 ms | req/s (c={concurrency}) | rows/s | p50 ms | p99 ms |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| server | payload | lone p50 ms | lone p99 ms | req/s (c={concurrency}) | rows/s | p50 ms | p99 ms "
+            "| CPU us/req | busiest process CPU us/req |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, payload_name, rows, lone, busy in results:
             lines.append(f"| {name} | {payload_name} | {lone.get('p50_ms', float('nan')):.2f} | "
                          f"{lone.get('p99_ms', float('nan')):.2f} | {busy.get('rps', 0):.0f} | "
                          f"{busy.get('rps', 0) * rows:.0f} | {busy.get('p50_ms', float('nan')):.2f} | "
-                         f"{busy.get('p99_ms', float('nan')):.2f} |")
+                         f"{busy.get('p99_ms', float('nan')):.2f} | {busy.get('cpu_us', float('nan')):.0f} | "
+                         f"{busy.get('main_cpu_us', float('nan')):.0f} |")
         table = {(name, payload): busy.get("rps", 0) for name, payload, _, _, busy in results}
+        main_cpu = {(name, payload): busy.get("main_cpu_us") for name, payload, _, _, busy in results}
         lines.append("")
         for payload_name in bodies:
             off = table.get(("driftloop serve --no-log", payload_name), 0)
             on = table.get(("driftloop serve --log", payload_name), 0)
             mlflow_rps = table.get(("mlflow models serve", payload_name))
             text = f"- {payload_name}: logging costs {100 * (1 - on / off):.1f}% of throughput" if off else ""
+            cpu_off = main_cpu.get(("driftloop serve --no-log", payload_name))
+            cpu_on = main_cpu.get(("driftloop serve --log", payload_name))
+            if cpu_off and cpu_on:
+                text += f" ({100 * (cpu_on / cpu_off - 1):.1f}% more CPU per request in the serving process)"
             if mlflow_rps:
                 text += f"; driftloop with logging = {on / mlflow_rps:.2f}x mlflow models serve"
             lines.append(text)
