@@ -18,6 +18,12 @@ time of a lone request (no queueing).
     python bench/serve.py --tracking-uri sqlite:////path/mlflow.db --duration 10 --requests 20000
 
 Prints a Markdown table (and writes it to ``--out`` when given).
+
+The logging cost is then measured again, paired (``--rounds``, 0 to skip): both driftloop servers run at once (one
+idle while the other is loaded), and ``--rounds`` short loaded runs of each alternate (off/on, then on/off, ...).
+Each round gives the ratio of the two throughputs measured seconds apart, so that the machine's own drift in speed
+(on a shared VM the no-log server alone moves about 6% between sequential runs) cancels out; the cost reported is
+``1 - median(on / off)`` with the range of the rounds.
 """
 
 from __future__ import annotations
@@ -254,6 +260,33 @@ def machine() -> str:
     return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
+def paired_logging_cost(off: Server, on: Server, bodies: dict[str, bytes], *, rounds: int, clients: int,
+                        threads: int, requests: int, duration: float) -> list[str]:
+    """Logging cost per payload from ``rounds`` alternating loaded runs of the no-log and the log server (see the
+    module docstring); one Markdown line per payload."""
+    lines = []
+    for payload_name, body in bodies.items():
+        for server in (off, on):  # warm-up
+            load(server.port, server.predict_path, body, clients=1, threads=2, requests=300, duration=5)
+        ratios = []
+        for round_index in range(rounds):
+            order = (off, on) if round_index % 2 == 0 else (on, off)
+            rps = {}
+            for server in order:
+                rps[server.name] = load(server.port, server.predict_path, body, clients=clients, threads=threads,
+                                        requests=requests, duration=duration).get("rps", 0.0)
+            if rps[off.name]:
+                ratios.append(rps[on.name] / rps[off.name])
+            print(f"paired round {round_index + 1}/{rounds} {payload_name}: off {rps[off.name]:.0f} req/s, "
+                  f"on {rps[on.name]:.0f} req/s", flush=True)
+        if ratios:
+            costs = sorted(100 * (1 - ratio) for ratio in ratios)
+            lines.append(f"- {payload_name}, paired over {len(ratios)} alternating rounds of {duration:g} s: logging "
+                         f"costs {100 * (1 - statistics.median(ratios)):.1f}% of throughput (median; rounds "
+                         f"{costs[0]:.1f}% to {costs[-1]:.1f}%)")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracking-uri", default=None, help="Store with wine-quality@champion (default: train one).")
@@ -263,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="Threads (connections) per client process.")
     parser.add_argument("--skip-mlflow", action="store_true", help="Do not benchmark mlflow models serve.")
     parser.add_argument("--out", default=None, help="Also write the Markdown table to this file.")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="Alternating paired rounds for the logging cost (0: skip).")
+    parser.add_argument("--round-duration", type=float, default=3.0, help="Seconds of each paired round.")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="driftloop-bench-"))
@@ -339,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             if mlflow_rps:
                 text += f"; driftloop with logging = {on / mlflow_rps:.2f}x mlflow models serve"
             lines.append(text)
+        if args.rounds > 0:
+            with servers[0], servers[1]:
+                lines += paired_logging_cost(servers[0], servers[1], bodies, rounds=args.rounds,
+                                             clients=args.clients, threads=args.threads, requests=args.requests,
+                                             duration=args.round_duration)
         report = "\n".join(lines)
         print("\n" + report)
         if args.out:
