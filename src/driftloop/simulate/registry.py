@@ -21,7 +21,14 @@ from mlflow import MlflowClient
 
 from driftloop.retrain.validation import ValidationResult
 from driftloop.tracking.experiments import get_or_create_experiment
-from driftloop.tracking.registry import decide_challenger, mark_challenger, promote, record_event
+from driftloop.tracking.registry import (
+    CHAMPION,
+    alias_version,
+    decide_challenger,
+    mark_challenger,
+    promote,
+    record_event,
+)
 from driftloop.tracking.store import use_tracking_uri
 
 EXPERIMENT = "simulation"
@@ -64,9 +71,9 @@ class ReplayRegistry:
     def start(self, model: object, rows: pd.DataFrame) -> str:
         """Register the first champion (trained on ``rows``, the features) and give it the ``champion`` alias."""
         version = self._register(model, rows, f"{self.name}: first champion")
-        current = self.client.get_registered_model(self.name).aliases.get("champion")
+        current = alias_version(self.client, self.name, CHAMPION)
         promote(self.client, self.name, version, reason="first champion of the replay", actor=ACTOR,
-                expected_champion=None if current is None else str(current))
+                expected_champion=None if current is None else str(current.version))
         self.champion = version
         return version
 
