@@ -71,6 +71,25 @@ def test_performance_relative_margin() -> None:
     assert not decide([low], score, training_metrics={"accuracy": 0.75}).retrain
 
 
+def test_performance_fixed_limit() -> None:
+    config = RetrainConfig(policy="performance", metric="relative_mae", limit=1.0)
+    assert config.lower_is_better
+
+    def relative(i: int, value: float) -> WindowResult:
+        return WindowResult(i, DAY, DAY, 10, metrics={"performance/relative_mae": value,
+                                                      "performance/labelled_rows": 10.0})
+
+    decision = decide([relative(0, 1.2)], config)  # no training metrics needed
+    assert decision.retrain and "performance/relative_mae = 1.2 > 1 (fixed limit)" in decision.reason
+    assert not decide([relative(0, 0.9)], config).retrain
+    assert not decide([relative(0, float("nan"))], config).retrain  # no benchmark this window: no judgement
+    # a training value is ignored when a limit is set
+    assert not decide([relative(0, 0.9)], config, training_metrics={"relative_mae": 0.1}).retrain
+    assert config_from_toml('[retrain]\npolicy = "performance"\nmetric = "relative_mae"\nlimit = 1').limit == 1
+    with pytest.raises(DriftloopError, match="'limit' key must be a finite number"):
+        config_from_toml('[retrain]\npolicy = "performance"\nlimit = "one"')
+
+
 def test_min_labelled_rows_counts_only_fresh_windows() -> None:
     history = [window(i, labelled=200.0) for i in range(6)]
     assert fresh_labelled_rows(history, None) == 1200

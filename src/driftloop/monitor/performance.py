@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from driftloop.errors import DriftloopError
+
 
 #: Accuracy after rounding is reported for integer targets with at most this many distinct values (scores such as
 #: wine quality 3-9), not for counts (bike rentals), where an exact hit is meaningless.
@@ -46,9 +48,66 @@ def probability_metrics(labels: pd.Series, probabilities: np.ndarray, classes: l
     }
 
 
-def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str) -> dict[str, float]:
+def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta) -> pd.Series:
+    """The seasonal naive forecast of every row: the label of the row stamped exactly ``lag`` earlier.
+
+    :math:`\\hat y_t = y_{t - \\text{lag}}` — "the same hour last week" for ``lag = 7 days`` on hourly data, the
+    benchmark forecast of Hyndman & Koehler (2006, §3.4). NaN where no labelled row has that time stamp. The rows must
+    be one series (one row per time stamp): labelled rows that share a time stamp with different labels make the
+    benchmark ambiguous and are a :class:`~driftloop.errors.DriftloopError`.
+
+    >>> stamps = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True))
+    >>> seasonal_naive(stamps, pd.Series([10.0, None, 12.0]), pd.Timedelta(days=1)).tolist()
+    [nan, 10.0, nan]
+    """
+    if len(timestamps) != len(labels):
+        raise DriftloopError(f"The seasonal naive forecast needs one time stamp per label; got {len(timestamps)} "
+                             f"time stamps and {len(labels)} labels.")
+    if not lag > pd.Timedelta(0):
+        raise DriftloopError(f"The seasonal lag of the naive forecast must be a positive duration; got {lag}.")
+    has_label = labels.notna().to_numpy()
+    known = pd.Series(labels.to_numpy()[has_label], index=pd.DatetimeIndex(timestamps.to_numpy()[has_label]))
+    repeated = known.index.duplicated(keep=False)
+    if repeated.any():
+        conflicting = known[repeated].groupby(level=0).nunique()
+        conflicting = conflicting[conflicting > 1]
+        if len(conflicting):
+            raise DriftloopError(
+                f"The seasonal naive forecast needs one series, one label per time stamp; {len(conflicting)} time "
+                f"stamp(s) carry different labels (e.g. {conflicting.index[0]}). Monitor one series per pass."
+            )
+        known = known[~known.index.duplicated()]
+    earlier = pd.DatetimeIndex(timestamps.to_numpy()) - lag
+    return pd.Series(known.reindex(earlier).to_numpy(), index=labels.index, dtype="float64")
+
+
+def relative_mae_metrics(y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.ndarray) -> dict[str, float]:
+    """The model's MAE relative to a benchmark forecast's on the same rows (rows without a benchmark are left out).
+
+    :math:`\\text{RelMAE} = \\sum_i |\\hat y_i - y_i| \\,/\\, \\sum_i |b_i - y_i|` over the rows with a
+    benchmark :math:`b_i` (Davydenko & Fildes, 2013): below 1 the model beats the benchmark, above 1 it does not.
+    Unlike the MAE, the ratio does not rise in a hard week (a holiday, a storm) that is hard for the benchmark too.
+    NaN when no row has a benchmark or the benchmark is exact on every row.
+
+    >>> relative_mae_metrics(np.array([10.0, 20.0]), np.array([11.0, 22.0]), np.array([14.0, np.nan]))
+    {'performance/naive_mae': 4.0, 'performance/relative_mae': 0.25, 'performance/naive_rows': 1.0}
+    """
+    usable = np.isfinite(benchmark)
+    rows = int(usable.sum())
+    naive_error = float(np.mean(np.abs(benchmark[usable] - y_true[usable]))) if rows else float("nan")
+    model_error = float(np.mean(np.abs(y_pred[usable] - y_true[usable]))) if rows else float("nan")
+    relative = model_error / naive_error if rows and naive_error > 0 else float("nan")
+    return {"performance/naive_mae": naive_error, "performance/relative_mae": relative,
+            "performance/naive_rows": float(rows)}
+
+
+def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str,
+                        benchmark: pd.Series | None = None) -> dict[str, float]:
     """Metrics on rows with a label: coverage always; for regression rmse, mae, r2 (and accuracy after rounding
     when the labels are whole-number scores, see :data:`MAX_SCORE_LEVELS`); for classification accuracy and macro f1.
+
+    With ``benchmark`` (a forecast per row, such as :func:`seasonal_naive`'s, NaN where there is none), regression
+    also gets :func:`relative_mae_metrics`.
 
     >>> m = performance_metrics(pd.Series([5.2, 6.4, 4.0]), pd.Series([5, 6, None]), "regression")
     >>> m["performance/mae"], m["performance/accuracy"], m["performance/label_coverage"]
@@ -71,6 +130,9 @@ def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str) ->
         y_true, y_pred = y_true[usable], y_pred[usable]
         if len(y_true) == 0:
             return result
+        if benchmark is not None:
+            naive = pd.to_numeric(benchmark[has_label], errors="coerce").to_numpy(dtype="float64")[usable]
+            result.update(relative_mae_metrics(y_true, y_pred, naive))
         errors = y_pred - y_true
         result["performance/mae"] = float(np.mean(np.abs(errors)))
         result["performance/rmse"] = float(np.sqrt(np.mean(errors**2)))

@@ -16,7 +16,10 @@ at where the last retrain happened, and returns a :class:`RetrainDecision` for t
     retrains when the realised ``performance/<metric>`` is worse than at training by a relative ``margin`` in each of
     the last ``consecutive`` windows since the last retrain. "Worse" is larger for error metrics (``mae``, ``rmse``,
     ``mse``, ``loss``, ``log_loss``) and smaller for scores (``accuracy``, ``r2``, ``f1``, ...): an error metric must
-    exceed ``training x (1 + margin)``, a score must fall below ``training x (1 - margin)``.
+    exceed ``training x (1 + margin)``, a score must fall below ``training x (1 - margin)``. With a fixed ``limit``
+    the metric is compared with that value instead (no training value needed): ``metric = "relative_mae"`` with
+    ``limit = 1.0`` retrains when the model no longer beats the seasonal naive forecast (the monitor's
+    ``--naive-lag``; see :func:`driftloop.monitor.performance.relative_mae_metrics`).
 
 Every policy is gated by two guards, checked first:
 
@@ -38,6 +41,7 @@ Configuration lives in the alert-rules TOML file, in a ``[retrain]`` table::
     consecutive = 1             # drift, performance: windows in a row
     metric = "mae"              # performance: the metric compared with its training value
     margin = 0.1                # performance: relative margin
+    # limit = 1.0               # performance: a fixed limit instead of training x (1 +- margin)
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from driftloop.monitor.alerts import as_number, fmt, read_rules_file, training_v
 from driftloop.monitor.results import WindowResult
 
 POLICIES = ("never", "schedule", "drift", "performance")
-LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "log_loss", "mape", "brier")
+LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "log_loss", "mape", "brier", "relative_mae", "naive_mae")
 """Metrics where larger means worse; every other metric is taken as a score (larger is better)."""
 
 
@@ -84,6 +88,7 @@ class RetrainConfig:
     consecutive: int = 1
     metric: str = "mae"
     margin: float = 0.1
+    limit: float | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -98,6 +103,10 @@ class RetrainConfig:
         margin = self.margin
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
             raise _config_error("margin", "a finite number >= 0", margin)
+        limit = self.limit
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
+                                  or not math.isfinite(limit)):
+            raise _config_error("limit", "a finite number (or no 'limit' key)", limit)
         if not isinstance(self.metric, str) or not self.metric.strip() or "/" in self.metric:
             raise _config_error("metric", "a metric name such as 'mae' (without 'performance/')", self.metric)
 
@@ -120,7 +129,7 @@ def config_from_toml(text: str, *, source: str = "<string>") -> RetrainConfig:
     >>> config_from_toml('[retrain]\\npolicy = "drift"\\ncooldwn = 2')
     Traceback (most recent call last):
     ...
-    driftloop.errors.DriftloopError: Retrain policy in <string>: unknown key 'cooldwn'; expected one of policy, every, cooldown, min_labelled_rows, drift_share, consecutive, metric, margin.
+    driftloop.errors.DriftloopError: Retrain policy in <string>: unknown key 'cooldwn'; expected one of policy, every, cooldown, min_labelled_rows, drift_share, consecutive, metric, margin, limit.
     """
     try:
         document = tomllib.loads(text)
@@ -237,13 +246,15 @@ def performance(history: Sequence[WindowResult], config: RetrainConfig, *, last_
     if blocked:
         return RetrainDecision(False, "performance", blocked)
     key = f"performance/{config.metric}"
-    trained = training_value(key, training_metrics or {})
-    if trained is None:
-        return RetrainDecision(False, "performance", f"no training value of {config.metric!r} to compare with")
-    if config.lower_is_better:
-        limit, comparison = trained * (1 + config.margin), ">"
+    comparison = ">" if config.lower_is_better else "<"
+    if config.limit is not None:
+        limit, basis = float(config.limit), f"{fmt(config.limit)} (fixed limit)"
     else:
-        limit, comparison = trained * (1 - config.margin), "<"
+        trained = training_value(key, training_metrics or {})
+        if trained is None:
+            return RetrainDecision(False, "performance", f"no training value of {config.metric!r} to compare with")
+        limit = trained * (1 + config.margin) if config.lower_is_better else trained * (1 - config.margin)
+        basis = f"{fmt(limit)} (training {fmt(trained)}, margin {fmt(config.margin)})"
     recent = _recent(history, last_retrain, config.consecutive)
     values = [as_number(w.metrics.get(key)) for w in (recent or [])]
     worse = bool(values) and all(
@@ -251,7 +262,6 @@ def performance(history: Sequence[WindowResult], config: RetrainConfig, *, last_
     )
     latest = as_number(history[-1].metrics.get(key))
     shown = "missing" if latest is None else fmt(latest)
-    basis = f"{fmt(limit)} (training {fmt(trained)}, margin {fmt(config.margin)})"
     if worse:
         streak = f" for {config.consecutive} windows" if config.consecutive > 1 else ""
         return RetrainDecision(True, "performance", f"{key} = {shown} {comparison} {basis}{streak}")

@@ -13,10 +13,13 @@ from driftloop.simulate.replay import Dataset
 
 
 def bike_dataset() -> Dataset:
-    """Hourly bike rentals; the first champion trains on January-March 2011 (as the demo)."""
+    """Hourly bike rentals; the first champion trains on January-March 2011 (as the demo). The seasonal naive
+    benchmark is the same hour a week earlier (rentals follow the week: commutes on working days, leisure at
+    weekends)."""
     from driftloop.demo.bike import FEATURES, TARGET, TIMESTAMP, TRAIN_END, load_hourly, make_regressor
 
-    return Dataset(load_hourly(), FEATURES, TARGET, TIMESTAMP, TRAIN_END, make_regressor)
+    return Dataset(load_hourly(), FEATURES, TARGET, TIMESTAMP, TRAIN_END, make_regressor,
+                   naive_lag=pd.Timedelta(days=7))
 
 
 WINE_FEATURES = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides",

@@ -1,0 +1,71 @@
+"""The seasonal naive benchmark and the relative MAE, against brute force and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import mean_absolute_error
+
+from driftloop.errors import DriftloopError
+from driftloop.monitor.performance import performance_metrics, relative_mae_metrics, seasonal_naive
+
+START = pd.Timestamp("2024-03-01", tz="UTC")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.one_of(st.none(), st.floats(-1e3, 1e3))), min_size=1,
+                max_size=40, unique_by=lambda pair: pair[0]),
+       st.integers(1, 30))
+def test_seasonal_naive_is_the_label_lag_hours_earlier(rows, lag_hours):
+    hours, labels = zip(*rows)
+    stamps = pd.Series(START + pd.to_timedelta(list(hours), unit="h"))
+    series = pd.Series([np.nan if v is None else v for v in labels], dtype="float64", index=range(100, 100 + len(rows)))
+    naive = seasonal_naive(stamps, series, pd.Timedelta(hours=lag_hours))
+    by_hour = {h: v for h, v in rows if v is not None}
+    expected = [by_hour.get(h - lag_hours, np.nan) for h in hours]
+    assert list(naive.index) == list(series.index)
+    np.testing.assert_array_equal(naive.to_numpy(), np.array(expected, dtype="float64"))
+
+
+def test_seasonal_naive_repeated_stamps():
+    stamps = pd.Series([START, START, START + pd.Timedelta(days=7)])
+    same = seasonal_naive(stamps, pd.Series([3.0, 3.0, None]), pd.Timedelta(days=7))
+    assert same.iloc[2] == 3.0
+    with pytest.raises(DriftloopError, match="one label per time stamp.*1 time stamp"):
+        seasonal_naive(stamps, pd.Series([3.0, 4.0, None]), pd.Timedelta(days=7))
+    with pytest.raises(DriftloopError, match="positive duration"):
+        seasonal_naive(stamps, pd.Series([3.0, 4.0, None]), pd.Timedelta(0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(-100, 100), st.floats(-100, 100), st.one_of(st.none(), st.floats(-100, 100))),
+                min_size=1, max_size=50))
+def test_relative_mae_against_scikit_learn(rows):
+    y, predicted, naive = (np.array([np.nan if v is None else v for v in column], dtype="float64")
+                           for column in zip(*rows))
+    metrics = relative_mae_metrics(y, predicted, naive)
+    has = np.isfinite(naive)
+    assert metrics["performance/naive_rows"] == has.sum()
+    if not has.any():
+        assert np.isnan(metrics["performance/relative_mae"])
+        return
+    naive_mae = mean_absolute_error(y[has], naive[has])
+    assert metrics["performance/naive_mae"] == pytest.approx(naive_mae, rel=1e-12, abs=1e-12)
+    if naive_mae > 0:
+        expected = mean_absolute_error(y[has], predicted[has]) / naive_mae
+        assert metrics["performance/relative_mae"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_performance_metrics_with_a_benchmark_uses_labelled_rows_only():
+    labels = pd.Series([10.0, None, 20.0, 30.0])
+    predicted = pd.Series([11.0, 50.0, 22.0, 27.0])
+    naive = pd.Series([12.0, 0.0, np.nan, 24.0])
+    metrics = performance_metrics(predicted, labels, "regression", naive)
+    # rows 0 and 3 have a label and a benchmark: model |1| + |3| = 4, naive |2| + |6| = 8
+    assert metrics["performance/relative_mae"] == pytest.approx(0.5)
+    assert metrics["performance/naive_rows"] == 2.0
+    assert metrics["performance/mae"] == pytest.approx(2.0)  # over the three labelled rows
+    assert "performance/relative_mae" not in performance_metrics(predicted, labels, "regression")
