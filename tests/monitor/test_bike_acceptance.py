@@ -1,6 +1,9 @@
 """Acceptance on real data: the bike-sharing model trained on January-March 2011 degrades, and driftloop says so."""
 
+import json
+
 import numpy as np
+import pytest
 import pandas as pd
 from click.testing import CliRunner
 
@@ -46,3 +49,45 @@ def test_demo_runs_twice_without_duplicating_anything(workdir):
     client = connect()
     run = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id])[0]
     assert len(client.get_metric_history(run.info.run_id, "rows")) == 92
+
+
+def test_relative_mae_against_the_same_hour_last_week(workdir):
+    """``driftloop monitor --naive-lag 7d``: the model's MAE over the naive forecast's, checked on every window
+    against an independent computation (the registered model reloaded, the naive forecast by a pandas merge)."""
+    import mlflow
+
+    client = connect()
+    frame = load_hourly()
+    train_champion(client, frame)
+    data = frame[(frame[TIMESTAMP] >= pd.Timestamp("2011-03-01", tz="UTC"))
+                 & (frame[TIMESTAMP] < pd.Timestamp("2011-05-01", tz="UTC"))]
+    data.to_parquet(workdir / "spring.parquet", index=False)
+    result = CliRunner().invoke(cli, ["monitor", "--model", "bike-sharing@champion", "--data", "spring.parquet",
+                                      "--timestamp-column", TIMESTAMP, "--window", "7d", "--target", TARGET,
+                                      "--naive-lag", "7d", "--format", "json"])
+    assert result.exit_code in (0, 3), result.output
+    windows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    model = mlflow.pyfunc.load_model("models:/bike-sharing@champion")
+    features = model.metadata.get_input_schema().input_names()
+    earlier = data[[TIMESTAMP, TARGET]].assign(**{TIMESTAMP: data[TIMESTAMP] + pd.Timedelta(days=7)})
+    with_naive = data.merge(earlier.rename(columns={TARGET: "naive"}), on=TIMESTAMP, how="left")
+    checked = 0
+    for window in windows:
+        start, end = pd.Timestamp(window["start"]), pd.Timestamp(window["end"])
+        rows = with_naive[(with_naive[TIMESTAMP] >= start) & (with_naive[TIMESTAMP] < end)].dropna(subset=["naive"])
+        relative = window["metrics"].get("performance/relative_mae")
+        if rows.empty:
+            assert relative is None or np.isnan(relative)
+            continue
+        predicted = np.asarray(model.predict(rows[features]), dtype=float)
+        expected = np.mean(np.abs(predicted - rows[TARGET])) / np.mean(np.abs(rows["naive"] - rows[TARGET]))
+        assert relative == pytest.approx(expected, rel=1e-9)
+        checked += 1
+    assert checked >= 6  # every window after the first week
+    missing_labels = CliRunner().invoke(cli, ["monitor", "--model", "bike-sharing@champion", "--data",
+                                              "spring.parquet", "--timestamp-column", TIMESTAMP, "--window", "7d",
+                                              "--naive-lag", "7d"])
+    assert missing_labels.exit_code == 1 and "--naive-lag needs the labels" in missing_labels.output
+    bad_lag = CliRunner().invoke(cli, ["monitor", "--model", "bike-sharing@champion", "--data", "spring.parquet",
+                                       "--timestamp-column", TIMESTAMP, "--target", TARGET, "--naive-lag", "a week"])
+    assert bad_lag.exit_code == 1 and "'naive-lag' option must be a positive length" in bad_lag.output

@@ -19,7 +19,7 @@ from driftloop.tracking import connect
 
 ALERT_EXIT_CODE = 3
 VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
-PERFORMANCE_COLUMNS = ("mae", "rmse", "accuracy", "f1")
+PERFORMANCE_COLUMNS = ("mae", "rmse", "relative_mae", "accuracy", "f1")
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -64,6 +64,9 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
 @click.option("--webhook", default=None, help="URL to POST a JSON payload to when an alert fires.")
 @click.option("--task", type=click.Choice(["regression", "classification"]), default=None,
               help="Performance metrics to compute (default: from the prediction type).")
+@click.option("--naive-lag", default=None, metavar="LENGTH",
+              help="Compare the model with the seasonal naive forecast, the label this long earlier (7d: the same "
+                   "hour last week): performance/relative_mae. For one series, one row per time stamp.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--retrain", "retrain_project", default=None, metavar="PROJECT_DIR",
               help="After the pass, apply the [retrain] policy of --rules and retrain with this MLflow project.")
@@ -71,7 +74,7 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
 @tracking_uri_option
 @handle_errors
 def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, id_column, target, experiment,
-            rules_path, webhook, task, output_format, retrain_project, params, tracking_uri) -> None:
+            rules_path, webhook, task, naive_lag, output_format, retrain_project, params, tracking_uri) -> None:
     """Monitor a registered model on production data, window by window, into MLflow.
 
     Exits with code 3 when a new window raises an alert (for cron and CI).
@@ -81,7 +84,7 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if webhook is not None:
         check_webhook_url(webhook)
     options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
-                             webhook, task)
+                             webhook, task, naive_lag)
     retrain_config = None
     if retrain_project is not None:
         retrain_config = load_config(rules_path)

@@ -21,8 +21,8 @@ class Window:
     frame: pd.DataFrame
 
 
-def parse_window_length(text: str) -> pd.Timedelta:
-    """Parse ``--window``: a fixed length such as ``1d``, ``7d``, ``12h``, ``1w``.
+def parse_window_length(text: str, option: str = "window") -> pd.Timedelta:
+    """Parse ``--window`` (or another length ``option``): a fixed length such as ``1d``, ``7d``, ``12h``, ``1w``.
 
     >>> parse_window_length("1w")
     Timedelta('7 days 00:00:00')
@@ -35,7 +35,7 @@ def parse_window_length(text: str) -> pd.Timedelta:
     except ValueError:
         length = pd.NaT
     if pd.isna(length) or length <= pd.Timedelta(0):
-        raise DriftloopError(f"The 'window' option must be a positive length such as 1d, 7d, 1w or 6h; got {text!r}.")
+        raise DriftloopError(f"The {option!r} option must be a positive length such as 1d, 7d, 1w or 6h; got {text!r}.")
     return length
 
 

@@ -30,6 +30,7 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn
 
 PREDICTION = "prediction"
 LABEL = "label"
+NAIVE = "naive_forecast"  # the seasonal naive benchmark of each row (``driftloop monitor --naive-lag``)
 
 #: The statistic whose value ranks drifted columns and is drawn in the report, by column kind.
 HEADLINE_STATISTIC = {"numeric": "psi", "categorical": "psi"}
@@ -114,7 +115,7 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     profile = inputs.profile
     quality, quality_reasons = quality_metrics(
         frame, inputs.features, list(inputs.reference_ranges), inputs.reference_ranges, inputs.reference_categories,
-        [*inputs.ignored_columns, PREDICTION, LABEL]
+        [*inputs.ignored_columns, PREDICTION, LABEL, NAIVE]
     )
     result.metrics.update(quality)
     result.reasons.extend(quality_reasons)
@@ -138,7 +139,8 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
 
     if LABEL in frame.columns and PREDICTION in frame.columns:
         chosen_task = task or infer_task(frame[PREDICTION])
-        result.metrics.update(performance_metrics(frame[PREDICTION], frame[LABEL], chosen_task))
+        benchmark = frame[NAIVE] if NAIVE in frame.columns else None
+        result.metrics.update(performance_metrics(frame[PREDICTION], frame[LABEL], chosen_task, benchmark))
         missing = [c for c in inputs.features if c not in frame.columns]
         if chosen_task == "classification" and inputs.predict_proba is not None and not missing:
             try:

@@ -16,7 +16,8 @@ from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length, row_windows, time_windows
 from driftloop.errors import DriftloopError
 from driftloop.monitor.alerts import alert_payload, load_rules, send_webhook
-from driftloop.monitor.engine import LABEL, PREDICTION, MonitorInputs, assess_windows
+from driftloop.monitor.engine import LABEL, NAIVE, PREDICTION, MonitorInputs, assess_windows
+from driftloop.monitor.performance import seasonal_naive
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
@@ -126,6 +127,7 @@ class MonitorOptions:
     rules_path: str | None = None
     webhook: str | None = None
     task: str | None = None
+    naive_lag: str | None = None  # the season of the naive benchmark (performance/relative_mae), e.g. "7d"
 
 
 @dataclass
@@ -176,10 +178,31 @@ def _attach_labels(frame: pd.DataFrame, options: MonitorOptions, notes: list[str
     return frame
 
 
+def _timestamp_column(frame: pd.DataFrame, options: MonitorOptions) -> str | None:
+    if options.timestamp_column is None and "timestamp" in frame.columns:
+        return "timestamp"  # the inference log's own column
+    return options.timestamp_column
+
+
+def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.DataFrame:
+    """The seasonal naive benchmark of every row (:func:`~driftloop.monitor.performance.seasonal_naive`), from the
+    labels of the whole data: a window's benchmark may come from rows of earlier windows."""
+    if options.naive_lag is None:
+        return frame
+    lag = parse_window_length(options.naive_lag, option="naive-lag")
+    column = _timestamp_column(frame, options)
+    if column is None:
+        raise DriftloopError("--naive-lag compares each row with the label of the row stamped that much earlier: "
+                             "give --timestamp-column.")
+    if LABEL not in frame.columns:
+        raise DriftloopError("--naive-lag needs the labels: give --target (labels in the data) or --labels PATH.")
+    return frame.assign(**{NAIVE: seasonal_naive(parse_timestamps(frame, column), frame[LABEL], lag)})
+
+
 def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> list[Window]:
     timestamp_column = options.timestamp_column
-    if timestamp_column is None and "timestamp" in frame.columns and options.rows is None:
-        timestamp_column = "timestamp"  # the inference log's own column
+    if timestamp_column is None and options.rows is None:
+        timestamp_column = _timestamp_column(frame, options)
     if options.rows is not None:
         stamps = parse_timestamps(frame, timestamp_column) if timestamp_column else None
         return list(row_windows(frame, options.rows, stamps))
@@ -209,7 +232,7 @@ def run_monitor(
     pyfunc_model = load_model(client, model)
     features = model_features(pyfunc_model, profile)
     notes: list[str] = []
-    frame = _attach_labels(read_table(data_path), options, notes)
+    frame = _attach_naive_forecasts(_attach_labels(read_table(data_path), options, notes), options)
     windows = _cut_windows(frame, options)
     run_id = monitoring_run(client, options.experiment, model)
     history = logged_windows(client, run_id)
