@@ -121,3 +121,21 @@ def test_register_keeps_every_replayed_model_in_the_registry(tmp_path):
 def test_register_needs_a_store():
     result = CliRunner().invoke(cli, ["simulate", "--data", "wine", "--register"])
     assert result.exit_code != 0 and "'--register' option needs '--tracking-uri'" in result.output
+
+
+def test_performance_policy_beats_the_seasonal_naive_or_retrains(bike, short):
+    """On bike data the performance policy compares the model with the same hour last week (relative MAE, limit 1);
+    without the benchmark (--naive-lag none) it compares the MAE with the champion's at training."""
+    from dataclasses import replace
+
+    from driftloop.simulate.replay import simulate_policy
+
+    seasonal = simulate_policy(bike, "performance", short)
+    labelled = [w for w in seasonal.windows if w.metrics["performance/labelled_rows"] > 0]
+    assert labelled and all("performance/relative_mae" in w.metrics for w in labelled)
+    assert seasonal.retrains >= 1 and "performance/relative_mae = " in seasonal.events[0]  # spring: > 1 in May
+    plain = simulate_policy(replace(bike, naive_lag=None), "performance", short)
+    assert not any("performance/relative_mae" in w.metrics for w in plain.windows)
+    assert plain.retrains == 0 or "performance/mae" in plain.events[0]
+    result = CliRunner().invoke(cli, ["simulate", "--policy", "never", "--naive-lag", "weekly", "--until", UNTIL])
+    assert result.exit_code == 1 and "'--naive-lag' option must be a positive length" in result.output

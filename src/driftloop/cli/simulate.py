@@ -3,6 +3,8 @@ promote, once per retraining policy, and compare the policies."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 import pandas as pd
 from rich.console import Console
@@ -68,10 +70,14 @@ def _length(option: str, text: str) -> pd.Timedelta:
               help="Also register every model of the replay in that store (model simulate-<data>-<policy>: versions, "
                    "champion/challenger aliases, audited promotions and rejections), as the retrain job does; about "
                    "1 s per model. Needs --tracking-uri.")
+@click.option("--naive-lag", default=None, metavar="LENGTH|none",
+              help="Season of the naive benchmark (the label this long earlier) that the performance policy must "
+                   "beat; default 7d for bike (the same hour last week), none otherwise (the policy then compares the "
+                   "MAE with the champion's at training).")
 @click.option("--until", default=None, hidden=True, help="Stop the production stream at this date (short runs).")
 @handle_errors
 def simulate(data: str, policy: str, label_delay: str, window: str, train_days: int, target: str, timestamp: str,
-             output: str, tracking_uri: str | None, register: bool, until: str | None) -> None:
+             output: str, tracking_uri: str | None, register: bool, naive_lag: str | None, until: str | None) -> None:
     """Replay a dataset as production traffic and compare retraining policies (cumulative MAE/RMSE, retrains,
     alerts, promotions, rejected challengers)."""
     from driftloop.simulate.data import load_dataset
@@ -86,6 +92,9 @@ def simulate(data: str, policy: str, label_delay: str, window: str, train_days: 
                                   train_days=train_days,
                                   until=pd.Timestamp(until, tz="UTC") if until else None)
     dataset = load_dataset(data, target=target, timestamp=timestamp, train_days=train_days)
+    if naive_lag is not None:
+        lag = None if naive_lag.strip().lower() == "none" else _length("--naive-lag", naive_lag)
+        dataset = dataclasses.replace(dataset, naive_lag=lag)
     console = Console(stderr=True)
     registries = _registries(tracking_uri, data) if register else None
     results = replay_with_progress(console, dataset, policies, settings, registries)
