@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     windows = costs.shape[1]
     table = Table(title=f"Best retrain times in hindsight, bike sharing, phase +{args.phase} d "
                         f"({time.perf_counter() - start:.0f} s)")
-    for column in ("retrains at most", "best MAE", "every challenger promoted, fixed schedule", "retrain after windows"):
+    columns = ("retrains at most", "best MAE", "every challenger promoted, fixed schedule", "retrain after windows")
+    for column in columns:
         table.add_column(column, justify="right" if column != "retrain after windows" else "left")
     for count in sorted({min(count, len(schedules) - 1) for count in args.retrains}):
         best = schedules[count]

@@ -36,6 +36,8 @@ def test_seasonal_naive_repeated_stamps():
     assert same.iloc[2] == 3.0
     with pytest.raises(DriftloopError, match="one label per time stamp.*1 time stamp"):
         seasonal_naive(stamps, pd.Series([3.0, 4.0, None]), pd.Timedelta(days=7))
+    with pytest.raises(DriftloopError, match="numeric labels.*1 that are not numbers, e.g. 'good'"):
+        seasonal_naive(stamps, pd.Series([3.0, "good", None], dtype=object), pd.Timedelta(days=7))
     with pytest.raises(DriftloopError, match="positive duration"):
         seasonal_naive(stamps, pd.Series([3.0, 4.0, None]), pd.Timedelta(0))
 

@@ -32,8 +32,9 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
     shown = [m for m in PERFORMANCE_COLUMNS if any(f"performance/{m}" in w.metrics for w in windows)]
     table = Table(title=f"{outcome.model.name} v{outcome.model.version}: {len(windows)} new window(s)")
     for header in ("#", "start", "rows", "drift share", *shown, "labels", "verdict"):
+        # numbers are shown with 3 significant digits (at most 5 characters: 0.123): never cut them for the reasons
         table.add_column(header, justify="left" if header in ("start", "verdict") else "right", no_wrap=True,
-                         min_width=len(header) if header != "start" else 16)
+                         min_width=max(len(header), 5) if header != "start" else 16)
     table.add_column("reasons", overflow="ellipsis", no_wrap=True, max_width=60)
     for window in windows:
         metrics = window.metrics

@@ -52,9 +52,10 @@ def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta) 
     """The seasonal naive forecast of every row: the label of the row stamped exactly ``lag`` earlier.
 
     :math:`\\hat y_t = y_{t - \\text{lag}}` — "the same hour last week" for ``lag = 7 days`` on hourly data, the
-    benchmark forecast of Hyndman & Koehler (2006, §3.4). NaN where no labelled row has that time stamp. The rows must
-    be one series (one row per time stamp): labelled rows that share a time stamp with different labels make the
-    benchmark ambiguous and are a :class:`~driftloop.errors.DriftloopError`.
+    benchmark of Hyndman & Koehler (2006), "Another look at measures of forecast accuracy". NaN where no labelled row
+    has that time stamp. The rows must be one series (one row per time stamp): labelled rows that share a time stamp
+    with different labels make the benchmark ambiguous and are a :class:`~driftloop.errors.DriftloopError`, as are
+    labels that are not numbers.
 
     >>> stamps = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True))
     >>> seasonal_naive(stamps, pd.Series([10.0, None, 12.0]), pd.Timedelta(days=1)).tolist()
@@ -65,8 +66,14 @@ def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta) 
                              f"time stamps and {len(labels)} labels.")
     if not lag > pd.Timedelta(0):
         raise DriftloopError(f"The seasonal lag of the naive forecast must be a positive duration; got {lag}.")
-    has_label = labels.notna().to_numpy()
-    known = pd.Series(labels.to_numpy()[has_label], index=pd.DatetimeIndex(timestamps.to_numpy()[has_label]))
+    numbers = pd.to_numeric(labels, errors="coerce")
+    not_numbers = numbers.isna() & labels.notna()
+    if not_numbers.any():
+        raise DriftloopError(f"The seasonal naive forecast needs numeric labels (a regression target); got "
+                             f"{int(not_numbers.sum())} that are not numbers, e.g. {labels[not_numbers].iloc[0]!r}.")
+    has_label = numbers.notna().to_numpy()
+    known = pd.Series(numbers.to_numpy(dtype="float64")[has_label],
+                      index=pd.DatetimeIndex(timestamps.to_numpy()[has_label]))
     repeated = known.index.duplicated(keep=False)
     if repeated.any():
         conflicting = known[repeated].groupby(level=0).nunique()
@@ -86,7 +93,8 @@ def relative_mae_metrics(y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.n
 
     :math:`\\text{RelMAE} = \\sum_i |\\hat y_i - y_i| \\,/\\, \\sum_i |b_i - y_i|` over the rows with a
     benchmark :math:`b_i` (Davydenko & Fildes, 2013): below 1 the model beats the benchmark, above 1 it does not.
-    Unlike the MAE, the ratio does not rise in a hard week (a holiday, a storm) that is hard for the benchmark too.
+    A week that is hard for every forecast (a holiday, a storm) raises both errors, so the ratio moves much less
+    than the MAE does.
     NaN when no row has a benchmark or the benchmark is exact on every row.
 
     >>> relative_mae_metrics(np.array([10.0, 20.0]), np.array([11.0, 22.0]), np.array([14.0, np.nan]))

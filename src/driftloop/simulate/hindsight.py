@@ -104,18 +104,23 @@ def replay_costs(dataset: Dataset, settings: SimulationSettings | None = None, *
     features = list(dataset.features)
     labels = [window.frame[dataset.target].to_numpy(dtype=float) for window in windows]
     costs = np.full((len(windows) + 1, len(windows)), np.nan)
-    models = [first_champion(dataset, settings).model]
+    models: list[object | None] = [first_champion(dataset, settings).model]
     for window in windows:
         fit_rows, holdout = challenger_rows(dataset, settings, window.end)
-        trainable = min(len(fit_rows), len(holdout)) >= settings.min_holdout_rows  # as the replay requires
-        models.append(dataset.make_model().fit(fit_rows[features], fit_rows[dataset.target])  # type: ignore[attr-defined]
-                      if trainable else None)
+        if min(len(fit_rows), len(holdout)) < settings.min_holdout_rows:  # the replay would not retrain here
+            models.append(None)
+            continue
+        model = dataset.make_model()
+        model.fit(fit_rows[features], fit_rows[dataset.target])  # type: ignore[attr-defined]
+        models.append(model)
     for first, model in enumerate(models):
-        if model is None:  # no retrain possible after this window: never chosen
+        if model is None:  # never chosen
             costs[first, first:] = np.inf
-        for position in range(first, len(windows) if model is not None else 0):
-            predicted = np.asarray(model.predict(windows[position].frame[features]), dtype=float)  # type: ignore[attr-defined]
-            costs[first, position] = float(np.sum(np.abs(predicted - labels[position])))
+        else:
+            for position in range(first, len(windows)):
+                rows = windows[position].frame[features]
+                predicted = np.asarray(model.predict(rows), dtype=float)  # type: ignore[attr-defined]
+                costs[first, position] = float(np.sum(np.abs(predicted - labels[position])))
         if progress is not None:
             progress(1)
     return costs, int(sum(len(y) for y in labels))
