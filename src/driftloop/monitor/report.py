@@ -42,10 +42,11 @@ TOP_FEATURES = 6  # distributions shown, most drifted first
 MAX_BINS = 20  # bins or categories per distribution chart; smaller categories are summed into "(other)"
 QUALITY_COLUMNS = 3  # columns whose out-of-range share is drawn, the worst first
 
-PERFORMANCE_ORDER = ("mae", "rmse", "r2", "accuracy", "f1", "roc_auc", "log_loss")
+PERFORMANCE_ORDER = ("mae", "relative_mae", "naive_mae", "rmse", "r2", "accuracy", "f1", "roc_auc", "log_loss")
 PERFORMANCE_NAMES = {"mae": "MAE", "rmse": "RMSE", "r2": "R²", "accuracy": "Accuracy", "f1": "F1",
-                     "roc_auc": "ROC AUC", "log_loss": "Log loss"}
-NOT_PERFORMANCE = ("label_coverage", "labelled_rows")
+                     "roc_auc": "ROC AUC", "log_loss": "Log loss", "relative_mae": "MAE / naive forecast's MAE",
+                     "naive_mae": "MAE of the naive forecast"}
+NOT_PERFORMANCE = ("label_coverage", "labelled_rows", "naive_rows")
 
 
 # -------------------------------------------------------------------------------------------------- formatting
