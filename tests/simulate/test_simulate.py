@@ -91,6 +91,7 @@ def test_records_one_run_per_policy(tmp_path):
     experiment = client.get_experiment_by_name("simulation")
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1 and runs[0].data.params["policy"] == "schedule:2"
+    assert runs[0].data.params["naive_lag"] == "7 days 00:00:00"  # the bike data's benchmark: the same hour last week
     assert runs[0].data.metrics["retrains"] == json.loads(result.stdout.splitlines()[-1])["retrains"]
     assert len(client.get_metric_history(runs[0].info.run_id, "window/drift/share")) >= 2
 

@@ -102,7 +102,8 @@ def simulate(data: str, policy: str, label_delay: str, window: str, train_days: 
         from driftloop.tracking import connect
 
         run_ids = log_simulation(connect(tracking_uri), results, {
-            "data": data, "window": window, "label_delay": label_delay, "train_days": str(train_days)})
+            "data": data, "window": window, "label_delay": label_delay, "train_days": str(train_days),
+            "naive_lag": "none" if dataset.naive_lag is None else str(dataset.naive_lag)})
         console.print(f"Recorded {len(run_ids)} run(s) in the experiment 'simulation'.")
     if output == "json":
         for line in as_json_lines(results):
