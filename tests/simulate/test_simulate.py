@@ -140,3 +140,18 @@ def test_performance_policy_beats_the_seasonal_naive_or_retrains(bike, short):
     assert plain.retrains == 0 or "performance/mae" in plain.events[0]
     result = CliRunner().invoke(cli, ["simulate", "--policy", "never", "--naive-lag", "weekly", "--until", UNTIL])
     assert result.exit_code == 1 and "'--naive-lag' option must be a positive length" in result.output
+
+
+def test_a_table_with_unlabelled_rows_says_how_many_it_leaves_out(tmp_path, caplog):
+    from driftloop.demo.bike import load_hourly
+    from driftloop.simulate.data import table_dataset
+
+    frame = load_hourly()
+    frame = frame[frame["timestamp"] < pd.Timestamp("2011-03-01", tz="UTC")].drop(columns=["id"])
+    frame.loc[frame.index[[5, 50, 500]], "cnt"] = None
+    path = tmp_path / "rentals.csv"
+    frame.to_csv(path, index=False)
+    with caplog.at_level("WARNING", logger="driftloop.simulate.data"):
+        dataset = table_dataset(str(path), target="cnt", timestamp="timestamp", train_days=30)
+    assert len(dataset.frame) == len(frame) - 3
+    assert "3 row(s) of" in caplog.text and "have no 'cnt' value and are left out of the replay" in caplog.text

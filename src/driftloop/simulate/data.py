@@ -3,6 +3,7 @@ table."""
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pandas as pd
 
 from driftloop.errors import DriftloopError
 from driftloop.simulate.replay import Dataset
+
+logger = logging.getLogger(__name__)
 
 
 def bike_dataset() -> Dataset:
@@ -70,7 +73,11 @@ def table_dataset(path: str, *, target: str, timestamp: str, train_days: int) ->
         raise DriftloopError(f"{path} has no numeric feature columns besides the target {target!r}.")
     if not pd.api.types.is_numeric_dtype(frame[target]):
         raise DriftloopError(f"The target column {target!r} must be numeric (the simulation replays a regressor).")
-    frame = frame.dropna(subset=[target])
+    unlabelled = int(frame[target].isna().sum())
+    if unlabelled:
+        # A replay scores every production row against its label: a row without one cannot be scored or trained on.
+        logger.warning("%d row(s) of %s have no %r value and are left out of the replay.", unlabelled, path, target)
+        frame = frame.dropna(subset=[target])
     train_end = frame[timestamp].min() + pd.Timedelta(days=train_days)
     return Dataset(frame.reset_index(drop=True), features, target, timestamp, train_end, make_regressor)
 
