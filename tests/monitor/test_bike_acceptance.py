@@ -91,3 +91,24 @@ def test_relative_mae_against_the_same_hour_last_week(workdir):
     bad_lag = CliRunner().invoke(cli, ["monitor", "--model", "bike-sharing@champion", "--data", "spring.parquet",
                                        "--timestamp-column", TIMESTAMP, "--target", TARGET, "--naive-lag", "a week"])
     assert bad_lag.exit_code == 1 and "'naive-lag' option must be a positive length" in bad_lag.output
+    # two series in one file: without --naive-series the benchmark is ambiguous; with it, each city its own
+    cities = pd.concat([data.assign(city="a"), data.assign(city="b", **{TARGET: data[TARGET] * 2})])
+    cities.to_parquet(workdir / "cities.parquet", index=False)
+    base = ["monitor", "--model", "bike-sharing@champion", "--data", "cities.parquet", "--timestamp-column",
+            TIMESTAMP, "--window", "7d", "--target", TARGET, "--naive-lag", "7d"]
+    ambiguous = CliRunner().invoke(cli, [*base, "--experiment", "cities-1"])
+    assert ambiguous.exit_code == 1 and "one label per time stamp" in ambiguous.output
+    assert "--naive-series" in ambiguous.output
+    absent = CliRunner().invoke(cli, [*base, "--naive-series", "station"])
+    assert absent.exit_code == 1 and "--naive-series column(s) 'station' are not in the data" in absent.output
+    per_city = CliRunner().invoke(cli, [*base, "--naive-series", "city", "--experiment", "cities-2", "--format", "json"])
+    assert per_city.exit_code in (0, 3), per_city.output
+    last = [json.loads(line) for line in per_city.output.splitlines() if line.startswith("{")][-1]
+    rows = cities[(cities[TIMESTAMP] >= pd.Timestamp(last["start"])) & (cities[TIMESTAMP] < pd.Timestamp(last["end"]))]
+    earlier = cities[["city", TIMESTAMP, TARGET]].assign(**{TIMESTAMP: cities[TIMESTAMP] + pd.Timedelta(days=7)})
+    rows = rows.merge(earlier.rename(columns={TARGET: "naive"}), on=["city", TIMESTAMP], how="inner")
+    predicted = np.asarray(model.predict(rows[features]), dtype=float)
+    expected = np.mean(np.abs(predicted - rows[TARGET])) / np.mean(np.abs(rows["naive"] - rows[TARGET]))
+    assert last["metrics"]["performance/relative_mae"] == pytest.approx(expected, rel=1e-9)
+    no_lag = CliRunner().invoke(cli, [*base[:-2], "--naive-series", "city"])
+    assert no_lag.exit_code == 1 and "give --naive-lag too" in no_lag.output

@@ -30,11 +30,27 @@ def test_seasonal_naive_is_the_label_lag_hours_earlier(rows, lag_hours):
     np.testing.assert_array_equal(naive.to_numpy(), np.array(expected, dtype="float64"))
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 30),
+                          st.one_of(st.none(), st.floats(-1e3, 1e3))),
+                min_size=1, max_size=40, unique_by=lambda row: (row[0], row[1])),
+       st.integers(1, 10))
+def test_seasonal_naive_per_series(rows, lag_hours):
+    stations, hours, labels = zip(*rows)
+    stamps = pd.Series(START + pd.to_timedelta(list(hours), unit="h"))
+    series = pd.DataFrame({"station": pd.Series(stations, dtype="object")})
+    naive = seasonal_naive(stamps, pd.Series([np.nan if v is None else v for v in labels], dtype="float64"),
+                           pd.Timedelta(hours=lag_hours), series)
+    known = {(s, h): v for s, h, v in rows if v is not None and s is not None}
+    expected = [np.nan if s is None else known.get((s, h - lag_hours), np.nan) for s, h, _ in rows]
+    np.testing.assert_array_equal(naive.to_numpy(), np.array(expected, dtype="float64"))
+
+
 def test_seasonal_naive_repeated_stamps():
     stamps = pd.Series([START, START, START + pd.Timedelta(days=7)])
     same = seasonal_naive(stamps, pd.Series([3.0, 3.0, None]), pd.Timedelta(days=7))
     assert same.iloc[2] == 3.0
-    with pytest.raises(DriftloopError, match="one label per time stamp.*1 time stamp"):
+    with pytest.raises(DriftloopError, match="one label per time stamp; 1 of them carry different labels"):
         seasonal_naive(stamps, pd.Series([3.0, 4.0, None]), pd.Timedelta(days=7))
     with pytest.raises(DriftloopError, match="numeric labels.*1 that are not numbers, e.g. 'good'"):
         seasonal_naive(stamps, pd.Series([3.0, "good", None], dtype=object), pd.Timedelta(days=7))

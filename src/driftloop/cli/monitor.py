@@ -67,7 +67,10 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
               help="Performance metrics to compute (default: from the prediction type).")
 @click.option("--naive-lag", default=None, metavar="LENGTH",
               help="Compare the model with the seasonal naive forecast, the label this long earlier (7d: the same "
-                   "hour last week): performance/relative_mae. For one series, one row per time stamp.")
+                   "hour last week): performance/relative_mae.")
+@click.option("--naive-series", multiple=True, metavar="COLUMN",
+              help="Column naming a row's series (a station, a store) for --naive-lag; repeat for several. Without "
+                   "it the data must be one series, one row per time stamp.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--retrain", "retrain_project", default=None, metavar="PROJECT_DIR",
               help="After the pass, apply the [retrain] policy of --rules and retrain with this MLflow project.")
@@ -75,7 +78,8 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
 @tracking_uri_option
 @handle_errors
 def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, id_column, target, experiment,
-            rules_path, webhook, task, naive_lag, output_format, retrain_project, params, tracking_uri) -> None:
+            rules_path, webhook, task, naive_lag, naive_series, output_format, retrain_project, params,
+            tracking_uri) -> None:
     """Monitor a registered model on production data, window by window, into MLflow.
 
     Exits with code 3 when a new window raises an alert (for cron and CI).
@@ -85,7 +89,7 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if webhook is not None:
         check_webhook_url(webhook)
     options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
-                             webhook, task, naive_lag)
+                             webhook, task, naive_lag, tuple(naive_series))
     retrain_config = None
     if retrain_project is not None:
         retrain_config = load_config(rules_path)

@@ -128,6 +128,7 @@ class MonitorOptions:
     webhook: str | None = None
     task: str | None = None
     naive_lag: str | None = None  # the season of the naive benchmark (performance/relative_mae), e.g. "7d"
+    naive_series: tuple[str, ...] = ()  # the columns that name a row's series, for that benchmark
 
 
 @dataclass
@@ -188,15 +189,22 @@ def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.
     """The seasonal naive benchmark of every row (:func:`~driftloop.monitor.performance.seasonal_naive`), from the
     labels of the whole data: a window's benchmark may come from rows of earlier windows."""
     if options.naive_lag is None:
+        if options.naive_series:
+            raise DriftloopError("--naive-series names the series of the naive forecast: give --naive-lag too.")
         return frame
     lag = parse_window_length(options.naive_lag, option="naive-lag")
+    absent = [c for c in options.naive_series if c not in frame.columns]
+    if absent:
+        raise DriftloopError(f"The --naive-series column(s) {', '.join(map(repr, absent))} are not in the data; its "
+                             f"columns are: {', '.join(map(str, frame.columns))}.")
+    series = frame[list(options.naive_series)] if options.naive_series else None
     column = _timestamp_column(frame, options)
     if column is None:
         raise DriftloopError("--naive-lag compares each row with the label of the row stamped that much earlier: "
                              "give --timestamp-column.")
     if LABEL not in frame.columns:
         raise DriftloopError("--naive-lag needs the labels: give --target (labels in the data) or --labels PATH.")
-    return frame.assign(**{NAIVE: seasonal_naive(parse_timestamps(frame, column), frame[LABEL], lag)})
+    return frame.assign(**{NAIVE: seasonal_naive(parse_timestamps(frame, column), frame[LABEL], lag, series)})
 
 
 def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> list[Window]:

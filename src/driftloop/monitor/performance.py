@@ -48,22 +48,29 @@ def probability_metrics(labels: pd.Series, probabilities: np.ndarray, classes: l
     }
 
 
-def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta) -> pd.Series:
-    """The seasonal naive forecast of every row: the label of the row stamped exactly ``lag`` earlier.
+def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta,
+                   series: pd.DataFrame | None = None) -> pd.Series:
+    """The seasonal naive forecast of every row: the label of the row of the same series stamped exactly ``lag``
+    earlier.
 
-    :math:`\\hat y_t = y_{t - \\text{lag}}` — "the same hour last week" for ``lag = 7 days`` on hourly data, the
-    benchmark of Hyndman & Koehler (2006), "Another look at measures of forecast accuracy". NaN where no labelled row
-    has that time stamp. The rows must be one series (one row per time stamp): labelled rows that share a time stamp
-    with different labels make the benchmark ambiguous and are a :class:`~driftloop.errors.DriftloopError`, as are
-    labels that are not numbers.
+    :math:`\\hat y_{s,t} = y_{s,t - \\text{lag}}` — "the same hour last week" for ``lag = 7 days`` on hourly data,
+    the benchmark of Hyndman & Koehler (2006), "Another look at measures of forecast accuracy". ``series`` holds the
+    columns that name a row's series (a station, a store; aligned with ``labels``); without it all rows are one
+    series. NaN where no labelled row of the series has that time stamp, and for rows with a missing series key.
+    Labelled rows of one series that share a time stamp with different labels make the benchmark ambiguous and are a
+    :class:`~driftloop.errors.DriftloopError`, as are labels that are not numbers.
 
     >>> stamps = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True))
     >>> seasonal_naive(stamps, pd.Series([10.0, None, 12.0]), pd.Timedelta(days=1)).tolist()
     [nan, 10.0, nan]
+    >>> two = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02"], utc=True))
+    >>> stations = pd.DataFrame({"station": ["a", "b", "a", "b"]})
+    >>> seasonal_naive(two, pd.Series([1.0, 2.0, 3.0, 4.0]), pd.Timedelta(days=1), stations).tolist()
+    [nan, nan, 1.0, 2.0]
     """
-    if len(timestamps) != len(labels):
-        raise DriftloopError(f"The seasonal naive forecast needs one time stamp per label; got {len(timestamps)} "
-                             f"time stamps and {len(labels)} labels.")
+    if len(timestamps) != len(labels) or (series is not None and len(series) != len(labels)):
+        raise DriftloopError(f"The seasonal naive forecast needs one time stamp (and series key) per label; got "
+                             f"{len(timestamps)} time stamps and {len(labels)} labels.")
     if not lag > pd.Timedelta(0):
         raise DriftloopError(f"The seasonal lag of the naive forecast must be a positive duration; got {lag}.")
     numbers = pd.to_numeric(labels, errors="coerce")
@@ -71,21 +78,30 @@ def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta) 
     if not_numbers.any():
         raise DriftloopError(f"The seasonal naive forecast needs numeric labels (a regression target); got "
                              f"{int(not_numbers.sum())} that are not numbers, e.g. {labels[not_numbers].iloc[0]!r}.")
+    keys = [] if series is None else [series[column].to_numpy() for column in series.columns]
+    stamps = pd.DatetimeIndex(timestamps.to_numpy())
+
+    def index(moments: pd.DatetimeIndex, rows: np.ndarray) -> pd.Index:
+        return pd.MultiIndex.from_arrays([*(key[rows] for key in keys), moments[rows]]) if keys else moments[rows]
+
+    everything = np.ones(len(labels), dtype=bool)
     has_label = numbers.notna().to_numpy()
-    known = pd.Series(numbers.to_numpy(dtype="float64")[has_label],
-                      index=pd.DatetimeIndex(timestamps.to_numpy()[has_label]))
+    if keys:
+        has_label = has_label & series.notna().all(axis=1).to_numpy()
+    known = pd.Series(numbers.to_numpy(dtype="float64")[has_label], index=index(stamps, has_label))
     repeated = known.index.duplicated(keep=False)
     if repeated.any():
-        conflicting = known[repeated].groupby(level=0).nunique()
+        conflicting = known[repeated].groupby(level=list(range(known.index.nlevels))).nunique()
         conflicting = conflicting[conflicting > 1]
         if len(conflicting):
+            which = "series and time stamp" if keys else "time stamp"
             raise DriftloopError(
-                f"The seasonal naive forecast needs one series, one label per time stamp; {len(conflicting)} time "
-                f"stamp(s) carry different labels (e.g. {conflicting.index[0]}). Monitor one series per pass."
+                f"The seasonal naive forecast needs one label per {which}; {len(conflicting)} of them carry "
+                f"different labels (e.g. {conflicting.index[0]}). Name the columns that tell the series apart "
+                f"(--naive-series) or monitor one series per pass."
             )
         known = known[~known.index.duplicated()]
-    earlier = pd.DatetimeIndex(timestamps.to_numpy()) - lag
-    return pd.Series(known.reindex(earlier).to_numpy(), index=labels.index, dtype="float64")
+    return pd.Series(known.reindex(index(stamps - lag, everything)).to_numpy(), index=labels.index, dtype="float64")
 
 
 def relative_mae_metrics(y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.ndarray) -> dict[str, float]:
