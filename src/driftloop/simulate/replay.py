@@ -38,20 +38,22 @@ Built-in policy configurations (``POLICY_CONFIGS``), chosen from the data's rhyt
     earlier), the performance policy on ``relative_mae`` with the fixed ``limit = 1.0``: retrain when, on the newly
     labelled rows, the model no longer beats the naive forecast (:data:`SEASONAL_PERFORMANCE`). The limit is the
     metric's natural one (the model is worth running only while it beats the naive forecast), not fitted; the ratio
-    also ignores what makes a week hard for every forecast (holidays, storms, the season's level), which is what made
-    the MAE trigger below fire late or spuriously. ``cooldown = 4`` windows (at most one retrain a month, as the
-    drift policy) and ``min_labelled_rows = 300``. This policy was tried on the bike data because the MAE trigger
-    missed issue 6's target, after the hindsight analysis (:mod:`driftloop.simulate.hindsight`,
-    ``bench/retrain_oracle.py``) had shown that the timing of retrains, not their number, decides most of the error.
-    The cooldown was compared on that data: 2 windows gave MAE 49.0 with 20 retrains, 3 gave 47.1 with 15, 4 46.6
-    with 12, and ``consecutive = 2`` (cooldown 2) 49.5 with 11; 4 was kept, the drift policy's. See BENCHMARKS.md.
+    also moves much less than the MAE in a week that is hard for every forecast (holidays, storms, the season's
+    level), which is what made the MAE trigger below fire late or spuriously. ``cooldown = 4`` windows (at most one
+    retrain a month, as the drift policy) and ``min_labelled_rows = 300``. This policy was tried on the bike data
+    because the MAE trigger missed issue 6's target, after the hindsight analysis
+    (:mod:`driftloop.simulate.hindsight`, ``bench/retrain_oracle.py``) had shown that the timing of retrains, not
+    their number, decides most of the error. The cooldown was compared on that data: 2 windows gave MAE 49.0 with 20
+    retrains, 3 gave 47.1 with 15, 4 46.6 with 12, and ``consecutive = 2`` (cooldown 2) 49.5 with 11; 4 was kept,
+    the drift policy's. See BENCHMARKS.md.
 
-    Without a benchmark (the wine data, a table without ``--naive-lag``), the performance policy on ``mae`` with ``margin = 0.25`` (25 % worse than on the holdout at training, as the
-    packaged alert rule's factor 1.25), ``consecutive = 1``, ``cooldown = 2`` and ``min_labelled_rows = 300`` (about
-    two weeks of hourly labels of the new champion). One window suffices: the 7-day label delay already makes the
-    policy see a week late, and a second confirming window delayed every retrain by another week — measured on the
-    bike data, ``consecutive = 2`` gave MAE 54.2 with 17 retrains, ``consecutive = 1`` 50.8 with 13 (this choice was
-    made after seeing those results, on the same data; see BENCHMARKS.md).
+    Without a benchmark (the wine data, a table without ``--naive-lag``), the performance policy on ``mae`` with
+    ``margin = 0.25`` (25 % worse than on the holdout at training, as the packaged alert rule's factor 1.25),
+    ``consecutive = 1``, ``cooldown = 2`` and ``min_labelled_rows = 300`` (about two weeks of hourly labels of the
+    new champion). One window suffices: the 7-day label delay already makes the policy see a week late, and a second
+    confirming window delayed every retrain by another week — measured on the bike data, ``consecutive = 2`` gave
+    MAE 54.2 with 17 retrains, ``consecutive = 1`` 50.8 with 13 (this choice was made after seeing those results, on
+    the same data; see BENCHMARKS.md).
 """
 
 from __future__ import annotations
