@@ -42,13 +42,6 @@ def _registries(tracking_uri: str, data: str):
     return registry_of
 
 
-def _length(option: str, text: str) -> pd.Timedelta:
-    try:
-        return parse_window_length(text)
-    except DriftloopError:
-        raise DriftloopError(f"The '{option}' option must be a positive length such as 7d, 1w or 12h; got {text!r}.") from None
-
-
 @click.command("simulate")
 @click.option("--data", "data", default="bike", show_default=True, metavar="bike|wine|PATH",
               help="The bundled bike-sharing data (hourly, 2011-2012), the bundled wine-quality data (red wines then "
@@ -88,12 +81,13 @@ def simulate(data: str, policy: str, label_delay: str, window: str, train_days: 
     if register and not tracking_uri:
         raise DriftloopError("The '--register' option needs '--tracking-uri': the MLflow store to register the "
                              "replayed models in.")
-    settings = SimulationSettings(window=_length("--window", window), label_delay=_length("--label-delay", label_delay),
+    settings = SimulationSettings(window=parse_window_length(window, "--window"),
+                                  label_delay=parse_window_length(label_delay, "--label-delay"),
                                   train_days=train_days,
                                   until=pd.Timestamp(until, tz="UTC") if until else None)
     dataset = load_dataset(data, target=target, timestamp=timestamp, train_days=train_days)
     if naive_lag is not None:
-        lag = None if naive_lag.strip().lower() == "none" else _length("--naive-lag", naive_lag)
+        lag = None if naive_lag.strip().lower() == "none" else parse_window_length(naive_lag, "--naive-lag")
         dataset = dataclasses.replace(dataset, naive_lag=lag)
     console = Console(stderr=True)
     registries = _registries(tracking_uri, data) if register else None
