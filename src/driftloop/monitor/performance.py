@@ -81,14 +81,14 @@ def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta,
     keys = [] if series is None else [series[column].to_numpy() for column in series.columns]
     stamps = pd.DatetimeIndex(timestamps.to_numpy())
 
-    def index(moments: pd.DatetimeIndex, rows: np.ndarray) -> pd.Index:
-        return pd.MultiIndex.from_arrays([*(key[rows] for key in keys), moments[rows]]) if keys else moments[rows]
+    def index(series_keys: list[np.ndarray], moments: pd.DatetimeIndex) -> pd.Index:
+        return pd.MultiIndex.from_arrays([*series_keys, moments]) if series_keys else moments
 
-    everything = np.ones(len(labels), dtype=bool)
     has_label = numbers.notna().to_numpy()
     if keys:
         has_label = has_label & series.notna().all(axis=1).to_numpy()
-    known = pd.Series(numbers.to_numpy(dtype="float64")[has_label], index=index(stamps, has_label))
+    known = pd.Series(numbers.to_numpy(dtype="float64")[has_label],
+                      index=index([key[has_label] for key in keys], stamps[has_label]))
     repeated = known.index.duplicated(keep=False)
     if repeated.any():
         conflicting = known[repeated].groupby(level=list(range(known.index.nlevels))).nunique()
@@ -101,7 +101,7 @@ def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta,
                 f"(--naive-series) or monitor one series per pass."
             )
         known = known[~known.index.duplicated()]
-    return pd.Series(known.reindex(index(stamps - lag, everything)).to_numpy(), index=labels.index, dtype="float64")
+    return pd.Series(known.reindex(index(keys, stamps - lag)).to_numpy(), index=labels.index, dtype="float64")
 
 
 def relative_mae_metrics(y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.ndarray) -> dict[str, float]:
