@@ -78,11 +78,16 @@ def best_schedules(costs: np.ndarray, max_retrains: int) -> list[Schedule]:
                 candidate = best[used, start] + serve(start, nxt)
                 if candidate < best[used + 1, nxt]:
                     best[used + 1, nxt], parent[used + 1, nxt] = candidate, start
+    # The best schedule with exactly `used` retrains; with at most `limit`, the best of those with used <= limit.
+    exact = [min((best[used, start] + serve(start, windows), used, start)
+                 for start in np.flatnonzero(np.isfinite(best[used])))
+             if np.isfinite(best[used]).any() else (np.inf, used, -1)
+             for used in range(max_retrains + 1)]
     schedules: list[Schedule] = []
+    chosen = exact[0]
     for limit in range(max_retrains + 1):
-        options = [(best[used, start] + serve(start, windows), used, start)
-                   for used in range(limit + 1) for start in np.flatnonzero(np.isfinite(best[used]))]
-        cost, used, start = min(options)
+        chosen = min(chosen, exact[limit])
+        cost, used, start = chosen
         path = []
         while used > 0:
             path.append(int(start) - 1)
