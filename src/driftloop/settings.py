@@ -34,9 +34,15 @@ MLFLOW_DISABLE_TELEMETRY = EnvironmentVariable(
     "driftloop never lets MLflow send usage telemetry unless this is explicitly set to 'false'.",
 )
 
+DRIFTLOOP_FEEDBACK_TOKEN = EnvironmentVariable(
+    "DRIFTLOOP_FEEDBACK_TOKEN",
+    None,
+    "Bearer token that `driftloop serve` requires on POST /feedback (--feedback-token). Unset: no token needed.",
+)
+
 DEFAULT_STORE_FILE = "mlflow.db"
 
-ENVIRONMENT_VARIABLES = (MLFLOW_TRACKING_URI, MLFLOW_DISABLE_TELEMETRY)
+ENVIRONMENT_VARIABLES = (MLFLOW_TRACKING_URI, MLFLOW_DISABLE_TELEMETRY, DRIFTLOOP_FEEDBACK_TOKEN)
 
 
 def disable_mlflow_telemetry() -> None:

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from driftloop.data.inference_log import read_inference_log
 from driftloop.errors import DriftloopError
+from driftloop.serve.limits import RequestLimits
 from driftloop.serve.service import build_service
 from driftloop.tracking.store import use_tracking_uri
 from tests.conftest import copy_store
@@ -21,7 +22,7 @@ from tests.serve.conftest import COLUMNS
 @pytest.fixture
 def client(wine_uri: str, tmp_path: Path):
     app = build_service("wine-quality@champion", tracking_uri=wine_uri, log_path=tmp_path / "log.db",
-                        max_body_bytes=64 * 1024)
+                        limits=RequestLimits(max_body_bytes=64 * 1024))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from driftloop.serve.errors import BadRequest, InvalidInput
-from driftloop.serve.formats import MISSING, parse_json, parse_payload
+from driftloop.serve.formats import MISSING, parse_csv, parse_payload
+from driftloop.serve.limits import RequestLimits
+from driftloop.serve.request_body import decode_json
 
 NAMES = ["a", "b"]
 EXPECTED = {"a": [1, 3], "b": [2.5, 4.5]}
@@ -65,6 +67,53 @@ def test_a_row_of_the_wrong_width_names_the_row() -> None:
 
 def test_malformed_json_is_a_bad_request() -> None:
     with pytest.raises(BadRequest, match="not valid JSON"):
-        parse_json(b'{"inputs": [1,')
+        decode_json(b'{"inputs": [1,', RequestLimits())
     with pytest.raises(BadRequest, match="not valid JSON"):
-        parse_json(b"\xff\xfe")
+        decode_json(b"\xff\xfe", RequestLimits())
+
+
+@pytest.mark.parametrize("payload", [
+    {"dataframe_split": {"columns": [str(i % 50) for i in range(20_000)], "data": []}},
+    {"dataframe_split": {"columns": [str(i) for i in range(1_001)], "data": [list(range(1_001))]}},
+    {"dataframe_records": [{str(i): i for i in range(1_001)}]},
+    {"inputs": {str(i): [i] for i in range(1_001)}},
+])
+def test_more_columns_than_the_limit_are_refused_before_transposing(payload: dict) -> None:
+    with pytest.raises(BadRequest, match=r"names (20000|1001) columns; the limit is 1000 \(--max-columns\)"):
+        parse_payload(payload, None, max_columns=1_000)
+
+
+def test_duplicated_names_are_listed_briefly() -> None:
+    names = [str(i % 400) for i in range(800)]
+    with pytest.raises(BadRequest, match="more than once") as caught:
+        parse_payload({"dataframe_split": {"columns": names, "data": [[0] * 800]}}, None)
+    assert caught.value.message.endswith("... (400 in all).")
+
+
+def test_many_unknown_keys_make_a_short_message() -> None:
+    with pytest.raises(BadRequest, match="exactly one of the keys") as caught:
+        parse_payload({f"key{i}": i for i in range(10_000)}, NAMES)
+    assert len(caught.value.message) < 300
+
+
+def test_csv_follows_the_signature_types() -> None:
+    types = {"a": "long", "b": "double", "c": "boolean", "d": "string"}
+    parsed = parse_csv(b"a,b,c,d,extra\n1,2.5,TRUE,x,7\n3,nope,false,,8\n", types)
+    assert parsed.n_rows == 2 and parsed.format == "csv"
+    assert parsed.columns == {"a": [1, 3], "b": [2.5, "nope"], "c": [True, False], "d": ["x", None],
+                              "extra": ["7", "8"]}
+    inferred = parse_csv(b"a,b\n1,x\n2,\n", None).columns
+    assert inferred == {"a": [1, 2], "b": ["x", None]}
+
+
+@pytest.mark.parametrize("body, fragment", [
+    (b"", "no header"),
+    (b"a,b,a\n1,2,3\n", "more than once"),
+    (b",".join(b"c%d" % i for i in range(1_001)) + b"\n", "--max-columns"),
+    (b"a,b\n1,2\n1,2,3,4\n", "not valid CSV"),
+    (b"a,b\n", "no rows"),
+    (b"a\xff,b\n1,2\n", "not UTF-8"),
+])
+def test_malformed_csv_is_a_bad_request(body: bytes, fragment: str) -> None:
+    with pytest.raises(BadRequest, match=fragment):
+        parse_csv(body, {"a": "double", "b": "double"})

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from driftloop.serve.errors import InvalidInput
 from driftloop.serve.formats import MISSING
-from driftloop.serve.validation import ColumnSpec, SignatureValidator
+from driftloop.serve.validation import ColumnSpec, SignatureValidator, loggable_columns
 
 
 def errors_of(validator: SignatureValidator, columns: dict, n: int) -> InvalidInput:
@@ -100,3 +100,52 @@ def test_every_non_finite_row_is_rejected(values: list, data: st.DataObject) -> 
         return
     error = errors_of(validator, {"x": values}, len(values))
     assert error.rejected_rows == len(bad) and {e.row for e in error.errors} <= bad
+
+
+@pytest.mark.parametrize("spec, value", [("double", 10**400), ("float", -(10**400)), ("long", 10**400),
+                                         ("integer", 10**40), ("double", [[[[[[1]]]]]])])
+def test_numbers_past_every_range_are_named_not_crashed_on(spec: str, value: object) -> None:
+    error = errors_of(SignatureValidator([ColumnSpec("c", spec)]), {"c": [1, value]}, 2)
+    assert (error.errors[0].row, error.errors[0].column) == (1, "c") and error.rejected_rows == 1
+
+
+def test_loggable_columns_hold_what_the_log_stores() -> None:
+    arrays = loggable_columns({"a": [1, -(2**63), 2**63 - 1], "b": ["x", None, MISSING], "c": [True, 1.5, "y"]}, 3)
+    assert arrays["a"].tolist() == [1, -(2**63), 2**63 - 1] and arrays["b"].tolist() == ["x", None, None]
+    assert arrays["c"].dtype == object
+    bad = {"a": [1, 2**63, 3], "b": [float("nan"), 1.0, 2.0], "c": ["x", "y", [1, 2]], "d": [{"k": 1}, 1, 1]}
+    error = errors_of_log(bad, 3)
+    assert [(e.row, e.column) for e in error.errors] == [(0, "b"), (0, "d"), (1, "a"), (2, "c")]
+    assert error.rejected_rows == 3 and "64-bit integer" in error.errors[0].expected
+
+
+def errors_of_log(columns: dict, n: int) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        loggable_columns(columns, n)
+    return caught.value
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers() | st.floats() | st.text(max_size=3) | st.booleans() | st.none(), min_size=1,
+                max_size=20))
+def test_loggable_values_are_exactly_what_sqlite_binds(values: list) -> None:
+    """Oracle: SQLite itself. A value passes if and only if SQLite stores it and reads it back unchanged."""
+    import sqlite3
+
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE t (x)")
+
+    def stored(value: object) -> bool:
+        try:
+            connection.execute("DELETE FROM t")
+            connection.execute("INSERT INTO t VALUES (?)", (value,))
+        except OverflowError:
+            return False
+        back = connection.execute("SELECT x FROM t").fetchone()[0]
+        return back == value and (not isinstance(value, float) or math.isfinite(value))
+
+    expected_bad = [row for row, value in enumerate(values) if not stored(value)]
+    if expected_bad:
+        assert sorted({e.row for e in errors_of_log({"x": values}, len(values)).errors}) == expected_bad[:20]
+    else:
+        assert loggable_columns({"x": values}, len(values))["x"].tolist() == values

@@ -7,6 +7,26 @@ import click
 from driftloop.cli.common import handle_errors, tracking_uri_option
 from driftloop.cli.ui import check_port_free
 from driftloop.errors import DriftloopError
+from driftloop.serve.limits import RequestLimits, option
+from driftloop.settings import DRIFTLOOP_FEEDBACK_TOKEN
+
+_LIMIT_HELP = {
+    "max_body_bytes": "Largest request body in bytes; larger ones are answered 413.",
+    "max_columns": "Most columns one request may name (400 beyond).",
+    "max_json_depth": "Deepest nesting of arrays and objects in a JSON body (400 beyond).",
+    "max_number_digits": "Most digits of an integer in a JSON body (400 beyond).",
+    "max_id_length": "Longest prediction id on /feedback, in characters (422 beyond).",
+    "max_label_length": "Longest string label on /feedback, in characters (422 beyond).",
+}
+
+
+def _limit_options(command: click.Command) -> click.Command:
+    """One option per field of :class:`RequestLimits` (``--max-columns`` ...), with its default."""
+    defaults = RequestLimits()
+    for name in reversed(list(_LIMIT_HELP)):
+        command = click.option(option(name), name, default=getattr(defaults, name), show_default=True,
+                               type=click.IntRange(min=1), help=_LIMIT_HELP[name])(command)
+    return command
 
 
 @click.command("serve")
@@ -22,8 +42,10 @@ from driftloop.errors import DriftloopError
               help="full: each commit is fsynced (survives power loss); normal: survives a killed server only.")
 @click.option("--poll-interval", default=30.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
               help="How often to look for a moved alias (0: never).")
-@click.option("--max-body-bytes", default=10 * 1024 * 1024, show_default=True, type=click.IntRange(min=1),
-              help="Larger request bodies are answered 413.")
+@click.option("--feedback-token", envvar=DRIFTLOOP_FEEDBACK_TOKEN.name, default=None, metavar="TOKEN",
+              help=f"Require 'Authorization: Bearer TOKEN' on POST /feedback (default: ${DRIFTLOOP_FEEDBACK_TOKEN.name}; "
+                   "unset: anyone who can reach the service may send labels).")
+@_limit_options
 @tracking_uri_option
 @handle_errors
 def serve(
@@ -34,8 +56,9 @@ def serve(
     no_log: bool,
     log_sync: str,
     poll_interval: float,
-    max_body_bytes: int,
+    feedback_token: str | None,
     tracking_uri: str | None,
+    **limits: int,
 ) -> None:
     """Serve a registered model: POST /predict, POST /feedback, GET /health, /version, /metrics."""
     try:
@@ -46,10 +69,14 @@ def serve(
         ) from None
     check_port_free(host, port)
     app = build_service(model, tracking_uri=tracking_uri, log_path=None if no_log else log_path,
-                        synchronous=log_sync, poll_interval=poll_interval, max_body_bytes=max_body_bytes)
+                        synchronous=log_sync, poll_interval=poll_interval, limits=RequestLimits(**limits),
+                        feedback_token=feedback_token)
     served = app.state.holder.current
     log = app.state.log
     alias = f" (alias {served.alias})" if served.alias else ""
     click.echo(f"Serving {served.name} version {served.version}{alias} at http://{host}:{port}")
     click.echo(f"Inference log: {log.path}" if log is not None else "Inference log: off (--no-log)")
+    if log is not None:
+        click.echo("Feedback: bearer token required" if feedback_token else
+                   "Feedback: open to any client that reaches the service (see --feedback-token)")
     run(app, host, port)

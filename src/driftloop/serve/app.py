@@ -11,9 +11,17 @@ Endpoints:
     ``{"accepted": n, "orphans": k, "orphan_ids": [...]}``; labels for unknown ids are stored and counted as orphans.
 ``GET /health``, ``GET /version``, ``GET /metrics`` (Prometheus text format).
 
-Errors answer JSON ``{"error": code, "message": ...}``: 400 malformed JSON or unknown format, 413 body over
-``max_body_bytes``, 422 rows not matching the signature (with ``errors``: row, column, expected, received, and
-``rejected_rows``), 503 when the log cannot be written (nothing is acknowledged).
+``/predict`` reads ``application/json`` and ``text/csv``, ``/feedback`` only ``application/json``; any other
+content type is a 415, as in MLflow's scoring server (which also keeps web pages from writing to the log: a browser
+sends ``application/json`` across sites only after a CORS preflight, which this service does not grant). With a
+feedback token, ``/feedback`` needs ``Authorization: Bearer <token>`` (401 otherwise; compared in constant time).
+
+Errors answer JSON ``{"error": code, "message": ...}`` with a one-line message: 400 malformed JSON, an unknown format
+or a request over a limit of :class:`~driftloop.serve.limits.RequestLimits` (columns, depth, digits), 401 a wrong
+feedback token, 413 a body over ``max_body_bytes``, 415 an unsupported content type, 422 rows or labels not matching
+the model (with ``errors``: row, column, expected, received, and ``rejected_rows``), 503 when the log cannot be
+written (nothing is acknowledged). Every value that reaches the log fits its columns, so that one request cannot
+fail the others committed with it.
 
 Parsing, validation and prediction run on the event loop for small bodies (a thread hop costs more than they do)
 and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large batch does not stall other requests.
@@ -22,6 +30,7 @@ and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large ba
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import math
@@ -39,27 +48,27 @@ from starlette.concurrency import run_in_threadpool
 from driftloop import __version__
 from driftloop.data.inference_log import InferenceLog, PredictionBatch, new_row_ids
 from driftloop.errors import DriftloopError
-from driftloop.serve.errors import BadRequest, CellError, InvalidInput, PayloadTooLarge, ServiceError, Unavailable
-from driftloop.serve.errors import describe
-from driftloop.serve.formats import parse_json, parse_payload
+from driftloop.serve.errors import CellError, InvalidInput, PayloadTooLarge, ServiceError, Unauthorized, Unavailable
+from driftloop.serve.feedback import parse_feedback
+from driftloop.serve.formats import parse_csv, parse_payload
+from driftloop.serve.limits import RequestLimits
 from driftloop.serve.metrics import ServiceMetrics
 from driftloop.serve.model import DEFAULT_POLL_INTERVAL, ModelHolder, ServedModel
+from driftloop.serve.request_body import CSV, JSON, decode_json, media_type
+from driftloop.serve.validation import loggable_columns
 
 logger = logging.getLogger("driftloop.serve")
 
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-"""Largest accepted request body (10 MiB); larger bodies get 413."""
 OFFLOAD_BYTES = 256 * 1024
 """Bodies larger than this are parsed and predicted in a worker thread instead of on the event loop."""
-JSON = "application/json"
 
 
-def _json_response(body: Any, status: int = 200) -> Response:
+def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     try:
         text = json.dumps(body, allow_nan=False, separators=(",", ":"))
     except ValueError:  # a NaN or infinite prediction: JSON has no such number, send null
         text = json.dumps(_nan_to_none(body), separators=(",", ":"))
-    return Response(text, status_code=status, media_type=JSON)
+    return Response(text, status_code=status, media_type=JSON, headers=headers)
 
 
 def _nan_to_none(value: Any) -> Any:
@@ -75,7 +84,7 @@ def _nan_to_none(value: Any) -> Any:
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body has {int(declared)} bytes; the limit is {limit} bytes (--max-body-bytes).")
+        raise PayloadTooLarge(f"The body has {int(declared)} bytes; the limit is {limit} (--max-body-bytes).")
     if declared is not None and declared.isdigit():
         return await request.body()
     chunks, size = [], 0
@@ -104,13 +113,24 @@ def _prediction_values(raw: Any, n_rows: int) -> list[Any]:
     return values
 
 
-def _predict_body(model: ServedModel, body: bytes) -> tuple[dict[str, np.ndarray], list[Any]]:
-    """Parse, validate and predict: the CPU part of /predict. Returns the validated inputs and the predictions."""
-    parsed = parse_payload(parse_json(body), model.feature_names)
-    if model.validator is not None:
-        inputs = model.validator.validate(parsed.columns, parsed.n_rows)
+def _predict_body(model: ServedModel, body: bytes, media: str, limits: RequestLimits,
+                  logged: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
+    """Parse, validate and predict: the CPU part of /predict. Returns the validated inputs and the predictions.
+
+    Without a column signature, inputs that are ``logged`` must fit the inference log (one scalar per cell)."""
+    validator = model.validator
+    if media == CSV:
+        types = None if validator is None else {column.name: column.type for column in validator.columns}
+        parsed = parse_csv(body, types, limits.max_columns)
     else:
-        inputs = {name: np.array(values, dtype=object) for name, values in parsed.columns.items()}
+        parsed = parse_payload(decode_json(body, limits), model.feature_names, limits.max_columns)
+    if validator is not None:
+        inputs = validator.validate(parsed.columns, parsed.n_rows)
+    elif logged:
+        inputs = loggable_columns(parsed.columns, parsed.n_rows)
+    else:
+        inputs = {name: np.fromiter(values, dtype=object, count=parsed.n_rows)
+                  for name, values in parsed.columns.items()}
     frame = pd.DataFrame(inputs, copy=False)
     try:
         raw = model.predict(frame, parsed.params)
@@ -123,40 +143,14 @@ def _predict_body(model: ServedModel, body: bytes) -> tuple[dict[str, np.ndarray
     return inputs, _prediction_values(raw, parsed.n_rows)
 
 
-def _parse_feedback(body: bytes) -> list[tuple[str, Any]]:
-    payload = parse_json(body)
-    if isinstance(payload, dict) and "id" in payload:
-        payload = [payload]
-    if not isinstance(payload, list):
-        raise BadRequest(f"The body must be a JSON list of {{\"id\": ..., \"label\": ...}}; got {describe(payload)}.")
-    items, errors = [], []
-    for index, item in enumerate(payload):
-        if not isinstance(item, dict):
-            errors.append(CellError(index, None, 'an object {"id": ..., "label": ...}', describe(item)))
-            continue
-        row_id, label = item.get("id"), item.get("label")
-        valid = True
-        if not isinstance(row_id, str) or not row_id:
-            errors.append(CellError(index, "id", "a prediction id (a non-empty string)", describe(row_id)))
-            valid = False
-        if not (isinstance(label, (bool, str)) or (isinstance(label, (int, float)) and math.isfinite(label))):
-            received = "no label" if "label" not in item else describe(label)
-            errors.append(CellError(index, "label", "a finite number, a string or a boolean", received))
-            valid = False
-        if valid:
-            items.append((row_id, label))
-    if errors:
-        raise InvalidInput(errors)
-    return items
-
-
 def create_app(
     holder: ModelHolder,
     *,
     log: InferenceLog | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    limits: RequestLimits = RequestLimits(),
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     metrics: ServiceMetrics | None = None,
+    feedback_token: str | None = None,
 ) -> FastAPI:
     """Build the prediction service.
 
@@ -168,12 +162,14 @@ def create_app(
         The inference log, not started yet (it starts with the app, on the app's event loop, and is closed at
         shutdown); ``None`` serves without logging, and
         ``/feedback`` answers 503.
-    max_body_bytes
-        Largest accepted request body; larger ones are answered 413.
+    limits
+        Bounds on a request's body, columns, JSON depth, integer digits, feedback ids and labels.
     poll_interval
         Seconds between registry polls for a moved alias (0 disables following).
     metrics
         Where to count; a fresh :class:`ServiceMetrics` by default (``app.state.metrics``).
+    feedback_token
+        When given, ``/feedback`` requires ``Authorization: Bearer <feedback_token>``.
     """
     metrics = metrics or ServiceMetrics()
 
@@ -214,7 +210,15 @@ def create_app(
     def fail(endpoint: str, error: ServiceError, started: float) -> Response:
         metrics.requests.labels(endpoint, str(error.status)).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        return _json_response(error.body(), error.status)
+        return _json_response(error.body(), error.status, error.headers())
+
+    def check_token(request: Request) -> None:
+        if feedback_token is None:
+            return
+        scheme, _, received = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(received.strip().encode(), feedback_token.encode()):
+            raise Unauthorized("/feedback needs the header 'Authorization: Bearer <token>' with the service's "
+                               "feedback token (--feedback-token).")
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
@@ -222,11 +226,13 @@ def create_app(
         received_ns = time.time_ns()
         model = holder.current  # read once: a swap during this request does not affect it
         try:
-            body = await _read_body(request, max_body_bytes)
+            media = media_type(request.headers.get("content-type"), (JSON, CSV))
+            body = await _read_body(request, limits.max_body_bytes)
+            work = (model, body, media, limits, log is not None)
             if len(body) > OFFLOAD_BYTES:
-                inputs, predictions = await run_in_threadpool(_predict_body, model, body)
+                inputs, predictions = await run_in_threadpool(_predict_body, *work)
             else:
-                inputs, predictions = _predict_body(model, body)
+                inputs, predictions = _predict_body(*work)
         except InvalidInput as error:
             metrics.rejected_rows.inc(error.rejected_rows)
             return fail("/predict", error, started)
@@ -256,7 +262,10 @@ def create_app(
         try:
             if log is None:
                 raise Unavailable("This service runs without an inference log (--no-log): feedback cannot be stored.")
-            items = _parse_feedback(await _read_body(request, max_body_bytes))
+            check_token(request)
+            media_type(request.headers.get("content-type"), (JSON,))
+            body = await _read_body(request, limits.max_body_bytes)
+            items = parse_feedback(decode_json(body, limits), holder.current.label_rule, limits)
             try:
                 result = await log.write_feedback(items)
             except DriftloopError as error:

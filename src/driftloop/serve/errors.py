@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,6 +41,10 @@ class ServiceError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer needs besides its body (none by default)."""
+        return {}
+
 
 class BadRequest(ServiceError):
     """Malformed JSON or an unknown payload format (400)."""
@@ -48,11 +53,28 @@ class BadRequest(ServiceError):
     code = "bad_request"
 
 
+class Unauthorized(ServiceError):
+    """A missing or wrong bearer token where the service requires one (401)."""
+
+    status = 401
+    code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
 class PayloadTooLarge(ServiceError):
     """A body over the configured limit (413)."""
 
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    """A body sent with a content type the endpoint does not read (415)."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class InvalidInput(ServiceError):
@@ -84,19 +106,35 @@ class Unavailable(ServiceError):
 
 
 def describe(value: Any) -> str:
-    """A received JSON value, short, with its JSON type.
+    """A received JSON value, short whatever its size or nesting, with its JSON type.
 
     >>> describe("abc"), describe(True), describe(None), describe(float("inf"))
     ("'abc' (string)", 'true (boolean)', 'null', 'inf (number)')
+    >>> describe(10**400)
+    '100000000000000000...0000000000000000000 (number)'
+    >>> nested = []
+    >>> for _ in range(100_000):
+    ...     nested = [nested]
+    >>> describe(nested)
+    '[[[[...]]]] (array)'
     """
     if value is None:
         return "null"
     if isinstance(value, bool):
         return f"{str(value).lower()} (boolean)"
-    if isinstance(value, (int, float)):
-        return f"{value!r} (number)"
-    kind = {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
-    text = repr(value)
+    kind = "number" if isinstance(value, (int, float)) else {str: "string", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__)
+    text = _SHORT.repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({kind})"
+
+
+def _short_repr() -> reprlib.Repr:
+    """A bounded repr: at most 3 levels, 4 items per container, 40 digits, so it never recurses deep."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxlong, short.maxother = 3, 4, 4, 60, 40, 60
+    return short
+
+
+_SHORT = _short_repr()

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from driftloop.errors import DriftloopError
+from driftloop.serve.feedback import LabelRule
 from driftloop.serve.validation import SignatureValidator
 
 logger = logging.getLogger("driftloop.serve")
@@ -79,6 +81,12 @@ class ServedModel:
     @property
     def feature_names(self) -> list[str] | None:
         return self.validator.names if self.validator is not None else None
+
+    @cached_property
+    def label_rule(self) -> LabelRule:
+        """What a label of this model must be, from the output schema of its signature."""
+        metadata = getattr(self.pyfunc, "metadata", None)
+        return LabelRule.from_output_schema(metadata.get_output_schema() if metadata is not None else None)
 
     def predict(self, frame: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
         """Predict on a frame already checked against the signature.

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 
 from driftloop.data.inference_log import RESERVED_COLUMNS, InferenceLog
 from driftloop.errors import DriftloopError
-from driftloop.serve.app import DEFAULT_MAX_BODY_BYTES, create_app
+from driftloop.serve.app import create_app
+from driftloop.serve.limits import RequestLimits
 from driftloop.serve.model import DEFAULT_POLL_INTERVAL, ModelHolder, parse_model_reference
 from driftloop.tracking import connect
 
@@ -24,16 +25,18 @@ def build_service(
     log_path: str | os.PathLike[str] | None = DEFAULT_LOG_PATH,
     synchronous: str = "full",
     poll_interval: float = DEFAULT_POLL_INTERVAL,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    limits: RequestLimits = RequestLimits(),
+    feedback_token: str | None = None,
 ) -> FastAPI:
     """Load ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) from the store and open the log; return the app.
 
     Everything that can fail because of the user's input fails here, as a :class:`DriftloopError`, before the
     server starts: a malformed reference, a registry without the model or the alias, a log path that is not
-    writable or holds another file. ``log_path=None`` serves without an inference log.
+    writable or holds another file. ``log_path=None`` serves without an inference log. ``feedback_token``, when
+    given, is required as a bearer token on ``/feedback``.
     """
-    if max_body_bytes <= 0:
-        raise DriftloopError(f"--max-body-bytes must be a positive number of bytes; got {max_body_bytes}.")
+    if feedback_token is not None and not feedback_token.strip():
+        raise DriftloopError("--feedback-token must not be empty (leave it out to accept feedback without a token).")
     if poll_interval < 0:
         raise DriftloopError(f"--poll-interval must be a number of seconds >= 0; got {poll_interval}.")
     reference = parse_model_reference(model)
@@ -46,7 +49,8 @@ def build_service(
             raise DriftloopError(f"Model {reference} has features named {', '.join(map(repr, clashes))}, which the "
                                  f"inference log reserves ({', '.join(RESERVED_COLUMNS)}); serve it with --no-log.")
         log = InferenceLog(Path(log_path), synchronous=synchronous).prepare()
-    return create_app(holder, log=log, max_body_bytes=max_body_bytes, poll_interval=poll_interval)
+    return create_app(holder, log=log, limits=limits, poll_interval=poll_interval, 
+                      feedback_token=feedback_token.strip() if feedback_token else None)
 
 
 def run(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.serve.errors import CellError, InvalidInput, describe
-from driftloop.serve.formats import MISSING
+from driftloop.serve.formats import MISSING, listed
 
 SUPPORTED_TYPES = ("double", "float", "long", "integer", "boolean", "string", "datetime")
 _EXPECTED = {
@@ -49,6 +49,7 @@ _EXPECTED = {
 }
 _INT_RANGE = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT64_MAX = int(np.finfo(np.float64).max)
 _NULLS = (type(None), type(MISSING))
 
 
@@ -107,7 +108,7 @@ class SignatureValidator:
             if values is None:
                 if spec.required:
                     errors.append(CellError(None, spec.name, f"a column {spec.name!r}: {_EXPECTED[spec.type]}",
-                                            f"no such column (columns given: {', '.join(map(repr, columns)) or 'none'})"))
+                                            f"no such column (columns given: {listed(columns) or 'none'})"))
                     bad_rows.append(np.arange(n_rows))
                     continue
                 values = [None] * n_rows
@@ -201,7 +202,7 @@ def _valid(spec: ColumnSpec, value: Any) -> bool:
         return not spec.required
     kind = spec.type
     if kind in ("double", "float"):
-        return type(value) in (int, float) and math.isfinite(value) and (kind == "double" or abs(value) <= _FLOAT32_MAX)
+        return _finite(value) and (kind == "double" or abs(value) <= _FLOAT32_MAX)
     if kind in ("long", "integer"):
         low, high = _INT_RANGE[kind]
         if type(value) is int:
@@ -220,6 +221,55 @@ def _valid(spec: ColumnSpec, value: Any) -> bool:
     return True
 
 
+def _finite(value: Any) -> bool:
+    """Whether ``value`` is a JSON number that is a finite float64 (an integer past float64's range is not)."""
+    if type(value) is int:
+        return -_FLOAT64_MAX <= value <= _FLOAT64_MAX
+    return type(value) is float and math.isfinite(value)
+
+
 def _slow_bad(spec: ColumnSpec, values: list[Any]) -> np.ndarray:
     """The invalid rows of a column, value by value (only for a column known to hold an invalid value)."""
     return np.array([index for index, value in enumerate(values) if not _valid(spec, value)], dtype=np.int64)
+
+
+LOGGABLE = "a string, a boolean, a 64-bit integer, a finite number or null (what the inference log stores)"
+
+
+def fits_log(value: Any) -> bool:
+    """Whether a JSON value fits a column of the inference log: a string, a boolean, an integer within 64 bits, a
+    finite number, or null (SQLite refuses larger integers; the log stores one scalar per cell).
+
+    >>> fits_log(2**63 - 1), fits_log(2**63), fits_log(float("nan")), fits_log([1]), fits_log("x")
+    (True, False, False, False, True)
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None or value is MISSING:
+        return True
+    if kind is int:
+        return _INT_RANGE["long"][0] <= value <= _INT_RANGE["long"][1]
+    return kind is float and math.isfinite(value)
+
+
+def loggable_columns(columns: Mapping[str, list[Any]], n_rows: int) -> dict[str, np.ndarray]:
+    """The columns of a model without a column signature, checked to fit the inference log (:func:`fits_log`),
+    as object arrays (an absent value becomes ``None``); :class:`InvalidInput` names the cells that do not fit.
+
+    >>> loggable_columns({"x": [1, "a", None]}, 3)["x"].tolist()
+    [1, 'a', None]
+    """
+    arrays: dict[str, np.ndarray] = {}
+    errors: list[CellError] = []
+    bad_rows: set[int] = set()
+    for name, values in columns.items():
+        bad = [row for row, value in enumerate(values) if not fits_log(value)]
+        if bad:
+            bad_rows.update(bad)
+            errors.extend(CellError(row, name, LOGGABLE, describe(values[row])) for row in bad[:20])
+            continue
+        arrays[name] = np.fromiter((None if value is MISSING else value for value in values), dtype=object,
+                                   count=n_rows)
+    if errors:
+        errors.sort(key=lambda error: error.row)
+        raise InvalidInput(errors, rejected_rows=len(bad_rows))
+    return arrays
