@@ -47,8 +47,9 @@ def test_demo_runs_twice_without_duplicating_anything(workdir):
     assert second.exit_code == 0, second.output
     assert "Reusing bike-sharing version 1" in second.output
     client = connect()
-    run = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id])[0]
-    assert len(client.get_metric_history(run.info.run_id, "rows")) == 92
+    runs = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id])
+    assert sorted(r.data.tags["driftloop.kind"] for r in runs) == ["monitoring", "provisional"]
+    assert sum(len(client.get_metric_history(r.info.run_id, "rows")) for r in runs) == 92  # the last week is open
 
 
 def test_relative_mae_against_the_same_hour_last_week(workdir):

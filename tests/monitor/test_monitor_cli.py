@@ -62,7 +62,7 @@ def test_metrics_are_time_series_and_a_second_pass_adds_no_duplicates(wine_store
     assert first.exit_code in (0, 3), first.output
     client = MlflowClient(wine_store)
     experiment = client.get_experiment_by_name("model-monitoring")
-    (run,) = client.search_runs([experiment.experiment_id])
+    (run,) = client.search_runs([experiment.experiment_id], filter_string="tags.`driftloop.kind` = 'monitoring'")
     assert run.data.tags["driftloop.model_name"] == "wine-quality"
     assert run.data.tags["driftloop.model_alias"] == "champion"
     history = client.get_metric_history(run.info.run_id, "rows")
@@ -70,7 +70,7 @@ def test_metrics_are_time_series_and_a_second_pass_adds_no_duplicates(wine_store
     assert sorted(m.timestamp for m in history) == [m.timestamp for m in history]
     again = _monitor(wine_store, "--data", str(workdir / "part.csv"), "--timestamp-column", "ts", "--window", "7d",
                      "--target", "quality")
-    assert "window(s) were already logged: skipped" in again.output
+    assert "window(s) were already closed and logged: skipped" in again.output
     assert len(client.get_metric_history(run.info.run_id, "rows")) == len(history)
     more = _monitor(wine_store, "--data", str(workdir / "all.csv"), "--timestamp-column", "ts", "--window", "7d",
                     "--target", "quality")
@@ -80,7 +80,8 @@ def test_metrics_are_time_series_and_a_second_pass_adds_no_duplicates(wine_store
     assert len(extended) > len(history)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert "report.html" in artifacts and "windows" in artifacts
-    assert len(client.search_runs([experiment.experiment_id])) == 1
+    kinds = sorted(r.data.tags["driftloop.kind"] for r in client.search_runs([experiment.experiment_id]))
+    assert kinds == ["monitoring", "provisional"]  # the run, and the open windows' provisional figures
 
 
 def test_late_labels_by_id_with_unknown_ids_counted(wine_store, workdir):
@@ -94,9 +95,10 @@ def test_late_labels_by_id_with_unknown_ids_counted(wine_store, workdir):
     assert "2 label(s) are for ids not in the data (not used)" in result.output
     client = MlflowClient(wine_store)
     experiment = client.get_experiment_by_name("model-monitoring")
-    (run,) = client.search_runs([experiment.experiment_id])
-    coverage = [m.value for m in client.get_metric_history(run.info.run_id, "performance/label_coverage")]
-    assert coverage == [1.0, 1.0, 0.0, 0.0]  # 1,599 rows in windows of 400; the first 800 labelled
+    runs = {r.data.tags["driftloop.kind"]: r for r in client.search_runs([experiment.experiment_id])}
+    coverage = [m.value for kind in ("monitoring", "provisional")
+                for m in client.get_metric_history(runs[kind].info.run_id, "performance/label_coverage")]
+    assert coverage == [1.0, 1.0, 0.0, 0.0]  # 1,599 rows in windows of 400; the first 800 labelled; the last open
 
 
 def test_bad_input_gets_clear_messages(wine_store, workdir):
@@ -205,6 +207,7 @@ def test_an_alert_posts_the_payload_to_the_webhook(wine_store, workdir):
     assert payload["model"] == "wine-quality" and payload["verdict"] == "alert"
     assert payload["fired"] and all(w["verdict"] in ("warn", "alert") for w in payload["fired"])
     client = MlflowClient(wine_store)
-    run = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id])[0]
+    run = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id],
+                             filter_string="tags.`driftloop.kind` = 'monitoring'")[0]
     assert payload["run_id"] == run.info.run_id
     assert run.data.tags["driftloop.alert"] == "true"

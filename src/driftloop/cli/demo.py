@@ -13,6 +13,7 @@ from driftloop.cli.common import handle_errors, tracking_uri_option
 from driftloop.demo.bike import TARGET, TIMESTAMP, load_hourly, production_stream, train_champion
 from driftloop.monitor.job import MonitorOptions, run_monitor
 from driftloop.tracking import connect
+from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
 
 VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 
@@ -58,8 +59,10 @@ def demo(folder: str, skip_simulation: bool, tracking_uri: str | None) -> None:
     console.print(f"Monitoring run {outcome.run_id} in experiment 'model-monitoring' (store {client.tracking_uri}).")
     if not skip_simulation:
         _compare_policies(console, client)
-    console.print("Look at it: [bold]driftloop ui[/] then open http://127.0.0.1:5000 -> experiment model-monitoring "
-                  "-> the run's Model metrics (drift/, performance/, quality/) and Artifacts -> report.html")
+    experiment_id = client.get_run(outcome.run_id).info.experiment_id
+    link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
+    console.print(f"Look at it: [bold]driftloop ui[/] then open {link} -> Model metrics (drift/, performance/, "
+                  "quality/) and Artifacts -> report.html")
 
 
 def _compare_policies(console: Console, client) -> None:

@@ -16,6 +16,7 @@ from driftloop.monitor.alerts import check_webhook_url
 from driftloop.monitor.job import MonitorOptions, MonitorOutcome, fit_model_profile, run_monitor
 from driftloop.retrain.policies import load_config
 from driftloop.tracking import connect
+from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
 
 ALERT_EXIT_CODE = 3
 VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
@@ -27,11 +28,13 @@ def _number(value: float | None, digits: int = 3) -> str:
 
 
 def print_table(outcome: MonitorOutcome, console: Console) -> None:
-    """A compact table of the new windows: rows, drift share, realised performance, verdict, reasons."""
+    """A compact table of the windows assessed: state (closed: final; open: provisional), rows, drift share,
+    realised performance, verdict, reasons."""
     windows = outcome.new_windows
     shown = [m for m in PERFORMANCE_COLUMNS if any(f"performance/{m}" in w.metrics for w in windows)]
-    table = Table(title=f"{outcome.model.name} v{outcome.model.version}: {len(windows)} new window(s)")
-    for header in ("#", "start", "rows", "drift share", *shown, "labels", "verdict"):
+    table = Table(title=f"{outcome.model.name} v{outcome.model.version}: {len(windows)} window(s) assessed, "
+                        f"{len(outcome.closed_steps)} closed, {len(outcome.open_steps)} open")
+    for header in ("#", "state", "start", "rows", "drift share", *shown, "labels", "verdict"):
         # numbers are shown with 3 significant digits (at most 5 characters: 0.123): never cut them for the reasons
         table.add_column(header, justify="left" if header in ("start", "verdict") else "right", no_wrap=True,
                          min_width=max(len(header), 5) if header != "start" else 16)
@@ -40,6 +43,7 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
         metrics = window.metrics
         table.add_row(
             str(window.index),
+            "open" if window.index in outcome.open_steps else "closed",
             window.start.strftime("%Y-%m-%d %H:%M"),
             str(window.rows),
             _number(metrics.get("drift/share"), 2),
@@ -58,6 +62,10 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
 @click.option("--window", default=None, help="Window length for time windows: 1d (default), 7d, 1w, 6h...")
 @click.option("--rows", type=click.IntRange(min=1), default=None, help="Windows of N rows instead of by time.")
 @click.option("--labels", "labels_path", default=None, help="File of late labels (id and label columns).")
+@click.option("--label-delay", default=None, metavar="LENGTH",
+              help="How long after its end a window stays open for late labels and rows (7d; a row count for --rows "
+                   "without a timestamp). Open windows are re-assessed on every pass; default 0: a window closes "
+                   "once the data holds rows after it.")
 @click.option("--id-column", default="id", show_default=True, help="Column joining the labels to the data.")
 @click.option("--target", default=None, help="The label column (in the data, or in the labels file).")
 @click.option("--experiment", default="model-monitoring", show_default=True, help="Experiment of monitoring runs.")
@@ -77,19 +85,19 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Project parameter for --retrain.")
 @tracking_uri_option
 @handle_errors
-def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, id_column, target, experiment,
-            rules_path, webhook, task, naive_lag, naive_series, output_format, retrain_project, params,
+def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, label_delay, id_column, target,
+            experiment, rules_path, webhook, task, naive_lag, naive_series, output_format, retrain_project, params,
             tracking_uri) -> None:
     """Monitor a registered model on production data, window by window, into MLflow.
 
-    Exits with code 3 when a new window raises an alert (for cron and CI).
+    Exits with code 3 when a window raises an alert for the first time (for cron and CI).
     """
     if window is not None and rows is not None:
         raise DriftloopError("Give either --window (time windows) or --rows (count windows), not both.")
     if webhook is not None:
         check_webhook_url(webhook)
     options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
-                             webhook, task, naive_lag, tuple(naive_series))
+                             webhook, task, naive_lag, tuple(naive_series), label_delay)
     retrain_config = None
     if retrain_project is not None:
         retrain_config = load_config(rules_path)
@@ -109,19 +117,21 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
                               progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     if output_format == "json":
         for window in outcome.new_windows:
-            click.echo(json.dumps(window.to_json()))
+            click.echo(json.dumps({**window.to_json(),
+                                   "state": "open" if window.index in outcome.open_steps else "closed"}))
     else:
         print_table(outcome, Console(width=max(Console().width, 150)))
         for note in outcome.notes:
             click.echo(f"note: {note}")
-        alerts = sum(w.verdict == "alert" for w in outcome.new_windows)
         click.echo(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points) to run "
-                   f"{outcome.run_id} in experiment {experiment!r}; {alerts} alert window(s).")
-        click.echo("Open the charts with: driftloop ui   (the run's artifacts hold report.html)")
+                   f"{outcome.run_id} in experiment {experiment!r}; {len(outcome.alerts)} new alert window(s).")
+        experiment_id = client.get_run(outcome.run_id).info.experiment_id
+        link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
+        click.echo(f"Open the charts with: driftloop ui, then {link}   (the run's artifacts hold report.html)")
     if retrain_config is not None:
         _apply_retrain_policy(client, outcome, retrain_config, retrain_project, data_path, options, params)
     if outcome.alerted:
-        fired = [w for w in outcome.new_windows if w.verdict == "alert"]
+        fired = outcome.alerts
         raise DriftloopError(
             f"Alert in {len(fired)} window(s); latest {fired[-1].start:%Y-%m-%d}: {fired[-1].reasons[-1]}",
             exit_code=ALERT_EXIT_CODE,

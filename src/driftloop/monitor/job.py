@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,18 +15,31 @@ from mlflow.exceptions import MlflowException
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length, row_windows, time_windows
 from driftloop.errors import DriftloopError
-from driftloop.monitor.alerts import alert_payload, load_rules, send_webhook
+from driftloop.monitor.alerts import alert_payload, evaluate, load_rules, send_webhook
 from driftloop.monitor.engine import LABEL, NAIVE, PREDICTION, MonitorInputs, assess_windows
+from driftloop.monitor.lifecycle import (
+    VerdictChange,
+    WindowFacts,
+    closing_steps,
+    late_arrivals,
+    parse_label_delay,
+    verdict_changes,
+)
 from driftloop.monitor.performance import seasonal_naive
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
 from driftloop.tracking.monitoring import (
     ModelVersionRef,
+    MonitoringRun,
+    log_closed_windows,
     log_pass_summary,
-    log_windows,
-    logged_windows,
+    monitor_lock,
     monitoring_run,
+    read_state,
+    record_verdicts,
+    replace_open_windows,
+    writing_pass,
 )
 from driftloop.tracking.profiles import load_profile_for_model, log_profile
 from driftloop.tracking.store import use_tracking_uri
@@ -129,11 +142,13 @@ class MonitorOptions:
     task: str | None = None
     naive_lag: str | None = None  # the season of the naive benchmark (performance/relative_mae), e.g. "7d"
     naive_series: tuple[str, ...] = ()  # the columns that name a row's series, for that benchmark
+    label_delay: str | None = None  # how long a window stays open for late labels and rows: "7d", or rows
 
 
 @dataclass
 class MonitorOutcome:
-    """What a monitoring pass did."""
+    """What a monitoring pass did: the windows it assessed (those that closed in this pass, then the open ones),
+    every window of the run, the verdict revisions, and the alerts raised for the first time."""
 
     model: ModelVersionRef
     run_id: str
@@ -141,11 +156,15 @@ class MonitorOutcome:
     all_windows: list[WindowResult]
     notes: list[str] = field(default_factory=list)
     metric_points: int = 0
+    closed_steps: list[int] = field(default_factory=list)
+    open_steps: list[int] = field(default_factory=list)
+    revisions: list[VerdictChange] = field(default_factory=list)
+    alerts: list[WindowResult] = field(default_factory=list)
 
     @property
     def alerted(self) -> bool:
-        return any(w.verdict == "alert" for w in self.new_windows)
-
+        """Whether this pass raised an alert that no earlier pass had raised (or delivered) for its window."""
+        return bool(self.alerts)
 
 def _attach_labels(frame: pd.DataFrame, options: MonitorOptions, notes: list[str]) -> pd.DataFrame:
     if options.labels_path is not None:
@@ -210,17 +229,74 @@ def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.
     return frame.assign(**{column: stamps, NAIVE: seasonal_naive(stamps, frame[LABEL], lag, series)})
 
 
-def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> list[Window]:
+@dataclass(frozen=True)
+class Cut:
+    """This pass's windows, each with ``index`` = its ordinal since the epoch (time windows) or in the data (count
+    windows); how they were cut; the watermark (latest time stamp, or row count without time stamps)."""
+
+    windows: list[Window]
+    complete: list[bool]
+    definition: str
+    length: pd.Timedelta | None  # time windows
+    by_rows: bool  # count windows without time stamps: ends are row offsets
+    watermark: pd.Timestamp | None
+
+
+def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> Cut:
     timestamp_column = options.timestamp_column
     if timestamp_column is None and options.rows is None:
         timestamp_column = _timestamp_column(frame, options)
     if options.rows is not None:
         stamps = parse_timestamps(frame, timestamp_column) if timestamp_column else None
-        return list(row_windows(frame, options.rows, stamps))
+        windows = list(row_windows(frame, options.rows, stamps))
+        watermark = (stamps.max() if stamps is not None else pd.Timestamp(len(frame), tz="UTC")) if len(frame) else None
+        return Cut(windows, [len(w.frame) == options.rows for w in windows],
+                   f"by count, {options.rows} rows in {'time' if stamps is not None else 'file'} order", None,
+                   stamps is None, watermark)
     if timestamp_column is None:
         raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time, or --rows N.")
     stamps = parse_timestamps(frame, timestamp_column)
-    return list(time_windows(frame, stamps, parse_window_length(options.window or "1d")))
+    length = parse_window_length(options.window or "1d")
+    windows = [Window(w.start.value // length.value, w.start, w.end, w.frame)
+               for w in time_windows(frame, stamps, length)]
+    watermark = stamps.max() if len(frame) else None
+    return Cut(windows, [watermark >= w.end for w in windows], f"by time, {length}", length, False, watermark)
+
+
+def _steps(cut: Cut, run: MonitoringRun, notes: list[str]) -> tuple[list[Window], list[bool]]:
+    """The windows numbered by their step in ``run`` (time windows: windows since the run's origin)."""
+    if cut.length is None or run.origin is None:
+        return cut.windows, cut.complete
+    origin = run.origin.value // cut.length.value
+    kept = [(Window(w.index - origin, w.start, w.end, w.frame), complete)
+            for w, complete in zip(cut.windows, cut.complete, strict=True) if w.index >= origin]
+    before = len(cut.windows) - len(kept)
+    if before:
+        rows = sum(len(w.frame) for w in cut.windows[:before])
+        notes.append(f"{before} window(s) ({rows} rows) start before the run's first window "
+                     f"({run.origin.isoformat()}): not monitored in this run; monitor them into another --experiment")
+    return [w for w, _ in kept], [c for _, c in kept]
+
+
+def _facts(windows: Sequence[Window], complete: Sequence[bool]) -> list[WindowFacts]:
+    return [WindowFacts(w.index, w.end, c, len(w.frame),
+                        int(w.frame[LABEL].notna().sum()) if LABEL in w.frame.columns else None)
+            for w, c in zip(windows, complete, strict=True)]
+
+
+def _note_late_data(facts: Sequence[WindowFacts], closed: dict[int, WindowResult], notes: list[str]) -> None:
+    rows, labels, steps = late_arrivals(facts, closed)
+    if steps:
+        what = " and ".join(part for part in (f"{rows} row(s)" if rows else "", f"{labels} label(s)" if labels else "")
+                            if part)
+        notes.append(f"{what} arrived for {len(steps)} window(s) closed by an earlier pass (first: step {steps[0]}): "
+                     "not counted, a closed window is final; give a longer --label-delay to keep windows open longer")
+
+
+def _revision_note(revisions: Sequence[VerdictChange]) -> str:
+    shown = ", ".join(f"#{c.window.index} {c.previous} -> {c.window.verdict}" for c in revisions[:8])
+    more = f" and {len(revisions) - 8} more" if len(revisions) > 8 else ""
+    return f"verdict revised for {len(revisions)} window(s) as rows or labels arrived: {shown}{more}"
 
 
 def run_monitor(
@@ -231,7 +307,9 @@ def run_monitor(
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> MonitorOutcome:
-    """One monitoring pass: only windows ending after the last logged one are assessed and logged."""
+    """One monitoring pass: assess the windows not yet closed, close those whose label delay has passed (their
+    figures become final), replace the open windows' provisional figures, record verdict changes and notify each
+    alert once (see :mod:`driftloop.tracking.monitoring` and :mod:`driftloop.monitor.lifecycle`)."""
     rules = load_rules(options.rules_path)
     model = resolve_model(client, model_spec)
     try:
@@ -244,16 +322,18 @@ def run_monitor(
     features = model_features(pyfunc_model, profile)
     notes: list[str] = []
     frame = _attach_naive_forecasts(_attach_labels(read_table(data_path), options, notes), options)
-    windows = _cut_windows(frame, options)
-    run_id = monitoring_run(client, options.experiment, model)
-    history = logged_windows(client, run_id)
-    if history:
-        last_end, last_step = max(w.end for w in history), max(w.index for w in history)
-        fresh = [w for w in windows if w.end > last_end]
-        if len(fresh) < len(windows):
-            notes.append(f"{len(windows) - len(fresh)} window(s) were already logged: skipped")
-        windows = [Window(last_step + 1 + i, w.start, w.end, w.frame) for i, w in enumerate(fresh)]
-    training = client.get_run(model.run_id).data.metrics if model.run_id else {}
+    cut = _cut_windows(frame, options)
+    delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)
+    first_start = cut.windows[0].start if cut.windows and cut.length is not None else None
+    run = monitoring_run(client, options.experiment, model, cut.definition, first_start)
+    windows, complete = _steps(cut, run, notes)
+    facts = _facts(windows, complete)
+    state = read_state(client, run.run_id)
+    _note_late_data(facts, state.closed, notes)
+    todo = [w for w in windows if w.index not in state.closed]
+    if len(todo) < len(windows):
+        notes.append(f"{len(windows) - len(todo)} window(s) were already closed and logged: skipped")
+    training = dict(client.get_run(model.run_id).data.metrics) if model.run_id else {}
     inputs = MonitorInputs(
         profile,
         features,
@@ -268,24 +348,53 @@ def run_monitor(
         nonlocal done
         done += count
         if progress is not None:
-            progress(done, len(windows))
+            progress(done, len(todo))
 
-    new = assess_windows(inputs, windows, rules=rules, training_metrics=dict(training), history=history, progress=step)
-    points = log_windows(client, run_id, new)
-    all_windows = [*history, *new]
-    html = render_report(
-        all_windows,
-        title=f"Monitoring of {model.name}",
-        model=f"{model.name}" + (f"@{model.alias}" if model.alias else "") + f" (version {model.version})",
-        subtitle=f"data: {Path(data_path).name}",
-        alert_rules=rules,
-        training_metrics=dict(training),
-    )
-    log_pass_summary(client, run_id, all_windows, html)
-    outcome = MonitorOutcome(model, run_id, new, all_windows, notes, points)
-    if outcome.alerted and options.webhook:
-        payload = alert_payload(new, model.name, run_id, client.tracking_uri, version=model.version)
-        result = send_webhook(options.webhook, payload)
-        if not result.ok:
-            notes.append(f"webhook failed after {result.attempts} attempt(s): {result.error or result.status}")
-    return outcome
+    assessed = assess_windows(inputs, todo, rules=rules, training_metrics=training,
+                              history=sorted(state.closed.values(), key=lambda w: w.index), progress=step)
+    with monitor_lock(client, model), writing_pass(client, run.run_id):
+        state = read_state(client, run.run_id)  # again, under the lock: another pass may have written meanwhile
+        current = {w.index: w for w in assessed if w.index not in state.closed}
+        carried = {i: w for i, w in state.open.items() if i not in state.closed and i not in current}
+        current.update(carried)  # open windows this pass's data no longer holds keep their last figures
+        ordered = [current[i] for i in sorted(current)]
+        history = [state.closed[i] for i in sorted(state.closed)]
+        evaluate([*history, *ordered], rules, training_metrics=training)
+        carried_facts = [WindowFacts(w.index, w.end, True, w.rows, 0) for w in carried.values()]
+        closing = closing_steps([*facts, *carried_facts], state.closed, cut.watermark, delay, by_rows=cut.by_rows) \
+            if cut.watermark is not None else []
+        to_close = [w for w in ordered if w.index in closing]
+        still_open = [w for w in ordered if w.index not in closing]
+        points = log_closed_windows(client, run.run_id, to_close)
+        points += replace_open_windows(client, run, still_open, state.provisional_run_id)
+        changes = verdict_changes(ordered, state.verdicts, closing)
+        alerts = [w for w in ordered if w.verdict == "alert" and w.index not in state.notified]
+        delivered = True
+        if alerts and options.webhook:
+            payload = alert_payload(alerts, model.name, run.run_id, client.tracking_uri, version=model.version)
+            result = send_webhook(options.webhook, payload)
+            delivered = result.ok
+            if not result.ok:
+                notes.append(f"webhook failed after {result.attempts} attempt(s): "
+                             f"{result.error or result.status}; the next pass sends it again")
+        notified = {w.index for w in alerts} if delivered else set()
+        changed = {c.window.index for c in changes}
+        entries = [{**c.to_json(), "notified": c.window.index in notified} for c in changes]
+        entries += [{**VerdictChange(w, w.verdict, w.index in closing).to_json(), "notified": True}
+                    for w in alerts if w.index not in changed and w.index in notified]  # a delivery retried
+        record_verdicts(client, run.run_id, entries)
+        revisions = [c for c in changes if c.is_revision]
+        if revisions:
+            notes.append(_revision_note(revisions))
+        all_windows = [*history, *ordered]
+        html = render_report(
+            all_windows,
+            title=f"Monitoring of {model.name}",
+            model=f"{model.name}" + (f"@{model.alias}" if model.alias else "") + f" (version {model.version})",
+            subtitle=f"data: {Path(data_path).name}; windows {cut.definition}; {len(still_open)} open",
+            alert_rules=rules,
+            training_metrics=training,
+        )
+        log_pass_summary(client, run.run_id, all_windows, len(still_open), html)
+    return MonitorOutcome(model, run.run_id, ordered, all_windows, notes, points, closing,
+                          [w.index for w in still_open], revisions, alerts)

@@ -1,10 +1,27 @@
-"""Creating and finding experiments."""
+"""Creating and finding experiments.
+
+Every experiment driftloop creates carries the tag ``mlflow.experimentKind = custom_model_development``, the kind
+MLflow 3's UI uses for model training ("Machine learning"), so that the UI opens it on its runs and charts rather
+than on the GenAI traces view. MLflow 3.17's bundled UI decides the view from its workflow-type switch (the
+``workflowType`` URL parameter, else the browser's saved choice, ``genai`` by default) and reads the tag only when
+that switch is disabled; links driftloop prints therefore carry ``?workflowType=machine_learning``
+(:func:`experiment_url`).
+"""
 
 from __future__ import annotations
 
 from mlflow import MlflowClient
 
 from driftloop.errors import DriftloopError
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
+DEFAULT_UI_ADDRESS = "http://127.0.0.1:5000"  # where `driftloop ui` serves by default
+
+
+def _create(client: MlflowClient, name: str) -> str:
+    return client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
 
 
 def create_experiment(client: MlflowClient, name: str) -> str:
@@ -15,14 +32,24 @@ def create_experiment(client: MlflowClient, name: str) -> str:
     if existing is not None:
         state = "" if existing.lifecycle_stage == "active" else " (deleted; restore or purge it first)"
         raise DriftloopError(f"Experiment {name!r} already exists with ID {existing.experiment_id}{state}.")
-    return client.create_experiment(name)
+    return _create(client, name)
 
 
 def get_or_create_experiment(client: MlflowClient, name: str) -> str:
     """Return the id of experiment ``name``, creating it when missing (restoring it when deleted)."""
     existing = client.get_experiment_by_name(name)
     if existing is None:
-        return client.create_experiment(name)
+        return _create(client, name)
     if existing.lifecycle_stage != "active":
         client.restore_experiment(existing.experiment_id)
     return existing.experiment_id
+
+
+def experiment_url(base: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI address of an experiment (or of one of its runs), in the model-training view.
+
+    >>> experiment_url("http://127.0.0.1:5000", "3", "abc")
+    'http://127.0.0.1:5000/#/experiments/3/runs/abc?workflowType=machine_learning'
+    """
+    path = f"{base.rstrip('/')}/#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{path}?{MODEL_TRAINING_VIEW}"

@@ -1,16 +1,30 @@
-"""Monitoring runs in MLflow: one run per model version, every window figure a metric time series.
+"""Monitoring runs in MLflow: one run per model version and window definition, every window figure a metric time
+series, written once.
 
-- Experiment ``model-monitoring`` (created when missing); one run per model version, found again by its tags
-  ``driftloop.model_name`` and ``driftloop.model_version``.
-- Each window's metrics are logged with ``step`` = window index and ``timestamp`` = window end (ms), in batches of
-  up to 1,000 with ``log_batch``, so the MLflow UI charts them over time.
-- Idempotent: a window whose end is not after the last logged window's end is not logged again; new windows are
-  appended after the last logged step. Each pass also logs its windows as JSON (``windows/pass-<step>.json``) so
-  that alert rules over consecutive windows and the report see the whole history.
-
-Known limits: a window is identified by its end, so labels that arrive after a window was logged do not update its
-performance figures (the next windows carry them); count windows (``--rows``) without a timestamp are identified by
-row offsets, so a re-run treats the file as append-only.
+Layout of a monitoring run (experiment ``model-monitoring``, created when missing)
+----------------------------------------------------------------------------------
+* Found again by its tags ``driftloop.model_name``, ``driftloop.model_version`` and ``driftloop.window_definition``
+  (how its windows are cut: ``by time, 7 days 00:00:00`` or ``by count, 400 rows in file order``); a pass with
+  another definition goes to another run. ``driftloop.window_origin`` holds the start of step 0 of time windows, so
+  that a window keeps its step across passes (step = windows since the origin).
+* **Closed windows** (final, see :mod:`driftloop.monitor.lifecycle`) are the run's chart series: each window's
+  metrics are logged once, with ``step`` = window step and ``timestamp`` = window end (ms), in batches of up to
+  1,000 with ``log_batch``. The figures of the windows closed by one pass are also kept as JSON
+  (``windows/pass-<first step>.json``) for the alert rules over consecutive windows and the report.
+* **Open windows** (rows or labels may still arrive) are re-assessed on every pass. Their provisional figures go to
+  a child run ``<run name> · open windows`` (tag ``driftloop.kind = provisional``, nested under the monitoring run),
+  with the same metric keys and steps, and ``windows/open.json``. Each pass writes a fresh child run and deletes the
+  previous one: no (metric, step) ever holds two points, in either run, and the experiment's chart view shows the
+  final series continued by the provisional one.
+* **Verdicts.** Every change of a window's verdict (its first non-ok verdict, and any later revision) is appended
+  to the run as ``verdicts/<pass time>.json``: window, verdict, previous verdict, reasons, whether the window was
+  closed, whether the alert was notified. Nothing in it is ever rewritten; the report and the CLI say when a verdict
+  was revised. A window's alert is notified once (the record says which were).
+* **Status.** A pass sets the run RUNNING while it writes and FINISHED (FAILED on an error) when it ends: the MLflow
+  UI shows a monitoring run as running only while a pass is writing to it.
+* **Concurrency.** A pass reads the record, writes and notifies under the model's ``monitor`` lock
+  (:func:`driftloop.tracking.registry.registry_lock`), re-reading the record once it holds the lock: two monitors
+  of one model write each window once and notify each alert once.
 """
 
 from __future__ import annotations
@@ -18,8 +32,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -28,9 +44,15 @@ from mlflow.entities import Metric, RunTag
 
 from driftloop.monitor.results import FeatureDistribution, WindowResult
 from driftloop.tracking.experiments import get_or_create_experiment
+from driftloop.tracking.registry import registry_lock
 
 MAX_METRICS_PER_BATCH = 1000
 WINDOWS_ARTIFACT_DIR = "windows"
+VERDICTS_ARTIFACT_DIR = "verdicts"
+OPEN_WINDOWS_FILE = "open.json"
+DEFINITION_TAG = "driftloop.window_definition"
+ORIGIN_TAG = "driftloop.window_origin"
+PROVISIONAL = "provisional"
 
 
 @dataclass(frozen=True)
@@ -43,26 +65,52 @@ class ModelVersionRef:
     run_id: str | None
 
 
-def monitoring_run(client: MlflowClient, experiment: str, model: ModelVersionRef) -> str:
-    """The id of the monitoring run of ``model`` in ``experiment``, created (and tagged) when missing."""
+@dataclass(frozen=True)
+class MonitoringRun:
+    """A monitoring run: its id, name, window definition and (time windows) the start of step 0."""
+
+    run_id: str
+    name: str
+    definition: str
+    origin: pd.Timestamp | None
+
+
+@contextmanager
+def monitor_lock(client: MlflowClient, model: ModelVersionRef) -> Iterator[None]:
+    """The exclusive lock of the monitoring passes of ``model`` (one file lock per SQLite store, else a lease)."""
+    with registry_lock(client, model.name, scope="monitor"):
+        yield
+
+
+def monitoring_run(client: MlflowClient, experiment: str, model: ModelVersionRef, definition: str,
+                   origin: pd.Timestamp | None) -> MonitoringRun:
+    """The monitoring run of ``model`` with windows cut by ``definition`` in ``experiment``, created (and tagged,
+    with ``origin`` as the start of step 0) when missing."""
     experiment_id = get_or_create_experiment(client, experiment)
-    query = (
-        f"tags.`driftloop.model_name` = '{model.name}' and tags.`driftloop.model_version` = '{model.version}'"
-    )
-    found = client.search_runs([experiment_id], filter_string=query, max_results=1, order_by=["start_time ASC"])
-    if found:
-        return found[0].info.run_id
-    tags = {
-        "driftloop.model_name": model.name,
-        "driftloop.model_version": model.version,
-        "driftloop.kind": "monitoring",
-    }
-    if model.alias:
-        tags["driftloop.model_alias"] = model.alias
-    if model.run_id:
-        tags["driftloop.model_run_id"] = model.run_id
-    run = client.create_run(experiment_id, tags=tags, run_name=f"monitor {model.name} v{model.version}")
-    return run.info.run_id
+    query = (f"tags.`driftloop.model_name` = '{model.name}' and tags.`driftloop.model_version` = '{model.version}' "
+             f"and tags.`{DEFINITION_TAG}` = '{definition}'")
+    with monitor_lock(client, model):
+        found = client.search_runs([experiment_id], filter_string=query, max_results=1, order_by=["start_time ASC"])
+        if found:
+            run = found[0]
+        else:
+            tags = {
+                "driftloop.model_name": model.name,
+                "driftloop.model_version": model.version,
+                "driftloop.kind": "monitoring",
+                DEFINITION_TAG: definition,
+            }
+            if origin is not None:
+                tags[ORIGIN_TAG] = origin.isoformat()
+            if model.alias:
+                tags["driftloop.model_alias"] = model.alias
+            if model.run_id:
+                tags["driftloop.model_run_id"] = model.run_id
+            run = client.create_run(experiment_id, tags=tags, run_name=f"monitor {model.name} v{model.version}")
+            client.set_terminated(run.info.run_id, "FINISHED")
+    recorded = run.data.tags.get(ORIGIN_TAG)
+    return MonitoringRun(run.info.run_id, run.info.run_name, definition,
+                         pd.Timestamp(recorded) if recorded else None)
 
 
 def _window_from_json(document: dict) -> WindowResult:
@@ -85,45 +133,138 @@ def _window_to_json(window: WindowResult) -> dict:
     return document
 
 
-def logged_windows(client: MlflowClient, run_id: str) -> list[WindowResult]:
-    """Every window logged in earlier passes of this run, in step order."""
-    with tempfile.TemporaryDirectory(prefix="driftloop-windows-") as tmp:
+def _read_json_files(client: MlflowClient, run_id: str, folder: str, pattern: str) -> list:
+    """The JSON documents of ``folder/pattern`` in the run's artifacts, in file name order."""
+    with tempfile.TemporaryDirectory(prefix="driftloop-artifacts-") as tmp:
         try:
-            folder = client.download_artifacts(run_id, WINDOWS_ARTIFACT_DIR, tmp)
-        except Exception:  # no pass logged yet: MLflow raises a store-specific error for a missing path
+            local = client.download_artifacts(run_id, folder, tmp)
+        except Exception:  # nothing logged there yet: MLflow raises a store-specific error for a missing path
             return []
-        windows = []
-        for path in sorted(Path(folder).glob("pass-*.json")):
-            windows.extend(_window_from_json(d) for d in json.loads(path.read_text()))
-    return sorted(windows, key=lambda w: w.index)
+        return [json.loads(path.read_text()) for path in sorted(Path(local).glob(pattern))]
 
 
-def log_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> int:
-    """Log the windows' metrics (NaN skipped) in batches, and the windows as one JSON artifact; return the number
-    of metric points written."""
-    if not windows:
-        return 0
+def _log_json(client: MlflowClient, run_id: str, folder: str, name: str, document: object) -> None:
+    with tempfile.TemporaryDirectory(prefix="driftloop-json-") as tmp:
+        path = Path(tmp) / name
+        path.write_text(json.dumps(document))
+        client.log_artifact(run_id, str(path), folder)
+
+
+@dataclass
+class MonitoringState:
+    """What earlier passes recorded in a monitoring run."""
+
+    closed: dict[int, WindowResult] = field(default_factory=dict)  # final windows, by step
+    open: dict[int, WindowResult] = field(default_factory=dict)  # the last pass's provisional windows, by step
+    provisional_run_id: str | None = None
+    verdicts: dict[int, str] = field(default_factory=dict)  # the last verdict recorded for each step
+    notified: set[int] = field(default_factory=set)  # steps whose alert was notified
+
+
+def _provisional_runs(client: MlflowClient, run_id: str) -> list:
+    experiment_id = client.get_run(run_id).info.experiment_id
+    query = f"tags.`mlflow.parentRunId` = '{run_id}' and tags.`driftloop.kind` = '{PROVISIONAL}'"
+    return client.search_runs([experiment_id], filter_string=query, order_by=["start_time DESC"])
+
+
+def read_state(client: MlflowClient, run_id: str) -> MonitoringState:
+    """The closed windows, the open ones, and the verdict record of a monitoring run."""
+    state = MonitoringState()
+    for document in _read_json_files(client, run_id, WINDOWS_ARTIFACT_DIR, "pass-*.json"):
+        for window in map(_window_from_json, document):
+            state.closed[window.index] = window
+    provisional = _provisional_runs(client, run_id)
+    if provisional:
+        state.provisional_run_id = provisional[0].info.run_id
+        for document in _read_json_files(client, state.provisional_run_id, WINDOWS_ARTIFACT_DIR, OPEN_WINDOWS_FILE):
+            state.open = {w.index: w for w in map(_window_from_json, document)}
+    for document in _read_json_files(client, run_id, VERDICTS_ARTIFACT_DIR, "*.json"):
+        for entry in document:
+            state.verdicts[int(entry["window"])] = entry["verdict"]
+            if entry.get("notified"):
+                state.notified.add(int(entry["window"]))
+    return state
+
+
+def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> int:
+    """Log the windows' metrics (NaN skipped) in batches; the ``rows`` points come last, so that a window whose
+    ``rows`` point exists was logged whole (what a recovery after a crash between batches can rely on)."""
     points = [
         Metric(key, float(value), int(window.end.value // 1_000_000), window.index)
         for window in windows
         for key, value in window.metrics.items()
         if value == value
     ]
+    points.sort(key=lambda point: point.key == "rows")
     for start in range(0, len(points), MAX_METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=points[start: start + MAX_METRICS_PER_BATCH], synchronous=True)
-    with tempfile.TemporaryDirectory(prefix="driftloop-pass-") as tmp:
-        path = Path(tmp) / f"pass-{windows[0].index:06d}.json"
-        path.write_text(json.dumps([_window_to_json(w) for w in windows]))
-        client.log_artifact(run_id, str(path), WINDOWS_ARTIFACT_DIR)
     return len(points)
 
 
-def log_pass_summary(client: MlflowClient, run_id: str, all_windows: Sequence[WindowResult], report_html: str) -> None:
+def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> int:
+    """Write the windows that close in this pass to the run's chart series (once: a closed window is final) and as
+    ``windows/pass-<first step>.json``; return the number of metric points written."""
+    if not windows:
+        return 0
+    points = _log_metrics(client, run_id, windows)
+    _log_json(client, run_id, WINDOWS_ARTIFACT_DIR, f"pass-{windows[0].index:06d}.json",
+              [_window_to_json(w) for w in windows])
+    return points
+
+
+def replace_open_windows(client: MlflowClient, run: MonitoringRun, windows: Sequence[WindowResult],
+                         previous_run_id: str | None) -> int:
+    """Write the open windows' provisional figures to a fresh child run and delete the previous one; return the
+    number of metric points written."""
+    points = 0
+    if windows:
+        experiment_id = client.get_run(run.run_id).info.experiment_id
+        child = client.create_run(
+            experiment_id, run_name=f"{run.name} · open windows",
+            tags={"mlflow.parentRunId": run.run_id, "driftloop.kind": PROVISIONAL,
+                  "driftloop.open_steps": f"{windows[0].index}-{windows[-1].index}",
+                  "mlflow.note.content": "Provisional figures of the windows still open (rows or labels may still "
+                                         "arrive); replaced on every monitoring pass. Final figures are in the "
+                                         "parent run."})
+        points = _log_metrics(client, child.info.run_id, windows)
+        _log_json(client, child.info.run_id, WINDOWS_ARTIFACT_DIR, OPEN_WINDOWS_FILE,
+                  [_window_to_json(w) for w in windows])
+        client.set_terminated(child.info.run_id, "FINISHED")
+    if previous_run_id is not None:
+        client.delete_run(previous_run_id)
+    return points
+
+
+def record_verdicts(client: MlflowClient, run_id: str, entries: Sequence[dict]) -> None:
+    """Append verdict changes (and notifications) to the run's record, as ``verdicts/<pass time>.json``."""
+    if not entries:
+        return
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000_000:09d}"
+    recorded_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _log_json(client, run_id, VERDICTS_ARTIFACT_DIR, f"{stamp}-{uuid.uuid4().hex[:6]}.json",
+              [{**entry, "recorded": recorded_at} for entry in entries])
+
+
+@contextmanager
+def writing_pass(client: MlflowClient, run_id: str) -> Iterator[None]:
+    """Mark the run RUNNING while a pass writes to it, then FINISHED (FAILED when the pass raises)."""
+    client.update_run(run_id, status="RUNNING")
+    try:
+        yield
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+
+
+def log_pass_summary(client: MlflowClient, run_id: str, all_windows: Sequence[WindowResult], open_windows: int,
+                     report_html: str) -> None:
     """Tag the run with the latest verdict and alert state, and log ``report.html``."""
     latest = all_windows[-1] if all_windows else None
     alerts = [w for w in all_windows if w.verdict == "alert"]
     tags = [
         RunTag("driftloop.windows", str(len(all_windows))),
+        RunTag("driftloop.open_windows", str(open_windows)),
         RunTag("driftloop.last_verdict", latest.verdict if latest else "none"),
         RunTag("driftloop.alert", "true" if latest is not None and latest.verdict == "alert" else "false"),
         RunTag("driftloop.alert_windows", str(len(alerts))),

@@ -124,8 +124,12 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(uri[len(prefix):].split("?", 1)[0])
 
 
+def _holder(scope: str) -> str:
+    return "another promotion" if scope == "lock" else f"another {scope} pass"
+
+
 @contextlib.contextmanager
-def _file_lock(path: Path, timeout: float) -> Iterator[None]:
+def _file_lock(path: Path, timeout: float, holder: str = "another promotion") -> Iterator[None]:
     lock_path = path.with_name(path.name + ".driftloop.lock")
     with open(lock_path, "a+") as handle:
         deadline = time.monotonic() + timeout
@@ -136,7 +140,7 @@ def _file_lock(path: Path, timeout: float) -> Iterator[None]:
             except OSError as error:
                 if error.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
                     raise DriftloopError(
-                        f"Could not lock the registry ({lock_path}) within {timeout:g} s: another promotion holds it."
+                        f"Could not lock the registry ({lock_path}) within {timeout:g} s: {holder} holds it."
                     ) from None
                 time.sleep(0.05)
         try:
@@ -146,8 +150,8 @@ def _file_lock(path: Path, timeout: float) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _lease_lock(client: MlflowClient, name: str, timeout: float) -> Iterator[None]:
-    key = TAG + "lock"
+def _lease_lock(client: MlflowClient, name: str, timeout: float, scope: str = "lock") -> Iterator[None]:
+    key = TAG + scope
     token = uuid.uuid4().hex
     deadline = time.monotonic() + timeout
     while True:
@@ -160,7 +164,7 @@ def _lease_lock(client: MlflowClient, name: str, timeout: float) -> Iterator[Non
             if client.get_registered_model(name).tags.get(key, "").startswith(token + "@"):
                 break
         if time.monotonic() > deadline:
-            raise DriftloopError(f"Could not lock model {name!r} within {timeout:g} s: another promotion holds it.")
+            raise DriftloopError(f"Could not lock model {name!r} within {timeout:g} s: {_holder(scope)} holds it.")
         time.sleep(0.2)
     try:
         yield
@@ -170,14 +174,18 @@ def _lease_lock(client: MlflowClient, name: str, timeout: float) -> Iterator[Non
 
 
 @contextlib.contextmanager
-def registry_lock(client: MlflowClient, name: str, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """Hold the exclusive lock for alias changes of model ``name`` (see the module docstring)."""
+def registry_lock(client: MlflowClient, name: str, *, timeout: float = LOCK_TIMEOUT_SECONDS,
+                  scope: str = "lock") -> Iterator[None]:
+    """Hold the exclusive lock for alias changes of model ``name`` (see the module docstring); another ``scope``
+    (``monitor``) is another lock, taken the same way (file ``<database>.<scope>.driftloop.lock``, tag
+    ``driftloop.<scope>``)."""
     database = _sqlite_path(client._registry_uri)
     if database is not None:
-        with _file_lock(database, timeout):
+        path = database if scope == "lock" else database.with_name(f"{database.name}.{scope}")
+        with _file_lock(path, timeout, _holder(scope)):
             yield
     else:
-        with _lease_lock(client, name, timeout):
+        with _lease_lock(client, name, timeout, scope):
             yield
 
 
