@@ -1,4 +1,6 @@
-"""The ``driftloop monitor`` job: read the data, cut windows, assess the new ones, log them to MLflow, alert."""
+"""The ``driftloop monitor`` job: read the data, cut windows, assess those not yet closed, close those whose rows
+and labels are in (:mod:`driftloop.monitor.lifecycle`), log them to MLflow (:mod:`driftloop.tracking.monitoring`),
+alert once per window."""
 
 from __future__ import annotations
 
