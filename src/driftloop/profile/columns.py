@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from driftloop import stats
 from driftloop.profile.bins import bin_counts, quantile_edges
 from driftloop.profile.quantiles import quantile_summary
+from driftloop.stats.constant import constant_value
 
 
 def strided(values: NDArray[Any], max_rows: int) -> NDArray[Any]:
@@ -50,6 +51,11 @@ class NumericColumn:
     wasserstein_error: float
     calibration: NDArray[np.float64]
     kind: str = field(default="numeric", init=False)
+
+    @property
+    def constant(self) -> bool:
+        """Whether the reference holds one value (stored exactly: ``minimum == maximum``, see :func:`fit_numeric`)."""
+        return self.minimum == self.maximum
 
     @property
     def missing_rate(self) -> float:
@@ -93,11 +99,20 @@ class CategoricalColumn:
 def fit_numeric(
     name: str, values: NDArray[np.float64], *, n_bins: int, max_exact_size: int | None, max_calibration_rows: int
 ) -> NumericColumn:
-    """Sort once; keep bins, moments, the sorted values (or a quantile summary) and the calibration rows."""
+    """Sort once; keep bins, moments, the sorted values (or a quantile summary) and the calibration rows.
+
+    A column held at one value up to round-off (:func:`driftloop.stats.constant.constant_value`: ``0.1 * 3`` beside
+    ``0.3``) is stored as exactly that value, so that its spread is exactly 0 and its statistics do not depend on
+    round-off: see :attr:`NumericColumn.constant`.
+    """
     sample = stats.sort_finite(values)
     ordered = sample.values
-    edges = quantile_edges(ordered, n_bins)
     finite = values[np.isfinite(values)]
+    held = constant_value(ordered[0], ordered[-1])
+    if held is not None:
+        ordered = np.full(len(ordered), held)
+        finite = np.full(len(finite), held)
+    edges = quantile_edges(ordered, n_bins)
     if max_exact_size is not None and len(ordered) > max_exact_size:
         summary = quantile_summary(ordered, max_exact_size)
         kept, exact, ks_error, w_error = summary.values, False, summary.ks_error, summary.wasserstein_error

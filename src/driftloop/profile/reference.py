@@ -27,6 +27,7 @@ from driftloop.profile.statistics import (
     Statistic,
     sorted_pair,
 )
+from driftloop.stats.constant import departures_p_value, snap_sorted
 from driftloop.thresholds import (
     DriftThresholds,
     NullModel,
@@ -260,6 +261,16 @@ class ReferenceProfile:
             distances, ``<NA>`` when the row could not be judged), ``reason`` (``None``, or why the row could not be
             computed), ``n`` (non-missing finite window rows used) and ``n_missing`` (missing or non-finite window
             rows of that column, never passed to a statistic).
+
+        Notes
+        -----
+        A numeric column whose reference holds one value (up to round-off, see
+        :func:`~driftloop.stats.constant.constant_value`) has no spread and a null of distances identically zero.
+        Window values within round-off of the constant are read as it; every distance row of the column is judged
+        by Fisher's exact test of the number of window values away from the constant
+        (:func:`~driftloop.stats.constant.departures_p_value`; ``p_value`` holds it and ``threshold`` the level it
+        is held to), and the ``wasserstein`` row reports Wasserstein-1 in the column's units, with a ``reason``
+        saying so.
         """
         self._check_fitted()
         if columns is None:
@@ -318,6 +329,9 @@ class ReferenceProfile:
             sample = stats.sort_finite(values)
             window_sorted = sample.values
             n, n_missing = len(window_sorted), int(sample.n_missing) + int(sample.n_nonfinite)
+            if column.constant and n:
+                departures = snap_sorted(window_sorted, column.minimum)
+                constant_p = departures_p_value(column.n, n, departures)
             counts = bin_counts(window_sorted, column.edges) if n and any(s.needs == "counts" for s in chosen) \
                 else None
             pair = sorted_pair(column.values, window_sorted, column.counts, counts, column.n, column.std,
@@ -336,12 +350,33 @@ class ReferenceProfile:
                 row["value"], row["p_value"] = row["_spec"].compute(pair)
             except (ValueError, ArithmeticError, DriftloopError) as exc:
                 row["reason"] = f"{row['_spec'].name} could not be computed for column {column.name!r}: {exc}"
+        if isinstance(column, NumericColumn) and column.constant:
+            self._constant_rows(column, rows, pair, n - departures, constant_p)
+            return rows
         models = self._null(column, calibration_size(n, largest_size(column, self.thresholds_)))
         if models is not None:
             distance_rows = [row for row in rows if row["_spec"].verdict == "distance"]
             for row, model in zip(distance_rows, models, strict=True):
                 row["_model"] = model
         return rows
+
+    @staticmethod
+    def _constant_rows(column: NumericColumn, rows: list[dict[str, Any]], pair: Pair, n_at: int, p: float) -> None:
+        """A constant reference: the normalised Wasserstein becomes W1 in the column's units, and every distance row
+        is judged by Fisher's exact test of the window's values away from the constant (the p-value
+        :func:`~driftloop.stats.constant.departures_p_value`): its leave-one-chunk-out null is identically zero."""
+        for row in rows:
+            if row["_spec"].verdict != "distance" or row["reason"] is not None:
+                continue
+            row["_constant_p"] = p
+            if row["_spec"].name == "wasserstein":
+                row["value"] = stats.wasserstein_sorted(pair.reference_sorted, pair.window_sorted, check=False,
+                                                        gaps=pair.gaps)
+                row["reason"] = (
+                    f"the reference of column {column.name!r} is constant ({column.minimum!r}), it has no spread to "
+                    f"scale by: the value is Wasserstein-1 in the column's units (the mean distance of the window's "
+                    f"values from the constant; {row['n'] - n_at} of {row['n']} away from it), judged by Fisher's "
+                    f"exact test of that count")
 
     def _judge(self, rows: list[dict[str, Any]]) -> None:
         policy = self.thresholds_
@@ -351,10 +386,14 @@ class ReferenceProfile:
             bh = benjamini_hochberg([r["p_value"] for r in tests], policy.alpha_tests)
             for row, rejected in zip(tests, bh.rejected, strict=True):
                 row["threshold"], row["drifted"] = bh.cutoff, bool(rejected)
+        constant = [r for r in rows if r.get("_constant_p") is not None]
         distances = [r for r in rows if r["_spec"].verdict == "distance" and r["reason"] is None
-                     and r["_model"] is not None and not np.isnan(r["value"])]
-        if distances:
-            level = policy.alpha_distances / len(distances)
+                     and r.get("_constant_p") is None and r["_model"] is not None and not np.isnan(r["value"])]
+        if distances or constant:
+            level = policy.alpha_distances / (len(distances) + len(constant))
+            for row in constant:
+                row["p_value"], row["threshold"] = row["_constant_p"], level
+                row["drifted"] = bool(row["p_value"] <= level)
             for row in distances:
                 column = self.columns_[row["column"]]
                 threshold = distance_threshold(row["_model"], row["n"], column.n, level)

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from driftloop.stats._validation import sorted_sample
+from driftloop.stats.constant import constant_value, roundoff_tolerance
 from driftloop.stats.ecdf import ECDFGaps, ecdf_gaps
 
 
@@ -94,9 +95,12 @@ def wasserstein_normalized(
     Returns
     -------
     float
-        ``W1 / sd(reference)``. When the reference is constant (``sd == 0``) the ratio is ``0.0`` if the
-        distance is 0 too (the window is the same constant) and ``inf`` otherwise: any movement away from a
-        constant reference is infinitely many of its standard deviations.
+        ``W1 / sd(reference)``. When the reference is constant up to round-off (its range within
+        :data:`~driftloop.stats.constant.ROUNDOFF_RTOL` of its magnitude, see
+        :func:`~driftloop.stats.constant.constant_value`; its computed ``sd`` is then 0 or a few ``1e-17``) the
+        ratio is ``0.0`` if the window is the same constant up to round-off (``W1`` within that tolerance) and
+        ``inf`` otherwise, whatever the round-off: any movement away from a constant reference is infinitely many
+        of its standard deviations. (A profile reports ``W1`` itself, in the column's units, for such a column.)
 
     Raises
     ------
@@ -125,15 +129,19 @@ def wasserstein_normalized(
     >>> window = reference + 0.5 * reference.std()  # shifted by half a standard deviation
     >>> round(wasserstein_normalized(reference, window), 6)
     0.5
+    >>> held = np.full(100, 0.3); held[::2] = 0.1 * 3  # one value, two floats: sd 2.8e-17, not 0
+    >>> wasserstein_normalized(np.sort(held), np.full(50, 0.3)), wasserstein_normalized(np.sort(held), [0.3, 0.4])
+    (0.0, inf)
     """
     distance = wasserstein_sorted(reference, window, check=check, gaps=gaps)
+    ref = sorted_sample("reference", reference, check=False)
     if reference_std is None:
-        ref = sorted_sample("reference", reference, check=False)
         spread = float(np.std(ref))
     else:
         spread = float(reference_std)
         if not (math.isfinite(spread) and spread >= 0.0):
             raise ValueError(f"reference_std must be a finite non-negative number; got {reference_std!r}")
-    if spread == 0.0:
-        return 0.0 if distance == 0.0 else math.inf
+    constant = constant_value(ref[0], ref[-1])
+    if constant is not None or spread == 0.0:
+        return 0.0 if distance <= roundoff_tolerance(constant or 0.0) else math.inf
     return distance / spread
