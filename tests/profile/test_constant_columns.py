@@ -35,6 +35,8 @@ def test_constant_reference_gives_the_same_answer_whatever_the_round_off() -> No
             assert np.isclose(result.loc["wasserstein", "value"], np.abs(window - 0.3).mean(), rtol=1e-9, atol=1e-15)
             assert "constant" in result.loc["wasserstein", "reason"]
             assert "units" in result.loc["wasserstein", "reason"]
+            # the other rows were computed as usual: None, not the NaN pandas 3 made of it beside a reason
+            assert [reason is None for reason in result.reason] == [True, False, True, True]
             # distance rows: Fisher's exact test of the departures (oracle: scipy's hypergeometric tail)
             fisher = stats.hypergeom.sf(departures - 1, 2500, departures, 500)
             distances = result.loc[["wasserstein", "psi", "js"]]

@@ -303,7 +303,8 @@ class ReferenceProfile:
         result["p_value"] = result["p_value"].astype("float64")
         result["threshold"] = result["threshold"].astype("float64")
         result["drifted"] = result["drifted"].astype("boolean")
-        result["reason"] = result["reason"].astype("object")
+        # Built as object: pandas 3 would infer the str dtype and turn every None into NaN.
+        result["reason"] = pd.Series([row.get("reason") for row in rows], index=result.index, dtype="object")
         result["n"] = result["n"].astype("Int64")
         result["n_missing"] = result["n_missing"].astype("Int64")
         return result
