@@ -100,3 +100,16 @@ def test_no_acknowledged_row_is_lost_when_the_server_is_killed(start_server, win
     answer = httpx.post(restarted.url + "/predict", json={"dataframe_records": wine_rows[:1]})
     assert answer.status_code == 200
     assert answer.json()["ids"][0] in set(read_inference_log(log_path)["id"])
+
+
+def test_the_feedback_token_from_the_environment(start_server, wine_uri: str, wine_rows: list, tmp_path: Path) -> None:
+    server = start_server("--model", "wine-quality@champion", "--tracking-uri", wine_uri,
+                          "--log", str(tmp_path / "log.db"), env={"DRIFTLOOP_FEEDBACK_TOKEN": "from-the-env"})
+    assert "Feedback: bearer token required" in server.output.read_text()
+    row_id = httpx.post(server.url + "/predict", json={"dataframe_records": wine_rows[:1]}).json()["ids"][0]
+    labels = [{"id": row_id, "label": 6}]
+    refused = httpx.post(server.url + "/feedback", json=labels)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    accepted = httpx.post(server.url + "/feedback", json=labels, headers={"Authorization": "Bearer from-the-env"})
+    assert accepted.status_code == 200
+    assert read_inference_log(tmp_path / "log.db")["label"].tolist() == [6.0]

@@ -23,8 +23,9 @@ the model (with ``errors``: row, column, expected, received, and ``rejected_rows
 written (nothing is acknowledged). Every value that reaches the log fits its columns, so that one request cannot
 fail the others committed with it.
 
-Parsing, validation and prediction run on the event loop for small bodies (a thread hop costs more than they do)
-and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large batch does not stall other requests.
+Parsing, validation and prediction (and the parsing of feedback) run on the event loop for small bodies (a thread
+hop costs more than they do) and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large body
+does not stall other requests; every step is linear in the body's size, which is bounded.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,7 @@ from driftloop.serve.request_body import CSV, JSON, decode_json, media_type
 from driftloop.serve.validation import loggable_columns
 
 logger = logging.getLogger("driftloop.serve")
+T = TypeVar("T")
 
 OFFLOAD_BYTES = 256 * 1024
 """Bodies larger than this are parsed and predicted in a worker thread instead of on the event loop."""
@@ -143,6 +145,29 @@ def _predict_body(model: ServedModel, body: bytes, media: str, limits: RequestLi
     return inputs, _prediction_values(raw, parsed.n_rows)
 
 
+def _check_bearer(request: Request, token: str | None) -> None:
+    """Require ``Authorization: Bearer <token>`` when a token is set; compared in constant time (no timing oracle)."""
+    if token is None:
+        return
+    scheme, _, received = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(received.strip().encode(), token.encode()):
+        raise Unauthorized("/feedback needs the header 'Authorization: Bearer <token>' with the service's feedback "
+                           "token (--feedback-token).")
+
+
+def _feedback_items(body: bytes, model: ServedModel, limits: RequestLimits) -> list[tuple[str, Any]]:
+    """Decode and check a /feedback body: the CPU part of /feedback."""
+    return parse_feedback(decode_json(body, limits), model.label_rule, limits)
+
+
+async def _run_sized(size: int, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on the event loop for a body of ``size`` bytes up to :data:`OFFLOAD_BYTES` (a thread hop
+    costs more than such a body's parsing), in a worker thread for a larger one, so that it does not stall others."""
+    if size > OFFLOAD_BYTES:
+        return await run_in_threadpool(function, *args)
+    return function(*args)
+
+
 def create_app(
     holder: ModelHolder,
     *,
@@ -212,14 +237,6 @@ def create_app(
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         return _json_response(error.body(), error.status, error.headers())
 
-    def check_token(request: Request) -> None:
-        if feedback_token is None:
-            return
-        scheme, _, received = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(received.strip().encode(), feedback_token.encode()):
-            raise Unauthorized("/feedback needs the header 'Authorization: Bearer <token>' with the service's "
-                               "feedback token (--feedback-token).")
-
     @app.post("/predict")
     async def predict(request: Request) -> Response:
         started = time.perf_counter()
@@ -228,11 +245,8 @@ def create_app(
         try:
             media = media_type(request.headers.get("content-type"), (JSON, CSV))
             body = await _read_body(request, limits.max_body_bytes)
-            work = (model, body, media, limits, log is not None)
-            if len(body) > OFFLOAD_BYTES:
-                inputs, predictions = await run_in_threadpool(_predict_body, *work)
-            else:
-                inputs, predictions = _predict_body(*work)
+            inputs, predictions = await _run_sized(len(body), _predict_body, model, body, media, limits,
+                                                   log is not None)
         except InvalidInput as error:
             metrics.rejected_rows.inc(error.rejected_rows)
             return fail("/predict", error, started)
@@ -262,10 +276,10 @@ def create_app(
         try:
             if log is None:
                 raise Unavailable("This service runs without an inference log (--no-log): feedback cannot be stored.")
-            check_token(request)
+            _check_bearer(request, feedback_token)
             media_type(request.headers.get("content-type"), (JSON,))
             body = await _read_body(request, limits.max_body_bytes)
-            items = parse_feedback(decode_json(body, limits), holder.current.label_rule, limits)
+            items = await _run_sized(len(body), _feedback_items, body, holder.current, limits)
             try:
                 result = await log.write_feedback(items)
             except DriftloopError as error:
