@@ -43,8 +43,8 @@ def _limit_options(command: click.Command) -> click.Command:
 @click.option("--poll-interval", default=30.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
               help="How often to look for a moved alias (0: never).")
 @click.option("--feedback-token", envvar=DRIFTLOOP_FEEDBACK_TOKEN.name, default=None, metavar="TOKEN",
-              help=f"Require 'Authorization: Bearer TOKEN' on POST /feedback (default: ${DRIFTLOOP_FEEDBACK_TOKEN.name}; "
-                   "unset: anyone who can reach the service may send labels).")
+              help="Require 'Authorization: Bearer TOKEN' on POST /feedback (default: "
+                   f"${DRIFTLOOP_FEEDBACK_TOKEN.name}; unset: anyone who can reach the service may send labels).")
 @_limit_options
 @tracking_uri_option
 @handle_errors

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from driftloop.serve.errors import BadRequest, CellError, InvalidInput, describe
+from driftloop.serve.limits import RequestLimits
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
@@ -44,7 +45,8 @@ class ParsedInput:
     format: str
 
 
-def parse_payload(payload: Any, names: list[str] | None, max_columns: int = 1_000) -> ParsedInput:
+def parse_payload(payload: Any, names: list[str] | None,
+                  max_columns: int = RequestLimits.max_columns) -> ParsedInput:
     """Split a decoded request into columns; ``names`` is the signature's column order (for rows given as lists).
 
     >>> parse_payload({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}}, None).columns
@@ -84,7 +86,8 @@ def parse_payload(payload: Any, names: list[str] | None, max_columns: int = 1_00
     return ParsedInput(columns, n_rows, params, key)
 
 
-def parse_csv(body: bytes, types: Mapping[str, str] | None, max_columns: int = 1_000) -> ParsedInput:
+def parse_csv(body: bytes, types: Mapping[str, str] | None,
+              max_columns: int = RequestLimits.max_columns) -> ParsedInput:
     """Split a CSV body (a header line, then one line per row) into columns.
 
     ``types`` maps the signature's columns to their types: CSV holds text, so a cell of a numeric column becomes a
