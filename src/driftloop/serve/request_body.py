@@ -3,12 +3,12 @@
 Before :func:`json.loads` sees the bytes, two linear scans at C speed bound what it would do:
 
 * nesting depth: escaped backslashes and quotes are removed (``bytes.replace``), every byte but ``"[]{}`` is
-  dropped (``bytes.translate``), and the depth is the running sum of opening minus closing brackets outside strings
-  (a quote count that is odd so far means "inside a string"), taken with numpy;
-* integer size: a regular expression looks for a run of more than ``max_number_digits`` digits that starts a run
-  (``(?<![0-9])``, so that each run is read once). Only when one exists (it may be inside a string) is the body
-  decoded with a ``parse_int`` hook that refuses a longer integer: Python converts a decimal string to an integer in
-  time quadratic in its length.
+  dropped (``bytes.translate``), and the depth is the largest running sum of +1 per opening and -1 per closing
+  bracket outside strings (a quote count that is odd so far means "inside a string"), taken with numpy;
+* integer size: every digit becomes ``1`` and every other byte a space (``bytes.translate``), and a substring
+  search looks for ``max_number_digits + 1`` ones in a row. Only when there is such a run (it may be inside a
+  string) is the body decoded with a ``parse_int`` hook that refuses a longer integer: Python converts a decimal
+  string to an integer in time quadratic in its length.
 
 Both are guards on the parser's cost, not on the content: what the values must be is checked afterwards, against
 the model signature.
@@ -17,8 +17,6 @@ the model signature.
 from __future__ import annotations
 
 import json
-import re
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,6 +28,10 @@ JSON = "application/json"
 CSV = "text/csv"
 _STRUCTURE = b'"[]{}'
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in _STRUCTURE)
+_STEP = np.zeros(256, dtype=np.int32)  # bodies are far below 2**31 bytes
+_STEP[list(b"[{")] = 1
+_STEP[list(b"]}")] = -1
+_DIGITS_AS_ONES = bytes(ord("1") if chr(b).isdigit() and b < 128 else ord(" ") for b in range(256))
 
 
 def media_type(content_type: str | None, accepted: tuple[str, ...]) -> str:
@@ -61,15 +63,20 @@ def json_depth(body: bytes) -> int:
     """
     text = body.replace(b"\\\\", b"").replace(b'\\"', b"")  # escaped backslashes first, then escaped quotes
     marks = np.frombuffer(text.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
-    outside = (np.cumsum(marks == ord('"'), dtype=np.int64) & 1) == 0
-    opens = ((marks == ord("[")) | (marks == ord("{"))) & outside
-    closes = ((marks == ord("]")) | (marks == ord("}"))) & outside
-    return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))
+    steps = _STEP[marks]
+    quotes = marks == ord('"')
+    if quotes.any():
+        steps[(np.cumsum(quotes) & 1) == 1] = 0  # inside a string (a quote's own step is 0 anyway)
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
 
 
-@lru_cache(maxsize=8)
-def _long_run(digits: int) -> re.Pattern[bytes]:
-    return re.compile(rb"(?<![0-9])[0-9]{%d}" % (digits + 1))
+def has_digit_run(body: bytes, length: int) -> bool:
+    """Whether ``body`` holds ``length`` consecutive ASCII digits.
+
+    >>> has_digit_run(b'[12, "3456"]', 4), has_digit_run(b'[12, 345]', 4)
+    (True, False)
+    """
+    return b"1" * length in body.translate(_DIGITS_AS_ONES)
 
 
 def decode_json(body: bytes, limits: RequestLimits) -> Any:
@@ -90,7 +97,7 @@ def decode_json(body: bytes, limits: RequestLimits) -> Any:
             raise BadRequest(f"The JSON body is nested {depth} levels deep; the limit is {max_depth} "
                              "(--max-json-depth).")
     parse_int = None
-    if len(body) > limits.max_number_digits and _long_run(limits.max_number_digits).search(body):
+    if len(body) > limits.max_number_digits and has_digit_run(body, limits.max_number_digits + 1):
         parse_int = _bounded_int(limits.max_number_digits)
     try:
         return json.loads(body, parse_int=parse_int)
