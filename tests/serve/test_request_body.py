@@ -76,7 +76,8 @@ def test_long_integers_are_refused_before_conversion() -> None:
     assert decode_json(b"[0." + b"5" * 500 + b"]", limits) == [0.5555555555555556]
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b"\xff\xfe\x00", b"[1,]", b"nul", b'{"a": 1} x'])
+@pytest.mark.parametrize("body", [b"", b"{", b"\xff\xfe\x00", b"[1,]", b"nul", b'{"a": 1} x',
+                                  '[1]'.encode("utf-16"), ('[' + "9" * 4000 + ']').encode("utf-32")])
 def test_anything_that_is_not_json_is_one_line_400(body: bytes) -> None:
     with pytest.raises(BadRequest, match="not valid JSON") as caught:
         decode_json(body, RequestLimits())

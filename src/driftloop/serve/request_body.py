@@ -17,6 +17,7 @@ the model signature.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -100,14 +101,14 @@ def decode_json(body: bytes, limits: RequestLimits) -> Any:
     if len(body) > limits.max_number_digits and has_digit_run(body, limits.max_number_digits + 1):
         parse_int = _bounded_int(limits.max_number_digits)
     try:
-        return json.loads(body, parse_int=parse_int)
+        return json.loads(body.decode("utf-8"), parse_int=parse_int)  # JSON between systems is UTF-8 (RFC 8259)
     except RecursionError:  # cannot happen within the depth limit; a guard all the same
         raise BadRequest(f"The JSON body is nested too deep (limit {max_depth}, --max-json-depth).") from None
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadRequest(f"The body is not valid JSON: {str(error).splitlines()[0][:200]}.") from None
 
 
-def _bounded_int(max_digits: int) -> Any:
+def _bounded_int(max_digits: int) -> Callable[[str], int]:
     def parse_int(text: str) -> int:
         digits = len(text) - text.startswith("-")
         if digits > max_digits:
