@@ -9,14 +9,13 @@ columns (a 64-bit integer or a finite float), so that no label can make the log 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from driftloop.serve.errors import BadRequest, CellError, InvalidInput, describe
 from driftloop.serve.limits import RequestLimits
+from driftloop.serve.validation import fits_log
 
-_INT64 = (-(2**63), 2**63 - 1)
 _KIND_OF_DTYPE = {"f": "number", "i": "integer", "u": "integer", "b": "boolean", "U": "string", "S": "string"}
 _KIND_OF_TYPE = {"double": "number", "float": "number", "long": "integer", "integer": "integer",
                  "boolean": "boolean", "string": "string"}
@@ -70,17 +69,16 @@ class LabelRule:
 
     def accepts(self, label: Any, max_length: int) -> bool:
         """Whether ``label`` (a decoded JSON value) is a label of this model that the log can store."""
+        if label is None or not fits_log(label):
+            return False
         kind = type(label)
         if kind is str:
             return self.kind in ("string", "scalar") and len(label) <= max_length
         if kind is bool:
             return self.kind in ("boolean", "scalar")
         if kind is int:
-            return self.kind in ("number", "integer", "scalar") and _INT64[0] <= label <= _INT64[1]
-        if kind is float and math.isfinite(label):
-            return self.kind in ("number", "scalar") or (self.kind == "integer" and label.is_integer()
-                                                         and _INT64[0] <= label <= _INT64[1])
-        return False
+            return self.kind in ("number", "integer", "scalar")
+        return self.kind in ("number", "scalar") or (self.kind == "integer" and label.is_integer())
 
 
 def parse_feedback(payload: Any, rule: LabelRule, limits: RequestLimits) -> list[tuple[str, Any]]:
