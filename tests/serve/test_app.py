@@ -82,7 +82,7 @@ def test_feedback_and_orphans(client: TestClient, wine_rows: list, tmp_path: Pat
     ids = client.post("/predict", json={"dataframe_records": wine_rows[:2]}).json()["ids"]
     answer = client.post("/feedback", json=[{"id": ids[0], "label": 6}, {"id": "no-such-id", "label": 5}])
     assert answer.status_code == 200
-    assert answer.json() == {"accepted": 2, "orphans": 1, "orphan_ids": ["no-such-id"]}
+    assert answer.json() == {"accepted": 2, "orphans": 1, "orphan_ids": ["no-such-id"], "overwritten_ids": []}
     bad = client.post("/feedback", json=[{"id": ids[1], "label": None}, {"label": 3}])
     assert bad.status_code == 422 and [e["column"] for e in bad.json()["errors"]] == ["label", "id"]
     assert client.post("/feedback", json={"rows": []}).status_code == 400

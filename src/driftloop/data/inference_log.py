@@ -1,16 +1,9 @@
 """The inference log: every prediction the service acknowledged, and the labels that arrived later, in one SQLite file.
 
-Layout (one file, SQLite in WAL mode: one writer, any number of concurrent readers)::
-
-    meta(key, value)                 format marker and layout version
-    features(name, dtype, position)  one row per input feature ever logged, with its numpy dtype
-    predictions(seq, id, ts, model_name, model_version, prediction, "<feature>", ...)
-                                     one row per predicted row; one typed column per input feature, under the
-                                     feature's own name (added when a model version brings a new feature)
-    feedback(seq, id, label, ts, orphan)
-                                     every label received, append-only; ``orphan`` = 1 when no prediction had
-                                     that id when the label arrived
-    labels(id, label, ts)            the latest label of each id (what readers join)
+One file, SQLite in WAL mode (one writer, any number of concurrent readers); its tables are described in
+:mod:`driftloop.data.log_layout`: the predictions (one typed column per input feature, under a column name of the
+log's choosing, so that any feature name works), every label received (``feedback``, append-only: the history) and
+the latest label of each id (``labels``, what readers join).
 
 Timestamps are integer nanoseconds since the epoch, UTC. Inputs are stored one typed column per feature rather than
 as JSON text: a row costs its values and nothing else, and :func:`read_inference_log` needs no parsing.
@@ -28,7 +21,10 @@ predictions when the log is read, so an orphan label is reconciled as soon as a 
 (for instance after merging logs); :meth:`InferenceLog.count_orphans` counts the labels that are orphans *now*, the
 ``orphan`` flag of ``feedback`` records the state at arrival.
 
-Feature names may be anything but the reader's reserved column names (:data:`RESERVED_COLUMNS`).
+Feature names may be anything but the reader's reserved column names (:data:`RESERVED_COLUMNS`). The features a
+model version logs are fixed by its first logged request, and values the log cannot store are refused before they
+reach the writer (:mod:`driftloop.data.log_checks`). A label never silently replaces a different one
+(:meth:`InferenceLog.write_feedback`).
 """
 
 from __future__ import annotations
@@ -37,6 +33,7 @@ import asyncio
 import concurrent.futures
 import fcntl
 import itertools
+import logging
 import os
 import pickle
 import sqlite3
@@ -55,41 +52,27 @@ from urllib.parse import quote as url_quote
 import numpy as np
 import pandas as pd
 
-from driftloop.data.log_writer import (
+from driftloop.data.log_checks import (
+    MAX_FEATURES,
     RESERVED_COLUMNS,
-    connect_rw,
-    encode_columns,
-    quote,
-    read_message,
-    split_frames,
+    FeatureSets,
+    UnloggableInput,
+    check_feedback,
+    check_inputs,
+    storable_predictions,
 )
+from driftloop.data.log_layout import FORMAT_NAME, FORMAT_VERSION, SCHEMA, feature_columns, feature_sets, upgrade
+from driftloop.data.log_writer import connect_rw, encode_columns, quote, read_message, split_frames
 from driftloop.errors import DriftloopError
 
-FORMAT_NAME = "driftloop-inference-log"
-FORMAT_VERSION = "1"
 SYNCHRONOUS_MODES = ("full", "normal")
 DEFAULT_MAX_GROUP_ROWS = 50_000
 """A group commit stops draining the queue once it holds this many rows (bounds one transaction's latency)."""
+MAX_RESTART_DELAY = 5.0
+"""Longest wait, in seconds, between two attempts to restart a writer process that died."""
 _NS_PER_DAY = 86_400 * 1_000_000_000
 _SQLITE_HEADER = b"SQLite format 3\x00"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS features (name TEXT PRIMARY KEY, dtype TEXT NOT NULL, position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS predictions (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    ts INTEGER NOT NULL,
-    model_name TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    prediction
-);
-CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
-CREATE TABLE IF NOT EXISTS feedback (
-    seq INTEGER PRIMARY KEY, id TEXT NOT NULL, label, ts INTEGER NOT NULL, orphan INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS labels (id TEXT PRIMARY KEY, label, ts INTEGER NOT NULL) WITHOUT ROWID;
-"""
+logger = logging.getLogger("driftloop.data.inference_log")
 
 
 # --------------------------------------------------------------------------------------------------------- ids
@@ -134,14 +117,28 @@ class PredictionBatch:
 
 @dataclass(frozen=True)
 class FeedbackResult:
-    """What happened to a feedback request: labels stored, and the ids among them that matched no prediction."""
+    """What happened to a feedback request: labels stored, the ids among them that matched no prediction, and the
+    ids whose earlier, different label was replaced (only when asked for with ``overwrite``)."""
 
     accepted: int
     orphan_ids: tuple[str, ...]
+    overwritten_ids: tuple[str, ...] = ()
 
 
-def _initialise(path: Path) -> None:
-    """Create the log at ``path`` (or check that the file there is one), in WAL mode."""
+class LabelConflict(DriftloopError):
+    """Labels that would replace an earlier, different label of the same id; nothing of the request was stored."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = tuple(ids)
+        shown = ", ".join(map(repr, self.ids[:5])) + (f" and {len(self.ids) - 5} more" if len(self.ids) > 5 else "")
+        super().__init__(f"{len(self.ids)} id(s) already have a different label ({shown}); nothing was stored. "
+                         f"Send them again with overwrite to replace their labels (the old ones are kept in the "
+                         f"label history).")
+
+
+def _initialise(path: Path) -> FeatureSets:
+    """Create the log at ``path`` (or check that the file there is one, upgrading an older layout), in WAL mode;
+    return the feature sets it holds."""
     if path.exists() and path.stat().st_size > 0 and not is_inference_log(path):
         raise DriftloopError(
             f"{path} exists and is not a driftloop inference log; choose another path for the log."
@@ -153,9 +150,13 @@ def _initialise(path: Path) -> None:
         raise DriftloopError(f"Cannot open the inference log {path}: {error}.") from None
     try:
         connection.execute("PRAGMA journal_mode = WAL")
-        connection.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-        connection.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT_NAME,))
-        connection.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (FORMAT_VERSION,))
+        new = connection.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'meta'").fetchone()[0] == 0
+        if new:
+            connection.executescript("BEGIN IMMEDIATE;" + SCHEMA + "INSERT OR IGNORE INTO meta VALUES "
+                                     f"('format', '{FORMAT_NAME}'), ('version', '{FORMAT_VERSION}'); COMMIT;")
+        elif upgrade(connection):
+            logger.warning("The inference log %s was upgraded to layout version %s.", path, FORMAT_VERSION)
+        return FeatureSets(feature_sets(connection), [name for name, _, _ in feature_columns(connection)])
     except sqlite3.Error as error:
         raise DriftloopError(f"Cannot create the inference log {path}: {error}.") from None
     finally:
@@ -178,9 +179,14 @@ class InferenceLog:
         Called after each commit with (requests, rows, seconds) of the group, e.g. to count them.
 
     The writing itself happens in a child process (:mod:`driftloop.data.log_writer`), so that it runs on another
-    core and never competes for the GIL with the caller. If the child dies, every pending and later write fails
-    with a :class:`DriftloopError` (nothing is acknowledged that is not committed). Use as a context manager, or
-    call :meth:`start` and :meth:`close`.
+    core and never competes for the GIL with the caller. Every message is checked first
+    (:mod:`driftloop.data.log_checks`): one the log cannot store raises :class:`UnloggableInput` at once and never
+    reaches the writer. If the writer dies, the messages waiting for it fail with a :class:`DriftloopError` (nothing
+    is acknowledged that is not committed) and a new writer is started (after 0.1 s, doubling to at most
+    :data:`MAX_RESTART_DELAY` while it cannot start); writes made meanwhile fail the same way, and :attr:`state`
+    says ``"restarting"``. Use as a context manager, or call :meth:`start` and :meth:`close`.
+
+    Error messages of writes do not name the file (a service passes them to its clients).
     """
 
     def __init__(
@@ -200,8 +206,12 @@ class InferenceLog:
         self.synchronous = synchronous
         self.max_group_rows = max_group_rows
         self.on_commit = on_commit
+        self.restarts = 0
+        """How many times the writer process was restarted after it died."""
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
+        self._restarter: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._send_lock = threading.Lock()
         self._pending: dict[int, Callable[[Any, BaseException | None], None]] = {}
         self._seq = itertools.count()
@@ -211,6 +221,8 @@ class InferenceLog:
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ack_buffer = bytearray()
+        self._feature_sets: FeatureSets | None = None
+        self._gone: subprocess.Popen[bytes] | None = None  # the writer whose end was handled
 
     # -- life cycle
     def prepare(self) -> InferenceLog:
@@ -226,61 +238,92 @@ class InferenceLog:
         """
         if self._process is not None:
             return self
-        _initialise(self.path)
+        self._feature_sets = _initialise(self.path)
+        self._process = self._spawn()
+        self._loop = loop
+        self._attach(self._process)
+        return self
+
+    @property
+    def state(self) -> str:
+        """``"not started"``, ``"ok"`` (the writer runs), ``"restarting"`` (it died; a new one is being started) or
+        ``"closed"``."""
+        if self._closed:
+            return "closed"
+        if self._process is None:
+            return "not started"
+        return "ok" if self._failure is None else "restarting"
+
+    @property
+    def failure(self) -> str | None:
+        """Why writes fail now (the writer died and is being restarted), ``None`` while they can succeed."""
+        return None if self._failure is None else self._failure.message
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """Start a writer process and wait until it has opened the log."""
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])))
-        self._process = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "driftloop.data.log_writer", str(self.path), self.synchronous,
              str(self.max_group_rows)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0,
         )
         try:
-            kind, detail = read_message(self._process.stdout)
+            kind, detail = read_message(process.stdout)
         except EOFError:
-            kind, detail = "error", f"the writer process exited with {self._process.wait()}"
+            kind, detail = "error", f"the writer process exited with {process.wait()}"
         if kind != "ready":
-            self._process.wait()
-            self._process = None
+            process.wait()
             raise DriftloopError(f"Cannot open the inference log {self.path}: {detail}.")
         if hasattr(fcntl, "F_SETPIPE_SZ"):  # room for many batches while the writer syncs (Linux)
             try:
-                fcntl.fcntl(self._process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+                fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
             except OSError:
                 pass
-        if loop is None:
-            self._reader = threading.Thread(target=self._read_acknowledgements, name="driftloop-log-acks",
-                                            daemon=True)
+        if self._loop is not None:
+            os.set_blocking(process.stdout.fileno(), False)
+        return process
+
+    def _attach(self, process: subprocess.Popen[bytes]) -> None:
+        """Start reading ``process``'s acknowledgements: on the event loop, or in a thread."""
+        if self._loop is None:
+            self._reader = threading.Thread(target=self._read_acknowledgements, args=(process,),
+                                            name="driftloop-log-acks", daemon=True)
             self._reader.start()
-        else:
-            self._loop = loop
-            fd = self._process.stdout.fileno()
-            os.set_blocking(fd, False)
-            loop.add_reader(fd, self._on_readable)
-        return self
+            return
+        fd = process.stdout.fileno()
+        os.set_blocking(fd, False)
+        self._loop.add_reader(fd, self._on_readable)
 
     def close(self) -> None:
         """Write what is queued, stop the writer process (it checkpoints the log) and wait for it."""
         if self._process is None or self._closed:
             return
         self._flush()
-        self._closed = True
         with self._send_lock:
-            try:
-                self._process.stdin.close()
-            except OSError:
-                pass
-        self._process.wait()
-        if self._reader is not None:
-            self._reader.join()
-        elif self._loop is not None:  # the last acknowledgements, read here since the loop is blocked by us
-            fd = self._process.stdout.fileno()
-            self._loop.remove_reader(fd)
-            os.set_blocking(fd, True)
-            while chunk := os.read(fd, 1 << 20):
-                self._ack_buffer += chunk
-            messages, self._ack_buffer = split_frames(self._ack_buffer)
-            for message in messages:
-                self._acknowledge(message, on_loop=True)
-            self._writer_gone()
+            self._closed = True
+            self._stopping.set()
+            process = self._process
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
+        if self._restarter is not None:  # a writer it starts now sees the log closed and stops it
+            self._restarter.join()
+        process.wait()
+        if self._loop is None:
+            if self._reader is not None:
+                self._reader.join()
+            return
+        # the last acknowledgements, read here since the loop is blocked by us
+        fd = process.stdout.fileno()
+        self._loop.remove_reader(fd)
+        os.set_blocking(fd, True)
+        while chunk := os.read(fd, 1 << 20):
+            self._ack_buffer += chunk
+        messages, self._ack_buffer = split_frames(self._ack_buffer)
+        for message in messages:
+            self._acknowledge(message, on_loop=True)
+        self._writer_gone(process)
 
     def __enter__(self) -> InferenceLog:
         return self.start()
@@ -298,8 +341,6 @@ class InferenceLog:
         fewer the better (with batches of 100 at concurrency 16, writing each frame at once added 11-23% to the
         server's CPU per request, one write per turn 2-12%; it answered sooner, but not enough to lower the tail).
         """
-        if self._process is None or self._closed:
-            raise DriftloopError(f"The inference log {self.path} is not open.")
         seq = next(self._seq)
         body = pickle.dumps((seq, kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
         frame = struct.pack("<I", len(body)) + body
@@ -315,6 +356,10 @@ class InferenceLog:
                 return
             self._write(frame)
 
+    def _check_open(self) -> None:
+        if self._process is None or self._closed:
+            raise DriftloopError("The inference log is not open.")
+
     def _flush(self) -> None:
         with self._send_lock:
             frames, self._outbox = self._outbox, []
@@ -327,37 +372,37 @@ class InferenceLog:
         try:
             self._process.stdin.write(data)
         except (OSError, ValueError) as error:
-            self._failure = DriftloopError(f"The writer of the inference log {self.path} is gone: {error}.")
+            self._failure = DriftloopError(f"The writer of the inference log is gone ({error}); it is being "
+                                           "restarted. Nothing of this request was written.")
             pending, self._pending = self._pending, {}
             for settle in pending.values():
                 _settle_soon(settle, None, self._failure)
 
-    def _read_acknowledgements(self) -> None:
+    def _read_acknowledgements(self, process: subprocess.Popen[bytes]) -> None:
         """The acknowledgement thread (without an event loop): settle each group's messages as it is committed."""
-        assert self._process is not None
-        stream = self._process.stdout
         while True:
             try:
-                message = read_message(stream)
+                message = read_message(process.stdout)
             except (EOFError, OSError):
                 break
             self._acknowledge(message, on_loop=False)
-        self._writer_gone()
+        self._writer_gone(process)
 
     def _on_readable(self) -> None:
         """Settle the acknowledgements waiting in the pipe, without blocking (also the loop's reader callback).
 
         One read: the pipe is level-triggered, so whatever a read leaves behind makes the loop call again.
         """
-        assert self._process is not None and self._loop is not None
-        fd = self._process.stdout.fileno()
+        process = self._process
+        assert process is not None and self._loop is not None
+        fd = process.stdout.fileno()
         try:
             chunk = os.read(fd, 1 << 20)
         except BlockingIOError:
             return
         if not chunk:  # the writer closed its end: it has exited
             self._loop.remove_reader(fd)
-            self._writer_gone()
+            self._writer_gone(process)
             return
         self._ack_buffer += chunk
         messages, self._ack_buffer = split_frames(self._ack_buffer)
@@ -371,12 +416,11 @@ class InferenceLog:
             settle = self._pending.pop(seq, None)
             if settle is None:
                 continue
-            failure = None if error is None else DriftloopError(
-                f"Could not write to the inference log {self.path}: {error}")
+            failure = None if error is None else DriftloopError(f"Could not write to the inference log: {error}")
             loop = getattr(settle, "loop", None)
             if on_loop and loop is self._loop:
                 loop = None  # already on the waiter's loop: settle now
-            by_loop.setdefault(loop, []).append((settle, _feedback_result(result), failure))
+            by_loop.setdefault(loop, []).append((settle, result, failure))
         if self.on_commit is not None:
             self.on_commit(len(outcome), rows, seconds)
         for loop, items in by_loop.items():
@@ -388,12 +432,25 @@ class InferenceLog:
                 except RuntimeError:  # the loop is closed: nobody waits any more
                     pass
 
-    def _writer_gone(self) -> None:
-        failure = DriftloopError(f"The writer of the inference log {self.path} stopped"
-                                 + ("" if self._closed else " unexpectedly") + "; nothing more can be logged.")
+    def _writer_gone(self, process: subprocess.Popen[bytes]) -> None:
+        """``process`` exited: fail what waits for it and, unless the log is closing, start a new writer."""
         with self._send_lock:
+            if process is not self._process or process is self._gone:
+                return  # an older writer, or this one's end already handled
+            self._gone = process
+            if self._closed:
+                failure = DriftloopError("The inference log is closed; nothing more can be logged.")
+            else:
+                code = process.wait()
+                how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+                failure = DriftloopError(f"The writer of the inference log stopped unexpectedly ({how}); it is "
+                                         "being restarted. Nothing of this request was acknowledged.")
             self._failure = failure
             pending, self._pending = self._pending, {}
+            self._outbox = []  # their waiters are failed here: never send them
+            if not self._closed:  # started under the lock, so that close() sees the thread it must wait for
+                self._restarter = threading.Thread(target=self._restart, name="driftloop-log-restart", daemon=True)
+                self._restarter.start()
         for settle in pending.values():
             loop = getattr(settle, "loop", None)
             if loop is not None and loop is self._loop and self._closed:
@@ -401,10 +458,58 @@ class InferenceLog:
             else:
                 _settle_soon(settle, None, failure)
 
-    @staticmethod
-    def _prediction_payload(batch: PredictionBatch) -> tuple:
+    def _restart(self) -> None:
+        """Start a new writer (retrying with a doubling delay while it cannot start), then read its answers."""
+        delay = 0.1
+        while not self._stopping.is_set():
+            try:
+                process = self._spawn()
+            except (DriftloopError, OSError) as error:  # OSError: the process itself could not be started
+                logger.error("%s (retrying in %.1f s)", error, delay)
+                if self._stopping.wait(delay):
+                    return
+                delay = min(2 * delay, MAX_RESTART_DELAY)
+                continue
+            with self._send_lock:
+                if self._closed:
+                    process.stdin.close()
+                    process.wait()
+                    return
+                self._process, self._ack_buffer, self._failure = process, bytearray(), None
+                self.restarts += 1
+            logger.warning("The writer of the inference log %s was restarted.", self.path)
+            if self._loop is None:
+                self._reader = threading.current_thread()
+                self._read_acknowledgements(process)
+            else:
+                try:
+                    self._loop.call_soon_threadsafe(self._attach_on_loop, process)
+                except RuntimeError:  # the loop is closed
+                    pass
+            return
+
+    def _attach_on_loop(self, process: subprocess.Popen[bytes]) -> None:
+        if process is self._process and not self._closed:
+            self._loop.add_reader(process.stdout.fileno(), self._on_readable)
+
+    def _prediction_payload(self, batch: PredictionBatch) -> tuple:
+        """Check that the log can store ``batch`` (:class:`UnloggableInput` otherwise) and encode it."""
+        self._check_open()
+        n = len(batch.ids)
+        if len(batch.predictions) != n or any(len(values) != n for values in batch.inputs.values()):
+            raise DriftloopError(f"A prediction batch must have {n} values in every column and {n} predictions.")
+        check_inputs(batch.inputs)
+        predictions = storable_predictions(list(batch.predictions))
+        with self._send_lock:
+            self._feature_sets.admit(batch.model_name, batch.model_version, tuple(batch.inputs))
         return (list(batch.ids), batch.timestamp_ns, batch.model_name, batch.model_version,
-                encode_columns(batch.inputs), list(batch.predictions))
+                encode_columns(batch.inputs), predictions)
+
+    def _feedback_payload(self, items: Sequence[tuple[str, Any]], overwrite: bool) -> tuple:
+        self._check_open()
+        items = list(items)
+        check_feedback(items)
+        return items, bool(overwrite)
 
     def submit_predictions(self, batch: PredictionBatch) -> concurrent.futures.Future[None]:
         """Queue ``batch``; the future completes once its rows are committed (or fails with the write error)."""
@@ -412,19 +517,27 @@ class InferenceLog:
         self._submit("predictions", self._prediction_payload(batch), _settle_concurrent(future))
         return future
 
-    def submit_feedback(self, items: Sequence[tuple[str, Any]]) -> concurrent.futures.Future[FeedbackResult]:
-        """Queue labels ``[(id, label), ...]``; the future gives a :class:`FeedbackResult` once committed."""
+    def submit_feedback(self, items: Sequence[tuple[str, Any]], *,
+                        overwrite: bool = False) -> concurrent.futures.Future[FeedbackResult]:
+        """Queue labels ``[(id, label), ...]``; the future gives a :class:`FeedbackResult` once committed, or fails
+        with :class:`LabelConflict` (see :meth:`write_feedback`)."""
         future: concurrent.futures.Future[FeedbackResult] = concurrent.futures.Future()
-        self._submit("feedback", list(items), _settle_concurrent(future))
+        self._submit("feedback", self._feedback_payload(items, overwrite), _settle_feedback(_settle_concurrent(future)))
         return future
 
     async def write_predictions(self, batch: PredictionBatch) -> None:
         """Write ``batch`` and return once it is committed."""
         await self._write_async("predictions", self._prediction_payload(batch))
 
-    async def write_feedback(self, items: Sequence[tuple[str, Any]]) -> FeedbackResult:
-        """Store labels ``[(id, label), ...]`` and return once committed."""
-        return await self._write_async("feedback", list(items))
+    async def write_feedback(self, items: Sequence[tuple[str, Any]], *, overwrite: bool = False) -> FeedbackResult:
+        """Store labels ``[(id, label), ...]`` and return once committed.
+
+        A label never silently replaces another: if an id already has a *different* label (or gets two in
+        ``items``), nothing of ``items`` is stored and :class:`LabelConflict` names those ids, unless ``overwrite``
+        is true. Sending the same label again is not a conflict. Every label stored is kept in the log's
+        ``feedback`` table, the replaced ones included (see :func:`read_label_history`).
+        """
+        return await self._write_async("feedback", self._feedback_payload(items, overwrite))
 
     async def _write_async(self, kind: str, payload: Any) -> Any:
         """Send the message, then wait on the running loop until the writer acknowledges its commit.
@@ -436,7 +549,8 @@ class InferenceLog:
         """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._submit(kind, payload, _settle_async(loop, future), loop)
+        settle = _settle_async(loop, future)
+        self._submit(kind, payload, _settle_feedback(settle) if kind == "feedback" else settle, loop)
         if loop is self._loop:
             self._on_readable()
         return await future
@@ -451,8 +565,20 @@ _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 """The folder holding the ``driftloop`` package, so that the writer process imports this very copy."""
 
 
-def _feedback_result(result: Any) -> Any:
-    return None if result is None else FeedbackResult(result[0], tuple(result[1]))
+def _settle_feedback(settle: Callable[[Any, BaseException | None], None]) -> Callable[[Any, BaseException | None], None]:
+    """Wraps ``settle`` to turn the writer's result of a feedback message into a :class:`FeedbackResult`, or into
+    :class:`LabelConflict` when it refused to replace labels."""
+
+    def settle_feedback(result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            settle(None, error)
+        elif result[3]:
+            settle(None, LabelConflict(result[3]))
+        else:
+            settle(FeedbackResult(result[0], tuple(result[1]), tuple(result[2])), None)
+
+    settle_feedback.loop = getattr(settle, "loop", None)  # type: ignore[attr-defined]
+    return settle_feedback
 
 
 def _settle_soon(settle: Callable[[Any, BaseException | None], None], result: Any,
@@ -616,15 +742,15 @@ def read_inference_log(
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     with _connect_ro(target) as connection:
         connection.execute("BEGIN")  # one snapshot for both queries
-        features = connection.execute("SELECT name, dtype FROM features ORDER BY position").fetchall()
-        feature_sql = "".join(f", p.{quote(name)}" for name, _ in features)
+        features = feature_columns(connection)
+        feature_sql = "".join(f", p.{quote(column)}" for _, column, _ in features)
         rows = connection.execute(
             f"SELECT p.id, p.ts, p.model_name, p.model_version{feature_sql}, p.prediction, l.label, l.ts "
             f"FROM predictions p LEFT JOIN labels l ON l.id = p.id {where} ORDER BY p.seq",
             parameters,
         ).fetchall()
         connection.execute("COMMIT")
-    names = [name for name, _ in features]
+    names = [name for name, _, _ in features]
     columns = list(zip(*rows)) if rows else [()] * (7 + len(names))
     data: dict[str, Any] = {
         "id": np.array(columns[0], dtype=object),
@@ -632,7 +758,7 @@ def read_inference_log(
         "model_name": np.array(columns[2], dtype=object),
         "model_version": np.array(columns[3], dtype=object),
     }
-    for index, (name, dtype) in enumerate(features):
+    for index, (name, _, dtype) in enumerate(features):
         data[name] = _column(list(columns[4 + index]), dtype)
     tail = 4 + len(names)
     data["prediction"] = _scalar_column(list(columns[tail]))
@@ -643,6 +769,27 @@ def read_inference_log(
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns, UTC]")
     frame["label_timestamp"] = frame["label_timestamp"].astype("datetime64[ns, UTC]")
     return frame
+
+
+def read_label_history(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Every label the log at ``path`` received, in order of arrival, replaced ones included.
+
+    Columns: ``id`` (str), ``label`` (float64 when numeric), ``label_timestamp`` (datetime64[ns, UTC]) and ``orphan``
+    (bool: no prediction had that id when the label arrived). The latest label of each id is the one
+    :func:`read_inference_log` joins.
+    """
+    target = Path(path)
+    if not is_inference_log(target):
+        raise DriftloopError(f"{str(path)!r} is not a driftloop inference log.")
+    with _connect_ro(target) as connection:
+        rows = connection.execute("SELECT id, label, ts, orphan FROM feedback ORDER BY seq").fetchall()
+    ids, labels, stamps, orphans = zip(*rows) if rows else ((), (), (), ())
+    return pd.DataFrame({
+        "id": np.array(ids, dtype=object),
+        "label": _scalar_column(list(labels)),
+        "label_timestamp": pd.to_datetime(np.array(stamps, dtype="int64"), unit="ns", utc=True),
+        "orphan": np.array(orphans, dtype=bool),
+    })
 
 
 def log_summary(path: str | os.PathLike[str]) -> dict[str, int]:
@@ -692,11 +839,15 @@ def export_partitions(path: str | os.PathLike[str], to_dir: str | os.PathLike[st
 __all__ = [
     "FeedbackResult",
     "InferenceLog",
+    "LabelConflict",
+    "MAX_FEATURES",
     "PredictionBatch",
     "RESERVED_COLUMNS",
+    "UnloggableInput",
     "export_partitions",
     "is_inference_log",
     "log_summary",
     "new_row_ids",
     "read_inference_log",
+    "read_label_history",
 ]

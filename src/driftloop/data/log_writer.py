@@ -10,15 +10,18 @@ cost the service a third of its throughput on batches; in its own process it run
 only pickles each batch once (a few microseconds for numpy columns).
 
 Protocol. Parent to child: ``(seq, kind, payload)`` with kind ``"predictions"`` (payload ``(ids, timestamp_ns,
-model_name, model_version, encode_columns(inputs), predictions)``) or ``"feedback"`` (payload ``[(id, label), ...]``).
-Child to parent: first ``("ready", None)`` or ``("error", message)``; then, after each commit,
-``("done", [(seq, error_message_or_None, result), ...], rows, seconds)``. The child acknowledges a message only after
-the transaction holding it is committed. On end of input (the parent closed the pipe, or died), it writes what it
-has, checkpoints the write-ahead log and exits.
+model_name, model_version, encode_columns(inputs), predictions)``, checked by :mod:`driftloop.data.log_checks`) or
+``"feedback"`` (payload ``([(id, label), ...], overwrite)``). Child to parent: first ``("ready", None)`` or
+``("error", message)``; then, after each commit, ``("done", [(seq, error_message_or_None, result), ...], rows,
+seconds)``; the result of feedback is ``(accepted, orphan ids, overwritten ids, conflicting ids)``. The child
+acknowledges a message only after the transaction holding it is committed; a message that cannot be written is
+reported failed alone (:meth:`GroupWriter.write`). On end of input (the parent closed the pipe, or died), it writes
+what it has, checkpoints the write-ahead log and exits.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import select
@@ -34,7 +37,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-RESERVED_COLUMNS = ("id", "timestamp", "model_name", "model_version", "prediction", "label", "label_timestamp")
+from driftloop.data.log_layout import INTERNAL_COLUMNS, column_for, feature_columns, feature_sets, upgrade
+
 _HEADER = struct.Struct("<I")
 
 
@@ -126,14 +130,6 @@ def _sql_values(values: np.ndarray) -> list[Any]:
     return values.tolist()
 
 
-def _sql_prediction(value: Any) -> Any:
-    if value is None or isinstance(value, (int, float, str, bool)):
-        return value
-    import json
-
-    return json.dumps(value)
-
-
 def connect_rw(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0,
                                  cached_statements=512)
@@ -144,17 +140,33 @@ def connect_rw(path: Path) -> sqlite3.Connection:
 # -------------------------------------------------------------------------------------------------- writing
 @dataclass
 class _State:
-    columns: dict[str, str] = field(default_factory=dict)  # feature name -> dtype
+    """What the writer knows of the log's tables (reloaded after a rolled-back transaction)."""
+
+    columns: dict[str, tuple[str, str]] = field(default_factory=dict)  # feature name -> (SQL column, dtype)
+    taken: set[str] = field(default_factory=set)  # the SQL columns of ``predictions``, lower-cased
+    feature_sets: set[tuple[str, str]] = field(default_factory=set)  # model versions whose features are recorded
+
+    @classmethod
+    def load(cls, connection: sqlite3.Connection) -> _State:
+        features = feature_columns(connection)
+        return cls({name: (column, dtype) for name, column, dtype in features},
+                   {*INTERNAL_COLUMNS, *(column.lower() for _, column, _ in features)},
+                   set(feature_sets(connection)))
 
 
 class GroupWriter:
-    """Writes groups of messages, each group in as few SQLite calls as possible, and commits it."""
+    """Writes groups of messages, each group in as few SQLite calls as possible, and commits it.
+
+    A group that fails is written again one message at a time, each in its own transaction, so that a message
+    that cannot be written fails alone and never takes the other requests of its group with it.
+    """
 
     def __init__(self, path: Path, synchronous: str) -> None:
         self.connection = connect_rw(path)
         self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        self.state = _State(dict(self.connection.execute("SELECT name, dtype FROM features ORDER BY position")))
+        upgrade(self.connection)
+        self.state = _State.load(self.connection)
 
     def close(self) -> None:
         try:
@@ -167,65 +179,85 @@ class GroupWriter:
         """Write and commit ``group``; return ``(seq, error or None, result)`` for each message.
 
         All rows of the group that share a feature set go into one multi-row ``INSERT`` (chunked by SQLite's
-        variable limit). A group of predictions only, with no new feature, that fits one statement is written by
-        that single statement, which is its own transaction.
+        variable limit). A group of predictions only, with no new feature or model version, that fits one
+        statement is written by that single statement, which is its own transaction. If the group fails, each of
+        its messages is written again on its own (isolation: only the messages that fail alone are failed).
         """
-        connection = self.connection
-        results: list[Any] = [None] * len(group)
         try:
-            batches = [payload for _, kind, payload in group if kind == "predictions"]
-            changes = self._schema_changes(batches)
-            statements = self._insert_statements(batches)
-            if len(statements) == 1 and not changes and len(batches) == len(group):
-                connection.execute(*statements[0])
-            else:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    self._apply_schema_changes(changes)
-                    for sql, parameters in statements:
-                        connection.execute(sql, parameters)
-                    for index, (_, kind, payload) in enumerate(group):
-                        if kind == "feedback":
-                            results[index] = self._insert_feedback(payload)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    self.state.columns = dict(connection.execute("SELECT name, dtype FROM features ORDER BY position"))
-                    raise
-        except Exception as error:  # noqa: BLE001 - every waiter is told, none is acknowledged
-            return [(seq, f"{type(error).__name__}: {error}", None) for seq, _, _ in group]
+            results = self._write_group(group)
+        except Exception as error:  # noqa: BLE001 - reported per message, never acknowledged
+            if len(group) == 1:
+                return [(group[0][0], f"{type(error).__name__}: {error}", None)]
+            return [outcome for message in group for outcome in self.write([message])]
         return [(seq, None, result) for (seq, _, _), result in zip(group, results)]
 
-    def _schema_changes(self, batches: list[tuple]) -> dict[str, tuple[str, bool]]:
-        changes: dict[str, tuple[str, bool]] = {}
+    def _write_group(self, group: list[tuple[int, str, Any]]) -> list[Any]:
+        connection = self.connection
+        results: list[Any] = [None] * len(group)
+        batches = [payload for _, kind, payload in group if kind == "predictions"]
+        changes = self._schema_changes(batches)
+        new_sets = {(b[2], b[3]): tuple(b[4]) for b in batches if (b[2], b[3]) not in self.state.feature_sets}
+        statements = self._insert_statements(batches, changes)
+        if len(statements) == 1 and not changes and not new_sets and len(batches) == len(group):
+            connection.execute(*statements[0])
+            return results
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            self._apply_schema_changes(changes)
+            connection.executemany("INSERT OR IGNORE INTO feature_sets VALUES (?, ?, ?)",
+                                   [(*key, json.dumps(names)) for key, names in new_sets.items()])
+            for sql, parameters in statements:
+                connection.execute(sql, parameters)
+            for index, (_, kind, payload) in enumerate(group):
+                if kind == "feedback":
+                    results[index] = self._insert_feedback(*payload)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:  # SQLite rolls back by itself after some errors (disk full, I/O)
+                connection.execute("ROLLBACK")
+            self.state = _State.load(connection)
+            raise
+        self.state.feature_sets.update(new_sets)
+        return results
+
+    def _schema_changes(self, batches: list[tuple]) -> dict[str, tuple[str, str, bool]]:
+        """``{name: (column, dtype, is_new)}`` for the features the group adds or whose dtype it widens."""
+        changes: dict[str, tuple[str, str, bool]] = {}
+        taken, added = set(self.state.taken), 0
         for batch in batches:
             for name, values in batch[4].items():
                 dtype = dtype_name(values)
-                known = changes[name][0] if name in changes else self.state.columns.get(name)
-                if known is None:
-                    if name in RESERVED_COLUMNS:
-                        raise ValueError(f"feature {name!r} has a reserved name of the inference log")
-                    changes[name] = (dtype, True)
-                elif widen(known, dtype) != known:
-                    changes[name] = (widen(known, dtype), name not in self.state.columns)
+                if name in changes:
+                    column, known, is_new = changes[name]
+                elif name in self.state.columns:
+                    (column, known), is_new = self.state.columns[name], False
+                else:
+                    column = column_for(len(self.state.columns) + added, taken)
+                    taken.add(column.lower())
+                    added += 1
+                    changes[name] = (column, dtype, True)
+                    continue
+                if widen(known, dtype) != known:
+                    changes[name] = (column, widen(known, dtype), is_new)
         return changes
 
-    def _apply_schema_changes(self, changes: dict[str, tuple[str, bool]]) -> None:
-        for name, (dtype, is_new) in changes.items():
+    def _apply_schema_changes(self, changes: dict[str, tuple[str, str, bool]]) -> None:
+        for name, (column, dtype, is_new) in changes.items():
             if is_new:
-                self.connection.execute(f"ALTER TABLE predictions ADD COLUMN {quote(name)}")
-                self.connection.execute("INSERT INTO features VALUES (?, ?, ?)", (name, dtype, len(self.state.columns)))
+                self.connection.execute(f"ALTER TABLE predictions ADD COLUMN {quote(column)}")
+                self.connection.execute("INSERT INTO features VALUES (?, ?, ?, ?)",
+                                        (name, dtype, len(self.state.columns), column))
+                self.state.taken.add(column.lower())
             else:
                 self.connection.execute("UPDATE features SET dtype = ? WHERE name = ?", (dtype, name))
-            self.state.columns[name] = dtype
+            self.state.columns[name] = (column, dtype)
 
-    def _insert_statements(self, batches: list[tuple]) -> list[tuple[str, list[Any]]]:
+    def _insert_statements(self, batches: list[tuple],
+                           changes: dict[str, tuple[str, str, bool]]) -> list[tuple[str, list[Any]]]:
         by_names: dict[tuple[str, ...], list[Any]] = {}
         for ids, timestamp_ns, model_name, model_version, inputs, predictions in batches:
             names = tuple(inputs)
             n = len(ids)
-            if n and not isinstance(predictions[0], (int, float, str, bool, type(None))):
-                predictions = [_sql_prediction(p) for p in predictions]
             rows = zip(ids, repeat(timestamp_ns, n), repeat(model_name, n), repeat(model_version, n), predictions,
                        *(_sql_values(inputs[k]) for k in names))
             by_names.setdefault(names, []).extend(chain.from_iterable(rows))
@@ -233,7 +265,8 @@ class GroupWriter:
         statements = []
         for names, flat in by_names.items():
             width = 5 + len(names)
-            columns = ", ".join(["id", "ts", "model_name", "model_version", "prediction", *map(quote, names)])
+            columns = ", ".join(["id", "ts", "model_name", "model_version", "prediction",
+                                 *(quote((changes.get(k) or self.state.columns[k])[0]) for k in names)])
             placeholder = "(" + ", ".join("?" * width) + ")"
             per_statement = max(1, limit // width) * width
             for start in range(0, len(flat), per_statement):
@@ -242,22 +275,39 @@ class GroupWriter:
                 statements.append((sql, chunk))
         return statements
 
-    def _insert_feedback(self, items: list[tuple[str, Any]]) -> tuple[int, tuple[str, ...]]:
+    def _insert_feedback(self, items: list[tuple[str, Any]], overwrite: bool) -> tuple:
+        """Store the labels; without ``overwrite``, none at all if one would replace a different label.
+
+        Returns ``(accepted, orphan ids, overwritten ids, conflicting ids)``: with conflicts, nothing is written and
+        ``accepted`` is 0. Every label received is appended to ``feedback`` (the history); ``labels`` keeps the latest.
+        """
         now = time.time_ns()
+        execute = self.connection.execute
+        changed, first = [], {}
+        for row_id, label in items:
+            if row_id in first:
+                if first[row_id] != label:
+                    changed.append(row_id)
+                continue
+            first[row_id] = label
+            row = execute("SELECT label FROM labels WHERE id = ? AND label IS NOT ?", (row_id, label)).fetchone()
+            if row is not None:
+                changed.append(row_id)
+        if changed and not overwrite:
+            return 0, (), (), tuple(dict.fromkeys(changed))
         orphans = []
         for row_id, label in items:
-            known = self.connection.execute("SELECT 1 FROM predictions WHERE id = ?", (row_id,)).fetchone() is not None
+            known = execute("SELECT 1 FROM predictions WHERE id = ?", (row_id,)).fetchone() is not None
             if not known:
                 orphans.append(row_id)
-            self.connection.execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)",
-                                    (row_id, label, now, int(not known)))
-            self.connection.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                                    "label = excluded.label, ts = excluded.ts", (row_id, label, now))
-        return len(items), tuple(orphans)
+            execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)", (row_id, label, now, int(not known)))
+            execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "label = excluded.label, ts = excluded.ts", (row_id, label, now))
+        return len(items), tuple(orphans), tuple(dict.fromkeys(changed)), ()
 
 
 def _rows(kind: str, payload: Any) -> int:
-    return len(payload[0]) if kind == "predictions" else len(payload)
+    return len(payload[0])  # the ids of predictions, the (id, label) items of feedback
 
 
 def split_frames(buffer: bytearray) -> tuple[list[Any], bytearray]:

@@ -8,8 +8,13 @@ Endpoints:
     with its label on ``/feedback``. With an inference log, the 200 is sent only after the rows are committed.
 ``POST /feedback``
     ``[{"id": ..., "label": ...}, ...]``: late ground truth, stored in the log. Answers
-    ``{"accepted": n, "orphans": k, "orphan_ids": [...]}``; labels for unknown ids are stored and counted as orphans.
-``GET /health``, ``GET /version``, ``GET /metrics`` (Prometheus text format).
+    ``{"accepted": n, "orphans": k, "orphan_ids": [...], "overwritten_ids": [...]}``; labels for unknown ids are
+    stored and counted as orphans. A label that differs from the id's earlier one is refused (409, nothing of the
+    request stored) unless the request says ``?overwrite=true``; the replaced labels stay in the log's history.
+``GET /health``
+    200 ``{"status": "ok", ..., "log": {"state": "ok", "writer_restarts": n, "error": null}}``; 503 with
+    ``"status": "unavailable"`` while the log's writer process is being restarted after it died.
+``GET /version``, ``GET /metrics`` (Prometheus text format).
 
 ``/predict`` reads ``application/json`` and ``text/csv``, ``/feedback`` only ``application/json``; any other
 content type is a 415, as in MLflow's scoring server (which also keeps web pages from writing to the log: a browser
@@ -18,10 +23,12 @@ feedback token, ``/feedback`` needs ``Authorization: Bearer <token>`` (401 other
 
 Errors answer JSON ``{"error": code, "message": ...}`` with a one-line message: 400 malformed JSON, an unknown format
 or a request over a limit of :class:`~driftloop.serve.limits.RequestLimits` (columns, depth, digits), 401 a wrong
-feedback token, 413 a body over ``max_body_bytes``, 415 an unsupported content type, 422 rows or labels not matching
-the model (with ``errors``: row, column, expected, received, and ``rejected_rows``), 503 when the log cannot be
-written (nothing is acknowledged). Every value that reaches the log fits its columns, so that one request cannot
-fail the others committed with it.
+feedback token, 409 labels conflicting with earlier ones (with ``ids``), 413 a body over ``max_body_bytes``, 415 an
+unsupported content type, 422 rows or labels not matching the model or values the log cannot store (with
+``errors``: row, column, expected, received, and ``rejected_rows``), 503 when the log cannot be written (nothing is
+acknowledged). Every value that reaches the log fits its columns, and the log's writer retries a failing group one
+message at a time, so that one request cannot fail the others committed with it. No answer names a file of the
+server.
 
 Parsing, validation and prediction (and the parsing of feedback) run on the event loop for small bodies (a thread
 hop costs more than they do) and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large body
@@ -47,9 +54,18 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from driftloop import __version__
-from driftloop.data.inference_log import InferenceLog, PredictionBatch, new_row_ids
+from driftloop.data.inference_log import InferenceLog, LabelConflict, PredictionBatch, UnloggableInput, new_row_ids
 from driftloop.errors import DriftloopError
-from driftloop.serve.errors import CellError, InvalidInput, PayloadTooLarge, ServiceError, Unauthorized, Unavailable
+from driftloop.serve.errors import (
+    BadRequest,
+    CellError,
+    Conflict,
+    InvalidInput,
+    PayloadTooLarge,
+    ServiceError,
+    Unauthorized,
+    Unavailable,
+)
 from driftloop.serve.feedback import parse_feedback
 from driftloop.serve.formats import parse_csv, parse_payload
 from driftloop.serve.limits import RequestLimits
@@ -168,6 +184,20 @@ async def _run_sized(size: int, function: Callable[..., T], *args: Any) -> T:
     return function(*args)
 
 
+def _unloggable(error: UnloggableInput, n_rows: int) -> InvalidInput:
+    """The log's refusal of a value it cannot store, as a 422 naming the row and column."""
+    cell = CellError(error.row, error.column, error.expected, error.received)
+    return InvalidInput([cell], rejected_rows=1 if error.row is not None else n_rows)
+
+
+def _overwrite(request: Request) -> bool:
+    """The ``overwrite`` query parameter of /feedback: replace labels that differ from earlier ones."""
+    value = request.query_params.get("overwrite", "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise BadRequest(f"The query parameter 'overwrite' must be true or false; got {value!r}.")
+    return value in ("true", "1")
+
+
 def create_app(
     holder: ModelHolder,
     *,
@@ -258,6 +288,9 @@ def create_app(
             batch = PredictionBatch(ids, received_ns, model.name, model.version, inputs, predictions)
             try:
                 await log.write_predictions(batch)
+            except UnloggableInput as error:
+                metrics.rejected_rows.inc(n_rows)
+                return fail("/predict", _unloggable(error, n_rows), started)
             except DriftloopError as error:
                 logger.error("%s", error)
                 return fail("/predict", Unavailable(f"The rows could not be logged, so they are not served: "
@@ -278,10 +311,15 @@ def create_app(
                 raise Unavailable("This service runs without an inference log (--no-log): feedback cannot be stored.")
             _check_bearer(request, feedback_token)
             media_type(request.headers.get("content-type"), (JSON,))
+            overwrite = _overwrite(request)
             body = await _read_body(request, limits.max_body_bytes)
             items = await _run_sized(len(body), _feedback_items, body, holder.current, limits)
             try:
-                result = await log.write_feedback(items)
+                result = await log.write_feedback(items, overwrite=overwrite)
+            except UnloggableInput as error:
+                raise _unloggable(error, len(items)) from None
+            except LabelConflict as error:
+                raise Conflict(error.message, ids=error.ids) from None
             except DriftloopError as error:
                 raise Unavailable(f"The labels could not be stored: {error.message}") from None
         except ServiceError as error:
@@ -291,13 +329,18 @@ def create_app(
         metrics.requests.labels("/feedback", "200").inc()
         metrics.feedback_latency.observe(time.perf_counter() - started)
         return _json_response({"accepted": result.accepted, "orphans": len(result.orphan_ids),
-                               "orphan_ids": list(result.orphan_ids)})
+                               "orphan_ids": list(result.orphan_ids), "overwritten_ids": list(result.overwritten_ids)})
 
     @app.get("/health")
     async def health() -> Response:
+        """200 while requests can be served and logged; 503 while the log's writer is being restarted."""
         model = holder.current
-        return _json_response({"status": "ok", "model_name": model.name, "model_version": model.version,
-                               "log": str(log.path) if log is not None else None})
+        body = {"status": "ok", "model_name": model.name, "model_version": model.version, "log": None}
+        if log is not None:
+            body["log"] = {"state": log.state, "writer_restarts": log.restarts, "error": log.failure}
+            if log.state != "ok":
+                body["status"] = "unavailable"
+        return _json_response(body, 200 if body["status"] == "ok" else 503)
 
     @app.get("/version")
     async def version() -> Response:

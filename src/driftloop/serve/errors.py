@@ -98,6 +98,20 @@ class InvalidInput(ServiceError):
         }
 
 
+class Conflict(ServiceError):
+    """Labels that would replace different earlier ones without ``?overwrite=true`` (409); lists the ``ids``."""
+
+    status = 409
+    code = "label_conflict"
+
+    def __init__(self, message: str, ids: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.ids = ids
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "ids": list(self.ids[:MAX_REPORTED_ERRORS])}
+
+
 class Unavailable(ServiceError):
     """The rows could not be written to the inference log, so they are not acknowledged (503)."""
 
