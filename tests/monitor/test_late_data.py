@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +17,7 @@ from click.testing import CliRunner
 from mlflow import MlflowClient
 
 from driftloop.cli.main import cli
-from tests.conftest import REPO, WINE_PROJECT, copy_store
+from tests.conftest import WINE_PROJECT, copy_store
 
 COVERAGE_RULES = """
 [[rule]]
@@ -212,28 +210,52 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-def test_two_concurrent_monitors_send_each_alert_once(wine_store, workdir):
+def test_two_concurrent_monitors_send_each_alert_once(wine_store, workdir, monkeypatch):
+    """Two passes of one model at once, forced to interleave: each reaches the point where it reads the record
+    before writing, and waits there (up to 5 s) for the other. Without the monitor lock both would read an empty
+    record and both send the alerts; with it the second waits for the first and finds them sent."""
+    import driftloop.monitor.job as job
+
     red = _red()
     red.drop(columns=["quality"]).to_csv(workdir / "inputs.csv", index=False)
     red[["id", "quality"]].iloc[:500].to_csv(workdir / "labels.csv", index=False)
     (workdir / "rules.toml").write_text(COVERAGE_RULES)
+    barrier = threading.Barrier(2)
+    reads: Counter = Counter()
+    read_state = job.read_state
+
+    def read_state_in_step(client, run_id):
+        reads[threading.current_thread().name] += 1
+        if reads[threading.current_thread().name] == 2:  # the read before writing
+            try:
+                barrier.wait(timeout=5)
+            except threading.BrokenBarrierError:  # the other pass is not there (it waits for the lock)
+                pass
+        return read_state(client, run_id)
+
+    monkeypatch.setattr(job, "read_state", read_state_in_step)
     _Hook.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    command = [sys.executable, "-c", "from driftloop.cli.main import cli; cli(prog_name='driftloop')", "monitor", "--model", "wine-quality@champion",
-               "--tracking-uri", wine_store, "--data", str(workdir / "inputs.csv"), "--timestamp-column", "ts",
-               "--window", "7d", "--labels", str(workdir / "labels.csv"), "--target", "quality",
-               "--label-delay", "60d", "--rules", str(workdir / "rules.toml"),
-               "--webhook", f"http://127.0.0.1:{server.server_address[1]}/hook"]
-    environment = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    options = job.MonitorOptions(timestamp_column="ts", window="7d", labels_path=str(workdir / "labels.csv"),
+                                 target="quality", label_delay="60d", rules_path=str(workdir / "rules.toml"),
+                                 webhook=f"http://127.0.0.1:{server.server_address[1]}/hook")
+    outcomes = []
+
+    def monitor() -> None:
+        outcomes.append(job.run_monitor(MlflowClient(wine_store), "wine-quality@champion",
+                                        str(workdir / "inputs.csv"), options))
+
     try:
-        monitors = [subprocess.Popen(command, cwd=workdir, env=environment, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-        outputs = [monitor.communicate(timeout=600)[0] for monitor in monitors]
+        passes = [threading.Thread(target=monitor, name=f"pass-{i}") for i in range(2)]
+        for thread in passes:
+            thread.start()
+        for thread in passes:
+            thread.join(timeout=600)
     finally:
         server.shutdown()
-    codes = sorted(monitor.returncode for monitor in monitors)
-    assert codes == [0, 3], outputs  # one of them raised the alerts; the other found them raised
+    assert len(outcomes) == 2
+    assert sorted(len(outcome.alerts) for outcome in outcomes) == [0, 4]  # one raised them, the other found them
     alerted = [w["window"] for payload in _Hook.received for w in payload["fired"]]
     assert sorted(alerted) == [1, 2, 3, 4]  # windows 1-4 lack labels; each alert sent once
     _chart(MlflowClient(wine_store))  # no (metric, step) holds two points

@@ -11,6 +11,7 @@ that switch is disabled; links driftloop prints therefore carry ``?workflowType=
 from __future__ import annotations
 
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from driftloop.errors import DriftloopError
 
@@ -39,7 +40,12 @@ def get_or_create_experiment(client: MlflowClient, name: str) -> str:
     """Return the id of experiment ``name``, creating it when missing (restoring it when deleted)."""
     existing = client.get_experiment_by_name(name)
     if existing is None:
-        return _create(client, name)
+        try:
+            return _create(client, name)
+        except MlflowException:  # created meanwhile by another process (two monitors started at once)
+            existing = client.get_experiment_by_name(name)
+            if existing is None:
+                raise
     if existing.lifecycle_stage != "active":
         client.restore_experiment(existing.experiment_id)
     return existing.experiment_id
