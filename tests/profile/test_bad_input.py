@@ -101,3 +101,12 @@ def test_nullable_and_arrow_integer_windows() -> None:
     assert (rows(result, "x").n_missing == 50).all() and rows(result, "x").reason.isna().all()
     nullable = pd.DataFrame({"x": pd.array([1, None, 2] * 50, dtype="Int64")})
     assert (rows(profile.compare(nullable), "x").n == 100).all()
+
+
+def test_reason_is_none_where_a_row_was_computed_even_when_another_failed() -> None:
+    """The documented ``None`` (not NaN): pandas 3 would infer the ``str`` dtype, whose missing value is NaN."""
+    result = fitted().compare(window().drop(columns=["y"]))
+    computed = result[result.column != "y"].reason
+    assert computed.dtype == object and len(computed) > 0
+    assert all(reason is None for reason in computed)
+    assert all(isinstance(reason, str) for reason in rows(result, "y").reason)
