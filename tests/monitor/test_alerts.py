@@ -21,8 +21,10 @@ from driftloop.errors import DriftloopError
 from driftloop.monitor.alerts import (
     AlertRule,
     alert_payload,
+    check_webhook_url,
     evaluate,
     load_rules,
+    redact_webhook_url,
     rules_from_toml,
     send_webhook,
 )
@@ -336,3 +338,44 @@ def test_numpy_numbers_are_judged() -> None:
 def test_webhook_with_a_bad_payload_or_url_never_raises() -> None:
     assert send_webhook("http://127.0.0.1:9/hook", {"x": float("nan")}).error.startswith("payload is not JSON")
     assert send_webhook("file:///etc/passwd", {}).attempts == 0
+
+
+SECRET = "s3cr3t-T0KEN"
+
+
+def test_a_failed_webhook_never_prints_the_path_query_or_password(caplog: pytest.LogCaptureFixture) -> None:
+    """Chat and incident hooks carry their token in the path or the query: a failure shows scheme, host and port."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/services/{SECRET}?token={SECRET}#{SECRET}"
+    result = send_webhook(url, {}, retries=1, backoff=0.01)
+    assert not result.ok and result.error is not None and "refused" in result.error.lower()
+    assert SECRET not in result.error and SECRET not in caplog.text
+    assert f"http://127.0.0.1:{port}/…" in caplog.text
+
+
+def test_a_malformed_webhook_path_is_not_repeated_by_urllib(hook: Hook, caplog: pytest.LogCaptureFixture) -> None:
+    result = send_webhook(f"{hook.url}/a b/{SECRET}?token={SECRET}", {}, retries=0)  # urllib quotes the path back
+    assert not result.ok and result.attempts == 1 and result.error is not None
+    assert SECRET not in result.error and SECRET not in caplog.text and hook.received == []
+
+
+@pytest.mark.parametrize(("url", "received"), [
+    (f"ftp://example.org/{SECRET}", "a URL with scheme 'ftp'"),
+    (f"{SECRET}/hook", "a URL with scheme ''"),
+    (f"https:///{SECRET}", "a URL without a host"),
+    (f"http://[::1/{SECRET}", "a URL that cannot be parsed"),
+    (f"http://example.org:{SECRET}/hook", "a URL that cannot be parsed"),
+])
+def test_a_bad_webhook_url_is_refused_without_repeating_it(url: str, received: str) -> None:
+    with pytest.raises(DriftloopError) as error:
+        check_webhook_url(url)
+    assert received in str(error.value) and SECRET not in str(error.value)
+    assert SECRET not in str(send_webhook(url, {}).error)
+
+
+def test_a_webhook_url_is_redacted_to_scheme_host_and_port() -> None:
+    assert redact_webhook_url(f"https://u:{SECRET}@[::1]:8443/x?t={SECRET}") == "https://[::1]:8443/…"
+    assert redact_webhook_url("http://example.org") == "http://example.org"
+    assert redact_webhook_url(f"http://[::1/{SECRET}") == "<a URL that is not http(s)>"

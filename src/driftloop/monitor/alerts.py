@@ -32,6 +32,7 @@ Semantics
 from __future__ import annotations
 
 import fnmatch
+import http.client
 import json
 import logging
 import math
@@ -313,6 +314,37 @@ def redact_uri(uri: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
+def redact_webhook_url(url: object) -> str:
+    """What may be printed of a webhook URL: its scheme, host and port, never its user, path, query or fragment
+    (chat and incident hooks carry their secret token there).
+
+    >>> redact_webhook_url("https://hooks.example.org:8443/services/T0/B1/s3cr3t?token=abc#x")
+    'https://hooks.example.org:8443/…'
+    >>> redact_webhook_url("http://me:pw@127.0.0.1/hook"), redact_webhook_url("not a url")
+    ('http://127.0.0.1/…', '<a URL that is not http(s)>')
+    """
+    try:
+        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+        host, port = (parts.hostname, parts.port) if parts is not None else (None, None)
+    except ValueError:  # an unbalanced [ in the host, a port that is not a number
+        parts, host, port = None, None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        return "<a URL that is not http(s)>"
+    host = f"[{host}]" if ":" in host else host
+    hidden = "/…" if (parts.path.strip("/") or parts.query or parts.fragment or parts.username) else ""
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "") + hidden
+
+
+def _scrub_url(text: str, url: str) -> str:
+    """``text`` with every part of ``url`` that :func:`redact_webhook_url` hides replaced by ``…`` (urllib puts the
+    URL into some of its error messages)."""
+    parts = urllib.parse.urlsplit(url)
+    secrets = [url, parts.netloc, parts.path, parts.query, parts.fragment, parts.username, parts.password]
+    for secret in sorted((s for s in secrets if s and len(s) > 1), key=len, reverse=True):
+        text = text.replace(secret, "…")
+    return text
+
+
 def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | None, tracking_uri: str | None, *,
                   version: str | int | None = None) -> dict[str, Any]:
     """The JSON object POSTed to the webhook.
@@ -384,19 +416,29 @@ class WebhookResult:
 
 
 def check_webhook_url(url: str) -> str:
-    """Validate a webhook URL (call it when parsing options, before monitoring); return it.
+    """Validate a webhook URL (call it when parsing options, before monitoring); return it. The error names what is
+    wrong without repeating the URL (its path or query may hold a token).
 
-    >>> check_webhook_url("ftp://example.org/hook")
+    >>> check_webhook_url("ftp://example.org/hook/s3cr3t")
     Traceback (most recent call last):
     ...
-    driftloop.errors.DriftloopError: The 'webhook' parameter of monitor must be an http:// or https:// URL with a host; got 'ftp://example.org/hook'.
+    driftloop.errors.DriftloopError: The 'webhook' parameter of monitor must be an http:// or https:// URL with a host; got a URL with scheme 'ftp'.
     """
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DriftloopError(
-            f"The 'webhook' parameter of monitor must be an http:// or https:// URL with a host; got {url!r}."
-        )
-    return url
+    try:
+        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+        if parts is not None:
+            parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts, received = None, "a URL that cannot be parsed (host or port malformed)"
+    else:
+        received = f"a {type(url).__name__}" if parts is None else f"a URL with scheme {parts.scheme!r}"
+    if parts is not None and parts.scheme in ("http", "https"):
+        if parts.hostname:
+            return url
+        received = "a URL without a host"
+    raise DriftloopError(
+        f"The 'webhook' parameter of monitor must be an http:// or https:// URL with a host; got {received}."
+    )
 
 
 def send_webhook(url: str, payload: Mapping[str, Any], *, timeout: float = 5.0, retries: int = 3,
@@ -408,13 +450,13 @@ def send_webhook(url: str, payload: Mapping[str, Any], *, timeout: float = 5.0, 
     (the request itself is wrong). A failure is logged as a warning and returned.
 
     >>> send_webhook("not a url", {}).error
-    "not an http(s) URL: 'not a url'"
+    'not an http(s) URL'
     """
     try:
         check_webhook_url(url)
     except DriftloopError:
-        log.warning("webhook not sent: not an http(s) URL: %r", url)
-        return WebhookResult(ok=False, attempts=0, error=f"not an http(s) URL: {url!r}")
+        log.warning("webhook not sent: not an http(s) URL")
+        return WebhookResult(ok=False, attempts=0, error="not an http(s) URL")
     try:
         body = json.dumps(payload, allow_nan=False, default=str).encode("utf-8")
     except (TypeError, ValueError) as error:  # NaN or a circular payload: a bug, but the monitor must finish
@@ -434,10 +476,11 @@ def send_webhook(url: str, payload: Mapping[str, Any], *, timeout: float = 5.0, 
             answer.close()
             if answer.code < 500:
                 break
-        except (urllib.error.URLError, OSError, ValueError) as failure:  # refused, unreachable, timed out
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as failure:
+            # refused, unreachable, timed out, a path urllib refuses (InvalidURL), a broken answer
             reason = getattr(failure, "reason", failure)
-            status, error = None, f"{type(reason).__name__}: {reason}"
+            status, error = None, _scrub_url(f"{type(reason).__name__}: {reason}", url)
         if attempt <= retries:
             time.sleep(backoff * 2 ** (attempt - 1))
-    log.warning("webhook %s failed after %d attempt(s): %s", redact_uri(url), attempts, error)
+    log.warning("webhook %s failed after %d attempt(s): %s", redact_webhook_url(url), attempts, error)
     return WebhookResult(ok=False, attempts=attempts, status=status, error=error)
