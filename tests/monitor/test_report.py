@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftloop.monitor.alerts import evaluate, load_rules
 from driftloop.monitor.report import most_drifted, render_report, write_report
@@ -259,3 +261,17 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert dom.count("<svg") >= 8
     assert dom.count('class="cell-') == 40
     assert "<polyline" in dom and 'class="bar-window"' in dom
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1e12, 1e12), st.floats(0, 1e3), st.integers(-16, 0))
+def test_axis_ticks_end_and_cover_any_range(low: float, width: float, scale: int) -> None:
+    """Ranges far below a value's float precision (a near-perfect model's errors around a large level) used to
+    loop forever: the ticks were accumulated by adding a step that no longer changed the value."""
+    from driftloop.monitor.charts import nice_ticks
+
+    high = low + width * 10.0**scale
+    ticks = nice_ticks(low, high)
+    assert 2 <= len(ticks) <= 12 and ticks == sorted(ticks)
+    span = ticks[-1] - ticks[0]
+    assert ticks[0] <= low + 1e-9 * span and ticks[-1] >= high - 1e-9 * span

@@ -87,21 +87,19 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     >>> nice_ticks(5, 5)
     [4.0, 4.5, 5.0, 5.5, 6.0]
     """
-    if not high > low:
-        pad = abs(low) * 0.2 or 1.0
-        low, high = low - pad, high + pad
+    if not high - low > 1e-9 * max(abs(low), abs(high)):  # one value, or a range below float precision
+        middle = (low + high) / 2
+        pad = abs(middle) * 0.2 or 1.0
+        low, high = middle - pad, middle + pad
     raw = (high - low) / max(count, 1)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    exponent = math.floor(math.log10(raw))
+    step = next(m * 10.0**exponent for m in (1, 2, 2.5, 5, 10) if m * 10.0**exponent >= raw)
     first = math.floor(low / step + 1e-9) * step
-    ticks = []
-    value = first
-    while value < high + step * 0.999:
-        ticks.append(float(round(value, 12)))
-        value += step
+    # Counted, not accumulated: adding a step far below a value's precision would never reach ``high``.
+    ticks = [first + i * step for i in range(math.ceil((high - first) / step + 0.999))]
     if ticks[-1] < high - 1e-12:
-        ticks.append(float(round(value, 12)))
-    return ticks
+        ticks.append(ticks[-1] + step)
+    return [float(round(value, max(0, 2 - exponent))) for value in ticks]
 
 
 def thin(count: int, room: int) -> list[int]:

@@ -45,6 +45,7 @@ from driftloop.tracking.registry import (
     record_event,
     recover,
 )
+from driftloop.tracking.search import model_versions
 from driftloop.tracking.store import use_tracking_uri
 
 DATA_PARAMETER = "data"
@@ -204,7 +205,7 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
         record_event(client, "retrain", name, params={**audit, "decision": "failed", "project_run_id": result.run_id,
                                                        "reason": reason}, status="FAILED")
         raise DriftloopError(f"Retrain of {name!r} failed; the champion (version {champion}) is unchanged: {reason}.")
-    versions = client.search_model_versions(f"name = '{name}' and run_id = '{result.run_id}'")
+    versions = model_versions(client, name, run_id=result.run_id)
     if not versions:
         reason = f"project run {result.run_id} registered no version of {name!r}"
         record_event(client, "retrain", name, params={**audit, "decision": "failed", "project_run_id": result.run_id,

@@ -60,6 +60,7 @@ def log_simulation(client, results: Sequence[PolicyResult], params: dict[str, st
     from mlflow.entities import Metric, Param
 
     from driftloop.tracking.experiments import get_or_create_experiment
+    from driftloop.tracking.metric_names import MetricNames, record_metric_names
 
     experiment_id = get_or_create_experiment(client, EXPERIMENT)
     run_ids = []
@@ -67,11 +68,13 @@ def log_simulation(client, results: Sequence[PolicyResult], params: dict[str, st
         run = client.create_run(experiment_id, run_name=f"simulate {result.policy}")
         run_id = run.info.run_id
         metrics = []
+        names = MetricNames()
+        names.add(key for window in result.windows for key in window.metrics)
         for window in result.windows:
             stamp = int(window.end.timestamp() * 1000)
             for key, value in window.metrics.items():
                 if isinstance(value, (int, float)) and math.isfinite(value):
-                    metrics.append(Metric(f"window/{key}", float(value), stamp, window.index))
+                    metrics.append(Metric(f"window/{names.metric(key)}", float(value), stamp, window.index))
         for key in ("mae", "rmse", "retrains", "alerts", "promotions", "rejected"):
             value = float(getattr(result, key))
             if math.isfinite(value):
@@ -82,6 +85,7 @@ def log_simulation(client, results: Sequence[PolicyResult], params: dict[str, st
                              params=parameters if start == 0 else [])
         if not metrics:
             client.log_batch(run_id, params=parameters)
+        record_metric_names(client, run_id, names)
         client.log_text(run_id, "\n".join(result.events) + "\n", "events.txt")
         client.set_terminated(run_id)
         run_ids.append(run_id)

@@ -9,7 +9,8 @@ Layout of a monitoring run (experiment ``model-monitoring``, created when missin
   that a window keeps its step across passes (step = windows since the origin).
 * **Closed windows** (final, see :mod:`driftloop.monitor.lifecycle`) are the run's chart series: each window's
   metrics are logged once, with ``step`` = window step and ``timestamp`` = window end (ms), in batches of up to
-  1,000 with ``log_batch``. The figures of the windows closed by one pass are also kept as JSON
+  1,000 with ``log_batch``. A metric about a column is logged under an MLflow-valid name
+  (:mod:`driftloop.tracking.metric_names`; the mapping is the run's artifact ``metric_names.json``). The figures of the windows closed by one pass are also kept as JSON
   (``windows/pass-<first step>.json``) for the alert rules over consecutive windows and the report.
 * **Open windows** (rows or labels may still arrive) are re-assessed on every pass. Their provisional figures go to
   a child run ``<run name> · open windows`` (tag ``driftloop.kind = provisional``, nested under the monitoring run),
@@ -44,7 +45,9 @@ from mlflow.entities import Metric, RunTag
 
 from driftloop.monitor.results import FeatureDistribution, WindowResult
 from driftloop.tracking.experiments import get_or_create_experiment
+from driftloop.tracking.metric_names import MetricNames, read_metric_names, record_metric_names
 from driftloop.tracking.registry import registry_lock
+from driftloop.tracking.search import runs_with_tags
 
 MAX_METRICS_PER_BATCH = 1000
 WINDOWS_ARTIFACT_DIR = "windows"
@@ -87,10 +90,9 @@ def monitoring_run(client: MlflowClient, experiment: str, model: ModelVersionRef
     """The monitoring run of ``model`` with windows cut by ``definition`` in ``experiment``, created (and tagged,
     with ``origin`` as the start of step 0) when missing."""
     experiment_id = get_or_create_experiment(client, experiment)
-    query = (f"tags.`driftloop.model_name` = '{model.name}' and tags.`driftloop.model_version` = '{model.version}' "
-             f"and tags.`{DEFINITION_TAG}` = '{definition}'")
+    wanted = {"driftloop.model_name": model.name, "driftloop.model_version": model.version, DEFINITION_TAG: definition}
     with monitor_lock(client, model):
-        found = client.search_runs([experiment_id], filter_string=query, max_results=1, order_by=["start_time ASC"])
+        found = runs_with_tags(client, [experiment_id], wanted, order_by=["start_time ASC"])
         if found:
             run = found[0]
         else:
@@ -186,11 +188,23 @@ def read_state(client: MlflowClient, run_id: str) -> MonitoringState:
     return state
 
 
-def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> int:
-    """Log the windows' metrics (NaN skipped) in batches; the ``rows`` points come last, so that a window whose
-    ``rows`` point exists was logged whole (what a recovery after a crash between batches can rely on)."""
+def _metric_names(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> MetricNames:
+    """The MLflow names of the windows' metrics (:mod:`driftloop.tracking.metric_names`): the mapping recorded with
+    the monitoring run, extended (and recorded again) when these windows bring new columns."""
+    names = read_metric_names(client, run_id)
+    known = dict(names.segments)
+    names.add(key for window in windows for key in window.metrics)
+    if names.segments != known:
+        record_metric_names(client, run_id, names)
+    return names
+
+
+def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], names: MetricNames) -> int:
+    """Log the windows' metrics (NaN skipped) under their MLflow ``names`` in batches; the ``rows`` points come
+    last, so that a window whose ``rows`` point exists was logged whole (what a recovery after a crash between
+    batches can rely on)."""
     points = [
-        Metric(key, float(value), int(window.end.value // 1_000_000), window.index)
+        Metric(names.metric(key), float(value), int(window.end.value // 1_000_000), window.index)
         for window in windows
         for key, value in window.metrics.items()
         if value == value
@@ -206,7 +220,7 @@ def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[Wind
     ``windows/pass-<first step>.json``; return the number of metric points written."""
     if not windows:
         return 0
-    points = _log_metrics(client, run_id, windows)
+    points = _log_metrics(client, run_id, windows, _metric_names(client, run_id, windows))
     _log_json(client, run_id, WINDOWS_ARTIFACT_DIR, f"pass-{windows[0].index:06d}.json",
               [_window_to_json(w) for w in windows])
     return points
@@ -226,7 +240,9 @@ def replace_open_windows(client: MlflowClient, run: MonitoringRun, windows: Sequ
                   "mlflow.note.content": "Provisional figures of the windows still open (rows or labels may still "
                                          "arrive); replaced on every monitoring pass. Final figures are in the "
                                          "parent run."})
-        points = _log_metrics(client, child.info.run_id, windows)
+        names = _metric_names(client, run.run_id, windows)  # the parent's names: the child continues its series
+        record_metric_names(client, child.info.run_id, names)
+        points = _log_metrics(client, child.info.run_id, windows, names)
         _log_json(client, child.info.run_id, WINDOWS_ARTIFACT_DIR, OPEN_WINDOWS_FILE,
                   [_window_to_json(w) for w in windows])
         client.set_terminated(child.info.run_id, "FINISHED")

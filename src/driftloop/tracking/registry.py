@@ -51,6 +51,7 @@ from mlflow.exceptions import MlflowException
 
 from driftloop.errors import DriftloopError
 from driftloop.tracking.experiments import get_or_create_experiment
+from driftloop.tracking.search import model_versions
 
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous-champion"
@@ -344,7 +345,7 @@ def _owner_gone(tags: Mapping[str, str], stale_after: float) -> bool:
 
 def undecided_challengers(client: MlflowClient, name: str) -> list[ModelVersion]:
     """Versions of ``name`` tagged as challengers that carry no decision yet."""
-    versions = client.search_model_versions(f"name = '{name}'")
+    versions = model_versions(client, name)
     return [v for v in versions if v.tags.get(TAG + "role") == "challenger" and TAG + "decision" not in v.tags]
 
 

@@ -1,0 +1,93 @@
+"""Column and model names as users write them (`temp (°C)`, `price ($)`, `km/h`, `o'brien`), through `driftloop
+profile` and `driftloop monitor` on a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from mlflow.utils.validation import _validate_metric
+from sklearn.linear_model import LinearRegression
+
+from driftloop.cli.main import cli
+from driftloop.tracking.metric_names import ARTIFACT, MetricNames
+
+COLUMNS = ["temp (°C)", "Temp (°C)", "price ($)", "rate %", "km/h", "ünïcode 名前", "share", "x" * 300, "fixed acidity"]
+MODEL = "o'brien \"x\" 100%_a"  # both quotes: MLflow's filter syntax cannot write it exactly
+DECOY = "o_brien _x_ 100__a"  # what the LIKE pattern written for MODEL also matches
+
+
+def _register(workdir: Path) -> tuple[str, pd.DataFrame]:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(rng.normal(size=(1200, len(COLUMNS))), columns=COLUMNS)
+    frame["y"] = frame.to_numpy().sum(axis=1)
+    model = LinearRegression().fit(frame[COLUMNS].iloc[:600], frame["y"].iloc[:600])
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(model, name="model", registered_model_name=MODEL,
+                                            signature=infer_signature(frame[COLUMNS], model.predict(frame[COLUMNS])))
+    finally:
+        mlflow.set_tracking_uri(None)
+    client = MlflowClient(uri)
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    client.create_registered_model(DECOY)
+    client.create_model_version(DECOY, source=info.model_uri, run_id=info.run_id)
+    client.set_registered_model_alias(DECOY, "champion", "1")
+    return uri, frame
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_awkward_column_and_model_names_monitor_end_to_end(workdir: Path) -> None:
+    uri, frame = _register(workdir)
+    frame[COLUMNS].iloc[:600].to_csv(workdir / "reference.csv", index=False)
+    production = frame.iloc[600:].copy()
+    production["temp (°C)"] += 3.0  # drift in one awkward column
+    production["ts"] = pd.date_range("2024-01-01", periods=len(production), freq="h").astype(str)
+    production.to_csv(workdir / "production.csv", index=False)
+
+    profiled = _run("profile", "--model", f"{MODEL}@champion", "--data", str(workdir / "reference.csv"),
+                    "--tracking-uri", uri)
+    assert profiled.exit_code == 0, profiled.output
+    outputs = {}
+    for name in (MODEL, DECOY):
+        result = _run("monitor", "--model", f"{name}@champion", "--data", str(workdir / "production.csv"),
+                      "--timestamp-column", "ts", "--window", "7d", "--target", "y", "--format", "json",
+                      "--tracking-uri", uri)
+        assert result.exit_code in (0, 3), result.output
+        outputs[name] = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    windows = outputs[MODEL]
+    assert sum(w["rows"] for w in windows) == 600
+    assert all(w["metrics"]["drift/temp (°C)/ks"] > 0.5 for w in windows)  # the JSON output keeps the names
+    assert any("temp (°C)" in reason for w in windows for reason in w["reasons"])
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("model-monitoring").experiment_id
+    runs = {run.data.tags["driftloop.model_name"]: run for run in client.search_runs([experiment])}
+    assert set(runs) == {MODEL, DECOY}  # one run each: the decoy did not find the model's run
+    run_id = runs[MODEL].info.run_id
+    names = MetricNames.from_json(Path(client.download_artifacts(run_id, ARTIFACT, str(workdir))).read_text())
+    logged = {}
+    for key in client.get_run(run_id).data.metrics:
+        _validate_metric(key, 0.0, 0, 0)
+        parts = key.split("/")
+        original = f"{parts[0]}/{names.column(parts[1])}/{parts[2]}" if len(parts) == 3 else key
+        logged[original] = [m.value for m in client.get_metric_history(run_id, key)]
+    expected = {key for w in windows for key, value in w["metrics"].items() if value is not None and math.isfinite(value)}
+    assert set(logged) == expected  # every figure of the JSON output is in MLflow, under a name that maps back
+    for key in ("drift/temp (°C)/ks", "quality/ünïcode 名前/missing_rate", f"drift/{'x' * 300}/wasserstein"):
+        assert logged[key] == [w["metrics"][key] for w in windows]
+    report = Path(client.download_artifacts(run_id, "report.html", str(workdir))).read_text()
+    assert "temp (°C)" in report  # the drifted column, under its own name
