@@ -144,3 +144,33 @@ def test_a_retrain_killed_between_registering_and_promoting_is_recovered_by_the_
     experiment = client.get_experiment_by_name(RETRAINING_EXPERIMENT)
     actions = sorted(run.data.params["action"] for run in client.search_runs([experiment.experiment_id]))
     assert actions == ["promote", "recover", "retrain"]
+
+
+def test_a_retrain_racing_a_rollback_refuses_and_reports_the_champion_of_the_registry(
+        store: str, white: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Champion 2 (previous 1); while the challenger is validated, an operator rolls back to 1. The retrain must
+    not promote over the rollback, and must say the champion is now 1, not that it "stays" 2."""
+    from driftloop.cli.retrain import print_retrain_outcome
+    from driftloop.retrain import job
+    from driftloop.tracking.registry import promote, rollback
+
+    client = connect(store)
+    first = client.get_model_version(MODEL, "1")
+    client.create_model_version(MODEL, source=first.source, run_id=first.run_id)
+    promote(client, MODEL, "2", reason="setup", actor="test")
+    real_compare = job.compare
+
+    def compare_during_a_rollback(*args, **kwargs):
+        rollback(client, MODEL, reason="operator", actor="ops")
+        return real_compare(*args, **kwargs)
+
+    monkeypatch.setattr(job, "compare", compare_during_a_rollback)
+    outcome = retrain(client, MODEL, WINE_PROJECT, white, target="quality", parameters={"alpha": "0.01"},
+                      margin=0.02)
+    assert outcome.validation.promote and outcome.decision == "rejected"
+    assert "champion moved from version 2 to 1" in outcome.reason
+    assert (outcome.champion_before, outcome.champion_after) == ("2", "1")
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "1"
+    print_retrain_outcome(outcome)
+    printed = capsys.readouterr().out
+    assert "wine-quality@champion is version 1 (moved by another change" in printed and "stays" not in printed

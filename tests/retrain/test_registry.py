@@ -153,3 +153,54 @@ def test_cli_promote_and_rollback(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "nothing to roll back to" in result.output
     result = runner.invoke(promote_command, ["--model", MODEL, "--version", "7", "--tracking-uri", uri])
     assert result.exit_code == 1 and "has no version '7'" in result.output
+
+
+def _move_before_the_lock(monkeypatch: pytest.MonkeyPatch, move) -> None:
+    """Run ``move`` (a competing promotion or rollback) once, when the next alias change has read the registry and
+    is about to take the lock: the interleaving of two commands started at the same moment, made deterministic."""
+    from driftloop.tracking import registry
+
+    real_lock = registry.registry_lock
+
+    def lock_after_the_move(client, name, **options):
+        monkeypatch.setattr(registry, "registry_lock", real_lock)
+        move(client)
+        return real_lock(client, name, **options)
+
+    monkeypatch.setattr(registry, "registry_lock", lock_after_the_move)
+
+
+def test_a_rollback_refuses_when_a_promotion_lands_between_its_read_and_its_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator rolls back to retire version 2; a promotion of 3 lands first (2 becomes previous-champion):
+    restoring previous-champion now would reinstate the version the operator meant to retire."""
+    uri = make_store(tmp_path)
+    client = connect(uri)
+    promote(client, MODEL, 2, reason="better", actor="alice")
+    _move_before_the_lock(monkeypatch, lambda c: promote(c, MODEL, 3, reason="newer", actor="carol"))
+    result = CliRunner().invoke(rollback_command, ["--model", MODEL, "--tracking-uri", uri])
+    assert result.exit_code == 1
+    assert "champion moved from version 2 to 3" in result.output and "nothing is rolled back" in result.output
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "3"
+    assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "2"
+    assert [r["action"] for r in audit_runs(client)] == ["promote", "promote"]
+
+
+def test_a_rollback_given_the_champion_it_retires_refuses_another(tmp_path: Path) -> None:
+    client = connect(make_store(tmp_path))
+    promote(client, MODEL, 2, reason="better", actor="alice")
+    with pytest.raises(DriftloopError, match="moved from version 3 to 2"):
+        rollback(client, MODEL, reason="bad", actor="bob", expected_champion="3")
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "2"
+    change = rollback(client, MODEL, reason="bad", actor="bob", expected_champion="2")
+    assert (change.champion, change.previous) == ("1", "2")
+
+
+def test_two_rollbacks_at_once_roll_back_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = connect(make_store(tmp_path))
+    promote(client, MODEL, 2, reason="better", actor="alice")
+    _move_before_the_lock(monkeypatch, lambda c: rollback(c, MODEL, reason="first", actor="bob"))
+    with pytest.raises(DriftloopError, match="moved from version 2 to 1"):
+        rollback(client, MODEL, reason="second", actor="dave")
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "1"
+    assert [r["action"] for r in audit_runs(client)] == ["promote", "rollback"]

@@ -63,9 +63,13 @@ def print_retrain_outcome(outcome) -> None:
     click.echo(f"{v.metric}: champion (version {outcome.champion_before}) {v.champion:.4g}, "
                f"challenger {v.challenger:.4g}; difference {v.difference:.4g} "
                f"({v.confidence:.0%} CI [{v.ci_low:.4g}, {v.ci_high:.4g}]), margin {v.margin:g}")
+    moved = outcome.champion_after not in (outcome.champion_before, outcome.challenger)
+    now = f"{model}@champion is version {outcome.champion_after}" + (
+        " (moved by another change while this retrain ran)" if moved else "")
     if outcome.decision == "promoted":
-        click.echo(f"Promoted: {model}@champion is version {outcome.champion_after} "
-                   f"(previous-champion: {outcome.champion_before})")
+        click.echo(f"Promoted: {now} (previous-champion: {outcome.champion_before})")
+    elif moved:
+        click.echo(f"Rejected: {outcome.reason}; {now}")
     else:
         click.echo(f"Rejected: {outcome.reason}; {model}@champion stays version {outcome.champion_after}")
     click.echo(f"Audit run: {outcome.audit_run_id} (experiment retraining)")

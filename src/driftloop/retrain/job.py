@@ -37,6 +37,8 @@ from driftloop.errors import DriftloopError
 from driftloop.retrain.validation import METRICS, ValidationResult, compare
 from driftloop.tracking.projects import check_parameters, load_project, run_project
 from driftloop.tracking.registry import (
+    CHAMPION,
+    alias_version,
     champion_version,
     decide_challenger,
     mark_challenger,
@@ -62,7 +64,7 @@ class RetrainOutcome:
     model: str
     decision: str
     champion_before: str
-    champion_after: str
+    champion_after: str  # read back from the registry once the decision is recorded ("none" when there is none)
     challenger: str
     project_run_id: str
     audit_run_id: str
@@ -232,16 +234,18 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
 
     # 6. decide and record
     evidence = {**validation.as_tags(), "project_run_id": result.run_id, "training_rows": len(training)}
-    decision, reason, after = "rejected", validation.reason, champion
+    decision, reason = "rejected", validation.reason
     if validation.promote:
         try:
             promote(client, name, challenger, reason=validation.reason, actor=actor, expected_champion=champion,
                     evidence=evidence)
-            decision, after = "promoted", challenger
+            decision = "promoted"
         except DriftloopError as error:
             reason = f"not promoted: {error}"
     if decision == "rejected":
         decide_challenger(client, name, challenger, decision="rejected", reason=reason, actor=actor, evidence=evidence)
+    now = alias_version(client, name, CHAMPION)  # read back: a rollback or promotion may have moved it meanwhile
+    after = "none" if now is None else str(now.version)
     metrics = {"champion_" + metric: validation.champion, "challenger_" + metric: validation.challenger,
                "difference": validation.difference, "ci_low": validation.ci_low, "ci_high": validation.ci_high}
     audit_run = record_event(client, "retrain", name, params={

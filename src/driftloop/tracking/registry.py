@@ -97,6 +97,10 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
         return None
 
 
+def _version_of(found: ModelVersion | None) -> str | None:
+    return None if found is None else str(found.version)
+
+
 def require_version(client: MlflowClient, name: str, version: str | int) -> ModelVersion:
     try:
         return client.get_model_version(name, str(version))
@@ -237,7 +241,8 @@ def promote(client: MlflowClient, name: str, version: str | int, *, reason: str,
 
     ``expected_champion`` (a version string, or None for "no champion") makes this a compare-and-set: when the
     champion is no longer that version once the lock is held, nothing changes and a :class:`DriftloopError` is
-    raised. ``evidence`` is written as tags on the promoted version (``driftloop.<key>``).
+    raised. ``evidence`` is written as tags on the promoted version (``driftloop.<key>``). The champion reported
+    is read back from the registry after the change.
     """
     require_model(client, name)
     version = str(version)
@@ -245,8 +250,7 @@ def promote(client: MlflowClient, name: str, version: str | int, *, reason: str,
     if not reason or not reason.strip():
         raise DriftloopError("The 'reason' parameter of promote must be a non-empty text; got an empty reason.")
     with registry_lock(client, name):
-        current = alias_version(client, name, CHAMPION)
-        old = None if current is None else str(current.version)
+        old = _version_of(alias_version(client, name, CHAMPION))
         if expected_champion is not _UNSET and old != expected_champion:
             raise DriftloopError(
                 f"Model {name!r}: the champion moved from version {expected_champion} to {old} while this "
@@ -260,6 +264,7 @@ def promote(client: MlflowClient, name: str, version: str | int, *, reason: str,
         challenger = alias_version(client, name, CHALLENGER)
         if challenger is not None and str(challenger.version) == version:
             client.delete_registered_model_alias(name, CHALLENGER)
+        champion = _version_of(alias_version(client, name, CHAMPION))
     stamp = now_iso()
     _tag_version(client, name, version, {
         **(evidence or {}),
@@ -271,34 +276,50 @@ def promote(client: MlflowClient, name: str, version: str | int, *, reason: str,
     run_id = record_event(client, "promote", name, params={
         "version": version, "previous": old, "actor": actor, "reason": reason,
     })
-    return AliasChange(name, version, old, run_id)
+    return AliasChange(name, champion or "none", old, run_id)
 
 
-def rollback(client: MlflowClient, name: str, *, reason: str, actor: str) -> AliasChange:
+def rollback(client: MlflowClient, name: str, *, reason: str, actor: str,
+             expected_champion: object = _UNSET) -> AliasChange:
     """Make ``previous-champion`` the champion again; the rolled-back version is tagged and the
-    ``previous-champion`` alias removed (one level of undo: a second rollback needs a new promotion first)."""
+    ``previous-champion`` alias removed (one level of undo: a second rollback needs a new promotion first).
+
+    A compare-and-set, like :func:`promote`: the champion is read before the lock is taken (or given as
+    ``expected_champion``, a version string) and must still be the champion once the lock is held; when a promotion
+    or another rollback moved it in between, nothing changes and a :class:`DriftloopError` is raised — restoring the
+    previous champion then could reinstate the very version the caller meant to retire. The champion reported is
+    read back from the registry after the change.
+    """
     require_model(client, name)
     if not reason or not reason.strip():
         raise DriftloopError("The 'reason' parameter of rollback must be a non-empty text; got an empty reason.")
+    if expected_champion is _UNSET:
+        expected_champion = _version_of(alias_version(client, name, CHAMPION))
     with registry_lock(client, name):
-        current = alias_version(client, name, CHAMPION)
+        old = _version_of(alias_version(client, name, CHAMPION))
+        if old != expected_champion:
+            raise DriftloopError(
+                f"Model {name!r}: the champion moved from version {expected_champion} to {old} while this rollback "
+                f"waited; nothing is rolled back (run it again to roll back version {old})."
+            )
         previous = alias_version(client, name, PREVIOUS_CHAMPION)
         if previous is None:
             raise DriftloopError(f"Model {name!r} has no {PREVIOUS_CHAMPION!r} alias: there is nothing to roll back to.")
-        client.set_registered_model_alias(name, CHAMPION, str(previous.version))
+        restored = str(previous.version)
+        client.set_registered_model_alias(name, CHAMPION, restored)
         client.delete_registered_model_alias(name, PREVIOUS_CHAMPION)
+        champion = _version_of(alias_version(client, name, CHAMPION))
     stamp = now_iso()
-    old = None if current is None else str(current.version)
     if old is not None:
         _tag_version(client, name, old, {
             "decision": "rolled-back", "decided_at": stamp, "decided_by": actor, "reason": reason,
-            "replaced_by": str(previous.version),
+            "replaced_by": restored,
         })
-    _tag_version(client, name, str(previous.version), {"restored_at": stamp, "restored_by": actor})
+    _tag_version(client, name, restored, {"restored_at": stamp, "restored_by": actor})
     run_id = record_event(client, "rollback", name, params={
-        "version": str(previous.version), "previous": old, "actor": actor, "reason": reason,
+        "version": restored, "previous": old, "actor": actor, "reason": reason,
     })
-    return AliasChange(name, str(previous.version), old, run_id)
+    return AliasChange(name, champion or "none", old, run_id)
 
 
 # ------------------------------------------------------------------------------------------------------ recovery
