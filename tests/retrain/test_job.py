@@ -174,3 +174,51 @@ def test_a_retrain_racing_a_rollback_refuses_and_reports_the_champion_of_the_reg
     print_retrain_outcome(outcome)
     printed = capsys.readouterr().out
     assert "wine-quality@champion is version 1 (moved by another change" in printed and "stays" not in printed
+
+
+STOPPED_WHILE_TRAINING = """
+import os, sys, time
+from driftloop.retrain import job
+from driftloop.tracking import connect
+
+def training(client, directory, parameters):  # the project is running: its training rows are on disk
+    print(parameters["data"], flush=True)
+    time.sleep(120)
+
+job.run_project = training
+job.retrain(connect(sys.argv[1]), "wine-quality", sys.argv[2], sys.argv[3], target="quality")
+"""
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT", "SIGKILL"])
+def test_a_stopped_retrain_leaves_no_training_data(store: str, white: Path, workdir: Path, stop: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM and SIGINT remove the training rows at once; after SIGKILL (which no process can handle), the next
+    retrain on the machine removes them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    from driftloop.retrain.workspace import training_folder
+
+    temp = workdir / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    child = subprocess.Popen([sys.executable, "-c", STOPPED_WHILE_TRAINING, store, str(WINE_PROJECT), str(white)],
+                             cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    data = Path(child.stdout.readline().strip())
+    assert data.is_file() and data.parent.parent == temp, child.stderr.read()
+    child.send_signal(getattr(signal, stop))
+    child.communicate(timeout=120)
+    assert child.returncode != 0
+    if stop == "SIGKILL":
+        assert data.is_file()  # nothing could run in the killed process
+        monkeypatch.setenv("TMPDIR", str(temp))
+        monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+        with training_folder() as folder:  # what the next retrain does first
+            assert folder.parent == temp and not data.exists()
+    assert not data.parent.exists()
+    assert list(temp.iterdir()) == []
+    assert str(alias_version(connect(store), MODEL, CHAMPION).version) == "1"

@@ -8,7 +8,7 @@ Steps (:func:`retrain`):
 2. Resolve challengers left undecided by a crashed retrain (:func:`driftloop.tracking.registry.recover`).
 3. Split the labelled rows in time order (by ``timestamp_column`` when given, else the order of the file): the
    freshest ``holdout_fraction`` is the holdout, the rest is written to a temporary CSV and passed to the project
-   as ``data``.
+   as ``data`` (in a folder removed even when the retrain is interrupted, :mod:`driftloop.retrain.workspace`).
 4. Run the project locally (:func:`driftloop.tracking.projects.run_project`). A failed run leaves the champion as
    it was; the failure is recorded as a run in experiment ``retraining`` and raised (exit code 1).
 5. The version the project registered (found by its run id) receives alias ``challenger``; both models predict the
@@ -23,7 +23,6 @@ its rows are written to the project under the name ``target`` (default ``label``
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from mlflow import MlflowClient
 from driftloop.data.inference_log import is_inference_log, read_inference_log
 from driftloop.errors import DriftloopError
 from driftloop.retrain.validation import METRICS, ValidationResult, compare
+from driftloop.retrain.workspace import training_folder
 from driftloop.tracking.projects import check_parameters, load_project, run_project
 from driftloop.tracking.registry import (
     CHAMPION,
@@ -198,8 +198,8 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
     audit = {"champion": champion, "project": str(spec.directory), "data": str(data), "actor": actor,
              "training_rows": len(training), "holdout_rows": len(holdout), "margin": margin, "metric": metric,
              **{f"param.{key}": value for key, value in given.items()}}
-    with tempfile.TemporaryDirectory(prefix="driftloop-retrain-") as folder:
-        training_csv = Path(folder) / "training.csv"
+    with training_folder() as folder:  # removed on SIGINT/SIGTERM too, or by the next retrain after a SIGKILL
+        training_csv = folder / "training.csv"
         training.to_csv(training_csv, index=False)
         result = run_project(client, spec.directory, {**given, DATA_PARAMETER: str(training_csv)})
     if result.status != "FINISHED":
