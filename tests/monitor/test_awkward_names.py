@@ -75,19 +75,23 @@ def test_awkward_column_and_model_names_monitor_end_to_end(workdir: Path) -> Non
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("model-monitoring").experiment_id
-    runs = {run.data.tags["driftloop.model_name"]: run for run in client.search_runs([experiment])}
+    runs = {run.data.tags["driftloop.model_name"]: run for run in client.search_runs([experiment])
+            if run.data.tags.get("driftloop.kind") == "monitoring"}
     assert set(runs) == {MODEL, DECOY}  # one run each: the decoy did not find the model's run
+    assert {run.info.status for run in runs.values()} == {"FINISHED"}
     run_id = runs[MODEL].info.run_id
-    names = MetricNames.from_json(Path(client.download_artifacts(run_id, ARTIFACT, str(workdir))).read_text())
-    logged = {}
-    for key in client.get_run(run_id).data.metrics:
-        _validate_metric(key, 0.0, 0, 0)
-        parts = key.split("/")
-        original = f"{parts[0]}/{names.column(parts[1])}/{parts[2]}" if len(parts) == 3 else key
-        logged[original] = [m.value for m in client.get_metric_history(run_id, key)]
+    (child,) = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{run_id}'")  # the open windows
+    logged: dict[str, list[tuple[int, float]]] = {}
+    for each in (run_id, child.info.run_id):
+        names = MetricNames.from_json(Path(client.download_artifacts(each, ARTIFACT, str(workdir))).read_text())
+        for key in client.get_run(each).data.metrics:
+            _validate_metric(key, 0.0, 0, 0)
+            parts = key.split("/")
+            original = f"{parts[0]}/{names.column(parts[1])}/{parts[2]}" if len(parts) == 3 else key
+            logged.setdefault(original, []).extend((m.step, m.value) for m in client.get_metric_history(each, key))
     expected = {key for w in windows for key, value in w["metrics"].items() if value is not None and math.isfinite(value)}
     assert set(logged) == expected  # every figure of the JSON output is in MLflow, under a name that maps back
     for key in ("drift/temp (°C)/ks", "quality/ünïcode 名前/missing_rate", f"drift/{'x' * 300}/wasserstein"):
-        assert logged[key] == [w["metrics"][key] for w in windows]
+        assert sorted(logged[key]) == [(w["window"], w["metrics"][key]) for w in windows]
     report = Path(client.download_artifacts(run_id, "report.html", str(workdir))).read_text()
     assert "temp (°C)" in report  # the drifted column, under its own name
