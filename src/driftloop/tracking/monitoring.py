@@ -165,8 +165,8 @@ class MonitoringState:
 
 def _provisional_runs(client: MlflowClient, run_id: str) -> list:
     experiment_id = client.get_run(run_id).info.experiment_id
-    query = f"tags.`mlflow.parentRunId` = '{run_id}' and tags.`driftloop.kind` = '{PROVISIONAL}'"
-    return client.search_runs([experiment_id], filter_string=query, order_by=["start_time DESC"])
+    return runs_with_tags(client, [experiment_id], {"mlflow.parentRunId": run_id, "driftloop.kind": PROVISIONAL},
+                          order_by=["start_time DESC"])
 
 
 def read_state(client: MlflowClient, run_id: str) -> MonitoringState:
