@@ -50,3 +50,12 @@ def test_a_constant_column_keeps_its_answer_after_save_and_load(tmp_path) -> Non
     window = pd.DataFrame({"c": np.r_[np.full(290, 0.3), np.full(10, 2.0)]})
     loaded = ReferenceProfile.load(profile.save(tmp_path / "profile"))
     pd.testing.assert_frame_equal(profile.compare(window), loaded.compare(window))
+
+
+def test_a_column_with_one_reading_off_zero_has_a_finite_null_on_every_draw() -> None:
+    """A calibration draw whose reference part happens to be constant is scaled by the column's spread, not inf."""
+    x = np.zeros(2000)
+    x[700] = 1.0
+    profile = ReferenceProfile().fit(pd.DataFrame({"x": x}))
+    for null in profile.nulls_["x"].values():
+        assert np.isfinite(null.values).all()

@@ -85,8 +85,10 @@ def wasserstein_normalized(
     window : array_like
         The window sample: 1-D, finite, sorted ascending, not empty.
     reference_std : float, optional
-        The reference's standard deviation, when the caller stored it at fit time; computed from ``reference``
-        (population form, ``ddof=0``) when omitted. Must be finite and non-negative.
+        The reference's standard deviation, when the caller stored it at fit time (then it is the scale, even when
+        ``reference`` is a part of that reference that happens to be constant); computed from ``reference``
+        (population form, ``ddof=0``, and 0 when the reference is constant up to round-off) when omitted. Must be
+        finite and non-negative.
     check : bool, default True
         Verify that both samples are finite and sorted (O(n)); callers in the hot path pass ``False``.
     gaps : ECDFGaps, optional
@@ -136,12 +138,13 @@ def wasserstein_normalized(
     distance = wasserstein_sorted(reference, window, check=check, gaps=gaps)
     ref = sorted_sample("reference", reference, check=False)
     if reference_std is None:
-        spread = float(np.std(ref))
+        constant = constant_value(ref[0], ref[-1])
+        spread = 0.0 if constant is not None else float(np.std(ref))
     else:
         spread = float(reference_std)
         if not (math.isfinite(spread) and spread >= 0.0):
             raise ValueError(f"reference_std must be a finite non-negative number; got {reference_std!r}")
-    constant = constant_value(ref[0], ref[-1])
-    if constant is not None or spread == 0.0:
+        constant = constant_value(ref[0], ref[-1]) if spread == 0.0 else None
+    if spread == 0.0:
         return 0.0 if distance <= roundoff_tolerance(constant or 0.0) else math.inf
     return distance / spread
