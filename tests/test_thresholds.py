@@ -18,6 +18,7 @@ from driftloop.thresholds import (
     effective_size,
     fit_null,
     leave_one_chunk_out,
+    random_splits,
 )
 
 p_values = st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=1, max_size=60)
@@ -119,3 +120,18 @@ def test_drift_thresholds_validation() -> None:
                          ({"max_rows": 2.5}, "max_rows"), ({"seed": -1}, "seed")):
         with pytest.raises(DriftloopError, match=f"'{name}' parameter of DriftThresholds"):
             DriftThresholds(**params).validate()  # type: ignore[arg-type]
+
+
+def test_random_splits_is_the_permutation_null_of_a_two_sample_statistic() -> None:
+    """The difference of means between a random subset and the rest: its variance is the permutation variance
+    s^2 N / (k (N - k)) (sampling without replacement), with no chunk and no size law involved."""
+    values = np.random.default_rng(3).lognormal(size=600)
+    statistic = lambda rest, sample: [sample.mean() - rest.mean()]  # noqa: E731
+    null = random_splits(values, np.asarray, statistic, draws=4000, sample_size=150, seed=1)
+    expected = values.var(ddof=1) * len(values) / (150 * 450)
+    assert null.values.shape == (4000, 1) and null.sample_size == 150
+    assert abs(null.values.var() / expected - 1.0) < 0.1
+    again = random_splits(values, np.asarray, statistic, draws=4000, sample_size=150, seed=1)
+    np.testing.assert_array_equal(null.values, again.values)
+    with pytest.raises(DriftloopError, match="'sample_size' parameter of random_splits must be between 1 and half"):
+        random_splits(values, np.asarray, statistic, draws=10, sample_size=301, seed=1)

@@ -16,7 +16,7 @@ from driftloop import stats
 from driftloop.errors import DriftloopError, NotFittedError, invalid_parameter
 from driftloop.profile import frames
 from driftloop.profile.bins import bin_counts
-from driftloop.profile.calibration import calibration_size, column_null, largest_size
+from driftloop.profile.calibration import calibration_size, column_null, largest_size, largest_split
 from driftloop.profile.columns import CategoricalColumn, NumericColumn, fit_categorical, fit_numeric
 from driftloop.profile.statistics import (
     CATEGORICAL_STATISTICS,
@@ -81,6 +81,11 @@ class ReferenceProfile:
     nulls_ : dict[str, dict[int, NullSample]]
         Leave-one-chunk-out nulls per column and calibration size (filled at fit for the largest size and lazily,
         then cached, for smaller windows; saved with the profile).
+    split_nulls_ : dict[str, dict[int, NullSample]]
+        Exchangeable nulls (random splits of the calibration rows, :func:`~driftloop.thresholds.random_splits`) per
+        column and size, filled and saved likewise. A distance row's threshold is the larger of the two nulls'
+        thresholds: the leave-one-chunk-out null keeps the reference's slow variation, the exchangeable one is
+        exact at the window's size (up to half the calibration rows) whatever the shape of the data.
 
     Examples
     --------
@@ -199,14 +204,16 @@ class ReferenceProfile:
         self.n_rows_ = frames.n_rows(data)
         self.thresholds_ = policy
         self.nulls_: dict[str, dict[int, NullSample]] = {c.name: {} for c in fitted}
+        self.split_nulls_: dict[str, dict[int, NullSample]] = {c.name: {} for c in fitted}
         self._init_caches()
         with ThreadPoolExecutor(max_workers=self._workers()) as pool:
             list(pool.map(lambda c: self._null(c, largest_size(c, policy)), fitted))
+            list(pool.map(lambda c: self._null(c, largest_split(c), exchangeable=True), fitted))
         return self
 
     def _init_caches(self) -> None:
         self._lock = threading.Lock()
-        self._models: dict[tuple[str, int], list[NullModel]] = {}
+        self._models: dict[tuple[str, int, bool], list[NullModel]] = {}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "columns_"):
@@ -222,20 +229,22 @@ class ReferenceProfile:
     def _distances(self, column: Column) -> list[Statistic]:
         return [s for s in self.statistics_for(column) if s.verdict == "distance"]
 
-    def _null(self, column: Column, size: int) -> list[NullModel] | None:
-        """Null models of the column's distances at calibration ``size`` (computed once, then cached)."""
+    def _null(self, column: Column, size: int, *, exchangeable: bool = False) -> list[NullModel] | None:
+        """Null models of the column's distances at calibration ``size`` (computed once, then cached):
+        leave-one-chunk-out, or random splits with ``exchangeable``."""
         distances = self._distances(column)
         if size <= 0 or not distances:
             return None
-        key = (column.name, size)
+        key = (column.name, size, exchangeable)
         models = self._models.get(key)
         if models is not None:
             return models
-        null = self.nulls_[column.name].get(size)
+        saved = self.split_nulls_ if exchangeable else self.nulls_
+        null = saved[column.name].get(size)
         if null is None:
-            null = column_null(column, distances, size, self.thresholds_)
+            null = column_null(column, distances, size, self.thresholds_, self.n_bins, exchangeable=exchangeable)
             with self._lock:
-                self.nulls_[column.name][size] = null
+                saved[column.name][size] = null
         models = [fit_null(null.values[:, j], null.n_eff, s.power) for j, s in enumerate(distances)]
         self._models[key] = models
         return models
@@ -313,7 +322,7 @@ class ReferenceProfile:
         chosen = self.statistics_for(column)
         rows = [{"column": column.name, "statistic": s.name, "value": np.nan, "p_value": np.nan,
                  "threshold": np.nan, "drifted": None, "reason": None, "n": None, "n_missing": None,
-                 "_spec": s, "_model": None} for s in chosen]
+                 "_spec": s, "_models": []} for s in chosen]
 
         def fail(reason: str) -> list[dict[str, Any]]:
             for row in rows:
@@ -354,11 +363,11 @@ class ReferenceProfile:
         if isinstance(column, NumericColumn) and column.constant:
             self._constant_rows(column, rows, pair, n - departures, constant_p)
             return rows
-        models = self._null(column, calibration_size(n, largest_size(column, self.thresholds_)))
-        if models is not None:
-            distance_rows = [row for row in rows if row["_spec"].verdict == "distance"]
-            for row, model in zip(distance_rows, models, strict=True):
-                row["_model"] = model
+        distance_rows = [row for row in rows if row["_spec"].verdict == "distance"]
+        for models in (self._null(column, calibration_size(n, largest_size(column, self.thresholds_))),
+                       self._null(column, calibration_size(n, largest_split(column)), exchangeable=True)):
+            for row, model in zip(distance_rows, models or (), strict=bool(models)):
+                row["_models"].append(model)
         return rows
 
     @staticmethod
@@ -389,7 +398,7 @@ class ReferenceProfile:
                 row["threshold"], row["drifted"] = bh.cutoff, bool(rejected)
         constant = [r for r in rows if r.get("_constant_p") is not None]
         distances = [r for r in rows if r["_spec"].verdict == "distance" and r["reason"] is None
-                     and r.get("_constant_p") is None and r["_model"] is not None and not np.isnan(r["value"])]
+                     and r.get("_constant_p") is None and r["_models"] and not np.isnan(r["value"])]
         if distances or constant:
             level = policy.alpha_distances / (len(distances) + len(constant))
             for row in constant:
@@ -397,7 +406,9 @@ class ReferenceProfile:
                 row["drifted"] = bool(row["p_value"] <= level)
             for row in distances:
                 column = self.columns_[row["column"]]
-                threshold = distance_threshold(row["_model"], row["n"], column.n, level)
+                # beyond both nulls: the largest threshold (NaN only when every null is)
+                thresholds = [distance_threshold(model, row["n"], column.n, level) for model in row["_models"]]
+                threshold = float("nan") if np.isnan(thresholds).all() else float(np.nanmax(thresholds))
                 row["threshold"] = threshold
                 row["drifted"] = None if np.isnan(threshold) else bool(row["value"] > threshold)
 

@@ -12,7 +12,8 @@ Layout (format version 1)::
 ``profile.json`` holds, at the top level: ``format`` (``"driftloop.reference_profile"``), ``format_version`` (an
 integer; a reader refuses versions it does not know), ``driftloop_version``, ``params`` (the constructor's
 parameters, ``thresholds`` as a mapping), ``n_rows``, ``columns`` and ``nulls`` (``{column: {size: {"statistics":
-[...], "n_eff": [...], "values": [[...], ...]}}}``). Floats are written with ``repr`` precision, so a loaded profile
+[...], "n_eff": [...], "values": [[...], ...]}}}``, leave-one-chunk-out) and ``split_nulls`` (the same for the
+exchangeable nulls; a profile written before them has none, and computes them on its first compare). Floats are written with ``repr`` precision, so a loaded profile
 gives bit-identical results. The folder is what :func:`driftloop.tracking.profiles.log_profile` logs as an MLflow
 artifact.
 """
@@ -68,18 +69,19 @@ def save_profile(profile: ReferenceProfile, folder: Path) -> Path:
                 "n_missing": column.n_missing, "categories": list(column.categories),
                 "counts": [int(c) for c in column.counts],
             })
-    nulls = {
-        name: {
-            str(size): {
-                "statistics": [s.name for s in profile._distances(profile.columns_[name])],
-                "sample_size": int(null.sample_size),
-                "n_eff": _floats(null.n_eff),
-                "values": [_floats(row) for row in null.values],
+    def nulls_document(nulls: dict[str, dict[int, NullSample]]) -> dict[str, Any]:
+        return {
+            name: {
+                str(size): {
+                    "statistics": [s.name for s in profile._distances(profile.columns_[name])],
+                    "sample_size": int(null.sample_size),
+                    "n_eff": _floats(null.n_eff),
+                    "values": [_floats(row) for row in null.values],
+                }
+                for size, null in sorted(by_size.items())
             }
-            for size, null in sorted(by_size.items())
+            for name, by_size in nulls.items()
         }
-        for name, by_size in profile.nulls_.items()
-    }
     params = profile.get_params()
     params["thresholds"] = profile.thresholds_.to_dict()
     document = {
@@ -89,7 +91,8 @@ def save_profile(profile: ReferenceProfile, folder: Path) -> Path:
         "params": params,
         "n_rows": profile.n_rows_,
         "columns": columns,
-        "nulls": nulls,
+        "nulls": nulls_document(profile.nulls_),
+        "split_nulls": nulls_document(profile.split_nulls_),
     }
     try:
         text = json.dumps(document, indent=1, allow_nan=True)
@@ -144,13 +147,18 @@ def load_profile(folder: Path) -> ReferenceProfile:
     profile.columns_ = columns
     profile.n_rows_ = document["n_rows"]
     profile.thresholds_ = policy.validate()
-    profile.nulls_ = {
-        name: {
-            int(size): NullSample(np.asarray(null["values"], dtype=np.float64).reshape(len(null["n_eff"]), -1),
-                                  np.asarray(null["n_eff"], dtype=np.float64), int(null["sample_size"]))
-            for size, null in by_size.items()
+    def read_nulls(nulls: dict[str, Any]) -> dict[str, dict[int, NullSample]]:
+        return {
+            name: {
+                int(size): NullSample(np.asarray(null["values"], dtype=np.float64).reshape(len(null["n_eff"]), -1),
+                                      np.asarray(null["n_eff"], dtype=np.float64), int(null["sample_size"]))
+                for size, null in by_size.items()
+            }
+            for name, by_size in nulls.items()
         }
-        for name, by_size in document["nulls"].items()
-    }
+
+    profile.nulls_ = read_nulls(document["nulls"])
+    # profiles saved before the exchangeable nulls existed compute them on their first compare
+    profile.split_nulls_ = read_nulls(document.get("split_nulls", {c: {} for c in columns}))
     profile._init_caches()
     return profile

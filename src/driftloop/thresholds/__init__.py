@@ -15,6 +15,7 @@ from driftloop.thresholds.null import (
     effective_size,
     fit_null,
     leave_one_chunk_out,
+    random_splits,
 )
 from driftloop.thresholds.policy import DriftThresholds
 
@@ -29,4 +30,5 @@ __all__ = [
     "effective_size",
     "fit_null",
     "leave_one_chunk_out",
+    "random_splits",
 ]
