@@ -1,8 +1,9 @@
 """Calibrated verdicts, kept apart from the statistics they judge.
 
 * :mod:`~driftloop.thresholds.fdr` — tests: Benjamini–Hochberg across the p-values of one window.
-* :mod:`~driftloop.thresholds.null` — distances: a leave-one-chunk-out null measured on the reference itself, a
-  scaled chi-squared fitted to it, and the threshold at the size of the window being judged.
+* :mod:`~driftloop.thresholds.null` — distances: a leave-one-chunk-out null and an exchangeable (random-split) null
+  measured on the reference itself, a scaled chi-squared fitted to each, and the threshold at the size of the window
+  being judged.
 * :mod:`~driftloop.thresholds.policy` — :class:`DriftThresholds`, the named parameters with their defaults.
 """
 
