@@ -54,13 +54,17 @@ def _statsmodels(name: str) -> Callable[[], pd.DataFrame]:
 
 DIGITS = RealDataSet(
     "digits", "scikit-learn (BSD-3; UCI optical digits, 1,797 rows x 64 pixel counts 0-16)",
-    "3 pixel columns held at 0 (more in a half: a few pixels are non-zero once or twice); border pixels almost always 0 with a few readings up to 16 (interquartile range "
-    "0); ties everywhere",
+    "3 pixel columns held at 0 (more in a half: a few pixels are non-zero once or twice); border pixels almost "
+    "always 0 with a few readings up to 16 (interquartile range 0); ties everywhere",
     _sklearn("load_digits"))
 BREAST_CANCER = RealDataSet(
     "breast cancer", "scikit-learn (BSD-3; UCI Wisconsin diagnostic, 569 rows x 30 measurements)",
     "heavy right tails: 'area error' reaches 19 interquartile ranges from its median; 'concavity error' has zeros",
     _sklearn("load_breast_cancer"))
+WINE = RealDataSet(
+    "wine", "scikit-learn (BSD-3; UCI wine recognition, 178 rows x 13 measurements)",
+    "a tiny reference (89 rows: half a leave-one-chunk-out chunk is 2 rows); heavy-ish tails, ties",
+    _sklearn("load_wine"))
 DIABETES = RealDataSet(
     "diabetes", "scikit-learn (BSD-3; Efron et al. 2004, 442 rows, raw units)",
     "ties: sex takes two values, age and blood tests are rounded; a small reference (221 rows)",
@@ -88,7 +92,7 @@ ANES96 = RealDataSet(
     "'popul' reaches 67 interquartile ranges from its median (a few large cities among villages); ordinal ties",
     _statsmodels("anes96"), module="statsmodels")
 
-ALL = (DIGITS, BREAST_CANCER, DIABETES, BIKE_DAY, WINE_RED, AFFAIRS, RAND_HIE, ANES96)
+ALL = (WINE, DIGITS, BREAST_CANCER, DIABETES, BIKE_DAY, WINE_RED, AFFAIRS, RAND_HIE, ANES96)
 
 
 def exchangeable_split(frame: pd.DataFrame, seed: int, reference_share: float = 0.5) -> tuple[pd.DataFrame,

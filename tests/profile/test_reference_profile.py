@@ -170,7 +170,7 @@ def test_constant_reference_column() -> None:
     profile = ReferenceProfile().fit(pd.DataFrame({"c": np.full(2000, 3.0)}))
     same = profile.compare(pd.DataFrame({"c": np.full(300, 3.0)}))
     assert not same.drifted.any() and same.value.eq(0.0).all()
-    # only the normalised Wasserstein changes meaning (W1 in the column's units): see tests/profile/test_constant_columns.py
+    # only the normalised Wasserstein changes meaning (W1 in the column's units): see test_constant_columns.py
     assert same.reason.notna().tolist() == [False, True, False, False]
     moved = profile.compare(pd.DataFrame({"c": np.full(300, 4.0)}))
     assert moved.drifted.all()

@@ -13,9 +13,9 @@ Layout (format version 1)::
 integer; a reader refuses versions it does not know), ``driftloop_version``, ``params`` (the constructor's
 parameters, ``thresholds`` as a mapping), ``n_rows``, ``columns`` and ``nulls`` (``{column: {size: {"statistics":
 [...], "n_eff": [...], "values": [[...], ...]}}}``, leave-one-chunk-out) and ``split_nulls`` (the same for the
-exchangeable nulls; a profile written before them has none, and computes them on its first compare). Floats are written with ``repr`` precision, so a loaded profile
-gives bit-identical results. The folder is what :func:`driftloop.tracking.profiles.log_profile` logs as an MLflow
-artifact.
+exchangeable nulls; a profile written before them has none, and computes them on its first compare). Floats are
+written with ``repr`` precision, so a loaded profile gives bit-identical results. The folder is what
+:func:`driftloop.tracking.profiles.log_profile` logs as an MLflow artifact.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def save_profile(profile: ReferenceProfile, folder: Path) -> Path:
                 "n_missing": column.n_missing, "categories": list(column.categories),
                 "counts": [int(c) for c in column.counts],
             })
+
     def nulls_document(nulls: dict[str, dict[int, NullSample]]) -> dict[str, Any]:
         return {
             name: {
