@@ -69,7 +69,9 @@ def print_table(outcome: MonitorOutcome, console: Console) -> None:
 @click.option("--id-column", default="id", show_default=True, help="Column joining the labels to the data.")
 @click.option("--target", default=None, help="The label column (in the data, or in the labels file).")
 @click.option("--experiment", default="model-monitoring", show_default=True, help="Experiment of monitoring runs.")
-@click.option("--rules", "rules_path", default=None, help="TOML file of alert rules (default: the built-in rules).")
+@click.option("--rules", "rules_path", default=None, metavar="TOML",
+              help="Amend the built-in alert rules: [[rule]] tables add rules or replace a built-in one of the same "
+                   "name, disable = [NAMES] drops built-in ones; a [retrain] table configures --retrain.")
 @click.option("--webhook", default=None, help="URL to POST a JSON payload to when an alert fires.")
 @click.option("--task", type=click.Choice(["regression", "classification"]), default=None,
               help="Performance metrics to compute (default: from the prediction type).")

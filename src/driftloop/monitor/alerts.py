@@ -1,7 +1,9 @@
 """Alert rules over window metrics, their evaluation across windows, and the JSON webhook.
 
 A rule says: *metric* compared with *threshold*, for *consecutive* windows in a row, raises *severity*. Rules live in
-a TOML file (the packaged defaults are ``default_alerts.toml``, next to this module, with the reasoning for each)::
+TOML: the packaged defaults are ``default_alerts.toml``, next to this module, with the reasoning for each; a user's
+file (``driftloop monitor --rules``) adds rules to them, replaces a default by giving its name, and drops defaults
+with a top-level ``disable = ["name", ...]`` (:func:`load_rules`)::
 
     [[rule]]
     name = "performance degraded"    # unique; starts every reason the rule writes
@@ -146,7 +148,7 @@ def _validate(rule: AlertRule) -> None:
 
 
 def rules_from_toml(text: str, *, source: str = "<string>") -> list[AlertRule]:
-    """Parse and validate rules from TOML text (one ``[[rule]]`` table per rule).
+    """Parse and validate the rules of TOML text (one ``[[rule]]`` table per rule); the defaults are not added.
 
     >>> rules_from_toml('[[rule]]\\nname = "x"\\nmetric = "drift/share"\\ncomparison = ">"\\nthreshold = 0.5\\n'
     ...                 'severity = "warn"')
@@ -157,15 +159,25 @@ def rules_from_toml(text: str, *, source: str = "<string>") -> list[AlertRule]:
     ...
     driftloop.errors.DriftloopError: Alert rule 'x': the 'comparison' key must be one of > >= < <=; got '=='.
     """
+    return _parse_rules_file(text, source)[0]
+
+
+def _parse_rules_file(text: str, source: str) -> tuple[list[AlertRule], list[str]]:
+    """The ``[[rule]]`` tables of a rules file, and the names its top-level ``disable`` array lists."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DriftloopError(f"Alert rules file {source} is not valid TOML: {error}.") from None
-    unknown = sorted(set(document) - {"rule", "retrain"})  # [retrain] is read by driftloop.retrain.policies
+    unknown = sorted(set(document) - {"rule", "disable", "retrain"})  # [retrain]: driftloop.retrain.policies
     if unknown:
         raise DriftloopError(
-            f"Alert rules file {source} must hold only [[rule]] tables (and a [retrain] table); got the top-level key(s) {', '.join(unknown)}."
+            f"Alert rules file {source} must hold only [[rule]] tables, a 'disable' list of rule names and a "
+            f"[retrain] table; got the top-level key(s) {', '.join(unknown)}."
         )
+    disable = document.get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(name, str) for name in disable):
+        raise DriftloopError(f"Alert rules file {source}: 'disable' must be a list of rule names "
+                             f"(disable = [\"drift widespread\"]); got {disable!r}.")
     tables = document.get("rule", [])
     if not isinstance(tables, list):
         raise DriftloopError(f"Alert rules file {source}: 'rule' must be an array of tables ([[rule]]); got a single table.")
@@ -187,19 +199,62 @@ def rules_from_toml(text: str, *, source: str = "<string>") -> list[AlertRule]:
             raise _rule_error(rule.name, "name", "unique among the rules", rule.name)
         seen.add(rule.name)
         rules.append(rule)
-    return rules
+    return rules, disable
+
+
+def default_rules() -> list[AlertRule]:
+    """The packaged rules (``default_alerts.toml``, next to this module, with the reasoning behind each).
+
+    >>> [rule.name for rule in default_rules()][:2]
+    ['drift widespread', 'drift widespread, sustained']
+    """
+    text = resources.files("driftloop.monitor").joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
+    return rules_from_toml(text, source=f"driftloop/monitor/{DEFAULT_RULES_FILE}")
+
+
+def merge_rules(defaults: Sequence[AlertRule], own: Sequence[AlertRule], disable: Sequence[str] = (), *,
+                source: str = "<string>") -> list[AlertRule]:
+    """The rules a monitor applies: ``defaults`` minus those named in ``disable``, each replaced by the rule of
+    ``own`` with the same name, then the other rules of ``own`` in their order.
+
+    >>> defaults = [AlertRule("a", "drift/share", ">", 0.25), AlertRule("b", "quality/missing_rate", ">", 0.1)]
+    >>> merged = merge_rules(defaults, [AlertRule("a", "drift/share", ">", 0.5), AlertRule("c", "rows", "<", 10)],
+    ...                      ["b"])
+    >>> [(rule.name, rule.threshold) for rule in merged]
+    [('a', 0.5), ('c', 10)]
+    >>> merge_rules(defaults, [], ["d"])
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.DriftloopError: Alert rules file <string>: 'disable' names 'd', which is not a built-in rule; the built-in rules are: 'a', 'b'.
+    """
+    names = [rule.name for rule in defaults]
+    for name in disable:
+        if name not in names:
+            raise DriftloopError(f"Alert rules file {source}: 'disable' names {name!r}, which is not a built-in rule; "
+                                 f"the built-in rules are: {', '.join(map(repr, names))}.")
+    replacing = {rule.name: rule for rule in own}
+    both = [name for name in disable if name in replacing]
+    if both:
+        raise DriftloopError(f"Alert rules file {source}: the rule {both[0]!r} is both in 'disable' and redefined by a "
+                             f"[[rule]] table; keep one.")
+    merged = [replacing.get(rule.name, rule) for rule in defaults if rule.name not in disable]
+    return merged + [rule for rule in own if rule.name not in names]
 
 
 def load_rules(path: str | Path | None = None) -> list[AlertRule]:
-    """Read alert rules from a TOML file; ``None`` reads the packaged defaults (``default_alerts.toml``).
+    """The alert rules of a monitor: the packaged defaults, amended by the rules file at ``path`` when given.
+
+    A rules file adds its ``[[rule]]`` tables to the defaults; a rule with the name of a default replaces it, and a
+    top-level ``disable = ["name", ...]`` drops defaults by name (:func:`merge_rules`). A file with only a
+    ``[retrain]`` table therefore keeps every default rule.
 
     >>> [rule.name for rule in load_rules()][:2]
     ['drift widespread', 'drift widespread, sustained']
     """
     if path is None:
-        text = resources.files("driftloop.monitor").joinpath(DEFAULT_RULES_FILE).read_text(encoding="utf-8")
-        return rules_from_toml(text, source=f"driftloop/monitor/{DEFAULT_RULES_FILE}")
-    return rules_from_toml(read_rules_file(path, "alert rules file"), source=str(path))
+        return default_rules()
+    own, disable = _parse_rules_file(read_rules_file(path, "alert rules file"), str(path))
+    return merge_rules(default_rules(), own, disable, source=str(path))
 
 
 def read_rules_file(path: str | Path, what: str) -> str:
