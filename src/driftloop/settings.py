@@ -6,6 +6,7 @@ Precedence everywhere: built-in default < environment variable < command-line fl
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,3 +79,17 @@ def resolve_tracking_uri(flag: str | None = None) -> str:
         relative = uri[len(prefix):]
         uri = prefix + (Path.cwd() / relative).resolve().as_posix()
     return uri
+
+
+def redact_uri(uri: str) -> str:
+    """A URI without the user and password it may carry (for messages and payloads).
+
+    >>> redact_uri("postgresql://me:secret@db:5432/mlflow")
+    'postgresql://***@db:5432/mlflow'
+    >>> redact_uri("sqlite:///mlflow.db")
+    'sqlite:///mlflow.db'
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))

@@ -22,7 +22,18 @@ def test_list_prints_latest_values_sorted_by_name(workdir):
     run_id = _run_with_history(workdir)
     result = CliRunner().invoke(cli, ["metrics", "list", "--run-id", run_id])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "accuracy: 0.85 loss: 0.35"
+    assert result.output.splitlines() == ["accuracy: 0.85", "loss: 0.35"]  # one metric a line
+
+
+def test_a_monitoring_run_lists_one_metric_a_line(workdir):
+    """A monitoring run has hundreds of metrics: they used to come out as one line of thousands of characters."""
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("model-monitoring"))
+    names = [f"drift/column {i}/{statistic}" for i in range(40) for statistic in ("ks", "psi", "wasserstein")]
+    client.log_batch(run.info.run_id, metrics=[Metric(name, 0.25, 1_700_000_000_000, 0) for name in names])
+    result = CliRunner().invoke(cli, ["metrics", "list", "--run-id", run.info.run_id])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"{name}: 0.25" for name in sorted(names)]
 
 
 def test_history_and_json(workdir):

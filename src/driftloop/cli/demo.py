@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from driftloop.cli.common import handle_errors, tracking_uri_option
-from driftloop.demo.bike import TARGET, TIMESTAMP, load_hourly, production_stream, train_champion
-from driftloop.monitor.job import MonitorOptions, run_monitor
-from driftloop.tracking import connect
-from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
+from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 
@@ -26,8 +23,16 @@ VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 def demo(folder: str, skip_simulation: bool, tracking_uri: str | None) -> None:
     """Train a bike-sharing model on Jan-Mar 2011, monitor the rest of 2011-2012 week by week, then backtest the
     retraining policies (never, schedules, drift, performance) on the same stream."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from driftloop.demo.bike import TARGET, TIMESTAMP, load_hourly, production_stream, train_champion
+    from driftloop.monitor.job import MonitorOptions, run_monitor
+    from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
+
     console = Console()
-    client = connect(tracking_uri)
+    client = open_store(tracking_uri)
     frame = load_hourly()
     with console.status("Training bike-sharing on January-March 2011..."):
         trained = train_champion(client, frame)

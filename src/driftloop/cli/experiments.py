@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from driftloop.cli.common import handle_errors, tracking_uri_option
-from driftloop.tracking import connect
-from driftloop.tracking.experiments import create_experiment
+from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
 
 
 @click.group()
@@ -20,5 +18,7 @@ def experiments() -> None:
 @handle_errors
 def create(experiment_name: str, tracking_uri: str | None) -> None:
     """Create an experiment; an existing name is an error."""
-    experiment_id = create_experiment(connect(tracking_uri), experiment_name)
+    from driftloop.tracking.experiments import create_experiment
+
+    experiment_id = create_experiment(open_store(tracking_uri), experiment_name)
     click.echo(f"Created experiment with ID {experiment_id}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from driftloop.cli.common import handle_errors
-from driftloop.data.inference_log import export_partitions, log_summary
 
 
 @click.group("log")
@@ -21,6 +20,8 @@ def log() -> None:
 @handle_errors
 def export(log_path: str, to_dir: str) -> None:
     """Write the inference log as Parquet partitions by UTC date (idempotent)."""
+    from driftloop.data.inference_log import export_partitions, log_summary
+
     files = export_partitions(log_path, to_dir)
     counts = log_summary(log_path)
     click.echo(f"Exported {counts['predictions']} predictions ({counts['labels']} labelled, {counts['orphans']} "

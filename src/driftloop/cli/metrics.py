@@ -7,9 +7,7 @@ from datetime import datetime, timezone
 
 import click
 
-from driftloop.cli.common import handle_errors, tracking_uri_option
-from driftloop.tracking import connect
-from driftloop.tracking.metrics import format_metrics_line, latest_metrics, metric_history
+from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
 
 
 @click.group()
@@ -24,14 +22,16 @@ def metrics() -> None:
 @tracking_uri_option
 @handle_errors
 def list_metrics(run_id: str, history_of: str | None, output_format: str, tracking_uri: str | None) -> None:
-    """Print the latest value of each metric of a run, or one metric's history."""
-    client = connect(tracking_uri)
+    """Print the latest value of each metric of a run (one a line), or one metric's history."""
+    from driftloop.tracking.metrics import format_metrics, latest_metrics, metric_history
+
+    client = open_store(tracking_uri)
     if history_of is None:
         values = latest_metrics(client, run_id)
         if output_format == "json":
             click.echo(json.dumps({"run_id": run_id, "metrics": values}))
         else:
-            click.echo(format_metrics_line(values) if values else f"Run {run_id} has no metrics.")
+            click.echo(format_metrics(values) if values else f"Run {run_id} has no metrics.")
         return
     points = metric_history(client, run_id, history_of)
     if output_format == "json":

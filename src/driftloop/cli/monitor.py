@@ -3,56 +3,30 @@
 from __future__ import annotations
 
 import json
-import math
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from driftloop.cli.common import handle_errors, tracking_uri_option
+from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
 from driftloop.errors import DriftloopError
-from driftloop.monitor.alerts import check_webhook_url
-from driftloop.monitor.job import MonitorOptions, MonitorOutcome, fit_model_profile, run_monitor
-from driftloop.retrain.policies import load_config
-from driftloop.tracking import connect
-from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from driftloop.monitor.job import MonitorOptions, MonitorOutcome
 
 ALERT_EXIT_CODE = 3
-VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
-PERFORMANCE_COLUMNS = ("mae", "rmse", "relative_mae", "accuracy", "f1")
 
 
-def _number(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+def print_outcome(outcome: MonitorOutcome, console: Console) -> None:
+    """The new windows as a table that fits ``console``, then their reasons, one a line."""
+    from driftloop.cli.windows_table import print_reasons, windows_table
 
-
-def print_table(outcome: MonitorOutcome, console: Console) -> None:
-    """A compact table of the windows assessed: state (closed: final; open: provisional), rows, drift share,
-    realised performance, verdict, reasons."""
     windows = outcome.new_windows
-    shown = [m for m in PERFORMANCE_COLUMNS if any(f"performance/{m}" in w.metrics for w in windows)]
-    table = Table(title=f"{outcome.model.name} v{outcome.model.version}: {len(windows)} window(s) assessed, "
-                        f"{len(outcome.closed_steps)} closed, {len(outcome.open_steps)} open")
-    for header in ("#", "state", "start", "rows", "drift share", *shown, "labels", "verdict"):
-        # numbers are shown with 3 significant digits (at most 5 characters: 0.123): never cut them for the reasons
-        table.add_column(header, justify="left" if header in ("start", "verdict") else "right", no_wrap=True,
-                         min_width=max(len(header), 5) if header != "start" else 16)
-    table.add_column("reasons", overflow="ellipsis", no_wrap=True, max_width=60)
-    for window in windows:
-        metrics = window.metrics
-        table.add_row(
-            str(window.index),
-            "open" if window.index in outcome.open_steps else "closed",
-            window.start.strftime("%Y-%m-%d %H:%M"),
-            str(window.rows),
-            _number(metrics.get("drift/share"), 2),
-            *[_number(metrics.get(f"performance/{m}")) for m in shown],
-            _number(metrics.get("performance/label_coverage"), 2),
-            f"[{VERDICT_STYLE[window.verdict]}]{window.verdict}[/]",
-            "; ".join(reversed(window.reasons)),  # the alert rules' reasons come last: show them first
-        )
-    console.print(table)
+    console.print(windows_table(windows, f"{outcome.model.name} v{outcome.model.version}: {len(windows)} window(s) "
+                                         f"assessed, {len(outcome.closed_steps)} closed, {len(outcome.open_steps)} open",
+                                open_steps=outcome.open_steps))
+    print_reasons(console, windows)
 
 
 @click.command("monitor")
@@ -96,6 +70,14 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     """
     if window is not None and rows is not None:
         raise DriftloopError("Give either --window (time windows) or --rows (count windows), not both.")
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from driftloop.monitor.alerts import check_webhook_url
+    from driftloop.monitor.job import MonitorOptions, run_monitor
+    from driftloop.retrain.policies import load_config
+    from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
+
     if webhook is not None:
         check_webhook_url(webhook)
     options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
@@ -109,7 +91,7 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
         if labels_path is not None:
             raise DriftloopError("--retrain trains on the labelled rows of --data: give --target (labels in the data) "
                                  "or an inference log, not a separate --labels file.")
-    client = connect(tracking_uri)
+    client = open_store(tracking_uri)
     console = Console(stderr=True)
     with Progress(TextColumn("monitoring"), BarColumn(), TextColumn("{task.completed}/{task.total} windows"),
                   TimeElapsedColumn(), console=console, transient=True,
@@ -122,14 +104,17 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
             click.echo(json.dumps({**window.to_json(),
                                    "state": "open" if window.index in outcome.open_steps else "closed"}))
     else:
-        print_table(outcome, Console(width=max(Console().width, 150)))
+        out = Console(highlight=False)  # as wide as the terminal
+        print_outcome(outcome, out)
         for note in outcome.notes:
-            click.echo(f"note: {note}")
-        click.echo(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points) to run "
-                   f"{outcome.run_id} in experiment {experiment!r}; {len(outcome.alerts)} new alert window(s).")
+            out.print(f"note: {note}", markup=False)
+        out.print(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points) to run "
+                  f"{outcome.run_id} in experiment {experiment!r}; {len(outcome.alerts)} new alert window(s).",
+                  markup=False)
         experiment_id = client.get_run(outcome.run_id).info.experiment_id
         link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
-        click.echo(f"Open the charts with: driftloop ui, then {link}   (the run's artifacts hold report.html)")
+        out.print(f"Open the charts with: driftloop ui, then {link}   (the run's artifacts hold report.html)",
+                  markup=False)
     if retrain_config is not None:
         _apply_retrain_policy(client, outcome, retrain_config, retrain_project, data_path, options, params)
     if outcome.alerted:
@@ -169,6 +154,8 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
 @handle_errors
 def profile(model_spec, data_path, target, tracking_uri) -> None:
     """Fit the reference profile of a registered model and attach it to the model version."""
-    model, fitted = fit_model_profile(connect(tracking_uri), model_spec, data_path, target=target)
+    from driftloop.monitor.job import fit_model_profile
+
+    model, fitted = fit_model_profile(open_store(tracking_uri), model_spec, data_path, target=target)
     click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
                f"{model.name} version {model.version}.")

@@ -6,8 +6,7 @@ import getpass
 
 import click
 
-from driftloop.cli.common import handle_errors, tracking_uri_option
-from driftloop.tracking import connect
+from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
 
 
 def default_actor() -> str:
@@ -34,7 +33,7 @@ def promote_command(model: str, version: str, reason: str, actor: str | None, tr
     """Make version V the champion of NAME; the old champion becomes previous-champion (audited)."""
     from driftloop.tracking.registry import promote
 
-    change = promote(connect(tracking_uri), model, version, reason=reason, actor=actor or default_actor())
+    change = promote(open_store(tracking_uri), model, version, reason=reason, actor=actor or default_actor())
     was = f" (was {change.previous})" if change.previous else ""
     click.echo(f"{model}: champion: version {change.champion}{was}; audit run {change.run_id}")
 
@@ -49,7 +48,7 @@ def rollback_command(model: str, reason: str, actor: str | None, tracking_uri: s
     """Make previous-champion the champion of NAME again (audited)."""
     from driftloop.tracking.registry import rollback
 
-    change = rollback(connect(tracking_uri), model, reason=reason, actor=actor or default_actor())
+    change = rollback(open_store(tracking_uri), model, reason=reason, actor=actor or default_actor())
     was = f" (was {change.previous})" if change.previous else ""
     click.echo(f"{model}: champion: version {change.champion}{was}; audit run {change.run_id}")
 
@@ -106,7 +105,7 @@ def retrain_command(model: str, project: str, data: str, target: str | None, tim
     from driftloop.retrain.job import retrain
     from driftloop.tracking.projects import parse_parameter_pairs
 
-    outcome = retrain(connect(tracking_uri), model, project, data, target=target, timestamp_column=timestamp_column,
+    outcome = retrain(open_store(tracking_uri), model, project, data, target=target, timestamp_column=timestamp_column,
                       holdout_fraction=holdout_fraction, margin=margin, parameters=parse_parameter_pairs(params),
                       metric=metric, last_rows=last_rows, actor=actor or default_actor())
     print_retrain_outcome(outcome)

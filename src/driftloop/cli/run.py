@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from driftloop.cli.common import handle_errors, tracking_uri_option
+from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
 from driftloop.errors import DriftloopError
-from driftloop.tracking import connect
-from driftloop.tracking.projects import parse_parameter_pairs, run_project
 
 
 @click.command("run")
@@ -21,7 +19,9 @@ def run(
     project_dir: str, params: tuple[str, ...], experiment_name: str | None, entry_point: str, tracking_uri: str | None
 ) -> None:
     """Run the MLflow project in PROJECT_DIR in the local environment (as `mlflow run --env-manager local`)."""
-    client = connect(tracking_uri)
+    from driftloop.tracking.projects import parse_parameter_pairs, run_project
+
+    client = open_store(tracking_uri)
     result = run_project(
         client, project_dir, parse_parameter_pairs(params), entry_point=entry_point, experiment_name=experiment_name
     )

@@ -4,19 +4,21 @@ promote, once per retraining policy, and compare the policies."""
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from driftloop.cli.common import handle_errors
-from driftloop.data.windows import parse_window_length
+from driftloop.cli.common import handle_errors, open_store, renamed
 from driftloop.errors import DriftloopError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def replay_with_progress(console: Console, dataset, policies: list[str], settings, registries=None) -> list:
     """Run :func:`driftloop.simulate.replay.simulate` for every policy, with a progress bar of replayed windows."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from driftloop.simulate.replay import simulate as run, window_count
 
     total = window_count(dataset, settings) * len(policies)
@@ -31,9 +33,8 @@ def _registries(tracking_uri: str, data: str):
     from pathlib import Path
 
     from driftloop.simulate.registry import ReplayRegistry, model_name
-    from driftloop.tracking import connect
 
-    client = connect(tracking_uri)
+    client = open_store(tracking_uri)
     label = data if data in ("bike", "wine") else Path(data).stem
 
     def registry_of(policy: str) -> ReplayRegistry:
@@ -54,7 +55,9 @@ def _registries(tracking_uri: str, data: str):
 @click.option("--train-days", default=90, show_default=True, type=click.IntRange(min=1),
               help="A retrain learns from the labelled rows of the last N days.")
 @click.option("--target", default="cnt", show_default=True, help="Target column of a PATH table.")
-@click.option("--timestamp", default="timestamp", show_default=True, help="Timestamp column of a PATH table.")
+@click.option("--timestamp-column", default=None, metavar="COLUMN",
+              help="Timestamp column of a PATH table.  [default: timestamp]")
+@click.option("--timestamp", "old_timestamp_column", default=None, hidden=True, help="Old name of --timestamp-column.")
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--tracking-uri", default=None, metavar="URI",
               help="Record one run per policy in the experiment 'simulation' of this MLflow store "
@@ -69,14 +72,19 @@ def _registries(tracking_uri: str, data: str):
                    "MAE with the champion's at training).")
 @click.option("--until", default=None, hidden=True, help="Stop the production stream at this date (short runs).")
 @handle_errors
-def simulate(data: str, policy: str, label_delay: str, window: str, train_days: int, target: str, timestamp: str,
-             output: str, tracking_uri: str | None, register: bool, naive_lag: str | None, until: str | None) -> None:
+def simulate(data: str, policy: str, label_delay: str, window: str, train_days: int, target: str,
+             timestamp_column: str | None, old_timestamp_column: str | None, output: str, tracking_uri: str | None, register: bool, naive_lag: str | None, until: str | None) -> None:
     """Replay a dataset as production traffic and compare retraining policies (cumulative MAE/RMSE, retrains,
     alerts, promotions, rejected challengers)."""
+    import pandas as pd
+    from rich.console import Console
+
+    from driftloop.data.windows import parse_window_length
     from driftloop.simulate.data import load_dataset
     from driftloop.simulate.replay import SimulationSettings, parse_policy
     from driftloop.simulate.report import as_json_lines, as_table, log_simulation
 
+    timestamp = renamed(timestamp_column, "--timestamp-column", old_timestamp_column, "--timestamp") or "timestamp"
     policies = parse_policy(policy)
     if register and not tracking_uri:
         raise DriftloopError("The '--register' option needs '--tracking-uri': the MLflow store to register the "
@@ -93,9 +101,7 @@ def simulate(data: str, policy: str, label_delay: str, window: str, train_days: 
     registries = _registries(tracking_uri, data) if register else None
     results = replay_with_progress(console, dataset, policies, settings, registries)
     if tracking_uri:
-        from driftloop.tracking import connect
-
-        run_ids = log_simulation(connect(tracking_uri), results, {
+        run_ids = log_simulation(open_store(tracking_uri), results, {
             "data": data, "window": window, "label_delay": label_delay, "train_days": str(train_days),
             "naive_lag": "none" if dataset.naive_lag is None else str(dataset.naive_lag)})
         console.print(f"Recorded {len(run_ids)} run(s) in the experiment 'simulation'.")

@@ -50,7 +50,8 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 
 @click.command("ui")
 @click.option("--port", "-p", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--host", "-h", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (-h is --help, as in "
+              "every command).")
 @tracking_uri_option
 @handle_errors
 def ui(port: int, host: str, tracking_uri: str | None) -> None:

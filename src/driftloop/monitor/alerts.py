@@ -53,6 +53,7 @@ from typing import Any
 
 from driftloop.errors import DriftloopError
 from driftloop.monitor.results import VERDICTS, WindowResult
+from driftloop.settings import redact_uri
 
 log = logging.getLogger(__name__)
 
@@ -353,20 +354,6 @@ def evaluate(windows: Sequence[WindowResult], rules: Sequence[AlertRule], *,
 
 
 # ------------------------------------------------------------------------------------------------------ webhook
-
-
-def redact_uri(uri: str) -> str:
-    """A URI without the user and password it may carry.
-
-    >>> redact_uri("postgresql://me:secret@db:5432/mlflow")
-    'postgresql://***@db:5432/mlflow'
-    >>> redact_uri("sqlite:///mlflow.db")
-    'sqlite:///mlflow.db'
-    """
-    parts = urllib.parse.urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def redact_webhook_url(url: object) -> str:

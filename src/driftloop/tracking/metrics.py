@@ -45,10 +45,12 @@ def metric_history(client: MlflowClient, run_id: str, name: str) -> list[MetricP
     return sorted(points, key=lambda p: (p.step, p.timestamp))
 
 
-def format_metrics_line(metrics: dict[str, float]) -> str:
-    """Format metrics as ``accuracy: 0.85 loss: 0.35`` (sorted by name, up to 6 significant digits).
+def format_metrics(metrics: dict[str, float]) -> str:
+    """Format metrics one a line, ``accuracy: 0.85`` (sorted by name, up to 6 significant digits): a monitoring
+    run has hundreds of them.
 
-    >>> format_metrics_line({"loss": 0.35, "accuracy": 0.851234567})
-    'accuracy: 0.851235 loss: 0.35'
+    >>> print(format_metrics({"loss": 0.35, "accuracy": 0.851234567}))
+    accuracy: 0.851235
+    loss: 0.35
     """
-    return " ".join(f"{name}: {value:.6g}" for name, value in sorted(metrics.items()))
+    return "\n".join(f"{name}: {value:.6g}" for name, value in sorted(metrics.items()))

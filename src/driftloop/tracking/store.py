@@ -9,21 +9,87 @@ from __future__ import annotations
 
 import contextlib
 import os
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 
 import mlflow
 from mlflow import MlflowClient
 
-from driftloop.settings import resolve_tracking_uri
+from driftloop.errors import DriftloopError
+from driftloop.settings import redact_uri, resolve_tracking_uri
+
+#: The URI schemes of MLflow's tracking stores with a model registry; a URI without a scheme is a folder.
+SERVER_SCHEMES = ("http", "https")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+OTHER_SCHEMES = ("file", "databricks", "databricks-uc", "uc")
+#: Seconds the connectivity probe of a tracking server waits for an answer.
+PROBE_TIMEOUT = 5.0
 
 
 def connect(tracking_uri: str | None = None) -> MlflowClient:
-    """Return a client on the tracking store and model registry at ``tracking_uri`` (resolved by precedence).
+    """Return a client on the tracking store and model registry at ``tracking_uri`` (resolved by precedence),
+    checked by :func:`check_tracking_uri`.
 
     The registry lives in the same store as the runs, as with ``mlflow ui`` on a database.
     """
-    uri = resolve_tracking_uri(tracking_uri)
+    uri = check_tracking_uri(resolve_tracking_uri(tracking_uri))
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _uri_error(uri: str, problem: str) -> DriftloopError:
+    return DriftloopError(f"The MLflow tracking URI {redact_uri(uri)!r} (--tracking-uri or MLFLOW_TRACKING_URI) "
+                          f"{problem}")
+
+
+def check_tracking_uri(uri: str, *, timeout: float = PROBE_TIMEOUT) -> str:
+    """Return ``uri`` when MLflow can open it; else raise a one-line :class:`DriftloopError` naming it.
+
+    A scheme MLflow does not know, or a database URI that SQLAlchemy cannot parse (``sqlite:/nope``), is refused
+    before anything is opened. A tracking server (``http(s)://``) must answer one request within ``timeout``
+    seconds (any HTTP status will do): MLflow itself retries an unreachable server for minutes
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, with backoff) before failing with a traceback.
+
+    >>> check_tracking_uri("sqlite:///tmp/mlflow.db")
+    'sqlite:///tmp/mlflow.db'
+    >>> check_tracking_uri("foo://x")
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.DriftloopError: The MLflow tracking URI 'foo://x' (--tracking-uri or MLFLOW_TRACKING_URI) has the unknown scheme 'foo'; expected http(s)://HOST:PORT (a tracking server), sqlite:///PATH, postgresql://, mysql://, mssql://, file:///PATH or a folder.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()  # postgresql+psycopg2:// names a driver
+    if scheme == "" or (len(scheme) == 1 and os.name == "nt"):  # a folder (or a Windows drive letter)
+        return uri
+    if scheme not in SERVER_SCHEMES + DATABASE_SCHEMES + OTHER_SCHEMES:
+        raise _uri_error(uri, f"has the unknown scheme {parts.scheme!r}; expected http(s)://HOST:PORT (a tracking "
+                              "server), sqlite:///PATH, postgresql://, mysql://, mssql://, file:///PATH or a folder.")
+    if scheme in DATABASE_SCHEMES:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            dialect = make_url(uri).get_dialect()
+        except ArgumentError:
+            example = "sqlite:///PATH (three slashes, then the path)" if scheme == "sqlite" else f"{scheme}://HOST/DB"
+            raise _uri_error(uri, f"is not a database URL; expected {example}.") from None
+        try:
+            dialect.import_dbapi()
+        except ImportError as error:
+            raise _uri_error(uri, f"needs the database driver {error.name!r}, which is not installed.") from None
+    if scheme in SERVER_SCHEMES:
+        if not parts.hostname:
+            raise _uri_error(uri, f"has no host; expected {scheme}://HOST:PORT.")
+        try:
+            with urllib.request.urlopen(uri, timeout=timeout):  # noqa: S310 (scheme checked)
+                pass
+        except urllib.error.HTTPError:
+            pass  # the server answered (with an error status for the bare URL): it is reachable
+        except (urllib.error.URLError, OSError, ValueError) as failure:
+            reason = getattr(failure, "reason", failure)
+            raise _uri_error(uri, f"cannot be reached ({reason}): is the MLflow server running?") from None
+    return uri
 
 
 @contextlib.contextmanager
