@@ -149,13 +149,19 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
 @click.command("profile")
 @click.option("--model", "model_spec", required=True, help="NAME@ALIAS or NAME/VERSION.")
 @click.option("--data", "data_path", required=True, help="Reference data (what the model was trained on).")
-@click.option("--target", default=None, help="The label column of the reference data (not profiled).")
+@click.option("--target", default=None,
+              help="The label column of the reference data (not profiled): the model's performance on the reference "
+                   "is then stored as the baseline of the performance alerts.")
 @tracking_uri_option
 @handle_errors
 def profile(model_spec, data_path, target, tracking_uri) -> None:
     """Fit the reference profile of a registered model and attach it to the model version."""
     from driftloop.monitor.job import fit_model_profile
 
-    model, fitted = fit_model_profile(open_store(tracking_uri), model_spec, data_path, target=target)
+    model, fitted, baseline = fit_model_profile(open_store(tracking_uri), model_spec, data_path, target=target)
     click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
                f"{model.name} version {model.version}.")
+    if baseline:
+        figures = ", ".join(f"{key.split('/', 1)[1]} {value:.4g}" for key, value in baseline.items())
+        click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged in run "
+                   f"{model.run_id}).")

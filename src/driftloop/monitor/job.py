@@ -27,7 +27,7 @@ from driftloop.monitor.lifecycle import (
     parse_label_delay,
     verdict_changes,
 )
-from driftloop.monitor.performance import seasonal_naive
+from driftloop.monitor.performance import infer_task, performance_metrics, seasonal_naive
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
@@ -43,7 +43,7 @@ from driftloop.tracking.monitoring import (
     replace_open_windows,
     writing_pass,
 )
-from driftloop.tracking.profiles import load_profile_for_model, log_profile
+from driftloop.tracking.profiles import load_profile_for_model, log_profile, log_reference_performance
 from driftloop.tracking.store import use_tracking_uri
 
 _SPEC = re.compile(r"^(?:models:/)?(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))?$")
@@ -107,9 +107,14 @@ def _probability_predictor(pyfunc_model) -> Callable[[pd.DataFrame], tuple[list,
 
 def fit_model_profile(
     client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None
-) -> tuple[ModelVersionRef, ReferenceProfile]:
+) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float]]:
     """``driftloop profile``: fit a reference profile of a registered model's inputs and predictions on reference
-    data, and attach it to the model version (artifact ``reference_profile`` of its run)."""
+    data, and attach it to the model version (artifact ``reference_profile`` of its run).
+
+    With ``target`` (the reference's labels), the model's performance on the reference is measured as the monitor
+    measures a window's and logged in the same run as the baseline of the alert rules relative to training
+    (:func:`~driftloop.tracking.profiles.log_reference_performance`): a model trained elsewhere, whose run logged no
+    training metrics, then gets performance alerts. Returned as the third item (empty without ``target``)."""
     model = resolve_model(client, model_spec)
     pyfunc_model = load_model(client, model)
     frame = read_table(data_path)
@@ -125,7 +130,16 @@ def fit_model_profile(
     if model.run_id is None:
         raise DriftloopError(f"Model {model.name} version {model.version} has no source run to attach a profile to.")
     log_profile(client, model.run_id, profile)
-    return model, profile
+    baseline: dict[str, float] = {}
+    if target is not None:
+        measured = performance_metrics(reference[PREDICTION], frame[target], infer_task(reference[PREDICTION]))
+        baseline = {key: value for key, value in measured.items()
+                    if key not in ("performance/label_coverage", "performance/labelled_rows") and np.isfinite(value)}
+        if not baseline:
+            raise DriftloopError(f"The target column {target!r} of the reference data has no usable label; got "
+                                 f"{int(frame[target].notna().sum())} non-missing value(s).")
+        log_reference_performance(client, model.run_id, baseline)
+    return model, profile, baseline
 
 
 @dataclass

@@ -48,6 +48,18 @@ def log_profile(
     return run_id
 
 
+def log_reference_performance(client: MlflowClient, run_id: str, metrics: dict[str, float]) -> None:
+    """Log the model's performance on its labelled reference data in the model version's source run, under the
+    monitor's own keys (``performance/mae``...), in one ``log_batch``: alert rules ``relative_to = "training"``
+    compare each window with it (:func:`driftloop.monitor.alerts.training_value` looks the full key up first)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(key, float(value), now, 0) for key, value in sorted(metrics.items())])
+
+
 def resolve_run_id(client: MlflowClient, model_uri: str) -> str:
     """The run holding a model's artifacts: ``models:/name@alias``, ``models:/name/<version>`` or ``runs:/<id>``."""
     try:
