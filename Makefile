@@ -7,12 +7,15 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Creating $(VENV) and installing driftloop with MLflow, scikit-learn and the test tools into it"
+	@echo "(a few minutes the first time; pip shows each package)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[serve,test]"
+	$(BIN)/python -m pip install --progress-bar on -e ".[serve,test]"
 	touch $(STAMP)
+	@echo "Installed into $(VENV)."
 
-## demo: run driftloop's main job on the embedded store (sqlite:///mlflow.db in this folder)
+## demo: run driftloop's main job and its retrain loop on the embedded store (sqlite:///mlflow.db in this folder)
 demo: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/driftloop demo
 

@@ -1,6 +1,7 @@
 """Acceptance on real data: the bike-sharing model trained on January-March 2011 degrades, and driftloop says so."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -38,18 +39,38 @@ def test_weekly_windows_show_mae_growing_and_raise_an_alert(workdir):
     assert "performance degraded (mae)" in alert_reasons
 
 
-def test_demo_runs_twice_without_duplicating_anything(workdir):
-    first = CliRunner().invoke(cli, ["demo", "--skip-simulation"])
+def test_demo_closes_the_loop_writes_only_the_store_and_runs_twice_without_duplicates(workdir):
+    """`make demo`: the first champion alerts, the retrain loop promotes a challenger whose alerts clear on the same
+    weeks; nothing but the MLflow store lands in the working folder; a second run adds nothing."""
+    first = CliRunner().invoke(cli, ["demo"], env={"COLUMNS": "80"})
     assert first.exit_code == 0, first.output
-    assert "Trained and registered bike-sharing version 1" in first.output
-    assert "driftloop ui" in first.output
-    second = CliRunner().invoke(cli, ["demo", "--skip-simulation"])
-    assert second.exit_code == 0, second.output
-    assert "Reusing bike-sharing version 1" in second.output
+    text = " ".join(first.output.split())
+    assert "Trained and registered bike-sharing version 1" in text
+    assert "Promoted: bike-sharing@champion is version 2 (previous-champion: 1)" in text
+    same_weeks = re.search(r"Alerts in these (\d+) weeks: (\d+) with version 1, (\d+) with version 2\.", text)
+    assert same_weeks, first.output
+    weeks, old_alerts, new_alerts = map(int, same_weeks.groups())
+    # measured: 23 of 27 weeks with version 1, 8 with version 2 (the retrained model is not always better than
+    # the same hour a week earlier, and says so)
+    assert weeks >= 20 and old_alerts >= weeks * 2 // 3 and 2 * new_alerts <= old_alerts, same_weeks.group(0)
+    assert "driftloop ui" in text
+    assert {path.name for path in workdir.iterdir()} <= {"mlflow.db", "mlruns", "mlflow.db.driftloop.lock"}
     client = connect()
+    champion = client.get_model_version_by_alias("bike-sharing", "champion")
+    assert str(champion.version) == "2" and client.get_run(champion.run_id).data.metrics["mae"] > 0
+
+    second = CliRunner().invoke(cli, ["demo"])
+    assert second.exit_code == 0, second.output
+    text = " ".join(second.output.split())
+    assert "Reusing bike-sharing version 1" in text and "Reusing version 2, promoted by an earlier run" in text
+    assert same_weeks.group(0) in text
     runs = client.search_runs([client.get_experiment_by_name("model-monitoring").experiment_id])
-    assert sorted(r.data.tags["driftloop.kind"] for r in runs) == ["monitoring", "provisional"]
-    assert sum(len(client.get_metric_history(r.info.run_id, "rows")) for r in runs) == 92  # the last week is open
+    assert sorted(r.data.tags["driftloop.kind"] for r in runs) == ["monitoring", "monitoring", "provisional",
+                                                                   "provisional"]  # each version's last week is open
+    points = {"1": 0, "2": 0}
+    for run in runs:
+        points[run.data.tags["driftloop.model_version"]] += len(client.get_metric_history(run.info.run_id, "rows"))
+    assert points == {"1": 92, "2": weeks}
 
 
 def test_relative_mae_against_the_same_hour_last_week(workdir):

@@ -1,7 +1,9 @@
-"""``driftloop demo``: driftloop's main job on the bundled bike-sharing data and the embedded store."""
+"""``driftloop demo``: driftloop's main job, and the loop that fixes what it finds, on the bundled bike-sharing data
+and the embedded store."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,64 +12,138 @@ import click
 from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
     from rich.console import Console
 
-VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
+    from driftloop.monitor.job import MonitorOutcome
+
+DEMO_ACTOR = "driftloop demo"
+#: The retrain holds out the freshest 10 % of the labelled rows (about 7 weeks) to validate the challenger.
+HOLDOUT_FRACTION = 0.1
 
 
 @click.command("demo")
-@click.option("--folder", default="driftloop-demo", show_default=True, help="Where to write the production data.")
-@click.option("--skip-simulation", is_flag=True, help="Skip the backtest of retraining policies (about 2-3 minutes).")
+@click.option("--compare-policies", is_flag=True,
+              help="Then backtest the retraining policies (never, schedules, drift, performance) on the same stream "
+                   "(2-3 more minutes).")
+@click.option("--skip-simulation", is_flag=True, hidden=True, help="Old flag: the backtest is now off by default.")
+@click.option("--folder", default=None, hidden=True, help="Old option: the demo no longer writes files.")
 @tracking_uri_option
 @handle_errors
-def demo(folder: str, skip_simulation: bool, tracking_uri: str | None) -> None:
-    """Train a bike-sharing model on Jan-Mar 2011, monitor the rest of 2011-2012 week by week, then backtest the
-    retraining policies (never, schedules, drift, performance) on the same stream."""
+def demo(compare_policies: bool, skip_simulation: bool, folder: str | None, tracking_uri: str | None) -> None:
+    """Train a bike-sharing model on Jan-Mar 2011 and monitor it week by week until the end of 2012 (it degrades:
+    alerts); retrain it on the labelled rows before July 2012 through its MLflow project, validate and promote the
+    challenger, and monitor the new champion from July 2012 (most alerts clear). Writes only to the MLflow store."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
-    from driftloop.demo.bike import TARGET, TIMESTAMP, load_hourly, production_stream, train_champion
-    from driftloop.monitor.job import MonitorOptions, run_monitor
+    from driftloop.demo.bike import MODEL_NAME, RETRAIN_AT, load_hourly, train_champion
     from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
 
-    console = Console()
+    console = Console(highlight=False)
+    if folder is not None or skip_simulation:
+        click.echo("Warning: --folder and --skip-simulation are deprecated: the demo writes no files and backtests "
+                   "the policies only with --compare-policies.", err=True)
     client = open_store(tracking_uri)
     frame = load_hourly()
     with console.status("Training bike-sharing on January-March 2011..."):
-        trained = train_champion(client, frame)
-    what = "Trained and registered" if trained.created else "Reusing"
-    console.print(f"{what} bike-sharing version {trained.version} (alias champion), run {trained.run_id}")
-    data_dir = Path(folder)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    production = data_dir / "bike-production.parquet"
-    production_stream(frame).to_parquet(production, index=False)
-    options = MonitorOptions(timestamp_column=TIMESTAMP, window="7d", target=TARGET)
-    with Progress(TextColumn("monitoring weekly windows"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("weeks", total=None)
-        outcome = run_monitor(client, "bike-sharing@champion", str(production), options,
-                              progress=lambda done, total: progress.update(task, completed=done, total=total))
-    windows = outcome.all_windows
-    table = Table(title="bike-sharing@champion, weekly windows from April 2011")
-    for header in ("week of", "rows", "drift share", "MAE", "verdict"):
-        table.add_column(header, justify="left" if header in ("week of", "verdict") else "right")
-    for window in windows:
-        mae = window.metrics.get("performance/mae", float("nan"))
-        share = window.metrics.get("drift/share", float("nan"))
-        table.add_row(f"{window.start:%Y-%m-%d}", str(window.rows), f"{share:.2f}", f"{mae:.1f}",
-                      f"[{VERDICT_STYLE[window.verdict]}]{window.verdict}[/]")
-    console.print(table)
-    alerts = sum(w.verdict == "alert" for w in windows)
-    training_mae = client.get_run(trained.run_id).data.metrics.get("mae", float("nan"))
-    console.print(f"MAE at training: {training_mae:.1f}; {alerts} of {len(windows)} weeks raised an alert.")
-    console.print(f"Monitoring run {outcome.run_id} in experiment 'model-monitoring' (store {client.tracking_uri}).")
-    if not skip_simulation:
+        first = train_champion(client, frame)
+    what = "Trained and registered" if first.created else "Reusing"
+    console.print(f"{what} {MODEL_NAME} version {first.version}, run {first.run_id}")
+    with tempfile.TemporaryDirectory(prefix="driftloop-demo-") as scratch_path:  # the production files, deleted
+        scratch = Path(scratch_path)
+        old = _monitor(console, client, frame, first.version, scratch, since=None,
+                       what="weekly windows from April 2011")
+        training_mae = client.get_run(first.run_id).data.metrics.get("mae", float("nan"))
+        alerts = sum(w.verdict == "alert" for w in old.all_windows)
+        console.print(f"MAE at training: {training_mae:.1f}; [bold]{alerts} of {len(old.all_windows)} weeks raised an "
+                      f"alert[/]: the model learnt winter 2011 and the rentals grew.")
+        console.print(f"\nClosing the loop: retrain on the labelled rows before {RETRAIN_AT:%B %Y}, validate against "
+                      f"version {first.version}, promote")
+        new_version = _retrain(console, client, frame, scratch, first.version)
+        if new_version is None:
+            return
+        new = _monitor(console, client, frame, new_version, scratch, since=RETRAIN_AT,
+                       what=f"weekly windows from {RETRAIN_AT:%B %Y}")
+        _print_before_after(console, old, new, first.version, new_version)
+    console.print(f"Monitoring runs in experiment 'model-monitoring', one per version (store {client.tracking_uri}).")
+    if compare_policies:
         _compare_policies(console, client)
-    experiment_id = client.get_run(outcome.run_id).info.experiment_id
-    link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
-    console.print(f"Look at it: [bold]driftloop ui[/] then open {link} -> Model metrics (drift/, performance/, "
-                  "quality/) and Artifacts -> report.html")
+    experiment_id = client.get_run(new.run_id).info.experiment_id
+    link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id)
+    console.print(f"Look at it: [bold]driftloop ui[/] then open {link} -> a run's Model metrics (drift/, "
+                  "performance/, quality/) and Artifacts -> report.html")
+
+
+def _monitor(console: Console, client: MlflowClient, frame, version: str, folder: Path, *, since, what: str
+             ) -> MonitorOutcome:
+    """Monitor ``bike-sharing/<version>`` week by week on the production rows (from ``since``); print the weeks."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from driftloop.cli.windows_table import windows_table
+    from driftloop.demo.bike import ALERT_RULES, MODEL_NAME, NAIVE_LAG, TARGET, TIMESTAMP, production_stream
+    from driftloop.monitor.job import MonitorOptions, run_monitor
+
+    rows = production_stream(frame)
+    if since is not None:
+        rows = rows[rows[TIMESTAMP] >= since]
+    production = folder / f"production-v{version}.parquet"
+    rows.to_parquet(production, index=False)
+    options = MonitorOptions(timestamp_column=TIMESTAMP, window="7d", target=TARGET, rules_path=str(ALERT_RULES),
+                             naive_lag=NAIVE_LAG)
+    with Progress(TextColumn(f"monitoring version {version}, weekly windows"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("weeks", total=None)
+        outcome = run_monitor(client, f"{MODEL_NAME}/{version}", str(production), options,
+                              progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if since is None:
+        console.print(windows_table(outcome.all_windows, f"{MODEL_NAME} version {version}, {what}",
+                                    open_steps=outcome.open_steps))
+    return outcome
+
+
+def _retrain(console: Console, client: MlflowClient, frame, folder: Path, first: str) -> str | None:
+    """Run the retrain job with the demo's MLflow project (once: a later demo reuses the promoted version)."""
+    from driftloop.cli.retrain import print_retrain_outcome
+    from driftloop.demo.bike import FEATURES, MODEL_NAME, PROJECT, RETRAIN_AT, TARGET, TIMESTAMP
+    from driftloop.retrain.job import retrain
+    from driftloop.tracking.registry import champion_version
+
+    champion = str(champion_version(client, MODEL_NAME).version)
+    if champion != first:
+        console.print(f"Reusing version {champion}, promoted by an earlier run of the demo.")
+        return champion
+    labelled = folder / "labelled.csv"
+    frame[frame[TIMESTAMP] < RETRAIN_AT][[TIMESTAMP, *FEATURES, TARGET]].to_csv(labelled, index=False)
+    with console.status("Retraining through the MLflow project driftloop/demo/bike_project (about a minute)..."):
+        outcome = retrain(client, MODEL_NAME, PROJECT, labelled, target=TARGET, timestamp_column=TIMESTAMP,
+                          holdout_fraction=HOLDOUT_FRACTION, actor=DEMO_ACTOR)
+    print_retrain_outcome(outcome)
+    return outcome.challenger if outcome.decision == "promoted" else None
+
+
+def _print_before_after(console: Console, old: MonitorOutcome, new: MonitorOutcome, first: str, second: str) -> None:
+    """The weeks both versions were monitored on, side by side: MAE and verdict of each."""
+    from rich import box
+    from rich.table import Table
+
+    from driftloop.cli.windows_table import VERDICT_STYLE, number
+
+    before = {w.start: w for w in old.all_windows}
+    weeks = [(before[w.start], w) for w in new.all_windows if w.start in before]
+    table = Table(title=f"The same weeks: version {first} (trained Jan-Mar 2011) and version {second} (retrained)",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    for header in ("week of", f"MAE v{first}", "verdict", f"MAE v{second}", "verdict"):
+        table.add_column(header, justify="right" if header.startswith("MAE") else "left", no_wrap=True)
+    for a, b in weeks:
+        table.add_row(f"{b.start:%Y-%m-%d}", number(a.metrics.get("performance/mae")),
+                      f"[{VERDICT_STYLE[a.verdict]}]{a.verdict}[/]", number(b.metrics.get("performance/mae")),
+                      f"[{VERDICT_STYLE[b.verdict]}]{b.verdict}[/]")
+    console.print(table)
+    old_alerts = sum(a.verdict == "alert" for a, _ in weeks)
+    new_alerts = sum(b.verdict == "alert" for _, b in weeks)
+    console.print(f"[bold]Alerts in these {len(weeks)} weeks: {old_alerts} with version {first}, {new_alerts} with "
+                  f"version {second}.[/]")
 
 
 def _compare_policies(console: Console, client) -> None:

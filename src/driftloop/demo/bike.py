@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,17 @@ TIMESTAMP = "timestamp"
 FEATURES = ["season", "yr", "mnth", "hr", "holiday", "weekday", "workingday", "weathersit", "temp", "atemp", "hum",
             "windspeed"]
 TRAIN_END = pd.Timestamp("2011-04-01", tz="UTC")
+#: The demo's retrain: the first champion is monitored until then, retrained on every labelled row before it, and
+#: the new champion monitored afterwards.
+RETRAIN_AT = pd.Timestamp("2012-07-01", tz="UTC")
+#: The last days of a model's training rows are held out for its training metrics (the alert rules' baseline).
+VALIDATION_DAYS = 14
+#: The MLflow project that retrains the model (``driftloop retrain --project``), shipped with the package.
+PROJECT = Path(__file__).resolve().parent / "bike_project"
+#: The demo's alert rules: the built-in ones, amended for weekly windows of seasonal data (see the file).
+ALERT_RULES = Path(__file__).resolve().parent / "bike_alerts.toml"
+#: The seasonal naive forecast the demo's models must beat: the same hour one week earlier.
+NAIVE_LAG = "7d"
 #: The tree storage of gradient boosting, which skops refuses unless trusted: we created the model ourselves.
 SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 
@@ -55,51 +67,59 @@ class TrainedModel:
     created: bool
 
 
-def train_champion(client: MlflowClient, frame: pd.DataFrame, *, experiment: str = "bike-sharing") -> TrainedModel:
-    """Train on January–March 2011 (last two weeks held out for the training metrics), log the model, its
-    signature and reference profile, register it as ``bike-sharing`` with alias ``champion``.
-    An existing champion is reused, so that running the demo twice adds nothing."""
+def fit_and_log(client: MlflowClient, run_id: str, rows: pd.DataFrame) -> str:
+    """Fit the demo's model on ``rows`` (features and target, oldest first) with its last :data:`VALIDATION_DAYS`
+    days of hourly rows held out for the training metrics (mae, rmse); log the metrics, the model with its
+    signature and its reference profile (the features of all ``rows`` and the model's predictions) in run
+    ``run_id``; register it as :data:`MODEL_NAME`. Returns the new version."""
+    import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
     from sklearn.metrics import mean_absolute_error, mean_squared_error
 
     from driftloop.profile import ReferenceProfile
 
+    held_out = VALIDATION_DAYS * 24
+    fit_part, valid_part = rows.iloc[:-held_out], rows.iloc[-held_out:]
+    model = make_regressor().fit(fit_part[FEATURES], fit_part[TARGET])
+    predicted = model.predict(valid_part[FEATURES])
+    with use_tracking_uri(client.tracking_uri), mlflow.start_run(run_id=run_id):
+        mlflow.log_params({"model": "GradientBoostingRegressor", "rows": len(fit_part),
+                           "validation_rows": len(valid_part)})
+        mlflow.log_metrics({
+            "mae": float(mean_absolute_error(valid_part[TARGET], predicted)),
+            "rmse": float(np.sqrt(mean_squared_error(valid_part[TARGET], predicted))),
+        })
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(fit_part[FEATURES], predicted),
+            input_example=fit_part[FEATURES].head(3), registered_model_name=MODEL_NAME,
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+    reference = rows[FEATURES].assign(prediction=model.predict(rows[FEATURES]))
+    log_profile(client, run_id, ReferenceProfile().fit(reference))
+    return str(info.registered_model_version)
+
+
+def train_champion(client: MlflowClient, frame: pd.DataFrame, *, experiment: str = "bike-sharing") -> TrainedModel:
+    """Train on January–March 2011 (:func:`fit_and_log`), register the model as ``bike-sharing`` with alias
+    ``champion``. An existing version 1 is reused, so that running the demo twice adds nothing."""
     try:
-        existing = client.get_model_version_by_alias(MODEL_NAME, "champion")
-        return TrainedModel(MODEL_NAME, str(existing.version), existing.run_id, False)
+        existing = client.get_model_version(MODEL_NAME, "1")
+        return TrainedModel(MODEL_NAME, "1", existing.run_id, False)
     except MlflowException:
         pass
     train = frame[frame[TIMESTAMP] < TRAIN_END]
-    fit_part = train[train[TIMESTAMP] < TRAIN_END - pd.Timedelta(days=14)]
-    valid_part = train[train[TIMESTAMP] >= TRAIN_END - pd.Timedelta(days=14)]
-    model = make_regressor().fit(fit_part[FEATURES], fit_part[TARGET])
-    predicted = model.predict(valid_part[FEATURES])
     experiment_id = get_or_create_experiment(client, experiment)
-    run = client.create_run(experiment_id, run_name="train bike-sharing (Jan-Mar 2011)")
-    run_id = run.info.run_id
-    with use_tracking_uri(client.tracking_uri):
-        import mlflow
-
-        with mlflow.start_run(run_id=run_id):
-            mlflow.log_params({"model": "GradientBoostingRegressor", "train_from": "2011-01-01",
-                               "train_until": "2011-04-01", "rows": len(fit_part)})
-            mlflow.log_metrics({
-                "mae": float(mean_absolute_error(valid_part[TARGET], predicted)),
-                "rmse": float(np.sqrt(mean_squared_error(valid_part[TARGET], predicted))),
-            })
-            info = mlflow.sklearn.log_model(
-                model, name="model", signature=infer_signature(fit_part[FEATURES], predicted),
-                input_example=fit_part[FEATURES].head(3), registered_model_name=MODEL_NAME,
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            )
-    reference = train[FEATURES].assign(prediction=model.predict(train[FEATURES]))
-    log_profile(client, run_id, ReferenceProfile().fit(reference))
-    version = str(info.registered_model_version)
+    run_id = client.create_run(experiment_id, run_name="train bike-sharing (Jan-Mar 2011)").info.run_id
+    client.log_param(run_id, "train_until", "2011-04-01")
+    version = fit_and_log(client, run_id, train)
+    client.set_terminated(run_id)
     client.set_registered_model_alias(MODEL_NAME, "champion", version)
     return TrainedModel(MODEL_NAME, version, run_id, True)
 
 
-def production_stream(frame: pd.DataFrame) -> pd.DataFrame:
-    """Everything after the training period, as production traffic with its (eventually known) labels."""
-    return frame[frame[TIMESTAMP] >= TRAIN_END]
+def production_stream(frame: pd.DataFrame, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Everything after the training period (and before ``until``), as production traffic with its (eventually
+    known) labels."""
+    after = frame[frame[TIMESTAMP] >= TRAIN_END]
+    return after if until is None else after[after[TIMESTAMP] < until]

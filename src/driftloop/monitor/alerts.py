@@ -99,9 +99,11 @@ class AlertRule:
         return any(char in self.metric for char in "*?[")
 
     def keys(self, available: Sequence[str]) -> list[str]:
-        """The metric keys this rule judges, among ``available`` (sorted, for a stable order of reasons)."""
+        """The metric keys this rule judges, among ``available`` (sorted, for a stable order of reasons); a rule on
+        a metric no window has (accuracy for a regressor) judges nothing, and so warns of no missing training value.
+        """
         if not self.is_pattern:
-            return [self.metric]
+            return [self.metric] if self.metric in available else []
         return sorted({key for key in available if fnmatch.fnmatchcase(key, self.metric)})
 
     def holds(self, value: float | None, threshold: float) -> bool:
