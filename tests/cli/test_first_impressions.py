@@ -62,12 +62,13 @@ def test_the_window_table_and_its_reasons_fit_80_columns(naive: bool) -> None:
     buffer = io.StringIO()
     console = Console(file=buffer, width=80, color_system=None)
     windows = _windows(3, naive=naive)
-    console.print(windows_table(windows, "bike-sharing v1: 3 new window(s)"))
+    console.print(windows_table(windows, "bike-sharing v1: 3 window(s) assessed, 2 closed, 1 open", open_steps=[2]))
     print_reasons(console, windows)
     lines = buffer.getvalue().splitlines()
     assert max(map(len, lines)) <= 80, "\n".join(lines)
     assert "…" not in buffer.getvalue()  # nothing cut: numbers and reasons are whole
-    assert any(line.startswith("2024-01-15 06:00") and "2e+07" in line for line in lines)
+    assert any(line.startswith("2024-01-15 06:00*") and "2e+07" in line for line in lines)  # open: marked
+    assert any(line.startswith("* open: re-assessed by later passes") for line in lines)
     assert any("2024-01-01 06:00" in line and "123" in line and "1235" in line and "alert" in line
                for line in lines)
     text = " ".join(line.strip() for line in lines)

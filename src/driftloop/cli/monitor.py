@@ -23,9 +23,9 @@ def print_outcome(outcome: MonitorOutcome, console: Console) -> None:
     from driftloop.cli.windows_table import print_reasons, windows_table
 
     windows = outcome.new_windows
-    console.print(windows_table(windows, f"{outcome.model.name} v{outcome.model.version}: {len(windows)} window(s) "
-                                         f"assessed, {len(outcome.closed_steps)} closed, {len(outcome.open_steps)} open",
-                                open_steps=outcome.open_steps))
+    title = (f"{outcome.model.name} v{outcome.model.version}: {len(windows)} window(s) assessed, "
+             f"{len(outcome.closed_steps)} closed, {len(outcome.open_steps)} open")
+    console.print(windows_table(windows, title, open_steps=outcome.open_steps))
     print_reasons(console, windows)
 
 

@@ -73,7 +73,8 @@ def _registries(tracking_uri: str, data: str):
 @click.option("--until", default=None, hidden=True, help="Stop the production stream at this date (short runs).")
 @handle_errors
 def simulate(data: str, policy: str, label_delay: str, window: str, train_days: int, target: str,
-             timestamp_column: str | None, old_timestamp_column: str | None, output: str, tracking_uri: str | None, register: bool, naive_lag: str | None, until: str | None) -> None:
+             timestamp_column: str | None, old_timestamp_column: str | None, output: str, tracking_uri: str | None,
+             register: bool, naive_lag: str | None, until: str | None) -> None:
     """Replay a dataset as production traffic and compare retraining policies (cumulative MAE/RMSE, retrains,
     alerts, promotions, rejected challengers)."""
     import pandas as pd

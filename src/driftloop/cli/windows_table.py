@@ -1,8 +1,9 @@
 """The monitored windows as a terminal table that fits the terminal's width, with their reasons on their own lines.
 
 Used by ``driftloop monitor`` and ``driftloop demo``. Numbers are shown with 3 significant digits (at most 5
-characters, ``0.123``) and never cut; a table of every column a window can have is at most 78 characters wide, so it fits
-an 80-column terminal; the reasons, which can be long, are printed below the table, one a line, wrapped to the width.
+characters, ``0.123``; whole numbers up to 999,999 in full) and never cut; a table of every column a window can have
+is at most 79 characters wide, so it fits an 80-column terminal; the reasons, which can be long, are printed below
+the table, one a line, wrapped to the width.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -88,7 +89,8 @@ def check_tracking_uri(uri: str, *, timeout: float = PROBE_TIMEOUT) -> str:
             pass  # the server answered (with an error status for the bare URL): it is reachable
         except (urllib.error.URLError, OSError, ValueError) as failure:
             reason = getattr(failure, "reason", failure)
-            raise _uri_error(uri, f"cannot be reached ({reason}): is the MLflow server running?") from None
+            if not isinstance(reason, ssl.SSLError):  # a TLS handshake happened: MLflow has its own TLS settings
+                raise _uri_error(uri, f"cannot be reached ({reason}): is the MLflow server running?") from None
     return uri
 
 
