@@ -101,6 +101,14 @@ def test_a_rule_named_as_a_default_replaces_it_in_place(tmp_path: Path) -> None:
     assert windows[0].verdict == "ok"  # 0.3 fired the default (0.25), not the replacement (0.5)
 
 
+def test_disable_takes_glob_patterns(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text('disable = ["drift*"]\n', encoding="utf-8")
+    assert [rule.name for rule in load_rules(path)] == [r.name for r in load_rules() if not r.name.startswith("drift")]
+    path.write_text('disable = ["*"]\n' + RULE_TOML, encoding="utf-8")
+    assert [rule.name for rule in load_rules(path)] == ["performance degraded"]
+
+
 def test_disable_drops_defaults_by_name(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
     path.write_text('disable = ["drift widespread", "drift widespread, sustained"]\n', encoding="utf-8")

@@ -71,7 +71,7 @@ def demo(compare_policies: bool, skip_simulation: bool, folder: str | None, trac
     experiment_id = client.get_run(new.run_id).info.experiment_id
     link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id)
     console.print(f"Look at it: [bold]driftloop ui[/] then open {link} -> a run's Model metrics (drift/, "
-                  "performance/, quality/) and Artifacts -> report.html")
+                  "performance/, quality/) and Artifacts -> report.html", soft_wrap=True)  # a link is never cut
 
 
 def _monitor(console: Console, client: MlflowClient, frame, version: str, folder: Path, *, since, what: str

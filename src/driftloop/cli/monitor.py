@@ -114,7 +114,7 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
         experiment_id = client.get_run(outcome.run_id).info.experiment_id
         link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
         out.print(f"Open the charts with: driftloop ui, then {link}   (the run's artifacts hold report.html)",
-                  markup=False)
+                  markup=False, soft_wrap=True)  # a link is never cut
     if retrain_config is not None:
         _apply_retrain_policy(client, outcome, retrain_config, retrain_project, data_path, options, params)
     if outcome.alerted:

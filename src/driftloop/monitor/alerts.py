@@ -3,7 +3,7 @@
 A rule says: *metric* compared with *threshold*, for *consecutive* windows in a row, raises *severity*. Rules live in
 TOML: the packaged defaults are ``default_alerts.toml``, next to this module, with the reasoning for each; a user's
 file (``driftloop monitor --rules``) adds rules to them, replaces a default by giving its name, and drops defaults
-with a top-level ``disable = ["name", ...]`` (:func:`load_rules`)::
+with a top-level ``disable = ["name", ...]`` (names or glob patterns; ``["*"]`` drops them all) (:func:`load_rules`)::
 
     [[rule]]
     name = "performance degraded"    # unique; starts every reason the rule writes
@@ -217,30 +217,36 @@ def default_rules() -> list[AlertRule]:
 
 def merge_rules(defaults: Sequence[AlertRule], own: Sequence[AlertRule], disable: Sequence[str] = (), *,
                 source: str = "<string>") -> list[AlertRule]:
-    """The rules a monitor applies: ``defaults`` minus those named in ``disable``, each replaced by the rule of
-    ``own`` with the same name, then the other rules of ``own`` in their order.
+    """The rules a monitor applies: ``defaults`` minus those named in ``disable`` (names, or glob patterns such as
+    ``"drift*"``; ``"*"`` drops them all), each replaced by the rule of ``own`` with the same name, then the other
+    rules of ``own`` in their order.
 
     >>> defaults = [AlertRule("a", "drift/share", ">", 0.25), AlertRule("b", "quality/missing_rate", ">", 0.1)]
     >>> merged = merge_rules(defaults, [AlertRule("a", "drift/share", ">", 0.5), AlertRule("c", "rows", "<", 10)],
     ...                      ["b"])
     >>> [(rule.name, rule.threshold) for rule in merged]
     [('a', 0.5), ('c', 10)]
+    >>> [rule.name for rule in merge_rules(defaults, [AlertRule("c", "rows", "<", 10)], ["*"])]
+    ['c']
     >>> merge_rules(defaults, [], ["d"])
     Traceback (most recent call last):
     ...
     driftloop.errors.DriftloopError: Alert rules file <string>: 'disable' names 'd', which is not a built-in rule; the built-in rules are: 'a', 'b'.
     """
     names = [rule.name for rule in defaults]
-    for name in disable:
-        if name not in names:
-            raise DriftloopError(f"Alert rules file {source}: 'disable' names {name!r}, which is not a built-in rule; "
-                                 f"the built-in rules are: {', '.join(map(repr, names))}.")
+    dropped: set[str] = set()
+    for pattern in disable:
+        matched = fnmatch.filter(names, pattern)
+        if not matched:
+            raise DriftloopError(f"Alert rules file {source}: 'disable' names {pattern!r}, which is not a built-in "
+                                 f"rule; the built-in rules are: {', '.join(map(repr, names))}.")
+        dropped.update(matched)
     replacing = {rule.name: rule for rule in own}
-    both = [name for name in disable if name in replacing]
+    both = sorted(dropped & set(replacing))
     if both:
         raise DriftloopError(f"Alert rules file {source}: the rule {both[0]!r} is both in 'disable' and redefined by a "
                              f"[[rule]] table; keep one.")
-    merged = [replacing.get(rule.name, rule) for rule in defaults if rule.name not in disable]
+    merged = [replacing.get(rule.name, rule) for rule in defaults if rule.name not in dropped]
     return merged + [rule for rule in own if rule.name not in names]
 
 
@@ -248,8 +254,8 @@ def load_rules(path: str | Path | None = None) -> list[AlertRule]:
     """The alert rules of a monitor: the packaged defaults, amended by the rules file at ``path`` when given.
 
     A rules file adds its ``[[rule]]`` tables to the defaults; a rule with the name of a default replaces it, and a
-    top-level ``disable = ["name", ...]`` drops defaults by name (:func:`merge_rules`). A file with only a
-    ``[retrain]`` table therefore keeps every default rule.
+    top-level ``disable = ["name", ...]`` drops defaults by name or glob pattern, ``["*"]`` all of them
+    (:func:`merge_rules`). A file with only a ``[retrain]`` table therefore keeps every default rule.
 
     >>> [rule.name for rule in load_rules()][:2]
     ['drift widespread', 'drift widespread, sustained']
