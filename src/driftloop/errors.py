@@ -23,6 +23,13 @@ class DriftloopError(Exception):
         return str(self.args[0]) if self.args else ""
 
 
+class NoRowsError(DriftloopError):
+    """The input holds no rows, so nothing could be measured (exit code 4, as when a window's verdict is
+    ``unknown``)."""
+
+    exit_code = 4
+
+
 class NotFittedError(DriftloopError):
     """An object that must be fitted first was used before ``fit``."""
 

@@ -70,6 +70,9 @@ def test_default_rules_load_and_cover_the_documented_cases() -> None:
     assert rules["performance degraded (accuracy)"].comparison == "<"
     assert rules["missing values"].severity == "warn"
     assert rules["columns missing"].severity == "alert"
+    wrong_type = rules["values of the wrong type"]
+    assert (wrong_type.metric, wrong_type.comparison, wrong_type.threshold, wrong_type.severity) == (
+        "quality/*/type_errors", ">", 0, "warn")
 
 
 def test_a_rules_file_adds_to_the_defaults(tmp_path: Path) -> None:

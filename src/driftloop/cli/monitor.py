@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from driftloop.cli.common import handle_errors, open_store, tracking_uri_option
-from driftloop.errors import DriftloopError
+from driftloop.errors import DriftloopError, NoRowsError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from driftloop.monitor.job import MonitorOptions, MonitorOutcome
 
 ALERT_EXIT_CODE = 3
+UNKNOWN_EXIT_CODE = NoRowsError.exit_code  # 4: a window could not be judged at all, or no rows
 
 
 def print_outcome(outcome: MonitorOutcome, console: Console) -> None:
@@ -66,7 +67,8 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
             tracking_uri) -> None:
     """Monitor a registered model on production data, window by window, into MLflow.
 
-    Exits with code 3 when a window raises an alert for the first time (for cron and CI).
+    Exits with code 3 when a window raises an alert for the first time, else 4 when a window assessed could not be
+    judged at all (verdict unknown) or the data has no rows, else 0 (for cron and CI).
     """
     if window is not None and rows is not None:
         raise DriftloopError("Give either --window (time windows) or --rows (count windows), not both.")
@@ -123,6 +125,11 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
             f"Alert in {len(fired)} window(s); latest {fired[-1].start:%Y-%m-%d}: {fired[-1].reasons[-1]}",
             exit_code=ALERT_EXIT_CODE,
         )
+    unknown = [w for w in outcome.new_windows if w.verdict == "unknown"]
+    if unknown:
+        why = next((r for r in unknown[-1].reasons if not r.startswith("coverage: ")), "no rows")
+        raise DriftloopError(f"Nothing could be judged in {len(unknown)} window(s) (verdict unknown); latest "
+                             f"{unknown[-1].start:%Y-%m-%d}: {why}", exit_code=UNKNOWN_EXIT_CODE)
 
 
 def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str, data_path: str,

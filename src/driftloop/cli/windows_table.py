@@ -21,7 +21,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from driftloop.monitor.results import WindowResult
 
-VERDICT_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
+VERDICT_STYLE = {"ok": "green", "warn": "yellow", "unknown": "bold magenta", "alert": "bold red"}
 #: Performance metrics shown when a window has them: (metric key under performance/, header).
 PERFORMANCE_COLUMNS = (("mae", "mae"), ("rmse", "rmse"), ("relative_mae", "rel.mae"), ("accuracy", "acc."),
                        ("f1", "f1"))

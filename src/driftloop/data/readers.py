@@ -11,6 +11,12 @@ from driftloop.data.inference_log import is_inference_log, read_inference_log
 from driftloop.errors import DriftloopError
 
 
+#: Cells of a CSV file read as missing values: empty, and the spellings of a missing number that pandas and R write.
+#: Other text (``n/a``, ``-``, ``#N/A``) stays text, so that a numeric column holding it is reported as having
+#: values of the wrong type (:mod:`driftloop.data.coercion`) instead of being quietly read as missing.
+CSV_MISSING = ("", "NA", "NaN", "nan", "<NA>", "null", "NULL", "None")
+
+
 def _csv_separator(path: Path) -> str:
     """``;`` when the header has more semicolons than commas (the UCI wine files), else ``,``."""
     with open(path, encoding="utf-8", errors="replace") as handle:
@@ -35,7 +41,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(source)
         if suffix in (".csv", ".txt", ".gz"):
-            return pd.read_csv(source, sep=_csv_separator(source) if suffix != ".gz" else ",")
+            return pd.read_csv(source, sep=_csv_separator(source) if suffix != ".gz" else ",",
+                               keep_default_na=False, na_values=list(CSV_MISSING))
     except DriftloopError:
         raise
     except (OSError, ValueError, pd.errors.ParserError) as error:

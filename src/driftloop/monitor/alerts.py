@@ -25,10 +25,12 @@ Semantics
   there the rule cannot be judged, never fires, and a warning is logged.
 * **Order.** Windows are judged in the order given (the monitor gives them in time order). A rule with
   ``consecutive = k`` fires at window *i* iff the *k* windows ending at *i* all satisfy the comparison.
-* **Verdict.** :func:`evaluate` sets each window's ``verdict`` to the worst severity firing there (``"ok"`` when
-  none), writes ``metrics["verdict"]`` (0 = ok, 1 = warn, 2 = alert) and replaces the reasons written by these
-  rules (reasons that do not start with a rule's name, e.g. the monitor's own, are kept). It depends only on the
-  windows' metrics, so evaluating again gives the same result.
+* **Verdict.** :func:`evaluate` sets each window's ``verdict`` to the most urgent of the severities firing there
+  and of its coverage verdict (:func:`driftloop.monitor.window_coverage.judge_coverage`: ``unknown`` when nothing
+  could be judged, ``warn`` when part could not), ``"ok"`` when none, in the order ok < warn < unknown < alert; writes
+  ``metrics["verdict"]`` (0 = ok, 1 = warn, 2 = alert, -1 = unknown) and replaces the reasons written by these
+  rules and by the coverage judgement (other reasons, e.g. the monitor's own, are kept). It depends only on the
+  windows' metrics and row counts, so evaluating again gives the same result.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import DriftloopError
-from driftloop.monitor.results import VERDICTS, WindowResult
+from driftloop.monitor.results import VERDICT_CODES, VERDICTS, WindowResult
+from driftloop.monitor.window_coverage import REASON_PREFIX, CoveragePolicy, judge_coverage
 from driftloop.settings import redact_uri
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,7 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 SEVERITIES = ("warn", "alert")
 RELATIVE_TO = ("training",)
-SEVERITY_LEVEL = {verdict: level for level, verdict in enumerate(VERDICTS)}  # ok 0, warn 1, alert 2
+SEVERITY_LEVEL = {verdict: level for level, verdict in enumerate(VERDICTS)}  # ok 0, warn 1, unknown 2, alert 3
 PAYLOAD_SCHEMA = "driftloop.alert/1"
 
 _REQUIRED = ("name", "metric", "comparison", "threshold", "severity")
@@ -329,8 +332,10 @@ def _judge(rule: AlertRule, key: str, windows: Sequence[WindowResult],
 
 
 def evaluate(windows: Sequence[WindowResult], rules: Sequence[AlertRule], *,
-             training_metrics: Mapping[str, float] | None = None) -> None:
-    """Judge ``windows`` (in time order) with ``rules``; set each window's verdict, reasons and ``metrics["verdict"]``.
+             training_metrics: Mapping[str, float] | None = None, coverage: CoveragePolicy | None = None) -> None:
+    """Judge ``windows`` (in time order) with ``rules`` and their coverage (``coverage``, default
+    :class:`~driftloop.monitor.window_coverage.CoveragePolicy`); set each window's verdict, reasons and
+    ``metrics["verdict"]``.
 
     >>> import pandas as pd
     >>> day = pd.Timestamp("2024-01-01")
@@ -354,11 +359,15 @@ def evaluate(windows: Sequence[WindowResult], rules: Sequence[AlertRule], *,
                 if reason is not None:
                     new_reasons[position].append(reason)
                     levels[position] = max(levels[position], SEVERITY_LEVEL[rule.severity])
+    policy = coverage or CoveragePolicy()
+    prefixes = tuple(f"{name}: " for name in names) + (REASON_PREFIX,)
     for window, level, reasons in zip(windows, levels, new_reasons, strict=True):
-        kept = [reason for reason in window.reasons if not any(reason.startswith(f"{name}: ") for name in names)]
-        window.reasons = kept + reasons
+        covered, coverage_reasons = judge_coverage(window, policy)
+        if covered is not None:
+            level = max(level, SEVERITY_LEVEL[covered])
+        window.reasons = [r for r in window.reasons if not r.startswith(prefixes)] + coverage_reasons + reasons
         window.verdict = VERDICTS[level]
-        window.metrics["verdict"] = float(level)
+        window.metrics["verdict"] = VERDICT_CODES[window.verdict]
 
 
 # ------------------------------------------------------------------------------------------------------ webhook
@@ -408,9 +417,9 @@ def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | Non
           "version": "3" | null,                # the registered model version
           "run_id": "..." | null,               # the MLflow monitoring run
           "tracking_uri": "..." | null,         # without user and password
-          "verdict": "ok" | "warn" | "alert",   # the worst verdict over all windows
+          "verdict": "ok" | "warn" | "unknown" | "alert",   # the most urgent verdict over all windows
           "windows": 40,                        # windows judged
-          "alerts": 2, "warnings": 3,           # windows with each verdict
+          "alerts": 2, "warnings": 3, "unknown": 1,   # windows with each verdict
           "fired": [                            # every window whose verdict is not ok, in order
             {"window": 12, "start": "ISO 8601", "end": "ISO 8601", "verdict": "alert", "reasons": ["..."]}
           ]
@@ -432,6 +441,7 @@ def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | Non
     verdict = VERDICTS[level]
     alerts = sum(w.verdict == "alert" for w in windows)
     warnings = sum(w.verdict == "warn" for w in windows)
+    unknown = sum(w.verdict == "unknown" for w in windows)
     label = model if version is None else f"{model} (version {version})"
     text = f"driftloop: {label}: {verdict}"
     if fired:
@@ -450,6 +460,7 @@ def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | Non
         "windows": len(windows),
         "alerts": alerts,
         "warnings": warnings,
+        "unknown": unknown,
         "fired": fired,
     }
 

@@ -17,8 +17,8 @@ from driftloop.monitor.alerts import as_number
 
 # A calm palette: blues, teal and slate for data; red and amber only for verdicts.
 SERIES_COLOURS = ("#2f6fb5", "#2a9d8f", "#7b61c9", "#5f6b7a", "#b5762f")
-VERDICT_COLOURS = {"ok": "#4caf7d", "warn": "#e5a03a", "alert": "#d64545"}
-BAND_COLOURS = {"warn": "#fcefd6", "alert": "#f9dcdc"}
+VERDICT_COLOURS = {"ok": "#4caf7d", "warn": "#e5a03a", "unknown": "#6b5b95", "alert": "#d64545"}
+BAND_COLOURS = {"warn": "#fcefd6", "unknown": "#e9e4f2", "alert": "#f9dcdc"}
 REFERENCE_COLOUR = "#b9c3ce"
 WINDOW_COLOUR = "#2f6fb5"
 TEXT = "#1f2933"
@@ -209,7 +209,7 @@ def _x_axis(frame: Frame, labels: Sequence[str], slot: float) -> list[str]:
 
 
 def _bands(frame: Frame, verdicts: Sequence[str], slot: float) -> list[str]:
-    """Shade runs of warn / alert windows behind the plot."""
+    """Shade runs of warn / unknown / alert windows behind the plot."""
     parts = []
     i = 0
     while i < len(verdicts):
@@ -353,9 +353,9 @@ def bar_chart(labels: Sequence[str], reference: Sequence[float], window: Sequenc
 def verdict_strip(verdicts: Sequence[str], labels: Sequence[str], *, width: float = 1140, height: float = 50) -> str:
     """One cell per window, coloured by its verdict, with thinned date labels underneath.
 
-    >>> svg = verdict_strip(["ok", "warn", "alert"], ["a", "b", "c"])
-    >>> [svg.count(f'class="cell-{v}"') for v in ("ok", "warn", "alert")]
-    [1, 1, 1]
+    >>> svg = verdict_strip(["ok", "warn", "unknown", "alert"], ["a", "b", "c", "d"])
+    >>> [svg.count(f'class="cell-{v}"') for v in ("ok", "warn", "unknown", "alert")]
+    [1, 1, 1, 1]
     """
     frame = Frame(width, height, left=2, right=2, top=2, bottom=20)
     slot = min(frame.inner_width / max(len(verdicts), 1), MAX_CELL)

@@ -5,9 +5,13 @@ Pure computation: no MLflow here (see :mod:`driftloop.tracking.monitoring`). For
 1. drift of every profiled feature (and of the prediction, when the profile holds a ``prediction`` column) with
    :meth:`driftloop.profile.ReferenceProfile.compare`, whose flags are calibrated (BH-corrected tests,
    leave-one-chunk-out thresholds for distances);
-2. data quality (:mod:`driftloop.monitor.quality`);
+2. data quality (:mod:`driftloop.monitor.quality`); numeric columns stored as text are read as numbers where that
+   loses nothing (:mod:`driftloop.data.coercion`), other values are counted as wrong-type values;
 3. realised performance on the labelled rows (:mod:`driftloop.monitor.performance`);
-4. verdicts from the alert rules (:mod:`driftloop.monitor.alerts`), a sequential rule across windows.
+4. coverage: the shares of profiled columns compared, of rows with a prediction and with a label
+   (:mod:`driftloop.monitor.window_coverage`);
+5. verdicts from the alert rules (:mod:`driftloop.monitor.alerts`), a sequential rule across windows, and from the
+   coverage (``unknown`` when nothing could be judged, ``warn`` when part could not).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import pandas as pd
 
 from driftloop.data.windows import Window
 from driftloop.monitor.alerts import AlertRule, evaluate
+from driftloop.monitor import window_coverage as coverage
+from driftloop.monitor.window_coverage import CoveragePolicy
 from driftloop.monitor.distributions import distribution
 from driftloop.monitor.performance import infer_task, performance_metrics, probability_metrics
-from driftloop.monitor.quality import quality_metrics
+from driftloop.monitor.quality import quality_metrics, read_text_numbers
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
@@ -61,28 +67,42 @@ class MonitorInputs:
 
 
 def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[str, float], list[str]]:
+    """Drift metrics, ``drift/share`` over the features compared, ``coverage/columns`` (features compared over
+    profiled features) and one reason per column that could not be compared (or per statistic, when they differ)."""
     metrics: dict[str, float] = {}
     reasons: list[str] = []
     drifted_features: set[str] = set()
     judged_features: set[str] = set()
+    profiled_features: set[str] = set()
+    failures: dict[str, dict[str, list[str]]] = {}  # column -> reason -> statistics
+    statistics: dict[str, int] = {}
     for row in drift.itertuples(index=False):
         base = f"drift/{row.column}/{row.statistic}"
         metrics[base] = float(row.value) if row.value == row.value else float("nan")
         if row.p_value == row.p_value:
             metrics[f"{base}_p_value"] = float(row.p_value)
+        statistics[row.column] = statistics.get(row.column, 0) + 1
+        if row.column in features:
+            profiled_features.add(row.column)
         if row.reason is not None:
-            reasons.append(f"drift of {row.column!r} not computed ({row.statistic}): {row.reason}")
+            failures.setdefault(row.column, {}).setdefault(row.reason, []).append(row.statistic)
             continue
         if row.column in features:
             judged_features.add(row.column)
             if bool(row.drifted):
                 drifted_features.add(row.column)
+    for column, by_reason in failures.items():
+        for reason, names in by_reason.items():
+            which = "" if len(names) == statistics[column] else f" ({', '.join(names)})"
+            reasons.append(f"drift of {column!r} not computed{which}: {reason}")
     share = len(drifted_features) / len(judged_features) if judged_features else float("nan")
     metrics["drift/share"] = share
     metrics["drift/features_drifted"] = float(len(drifted_features))
+    if profiled_features:
+        metrics[coverage.COLUMNS] = len(judged_features) / len(profiled_features)
     if drifted_features:
         reasons.append("drifted: " + ", ".join(sorted(drifted_features)))
-    return metrics, list(dict.fromkeys(reasons))
+    return metrics, reasons
 
 
 def _top_distributions(inputs: MonitorInputs, window: pd.DataFrame, drift: pd.DataFrame) -> list:
@@ -110,15 +130,18 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     frame = window.frame
     result = WindowResult(window.index, window.start, window.end, len(frame), {"rows": float(len(frame))})
     if len(frame) == 0:
-        result.reasons.append("empty window: no rows")
-        return result
+        return result  # its verdict is unknown: coverage: no rows
     profile = inputs.profile
+    numeric = list(inputs.reference_ranges)
+    text_numbers = read_text_numbers(frame, [c for c in numeric if c in inputs.features])
     quality, quality_reasons = quality_metrics(
-        frame, inputs.features, list(inputs.reference_ranges), inputs.reference_ranges, inputs.reference_categories,
-        [*inputs.ignored_columns, PREDICTION, LABEL, NAIVE]
+        frame, inputs.features, numeric, inputs.reference_ranges, inputs.reference_categories,
+        [*inputs.ignored_columns, PREDICTION, LABEL, NAIVE], text_numbers
     )
     result.metrics.update(quality)
     result.reasons.extend(quality_reasons)
+    if text_numbers:  # numbers stored as text: the model and the drift statistics see the numbers
+        frame = frame.assign(**{column: read.values for column, read in text_numbers.items()})
 
     if PREDICTION not in frame.columns and inputs.predict is not None:
         missing = [c for c in inputs.features if c not in frame.columns]
@@ -136,6 +159,11 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     result.metrics.update(drift_metrics)
     result.reasons.extend(drift_reasons)
     result.distributions = _top_distributions(inputs, frame, drift)
+    if inputs.predict is not None or PREDICTION in profile.columns_:
+        predicted = frame[PREDICTION].notna().to_numpy() if PREDICTION in frame.columns else np.zeros(len(frame), bool)
+        result.metrics[coverage.PREDICTIONS] = float(predicted.mean())
+        if LABEL in frame.columns:  # labels were expected
+            result.metrics[coverage.LABELS] = float((predicted & frame[LABEL].notna().to_numpy()).mean())
 
     if LABEL in frame.columns and PREDICTION in frame.columns:
         chosen_task = task or infer_task(frame[PREDICTION])
@@ -161,13 +189,15 @@ def assess_windows(
     history: Sequence[WindowResult] = (),
     task: str | None = None,
     progress: Callable[[int], None] | None = None,
+    coverage_policy: CoveragePolicy | None = None,
 ) -> list[WindowResult]:
-    """Assess every window, then set verdicts with the alert rules over ``history`` followed by the new windows
-    (so that a rule on consecutive windows sees across monitoring passes). Returns the new windows only."""
+    """Assess every window, then set verdicts with the alert rules and the ``coverage_policy`` over ``history``
+    followed by the new windows (so that a rule on consecutive windows sees across monitoring passes). Returns the
+    new windows only."""
     results = []
     for window in windows:
         results.append(assess_window(inputs, window, task=task))
         if progress is not None:
             progress(1)
-    evaluate([*history, *results], rules, training_metrics=training_metrics)
+    evaluate([*history, *results], rules, training_metrics=training_metrics, coverage=coverage_policy)
     return results

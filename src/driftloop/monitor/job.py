@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length, row_windows, time_windows
-from driftloop.errors import DriftloopError
+from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor.alerts import alert_payload, evaluate, load_rules, send_webhook
 from driftloop.monitor.engine import LABEL, NAIVE, PREDICTION, MonitorInputs, assess_windows
 from driftloop.monitor.lifecycle import (
@@ -337,7 +337,11 @@ def run_monitor(
     pyfunc_model = load_model(client, model)
     features = model_features(pyfunc_model, profile)
     notes: list[str] = []
-    frame = _attach_naive_forecasts(_attach_labels(read_table(data_path), options, notes), options)
+    data = read_table(data_path)
+    if len(data) == 0:
+        raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(map(str, data.columns))}): "
+                          "nothing to monitor.")
+    frame = _attach_naive_forecasts(_attach_labels(data, options, notes), options)
     cut = _cut_windows(frame, options)
     delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)
     first_start = cut.windows[0].start if cut.windows and cut.length is not None else None

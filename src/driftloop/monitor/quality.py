@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from driftloop.data.coercion import TextNumbers, is_text_column, numbers_from_text
+
+
+def read_text_numbers(window: pd.DataFrame, numeric_columns: Sequence[str]) -> dict[str, TextNumbers]:
+    """The numeric columns of ``window`` that arrive as text (or objects), read with
+    :func:`~driftloop.data.coercion.numbers_from_text`."""
+    return {c: numbers_from_text(window[c]) for c in numeric_columns
+            if c in window.columns and is_text_column(window[c])}
 
 
 def quality_metrics(
@@ -16,13 +24,19 @@ def quality_metrics(
     reference_ranges: dict[str, tuple[float, float]],
     reference_categories: dict[str, set[object]],
     ignored_columns: Sequence[str] = (),
+    text_numbers: Mapping[str, TextNumbers] | None = None,
 ) -> tuple[dict[str, float], list[str]]:
     """Quality metrics of ``window`` (keys as in :mod:`driftloop.monitor.results`) and reasons for problems.
 
     - ``missing_rate``: NaN or None cells over the column's rows;
-    - ``type_errors``: non-missing values of a numeric column that do not parse as numbers;
+    - ``type_errors``: non-missing values of a numeric column that are not numbers (text that is not a decimal
+      numeral, or one a float64 cannot hold unchanged: :mod:`driftloop.data.coercion`);
+    - ``coerced_from_text``: values of a numeric column stored as text and read as numbers, losslessly;
     - ``out_of_range``: numeric values outside the reference's ``[min, max]``;
     - ``unseen``: categorical values absent from the reference's table.
+
+    ``text_numbers`` are the numeric columns already read from text (:func:`read_text_numbers`); other numeric
+    columns that arrive as text are read here.
     """
     metrics: dict[str, float] = {}
     reasons: list[str] = []
@@ -34,6 +48,7 @@ def quality_metrics(
     if missing_columns:
         reasons.append(f"columns the model expects are missing: {', '.join(missing_columns)}")
     missing_cells = 0
+    text_columns: list[str] = []
     present = [c for c in expected_columns if c in window.columns]
     for column in present:
         values = window[column]
@@ -41,15 +56,19 @@ def quality_metrics(
         missing_cells += int(missing.sum())
         metrics[f"quality/{column}/missing_rate"] = float(missing.mean()) if rows else float("nan")
         if column in numeric_columns:
-            if is_numeric_dtype(values.dtype) and not is_bool_dtype(values.dtype):
+            if not is_text_column(values):
                 numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-                type_errors = 0
+                type_errors = converted = 0
             else:
-                numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                type_errors = int((np.isnan(numbers) & ~missing.to_numpy()).sum())
+                read = (text_numbers or {}).get(column) or numbers_from_text(values)
+                numbers = read.values.to_numpy()
+                type_errors, converted = read.wrong_type, read.converted
+                metrics[f"quality/{column}/coerced_from_text"] = converted / rows if rows else float("nan")
+                if converted:
+                    text_columns.append(column)
             metrics[f"quality/{column}/type_errors"] = type_errors / rows if rows else float("nan")
             if type_errors:
-                reasons.append(f"column {column!r}: {type_errors} value(s) are not numbers")
+                reasons.append(f"column {column!r}: {type_errors} value(s) are not numbers, such as {read.example!r}")
             if column in reference_ranges:
                 low, high = reference_ranges[column]
                 finite = numbers[np.isfinite(numbers)]
@@ -60,6 +79,9 @@ def quality_metrics(
             observed = values[~missing]
             unseen = int((~observed.isin(list(known))).sum()) if len(observed) else 0
             metrics[f"quality/{column}/unseen"] = unseen / rows if rows else float("nan")
+    if text_columns:
+        reasons.append(f"numbers stored as text were read as numbers (losslessly) in {len(text_columns)} column(s): "
+                       + ", ".join(text_columns))
     cells = rows * len(expected_columns)
     metrics["quality/missing_rate"] = (missing_cells + rows * len(missing_columns)) / cells if cells else float("nan")
     return metrics, reasons

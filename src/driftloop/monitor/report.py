@@ -4,9 +4,11 @@ Everything is inline — CSS, and SVG charts drawn by :mod:`driftloop.monitor.ch
 attached to an MLflow run or sent by mail: no CDN, no script, no font or image to fetch. Every piece of text that
 comes from data (column names, reasons, the model's name) is escaped.
 
-Sections: a header (model, data range, windows, alerts); a verdict strip (one cell per window); timelines of
-realised performance and label coverage, of the drift share, and of data quality, with warn and alert windows
-shaded; reference-versus-window distributions of the most drifted features; the alert rules; a table of windows.
+Sections: a header (model, data range, windows, alerts); a verdict strip (one cell per window); the coverage (what
+share of the profiled columns, predictions and labels could be judged: windows judged only in part are ``warn``,
+windows where nothing could be judged ``unknown``); timelines of realised performance and label coverage, of the
+drift share, and of data quality, with warn, unknown and alert windows shaded; reference-versus-window
+distributions of the most drifted features; the alert rules; a table of windows.
 
 >>> import pandas as pd
 >>> from driftloop.monitor.results import WindowResult
@@ -125,8 +127,8 @@ def _legend(series: Sequence[Series], thresholds: Sequence[Threshold],
     legend += [(name, f"dash {kind}") for kind, name in
                (("training", "training value"), ("warn", "warn threshold"), ("alert", "alert threshold"))
                if kind in kinds]
-    legend += [(name, f"band {kind}") for kind, name in (("warn", "warn window"), ("alert", "alert window"))
-               if kind in verdicts]
+    legend += [(name, f"band {kind}") for kind, name in
+               (("warn", "warn window"), ("unknown", "unknown window"), ("alert", "alert window")) if kind in verdicts]
     return legend
 
 
@@ -136,6 +138,7 @@ def _legend(series: Sequence[Series], thresholds: Sequence[Threshold],
 def _header(windows: Sequence[WindowResult], title: str, model: str, subtitle: str, date: str) -> str:
     alerts = sum(w.verdict == "alert" for w in windows)
     warns = sum(w.verdict == "warn" for w in windows)
+    unknown = sum(w.verdict == "unknown" for w in windows)
     if windows:
         span = f"{windows[0].start.strftime(date)} → {windows[-1].end.strftime(date)}"
         latest = windows[-1].verdict
@@ -145,11 +148,12 @@ def _header(windows: Sequence[WindowResult], title: str, model: str, subtitle: s
         ("Model", escape(model), ""),
         ("Data", escape(span), ""),
         ("Windows", f"{len(windows):,}", f"{sum(w.rows for w in windows):,} rows"),
-        ("Alerts", f"{alerts:,}", f"{warns:,} warning{'s' if warns != 1 else ''}"),
+        ("Alerts", f"{alerts:,}", f"{warns:,} warning{'s' if warns != 1 else ''}, {unknown:,} unknown"),
         ("Latest window", _pill(latest) if windows else "—", ""),
     ]
     card_html = "".join(
-        f'<div class="card{" alert" if name == "Alerts" and alerts else ""}"><div class="label">{name}</div>'
+        f'<div class="card{" alert" if name == "Alerts" and (alerts or unknown) else ""}">'
+        f'<div class="label">{name}</div>'
         f'<div class="value">{value}</div><div class="sub">{escape(sub)}</div></div>'
         for name, value, sub in cards
     )
@@ -196,10 +200,37 @@ def _performance_section(windows: Sequence[WindowResult], labels: Sequence[str],
                     "Realised performance on the rows whose label has arrived; gaps are windows without labels.")
 
 
+COVERAGE_SERIES = (("coverage/columns", "profiled columns compared"),
+                   ("coverage/predictions", "rows with a prediction"), ("coverage/labels", "rows with a label"))
+
+
+def _coverage_section(windows: Sequence[WindowResult], labels: Sequence[str]) -> str:
+    """How much of each window could be judged; a sentence that counts the windows judged in part or not at all."""
+    series = [Series(name, _series(windows, key), SERIES_COLOURS[i])
+              for i, (key, name) in enumerate(COVERAGE_SERIES) if finite(_series(windows, key))]
+    unknown = [w for w in windows if w.verdict == "unknown"]
+    partial = [w for w in windows if w.verdict != "unknown" and any(r.startswith("coverage: ") for r in w.reasons)]
+    if unknown or partial:
+        summary = (f'<p class="coverage-alarm"><b>{len(unknown)} window(s) could not be judged at all</b> (verdict '
+                   f"unknown) and {len(partial)} only in part: their silence is not an all-clear. The reasons in the "
+                   "table say what was missing.</p>")
+    else:
+        summary = '<p class="note">Every window was judged in full: all profiled columns compared, every row ' \
+                  "predicted, and labels where they were expected.</p>"
+    if not series:
+        return _section("Coverage", summary)
+    verdicts = [w.verdict for w in windows]
+    chart = line_chart(labels, series, verdicts=verdicts, thresholds=[], percent=True, y_min=0.0, y_max=1.0,
+                       y_label="share judged", width=1140)
+    return _section("Coverage", summary + _panel("Share of each window that could be judged", chart,
+                                                 _legend(series, [], verdicts), wide=True))
+
+
 def _drift_section(windows: Sequence[WindowResult], labels: Sequence[str], rules: Sequence[AlertRule],
                    training: Mapping[str, float]) -> str:
     if not finite(_series(windows, "drift/share")):
-        return _section("Drift", '<p class="empty">No drift measured in these windows.</p>')
+        return _section("Drift", '<p class="empty">No drift measured in these windows: no profiled column could be '
+                                 "compared (see Coverage and the reasons in the table).</p>")
     panel = _timeline(windows, labels, "drift/share", "drifted features", rules, training, percent=True,
                       y_min=0.0, wide=True, title="Share of features drifted")
     return _section("Drift", panel, "Share of the model's features whose distribution differs from the reference "
@@ -322,11 +353,13 @@ def _table_section(windows: Sequence[WindowResult], date: str) -> str:
         rows.append(
             f'<tr class="{escape(w.verdict)}"><td class=num>{w.index}</td><td>{w.start.strftime(date)}</td>'
             f"<td>{w.end.strftime(date)}</td><td class=num>{w.rows:,}</td>"
+            f"<td class=num>{_fmt(w.metrics.get('coverage/columns'), percent=True)}</td>"
             f"<td class=num>{_fmt(w.metrics.get('drift/share'), percent=True)}</td>{perf_cell}"
             f"<td>{_pill(w.verdict)}</td><td class=reasons>{reasons}</td></tr>"
         )
     table = ("<div class=scroll><table><thead><tr><th class=num>#</th><th>start</th><th>end</th>"
-             f"<th class=num>rows</th><th class=num>drift share</th>{perf_head}<th>verdict</th><th>reasons</th>"
+             f"<th class=num>rows</th><th class=num>columns compared</th><th class=num>drift share</th>{perf_head}"
+             "<th>verdict</th><th>reasons</th>"
              f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
     return _section("Windows", table)
 
@@ -335,7 +368,8 @@ def _table_section(windows: Sequence[WindowResult], date: str) -> str:
 
 
 CSS = """
-:root{--text:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f5f7fa;--ok:#4caf7d;--warn:#e5a03a;--alert:#d64545}
+:root{--text:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f5f7fa;--ok:#4caf7d;--warn:#e5a03a;--unknown:#6b5b95;
+--alert:#d64545}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--text);font:14px/1.5 "Segoe UI",Roboto,"Helvetica Neue",
 "Liberation Sans","DejaVu Sans",Arial,sans-serif}
@@ -367,11 +401,13 @@ svg text{font-family:inherit}
 .key i.dash{height:0;border-top:2px dashed var(--muted)}
 .key i.dash.warn{border-color:var(--warn)}.key i.dash.alert{border-color:var(--alert)}
 .key i.dash.training{border-top-style:dotted}
-.key i.band.warn{background:#fcefd6}.key i.band.alert{background:#f9dcdc}
+.key i.band.warn{background:#fcefd6}.key i.band.unknown{background:#e9e4f2}.key i.band.alert{background:#f9dcdc}
 .key i.bar{width:12px;height:12px;border-radius:2px}.key i.ref{background:#b9c3ce}.key i.win{background:#2f6fb5}
 .strip-legend{display:flex;gap:16px;font-size:12px;color:var(--muted);margin-top:4px}
 .pill{display:inline-block;padding:1px 9px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
-.pill.ok{background:var(--ok)}.pill.warn{background:var(--warn)}.pill.alert{background:var(--alert)}
+.pill.ok{background:var(--ok)}.pill.warn{background:var(--warn)}.pill.unknown{background:var(--unknown)}
+.pill.alert{background:var(--alert)}
+.coverage-alarm{margin:0 0 10px;padding:8px 12px;border-left:4px solid var(--unknown);background:#f3f0f8}
 .scroll{max-height:560px;overflow:auto;border:1px solid var(--line);border-radius:6px}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:5px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
@@ -379,6 +415,7 @@ th{background:#f0f3f7;font-weight:600;position:sticky;top:0}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.alert td:first-child{box-shadow:inset 3px 0 var(--alert)}
 tr.warn td:first-child{box-shadow:inset 3px 0 var(--warn)}
+tr.unknown td:first-child{box-shadow:inset 3px 0 var(--unknown)}
 td.reasons{color:#3e4c59;overflow-wrap:anywhere}
 .muted{color:var(--muted)}
 code{font-size:12px;background:#f0f3f7;padding:1px 4px;border-radius:3px}
@@ -419,9 +456,10 @@ def render_report(windows: Sequence[WindowResult], *, title: str, model: str, su
     labels = [w.end.strftime(date) for w in windows]
     strip = verdict_strip([w.verdict for w in windows], labels)
     keys = "".join(f'<span class="key"><i class="bar" style="background:var(--{v})"></i>{v}</span>'
-                   for v in ("ok", "warn", "alert"))
+                   for v in ("ok", "warn", "unknown", "alert"))
     parts.append(_section("Verdict per window", f'{strip}<div class="strip-legend">{keys}</div>',
                           "One cell per window, labelled by the window's end."))
+    parts.append(_coverage_section(windows, labels))
     parts.append(_performance_section(windows, labels, rules, training))
     parts.append(_drift_section(windows, labels, rules, training))
     parts.append(_quality_section(windows, labels, rules, training))

@@ -6,7 +6,10 @@ Metric names are MLflow metric keys; the ``/`` groups them in the MLflow UI's ch
 key                                meaning
 =================================  ===========================================================================
 ``rows``                           rows in the window
-``verdict``                        0 = ok, 1 = warn, 2 = alert
+``verdict``                        0 = ok, 1 = warn, 2 = alert, -1 = unknown (nothing could be judged)
+``coverage/columns``               share of the profiled input columns whose drift was computed
+``coverage/predictions``           share of the rows with a prediction
+``coverage/labels``                share of the rows with a label and a prediction (when labels were expected)
 ``drift/share``                    share of the features (not the prediction) flagged as drifted
 ``drift/features_drifted``         number of features flagged as drifted
 ``drift/<column>/<statistic>``     a drift statistic of one feature (or of ``prediction``)
@@ -18,6 +21,7 @@ key                                meaning
 ``quality/<column>/out_of_range``  share of values outside the reference's [min, max]
 ``quality/<column>/unseen``        share of values of a categorical column never seen in the reference
 ``quality/<column>/type_errors``   share of values that could not be read as the expected type
+``quality/<column>/coerced_from_text``  share of values of a numeric column stored as text, read as numbers
 ``performance/<metric>``           realised performance on the rows whose label has arrived
 ``performance/label_coverage``     share of the window's rows whose label has arrived
 ``performance/labelled_rows``      number of those rows
@@ -30,7 +34,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-VERDICTS = ("ok", "warn", "alert")
+#: The verdicts, from the least to the most urgent (:mod:`driftloop.monitor.window_coverage` sets ``unknown``).
+VERDICTS = ("ok", "warn", "unknown", "alert")
+#: ``metrics["verdict"]`` of each verdict (alert stays 2, as logged before ``unknown`` existed).
+VERDICT_CODES = {"ok": 0.0, "warn": 1.0, "alert": 2.0, "unknown": -1.0}
 
 
 @dataclass(frozen=True)
