@@ -153,6 +153,27 @@ def test_a_window_without_any_of_its_expected_labels_warns(wine_store, workdir):
     assert "coverage: coverage/labels = 0 (no rows with a label to judge the performance)" in second["reasons"]
 
 
+def test_a_service_log_without_any_feedback_expects_no_labels(trained_wine_store, workdir):
+    from fastapi.testclient import TestClient
+
+    from driftloop.serve.service import build_service
+
+    uri = copy_store(trained_wine_store, workdir)
+    features = stable_red(400).drop(columns=["id", "quality"])
+    log_path = workdir / "inference-log.db"
+    with TestClient(build_service("wine-quality@champion", tracking_uri=uri, log_path=log_path)) as client:
+        response = client.post("/predict", json={"dataframe_split": features.to_dict(orient="split")})
+        assert response.status_code == 200, response.text
+    result = CliRunner().invoke(cli, ["monitor", "--model", "wine-quality@champion", "--data", str(log_path),
+                                      "--rows", "200", "--tracking-uri", uri])
+    assert "note: the data holds no label at all: performance is not measured" in result.output
+    client, run_id = run_of(uri)
+    assert [m.value for m in client.get_metric_history(run_id, "coverage/predictions")] == [1.0, 1.0]
+    assert client.get_metric_history(run_id, "coverage/labels") == []
+    assert not any("coverage/labels" in r for r in client.get_run(run_id).data.tags.get("driftloop.last_reasons",
+                                                                                         "").split("; "))
+
+
 # ------------------------------------------------------------------------------------ the coverage verdict itself
 
 DAY = pd.Timestamp("2024-01-01")

@@ -275,3 +275,49 @@ def test_axis_ticks_end_and_cover_any_range(low: float, width: float, scale: int
     assert 2 <= len(ticks) <= 12 and ticks == sorted(ticks)
     span = ticks[-1] - ticks[0]
     assert ticks[0] <= low + 1e-9 * span and ticks[-1] >= high - 1e-9 * span
+
+
+def uncovered_windows() -> list[WindowResult]:
+    """The fake run, with coverage: windows 10-14 lose a column, 20-24 could not be judged, 30 is empty."""
+    windows = fake_windows()
+    for window in windows:
+        i = window.index
+        columns = 0.0 if 20 <= i < 25 else 2 / 3 if 10 <= i < 15 else 1.0
+        window.metrics.update({"coverage/columns": columns, "coverage/predictions": 0.0 if 20 <= i < 25 else 1.0})
+        if 20 <= i < 25:
+            window.metrics.pop("drift/share")
+        if i == 30:
+            window.rows, window.metrics = 0, {"rows": 0.0}
+    evaluate(windows, load_rules(), training_metrics=TRAINING)
+    return windows
+
+
+def test_coverage_and_the_unknown_verdict_are_shown() -> None:
+    windows = uncovered_windows()
+    assert [w.index for w in windows if w.verdict == "unknown"] == [20, 21, 22, 23, 24, 30]
+    html = render(windows)
+    assert "<h2>Coverage</h2>" in html and "<figcaption>Share of each window that could be judged</figcaption>" in html
+    assert "6 window(s) could not be judged at all</b> (verdict unknown) and 5 only in part" in html
+    assert html.count('class="cell-unknown"') == 6 and html.count('<tr class="unknown">') == 6
+    assert "band-unknown" in html and "6 unknown" in html
+    assert html.count('<span class="pill unknown">unknown</span>') == 6
+    assert "<th class=num>columns compared</th>" in html and "<td class=num>66.7%</td>" in html
+    assert "coverage: coverage/columns = 0.6667 &lt; 1 (profiled columns compared)" in html
+    assert "No coverage figures in these windows" in render(fake_windows())  # windows logged before coverage
+    judged = fake_windows()
+    for window in judged:
+        window.metrics.update({"coverage/columns": 1.0, "coverage/predictions": 1.0})
+    assert "Every window was judged in full" in render(judged)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (Debian's chromium package): "
+                                                  "the report is not rendered in a browser")
+def test_unknown_windows_are_drawn_in_their_own_colour_in_chromium(tmp_path: Path) -> None:
+    page = write_report(tmp_path / "report.html", render(uncovered_windows()))
+    screenshot = tmp_path / "report.png"
+    shot = chromium(f"--screenshot={screenshot}", "--window-size=1280,1200", page.as_uri(),
+                    profile=tmp_path / "profile")
+    assert screenshot.exists(), shot.stderr[-2000:]
+    _, _, colours = png_pixels(screenshot)
+    assert bytes.fromhex("6b5b95") in colours  # the unknown cells of the verdict strip, above the fold
+    assert bytes.fromhex("e9e4f2") in colours  # the unknown band behind the coverage timeline

@@ -205,6 +205,10 @@ def _attach_labels(frame: pd.DataFrame, options: MonitorOptions, notes: list[str
         frame[LABEL] = frame[options.id_column].map(mapping)
         if options.target and options.target in frame.columns and options.target != LABEL:
             frame = frame.drop(columns=[options.target])
+    elif options.target is None and LABEL in frame.columns and frame[LABEL].isna().all():
+        # an inference log that never received feedback: no label is expected (coverage/labels is not judged)
+        notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
+        frame = frame.drop(columns=[LABEL])
     elif options.target is not None:
         if options.target not in frame.columns:
             raise DriftloopError(

@@ -214,16 +214,20 @@ def _coverage_section(windows: Sequence[WindowResult], labels: Sequence[str]) ->
         summary = (f'<p class="coverage-alarm"><b>{len(unknown)} window(s) could not be judged at all</b> (verdict '
                    f"unknown) and {len(partial)} only in part: their silence is not an all-clear. The reasons in the "
                    "table say what was missing.</p>")
-    else:
+    elif series:
         summary = '<p class="note">Every window was judged in full: all profiled columns compared, every row ' \
                   "predicted, and labels where they were expected.</p>"
+    else:
+        summary = '<p class="empty">No coverage figures in these windows (logged by an earlier driftloop).</p>'
+    note = ("A window judged only in part (a profiled column not compared, a row without a prediction, no label "
+            "where labels were expected) is warn; one where nothing could be judged is unknown.")
     if not series:
-        return _section("Coverage", summary)
+        return _section("Coverage", summary, note)
     verdicts = [w.verdict for w in windows]
     chart = line_chart(labels, series, verdicts=verdicts, thresholds=[], percent=True, y_min=0.0, y_max=1.0,
                        y_label="share judged", width=1140)
     return _section("Coverage", summary + _panel("Share of each window that could be judged", chart,
-                                                 _legend(series, [], verdicts), wide=True))
+                                                 _legend(series, [], verdicts), wide=True), note)
 
 
 def _drift_section(windows: Sequence[WindowResult], labels: Sequence[str], rules: Sequence[AlertRule],
