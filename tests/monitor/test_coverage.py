@@ -150,7 +150,22 @@ def test_a_window_without_any_of_its_expected_labels_warns(wine_store, workdir):
     first, second = windows
     assert first["metrics"]["coverage/labels"] == 1.0 and not any(r.startswith("coverage") for r in first["reasons"])
     assert second["metrics"]["coverage/labels"] == 0.0 and second["verdict"] == "warn"
-    assert "coverage: coverage/labels = 0 (no rows with a label to judge the performance)" in second["reasons"]
+    assert "coverage: coverage/labels = 0 (no rows with a label and a prediction)" in second["reasons"]
+
+
+def test_profile_reads_numbers_stored_as_text_and_names_a_column_that_is_not(wine_store, workdir):
+    data = stable_red().astype({c: "str" for c in FEATURES})
+    data.to_parquet(workdir / "text.parquet")
+    profile = ["profile", "--model", "wine-quality@champion", "--target", "quality", "--tracking-uri", wine_store]
+    result = CliRunner().invoke(cli, [*profile, "--data", str(workdir / "text.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "Attached a reference profile of 12 column(s) (1200 rows)" in result.output
+    data.loc[7, "pH"] = "3,2"
+    data.to_parquet(workdir / "broken.parquet")
+    result = CliRunner().invoke(cli, [*profile, "--data", str(workdir / "broken.parquet")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "The reference column 'pH' must hold numbers (the model's signature says so); 1 value(s) are not, " \
+           "such as '3,2'." in result.output
 
 
 def test_a_service_log_without_any_feedback_expects_no_labels(trained_wine_store, workdir):
@@ -206,7 +221,7 @@ def test_the_coverage_thresholds_are_parameters():
     partial = [window(0, coverage__columns=0.9, coverage__predictions=1.0, coverage__labels=0.4)]
     evaluate(partial, [], coverage=CoveragePolicy(min_columns=0.8, min_labels=0.5))
     assert partial[0].verdict == "warn"
-    assert partial[0].reasons == ["coverage: coverage/labels = 0.4 < 0.5 (rows with a label to judge the performance)"]
+    assert partial[0].reasons == ["coverage: coverage/labels = 0.4 < 0.5 (rows with a label and a prediction)"]
     evaluate(partial, [], coverage=CoveragePolicy(min_columns=0.8))
     assert (partial[0].verdict, partial[0].reasons) == ("ok", [])
     with pytest.raises(DriftloopError, match="'min_columns' parameter of CoveragePolicy must be a share in"):

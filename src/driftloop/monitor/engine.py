@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from driftloop.data.windows import Window
-from driftloop.monitor.alerts import AlertRule, evaluate
 from driftloop.monitor import window_coverage as coverage
-from driftloop.monitor.window_coverage import CoveragePolicy
+from driftloop.monitor.alerts import AlertRule, evaluate
 from driftloop.monitor.distributions import distribution
 from driftloop.monitor.performance import infer_task, performance_metrics, probability_metrics
 from driftloop.monitor.quality import quality_metrics, read_text_numbers
 from driftloop.monitor.results import WindowResult
+from driftloop.monitor.window_coverage import CoveragePolicy
 from driftloop.profile import ReferenceProfile
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 

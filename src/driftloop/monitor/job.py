@@ -14,6 +14,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from driftloop.data.coercion import is_text_column, numbers_from_text
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length, row_windows, time_windows
 from driftloop.errors import DriftloopError, NoRowsError
@@ -105,6 +106,29 @@ def _probability_predictor(pyfunc_model) -> Callable[[pd.DataFrame], tuple[list,
     return lambda frame: (list(raw.classes_), raw.predict_proba(frame))
 
 
+def _numeric_inputs(pyfunc_model) -> list[str]:
+    """The input columns whose type in the model's signature is a number."""
+    schema = pyfunc_model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return []
+    numbers = {"integer", "long", "float", "double"}
+    return [name for name, kind in zip(schema.input_names(), schema.input_types(), strict=True)
+            if getattr(kind, "name", None) in numbers]
+
+
+def _numbers_from_text(reference: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
+    """The reference with its numeric columns stored as text read as numbers (losslessly); a value that is not a
+    number is an error naming the column, since the profile would be fitted on a broken column."""
+    for column in numeric:
+        if column in reference.columns and is_text_column(reference[column]):
+            read = numbers_from_text(reference[column])
+            if read.wrong_type:
+                raise DriftloopError(f"The reference column {column!r} must hold numbers (the model's signature "
+                                     f"says so); {read.wrong_type} value(s) are not, such as {read.example!r}.")
+            reference[column] = read.values
+    return reference
+
+
 def fit_model_profile(
     client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None
 ) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float]]:
@@ -122,8 +146,12 @@ def fit_model_profile(
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise DriftloopError(f"The reference data lacks column(s) the model expects: {', '.join(missing)}.")
-    reference = frame[features].copy()
-    reference[PREDICTION] = _predictor(pyfunc_model)(reference[features])
+    reference = _numbers_from_text(frame[features].copy(), _numeric_inputs(pyfunc_model))
+    try:
+        reference[PREDICTION] = _predictor(pyfunc_model)(reference[features])
+    except Exception as error:  # the model's own error on the reference rows: a message, not a traceback
+        raise DriftloopError(f"The model could not score the reference data: {type(error).__name__}: "
+                             f"{str(error)[:500]}") from None
     if target is not None and target not in frame.columns:
         raise DriftloopError(f"The target column {target!r} is not in the reference data.")
     profile = ReferenceProfile().fit(reference)

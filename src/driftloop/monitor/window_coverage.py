@@ -73,7 +73,7 @@ class CoveragePolicy:
 
 
 WHAT = {COLUMNS: "profiled columns compared", PREDICTIONS: "rows with a prediction",
-        LABELS: "rows with a label to judge the performance"}
+        LABELS: "rows with a label and a prediction"}
 
 
 def judge_coverage(window: WindowResult, policy: CoveragePolicy) -> tuple[str | None, list[str]]:
