@@ -14,11 +14,11 @@ Lossless means that the text is what the float would be written as with the text
 decimal number lies within half a unit of its last digit of the float's exact binary value,
 ``|Decimal(text) - Decimal(float(text))| <= 10**e / 2`` where ``10**e`` is the place of the text's last digit
 (computed exactly). So ``"7.40"``, ``"0.1"``, ``"0.10000000000000001"`` (``%.17g`` of 0.1) and every shortest
-representation Python, numpy and pandas write all convert, while a digit the float cannot hold does not. Two cases
-are decided without the per-value check: a numeral of at most :data:`EXACT_DIGITS` significant digits whose float is
-normal (IEEE 754 binary64 keeps 15 decimal digits, ``DBL_DIG``), and a text equal to its float's shortest
-representation (the closest of the shortest strings that read back as the float: within half a unit) or to its
-``%.17g`` (correctly rounded).
+representation Python, numpy and pandas write all convert, while a digit the float cannot hold does not. The
+per-value check is skipped for a numeral of at most :data:`EXACT_DIGITS` characters whose float is normal (so at
+most 15 significant digits, which IEEE 754 binary64 always keeps: ``DBL_DIG``), and for a text equal to its float's
+shortest representation (the closest of the shortest strings that read back as the float: within half a unit) or to
+its ``%.17g`` (correctly rounded).
 
 >>> import pandas as pd
 >>> found = numbers_from_text(pd.Series(["7.4", " 12 ", None, "1,5", "n/a", "12abc", "9007199254740993"]))
@@ -41,7 +41,8 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 #: A decimal numeral: sign, ASCII digits with an optional point, optional exponent (no separators, no inf or nan).
 NUMERAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-#: Significant digits that any decimal numeral can have and still round-trip through a float64 (DBL_DIG).
+#: Significant digits that any decimal numeral can have and still round-trip through a float64 (DBL_DIG); a numeral
+#: of at most this many characters has at most this many digits.
 EXACT_DIGITS = 15
 #: Smallest positive normal float64, 2**-1022: below it floats lose precision (subnormal) or become 0.
 SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
