@@ -226,3 +226,24 @@ def test_the_coverage_thresholds_are_parameters():
     assert (partial[0].verdict, partial[0].reasons) == ("ok", [])
     with pytest.raises(DriftloopError, match="'min_columns' parameter of CoveragePolicy must be a share in"):
         CoveragePolicy(min_columns=1.5)
+
+
+def test_engine_coverage_counts_columns_compared_and_keeps_remarks_of_computed_rows():
+    from driftloop.data.windows import Window
+    from driftloop.monitor.engine import MonitorInputs, assess_window
+    from driftloop.profile import ReferenceProfile
+
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame({"x": rng.normal(size=2000), "flat": np.full(2000, 0.3), "c": rng.choice(["a", "b"], 2000)})
+    inputs = MonitorInputs(ReferenceProfile().fit(reference), ["x", "flat", "c"], None)
+    frame = pd.DataFrame({"x": rng.normal(size=300).astype(str), "flat": np.full(300, 0.3),
+                          "c": rng.choice(["a", "b"], 300)})
+    result = assess_window(inputs, Window(0, DAY, DAY, frame), task=None)
+    assert result.metrics["coverage/columns"] == 1.0  # the constant column's Wasserstein remark is not a failure
+    assert any(r.startswith("drift of 'flat' (wasserstein): the reference of column 'flat' is constant")
+               for r in result.reasons)
+    assert not any("not computed" in r for r in result.reasons)
+    assert result.metrics["quality/x/coerced_from_text"] == 1.0
+    missing = assess_window(inputs, Window(1, DAY, DAY, frame.drop(columns=["c"])), task=None)
+    assert missing.metrics["coverage/columns"] == pytest.approx(2 / 3)
+    assert "drift of 'c' not computed: column 'c' is missing from the window" in missing.reasons

@@ -68,7 +68,8 @@ class MonitorInputs:
 
 def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[str, float], list[str]]:
     """Drift metrics, ``drift/share`` over the features compared, ``coverage/columns`` (features compared over
-    profiled features) and one reason per column that could not be compared (or per statistic, when they differ)."""
+    profiled features) and one reason per column that could not be compared (or per statistic, when they differ).
+    A row with a value and a reason was computed: the reason is kept as a remark."""
     metrics: dict[str, float] = {}
     reasons: list[str] = []
     drifted_features: set[str] = set()
@@ -84,9 +85,11 @@ def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[s
         statistics[row.column] = statistics.get(row.column, 0) + 1
         if row.column in features:
             profiled_features.add(row.column)
-        if row.reason is not None:
+        if row.reason is not None and row.value != row.value:
             failures.setdefault(row.column, {}).setdefault(row.reason, []).append(row.statistic)
             continue
+        if row.reason is not None:  # computed, with a remark (a constant reference column's Wasserstein-1)
+            reasons.append(f"drift of {row.column!r} ({row.statistic}): {row.reason}")
         if row.column in features:
             judged_features.add(row.column)
             if bool(row.drifted):
