@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +28,9 @@ DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 OTHER_SCHEMES = ("file", "databricks", "databricks-uc", "uc")
 #: Seconds the connectivity probe of a tracking server waits for an answer.
 PROBE_TIMEOUT = 5.0
+#: Held while the fluent API points at a store: its URIs are process-wide, so two threads scoping different stores
+#: at once would each restore what the other set, leaving a stale store behind (two monitors in one process).
+_FLUENT_STATE_LOCK = threading.RLock()
 
 
 def connect(tracking_uri: str | None = None) -> MlflowClient:
@@ -100,22 +104,24 @@ def use_tracking_uri(uri: str) -> Iterator[None]:
 
     ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI`` (and the registry its variable) for
     subprocesses; restoring only the fluent setting would leave the variable behind and silently redirect every
-    later command of this process, so both the module state and the environment are put back.
+    later command of this process, so both the module state and the environment are put back. The state is
+    process-wide, so one thread at a time holds it (a re-entrant lock: a block may nest in the same thread).
     """
     from mlflow.tracking._model_registry import utils as registry_state
     from mlflow.tracking._tracking_service import utils as tracking_state
 
-    saved_environment = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    saved_tracking, saved_registry = tracking_state._tracking_uri, registry_state._registry_uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        tracking_state._tracking_uri = saved_tracking
-        registry_state._registry_uri = saved_registry
-        for name, value in saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with _FLUENT_STATE_LOCK:
+        saved_environment = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+        saved_tracking, saved_registry = tracking_state._tracking_uri, registry_state._registry_uri
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        try:
+            yield
+        finally:
+            tracking_state._tracking_uri = saved_tracking
+            registry_state._registry_uri = saved_registry
+            for name, value in saved_environment.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
