@@ -95,10 +95,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     exponent = math.floor(math.log10(raw))
     step = next(m * 10.0**exponent for m in (1, 2, 2.5, 5, 10) if m * 10.0**exponent >= raw)
     first = math.floor(low / step + 1e-9) * step
-    # Counted, not accumulated: adding a step far below a value's precision would never reach ``high``.
-    ticks = [first + i * step for i in range(math.ceil((high - first) / step + 0.999))]
-    if ticks[-1] < high - 1e-12:
-        ticks.append(ticks[-1] + step)
+    # Counted, not accumulated: adding a step far below a value's precision would never reach ``high``. The last
+    # tick is the first at or above ``high`` (up to a billionth of a step, so round-off adds no empty step); the
+    # tolerance is relative to the step, as every range here may be far below 1.
+    steps = math.ceil((high - first) / step - 1e-9)
+    ticks = [first + i * step for i in range(steps + 1)]
     return [float(round(value, max(0, 2 - exponent))) for value in ticks]
 
 
