@@ -9,6 +9,10 @@ and given its reference profile; the production file holds 1,000 white wines wit
 rows). Each code version then runs the same commands, alternating, ``--repeats`` times; every monitoring pass writes
 to a new experiment, so that each one assesses and logs all 4 windows.
 
+The floor, measured in the same run: a process that only imports what any monitoring pass of a scikit-learn model
+on a SQLite store must import (MLflow with its SQL tracking and registry stores, pandas, scipy.stats, and the
+scikit-learn flavour's loader with skops, which lists scikit-learn's estimators at import) and exits.
+
     python bench/startup.py --baseline 77d08d2 --repeats 5
 """
 
@@ -28,6 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BASELINE = "77d08d2"  # main before issue 12's lazy imports
 TARGETS = {"--help": 0.5, "monitor 1,000 rows": 3.0}
+FLOOR_IMPORTS = ("import pandas, scipy.stats, mlflow.pyfunc, mlflow.sklearn, skops.io; "
+                 "import mlflow.store.tracking.sqlalchemy_store, mlflow.store.model_registry.sqlalchemy_store")
 
 
 def extract_src(ref: str, destination: Path) -> Path:
@@ -83,6 +89,14 @@ def timed(src: Path, arguments: list[str], cwd: Path) -> float:
     return elapsed
 
 
+def timed_floor(cwd: Path) -> float:
+    """Seconds for a process that imports :data:`FLOOR_IMPORTS` and exits."""
+    environment = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR_IMPORTS], cwd=cwd, env=environment, check=True)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git commit to compare with")
@@ -101,6 +115,7 @@ def main() -> None:
                 times.setdefault((label, "monitor 1,000 rows"), []).append(timed(src, [
                     "monitor", "--model", "bench-wine@champion", "--data", str(production), "--rows", "250",
                     "--target", "quality", "--experiment", experiment, "--tracking-uri", uri], folder))
+            times.setdefault(("floor", "imports"), []).append(timed_floor(folder))
     print(f"{'command':<20} {'code':<20} {'median s':>9} {'min s':>7} {'target s':>9}")
     for command, target in TARGETS.items():
         for label in versions:
@@ -108,6 +123,8 @@ def main() -> None:
             print(f"{command:<20} {label:<20} {statistics.median(values):>9.2f} {min(values):>7.2f} {target:>9.1f}")
         base, new = (statistics.median(times[(label, command)]) for label in versions)
         print(f"{'':<20} {'speed-up':<20} {base / new:>8.1f}x")
+    floor = times[("floor", "imports")]
+    print(f"{'imports (floor)':<20} {'any version':<20} {statistics.median(floor):>9.2f} {min(floor):>7.2f}")
     print(f"{args.repeats} repeats, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}")
 
 
