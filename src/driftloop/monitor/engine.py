@@ -27,7 +27,7 @@ from driftloop.data.windows import Window
 from driftloop.monitor import window_coverage as coverage
 from driftloop.monitor.alerts import AlertRule, evaluate
 from driftloop.monitor.distributions import distribution
-from driftloop.monitor.performance import infer_task, performance_metrics, probability_metrics
+from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, probability_metrics
 from driftloop.monitor.quality import quality_metrics, read_text_numbers
 from driftloop.monitor.results import WindowResult
 from driftloop.monitor.window_coverage import CoveragePolicy
@@ -128,6 +128,21 @@ def _top_distributions(inputs: MonitorInputs, window: pd.DataFrame, drift: pd.Da
     ]
 
 
+def _aligned_labels(frame: pd.DataFrame, result: WindowResult) -> pd.Series:
+    """The window's labels in the type of its predictions (:func:`~driftloop.monitor.performance.align_labels`);
+    labels of the wrong type are counted in ``quality/label_type_errors`` (share of the window's rows) and named in
+    a reason, and left out of performance and of ``coverage/labels``."""
+    aligned = align_labels(frame[LABEL], frame[PREDICTION])
+    rows = len(frame)
+    result.metrics["quality/label_type_errors"] = aligned.wrong_type / rows
+    if aligned.wrong_type:
+        result.reasons.append(f"labels: {aligned.wrong_type} label(s) are not of the model's output type "
+                              f"(numbers), such as {aligned.example!r}: left out of performance")
+    if aligned.converted:
+        result.metrics["quality/labels_coerced_from_text"] = aligned.converted / rows
+    return aligned.values
+
+
 def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) -> WindowResult:
     """Compute everything for one window; problems become reasons, never exceptions."""
     frame = window.frame
@@ -162,6 +177,8 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     result.metrics.update(drift_metrics)
     result.reasons.extend(drift_reasons)
     result.distributions = _top_distributions(inputs, frame, drift)
+    if LABEL in frame.columns and PREDICTION in frame.columns:
+        frame = frame.assign(**{LABEL: _aligned_labels(frame, result)})
     if inputs.predict is not None or PREDICTION in profile.columns_:
         predicted = frame[PREDICTION].notna().to_numpy() if PREDICTION in frame.columns else np.zeros(len(frame), bool)
         result.metrics[coverage.PREDICTIONS] = float(predicted.mean())

@@ -28,7 +28,7 @@ from driftloop.monitor.lifecycle import (
     parse_label_delay,
     verdict_changes,
 )
-from driftloop.monitor.performance import infer_task, performance_metrics, seasonal_naive
+from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, seasonal_naive
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
@@ -160,7 +160,12 @@ def fit_model_profile(
     log_profile(client, model.run_id, profile)
     baseline: dict[str, float] = {}
     if target is not None:
-        measured = performance_metrics(reference[PREDICTION], frame[target], infer_task(reference[PREDICTION]))
+        labels = align_labels(frame[target], reference[PREDICTION])
+        if labels.wrong_type:
+            raise DriftloopError(f"The target column {target!r} of the reference data holds {labels.wrong_type} "
+                                 f"value(s) that are not numbers, as the model's outputs are, such as "
+                                 f"{labels.example!r}: correct or remove those rows.")
+        measured = performance_metrics(reference[PREDICTION], labels.values, infer_task(reference[PREDICTION]))
         baseline = {key: value for key, value in measured.items()
                     if key not in ("performance/label_coverage", "performance/labelled_rows") and np.isfinite(value)}
         if not baseline:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn import metrics as skm
 
+from driftloop.data.coercion import numbers_from_text
 from driftloop.errors import DriftloopError
 
 
@@ -21,6 +25,61 @@ def infer_task(predictions: pd.Series) -> str:
     ('regression', 'classification', 'classification')
     """
     return "regression" if pd.api.types.is_float_dtype(predictions.dtype) else "classification"
+
+
+class AlignedLabels(NamedTuple):
+    """Labels read in the type of the model's outputs (see :func:`align_labels`).
+
+    ``values``: the labels (float64 for a model that outputs numbers, text otherwise; missing where the label was
+    missing or of the wrong type); ``converted``: labels read as numbers from text; ``wrong_type``: labels present
+    but not usable; ``example``: the first of those, for messages.
+    """
+
+    values: pd.Series
+    converted: int
+    wrong_type: int
+    example: object | None
+
+
+def _is_number_dtype(values: pd.Series) -> bool:
+    return is_numeric_dtype(values.dtype) and not is_bool_dtype(values.dtype)
+
+
+def _as_text(value: object) -> object:
+    """A label as the text a text-valued model would output: whole numbers without a decimal point."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def align_labels(labels: pd.Series, predictions: pd.Series) -> AlignedLabels:
+    """Read ``labels`` in the type of the model's ``predictions``, so that equal values compare equal.
+
+    Labels arrive from files and feedback services in whatever type the export chose: a CSV column of 0/1 labels
+    with gaps reads as 1.0/0.0/NaN, a Parquet export may hold ``"1"``. Compared as they come, ``1.0`` never equals
+    the model's ``1`` and the window's accuracy is silently wrong.
+
+    * The model outputs numbers (a regressor, or a classifier with numeric classes): the labels are read as float64;
+      text is read losslessly by :func:`driftloop.data.coercion.numbers_from_text`, and a label that is not a number
+      (``"1,5"``, ``"yes"``) is a *wrong-type* label: missing in ``values``, counted, never compared.
+    * The model outputs text (or booleans): the labels are compared as text, a whole number written without a
+      decimal point (``1.0`` -> ``"1"``).
+
+    >>> aligned = align_labels(pd.Series(["1", " 0", "yes", None]), pd.Series([1, 0, 1, 0]))
+    >>> aligned.values.tolist()[:3], aligned.converted, aligned.wrong_type, aligned.example
+    ([1.0, 0.0, nan], 2, 1, 'yes')
+    >>> align_labels(pd.Series([1.0, 0.0]), pd.Series(["1", "0"])).values.tolist()
+    ['1', '0']
+    """
+    if _is_number_dtype(predictions):
+        if _is_number_dtype(labels):
+            return AlignedLabels(labels.astype("float64"), 0, 0, None)
+        read = numbers_from_text(labels)
+        return AlignedLabels(read.values, read.converted, read.wrong_type, read.example)
+    text = pd.Series([_as_text(v) for v in labels.tolist()], index=labels.index, name=labels.name, dtype=object)
+    return AlignedLabels(text, 0, 0, None)
 
 
 def probability_metrics(labels: pd.Series, probabilities: np.ndarray, classes: list) -> dict[str, float]:
@@ -163,8 +222,11 @@ def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str,
         result["performance/r2"] = float(skm.r2_score(y_true, y_pred)) if len(y_true) > 1 else float("nan")
         if np.all(np.equal(np.mod(y_true, 1), 0)) and len(np.unique(y_true)) <= MAX_SCORE_LEVELS:
             result["performance/accuracy"] = float(np.mean(np.rint(y_pred) == y_true))
-    else:
-        y_true, y_pred = truth.astype(str).to_numpy(), predicted.astype(str).to_numpy()
+    else:  # labels aligned with the predictions' type (align_labels): numbers compared as numbers
+        if _is_number_dtype(predicted) and _is_number_dtype(truth):
+            y_true, y_pred = truth.to_numpy(dtype="float64"), predicted.to_numpy(dtype="float64")
+        else:
+            y_true, y_pred = truth.astype(str).to_numpy(), predicted.astype(str).to_numpy()
         result["performance/accuracy"] = float(skm.accuracy_score(y_true, y_pred))
         result["performance/f1"] = float(skm.f1_score(y_true, y_pred, average="macro"))
     return result

@@ -22,6 +22,9 @@ key                                meaning
 ``quality/<column>/unseen``        share of values of a categorical column never seen in the reference
 ``quality/<column>/type_errors``   share of values that could not be read as the expected type
 ``quality/<column>/coerced_from_text``  share of values of a numeric column stored as text, read as numbers
+``quality/label_type_errors``      share of rows whose label is not of the model's output type (a number for a
+                                   model that outputs numbers): left out of performance
+``quality/labels_coerced_from_text``  share of rows whose label was text read as a number (only when some were)
 ``performance/<metric>``           realised performance on the rows whose label has arrived
 ``performance/label_coverage``     share of the window's rows whose label has arrived
 ``performance/labelled_rows``      number of those rows
