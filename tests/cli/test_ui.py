@@ -58,3 +58,11 @@ def test_a_port_in_use_is_a_one_line_error(workdir):
         result = CliRunner().invoke(cli, ["ui", "--port", str(port)])
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: Port {port} on 127.0.0.1 is already in use; choose another with --port."
+
+
+@pytest.mark.parametrize("uri", ["sqlite:/nope.db", "foo://x", "mysql://db.example/mlflow"])
+def test_a_bad_tracking_uri_is_a_one_line_error_before_the_server_starts(workdir, uri):
+    result = CliRunner().invoke(cli, ["ui", "--port", str(free_port()), "--tracking-uri", uri])
+    assert result.exit_code == 1, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: The MLflow tracking URI") and uri.split(":")[0] in line

@@ -56,7 +56,9 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 @handle_errors
 def ui(port: int, host: str, tracking_uri: str | None) -> None:
     """Start the MLflow UI on driftloop's tracking store, until interrupted."""
-    uri = resolve_tracking_uri(tracking_uri)
+    from driftloop.tracking.store import check_tracking_uri
+
+    uri = check_tracking_uri(resolve_tracking_uri(tracking_uri))
     if not uri.startswith(("sqlite:", "postgresql", "mysql", "mssql", "file:", "/")) and "://" in uri:
         raise DriftloopError(f"The tracking store {uri} is a server: open it in a browser instead of starting a UI.")
     check_port_free(host, port)
