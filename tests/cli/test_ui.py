@@ -27,6 +27,29 @@ def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 90.0)
     pytest.fail(f"{url} did not answer within {timeout} s")
 
 
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """This machine's processes from /proc: pid -> (parent pid, session id, command line)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat, open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                    command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            found[int(entry)] = (int(fields[1]), int(fields[3]), command)
+    return found
+
+
+def _server_session(ui_pid: int) -> list[str]:
+    """The command lines of the MLflow server that ``driftloop ui`` (``ui_pid``) started, and of its session."""
+    processes = _processes()
+    servers = [pid for pid, (parent, _, _) in processes.items() if parent == ui_pid]
+    return [command for pid, (_, session, command) in processes.items() if session in servers]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc (Linux)")
 def test_ui_serves_the_store_until_stopped(workdir):
     CliRunner().invoke(cli, ["experiments", "create", "--experiment-name", "model-monitoring"])
     port = free_port()
@@ -41,6 +64,10 @@ def test_ui_serves_the_store_until_stopped(workdir):
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert b'"experiment_id": "1"' in response.read().replace(b'":"', b'": "')
+        time.sleep(2)  # MLflow launches its job runner right after the server is up
+        session = _server_session(process.pid)
+        assert any("mlflow server" in line or "mlflow.server" in line for line in session), session
+        assert not [line for line in session if "mlflow.server.jobs" in line], session
     finally:
         os.kill(process.pid, signal.SIGTERM)
         output, _ = process.communicate(timeout=30)

@@ -65,8 +65,11 @@ def ui(port: int, host: str, tracking_uri: str | None) -> None:
     click.echo(f"Starting MLflow UI at http://{host}:{port}")
     click.echo(f"Tracking store: {uri}  (press Ctrl+C to stop)")
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
+    # MLflow 3's server also starts a job runner with a pool of worker processes for GenAI jobs (scorers, prompt
+    # optimisation), each importing MLflow: driftloop runs none of them, so they are off unless the user asks.
+    environment = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
     # Its own process group, so that stopping driftloop (Ctrl+C or SIGTERM) also stops the server's workers.
-    process = subprocess.Popen(command, start_new_session=True)
+    process = subprocess.Popen(command, start_new_session=True, env=environment)
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = process.wait()
