@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from driftloop.monitor.alerts import evaluate, load_rules
@@ -265,6 +265,8 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.floats(-1e12, 1e12), st.floats(0, 1e3), st.integers(-16, 0))
+@example(0.0, 5e-324, 0)  # a subnormal width: the step underflowed to 0 (found by the full suite)
+@example(0.0, 1e-300, 0)
 def test_axis_ticks_end_and_cover_any_range(low: float, width: float, scale: int) -> None:
     """Ranges far below a value's float precision (a near-perfect model's errors around a large level) used to
     loop forever: the ticks were accumulated by adding a step that no longer changed the value."""

@@ -87,7 +87,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     >>> nice_ticks(5, 5)
     [4.0, 4.5, 5.0, 5.5, 6.0]
     """
-    if not high - low > 1e-9 * max(abs(low), abs(high)):  # one value, or a range below float precision
+    # One value, or a range below float precision or near the smallest floats (whose steps would underflow to 0).
+    if not high - low > max(1e-9 * max(abs(low), abs(high)), 1e-300):
         middle = (low + high) / 2
         pad = abs(middle) * 0.2 or 1.0
         low, high = middle - pad, middle + pad
