@@ -90,7 +90,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     # One value, or a range below float precision or near the smallest floats (whose steps would underflow to 0).
     if not high - low > max(1e-9 * max(abs(low), abs(high)), 1e-300):
         middle = (low + high) / 2
-        pad = abs(middle) * 0.2 or 1.0
+        pad = max(abs(middle) * 0.2 if abs(middle) > 1e-300 else 1.0, high - low)
         low, high = middle - pad, middle + pad
     raw = (high - low) / max(count, 1)
     exponent = math.floor(math.log10(raw))
