@@ -32,7 +32,7 @@ def test_log_and_load_through_the_registry(tmp_path) -> None:
         pd.testing.assert_frame_equal(loaded.compare(window), profile.compare(window))
     with pytest.raises(DriftloopError, match="'model_uri' parameter of load_profile_for_model"):
         load_profile_for_model(client, "m@champion")
-    with pytest.raises(DriftloopError, match="was not found in the registry"):
+    with pytest.raises(DriftloopError, match="The registry has no model .m. with alias .nobody."):
         load_profile_for_model(client, "models:/m@nobody")
     with pytest.raises(DriftloopError, match="'run_id' parameter of log_profile"):
         log_profile(client, None, profile)

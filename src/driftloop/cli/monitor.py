@@ -31,7 +31,8 @@ def print_outcome(outcome: MonitorOutcome, console: Console) -> None:
 
 
 @click.command("monitor")
-@click.option("--model", "model_spec", required=True, help="NAME@ALIAS or NAME/VERSION, e.g. wine-quality@champion.")
+@click.option("--model", "model_spec", required=True,
+              help="NAME@ALIAS or NAME/VERSION (e.g. wine-quality@champion), models:/m-<id> or runs:/<run_id>/model.")
 @click.option("--data", "data_path", required=True, help="CSV, Parquet file or folder, or a driftloop inference log.")
 @click.option("--timestamp-column", default=None, help="Column holding each row's time (windows by time).")
 @click.option("--window", default=None, help="Window length for time windows: 1d (default), 7d, 1w, 6h...")
@@ -138,9 +139,10 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
     from driftloop.cli.retrain import default_actor, print_retrain_outcome
     from driftloop.retrain.job import retrain
     from driftloop.retrain.policies import decide
+    from driftloop.tracking.profiles import training_metrics
     from driftloop.tracking.projects import parse_parameter_pairs
 
-    training = client.get_run(outcome.model.run_id).data.metrics if outcome.model.run_id else {}
+    training = training_metrics(client, outcome.model)
     # The history is this version's own monitoring run: the version was trained before its first window.
     decision = decide(outcome.all_windows, config, last_retrain=None, training_metrics=dict(training))
     click.echo(f"Retrain policy {decision.policy}: {'retrain' if decision.retrain else 'no retrain'} "
@@ -154,7 +156,8 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
 
 
 @click.command("profile")
-@click.option("--model", "model_spec", required=True, help="NAME@ALIAS or NAME/VERSION.")
+@click.option("--model", "model_spec", required=True,
+              help="NAME@ALIAS or NAME/VERSION, models:/m-<id> or runs:/<run_id>/model.")
 @click.option("--data", "data_path", required=True, help="Reference data (what the model was trained on).")
 @click.option("--target", default=None,
               help="The label column of the reference data (not profiled): the model's performance on the reference "
@@ -164,11 +167,12 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
 def profile(model_spec, data_path, target, tracking_uri) -> None:
     """Fit the reference profile of a registered model and attach it to the model version."""
     from driftloop.monitor.job import fit_model_profile
+    from driftloop.tracking.models import home_of
 
     model, fitted, baseline = fit_model_profile(open_store(tracking_uri), model_spec, data_path, target=target)
     click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
-               f"{model.name} version {model.version}.")
+               f"{model.name} version {model.version} ({home_of(model)}).")
     if baseline:
         figures = ", ".join(f"{key.split('/', 1)[1]} {value:.4g}" for key, value in baseline.items())
-        click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged in run "
-                   f"{model.run_id}).")
+        click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged with "
+                   f"{home_of(model)}).")

@@ -17,7 +17,8 @@ def default_actor() -> str:
         return "unknown"
 
 
-model_option = click.option("--model", "model", required=True, metavar="NAME", help="Registered model name.")
+model_option = click.option("--model", "model", required=True, metavar="NAME",
+                            help="Registered model name (or a models:/ or runs:/ URI of one of its versions).")
 actor_option = click.option("--actor", default=None, metavar="WHO",
                             help="Recorded as who made the change. Default: the login name.")
 
@@ -31,9 +32,12 @@ actor_option = click.option("--actor", default=None, metavar="WHO",
 @handle_errors
 def promote_command(model: str, version: str, reason: str, actor: str | None, tracking_uri: str | None) -> None:
     """Make version V the champion of NAME; the old champion becomes previous-champion (audited)."""
+    from driftloop.tracking.models import registered_name
     from driftloop.tracking.registry import promote
 
-    change = promote(open_store(tracking_uri), model, version, reason=reason, actor=actor or default_actor())
+    client = open_store(tracking_uri)
+    model = registered_name(client, model)
+    change = promote(client, model, version, reason=reason, actor=actor or default_actor())
     was = f" (was {change.previous})" if change.previous else ""
     click.echo(f"{model}: champion: version {change.champion}{was}; audit run {change.run_id}")
 
@@ -46,9 +50,12 @@ def promote_command(model: str, version: str, reason: str, actor: str | None, tr
 @handle_errors
 def rollback_command(model: str, reason: str, actor: str | None, tracking_uri: str | None) -> None:
     """Make previous-champion the champion of NAME again (audited)."""
+    from driftloop.tracking.models import registered_name
     from driftloop.tracking.registry import rollback
 
-    change = rollback(open_store(tracking_uri), model, reason=reason, actor=actor or default_actor())
+    client = open_store(tracking_uri)
+    model = registered_name(client, model)
+    change = rollback(client, model, reason=reason, actor=actor or default_actor())
     was = f" (was {change.previous})" if change.previous else ""
     click.echo(f"{model}: champion: version {change.champion}{was}; audit run {change.run_id}")
 
@@ -103,9 +110,11 @@ def retrain_command(model: str, project: str, data: str, target: str | None, tim
                     actor: str | None, tracking_uri: str | None) -> None:
     """Retrain NAME on fresh labelled rows, validate the challenger against the champion, promote or reject it."""
     from driftloop.retrain.job import retrain
+    from driftloop.tracking.models import registered_name
     from driftloop.tracking.projects import parse_parameter_pairs
 
-    outcome = retrain(open_store(tracking_uri), model, project, data, target=target, timestamp_column=timestamp_column,
+    client = open_store(tracking_uri)
+    outcome = retrain(client, registered_name(client, model), project, data, target=target, timestamp_column=timestamp_column,
                       holdout_fraction=holdout_fraction, margin=margin, parameters=parse_parameter_pairs(params),
                       metric=metric, last_rows=last_rows, actor=actor or default_actor())
     print_retrain_outcome(outcome)

@@ -32,7 +32,8 @@ def _limit_options(command: click.Command) -> click.Command:
 @click.command("serve")
 @click.option("--model", "-m", "model", required=True, metavar="NAME@ALIAS",
               help="Registered model to serve: NAME@ALIAS follows the alias (e.g. wine-quality@champion); "
-                   "NAME/VERSION serves a fixed version.")
+                   "NAME/VERSION serves a fixed version, as do models:/m-<id> (an MLflow 3 logged model) and "
+                   "runs:/<run_id>/model (the version registered from them).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--log", "log_path", default="inference-log.db", show_default=True, metavar="PATH",

@@ -4,7 +4,6 @@ alert once per window."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from driftloop.data.coercion import is_text_column, numbers_from_text
 from driftloop.data.readers import read_table
@@ -44,27 +42,14 @@ from driftloop.tracking.monitoring import (
     replace_open_windows,
     writing_pass,
 )
-from driftloop.tracking.profiles import load_profile_for_model, log_profile, log_reference_performance
+from driftloop.tracking.models import resolve_model
+from driftloop.tracking.profiles import (
+    attach_profile,
+    attach_reference_performance,
+    load_model_profile,
+    training_metrics,
+)
 from driftloop.tracking.store import use_tracking_uri
-
-_SPEC = re.compile(r"^(?:models:/)?(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))?$")
-
-
-def resolve_model(client: MlflowClient, spec: str) -> ModelVersionRef:
-    """``NAME@ALIAS``, ``NAME/VERSION`` (optionally prefixed by ``models:/``) or ``NAME`` (= ``NAME@champion``)."""
-    match = _SPEC.match(spec.strip())
-    if match is None:
-        raise DriftloopError(f"The 'model' option must look like NAME@ALIAS or NAME/VERSION; got {spec!r}.")
-    name, alias, version = match["name"], match["alias"], match["version"]
-    if version is None and alias is None:
-        alias = "champion"
-    try:
-        found = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        what = f"version {version}" if version else f"alias {alias!r}"
-        raise DriftloopError(f"The registry has no model {name!r} with {what}.") from None
-    return ModelVersionRef(name, str(found.version), alias, found.run_id)
-
 
 def load_model(client: MlflowClient, model: ModelVersionRef):
     """The pyfunc model of a registered version, loaded from the client's store."""
@@ -133,10 +118,11 @@ def fit_model_profile(
     client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None
 ) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float]]:
     """``driftloop profile``: fit a reference profile of a registered model's inputs and predictions on reference
-    data, and attach it to the model version (artifact ``reference_profile`` of its run).
+    data, and attach it to the model version (artifact ``reference_profile`` of its LoggedModel, else of its run:
+    :mod:`driftloop.tracking.profiles`).
 
     With ``target`` (the reference's labels), the model's performance on the reference is measured as the monitor
-    measures a window's and logged in the same run as the baseline of the alert rules relative to training
+    measures a window's and logged with the model as the baseline of the alert rules relative to training
     (:func:`~driftloop.tracking.profiles.log_reference_performance`): a model trained elsewhere, whose run logged no
     training metrics, then gets performance alerts. Returned as the third item (empty without ``target``)."""
     model = resolve_model(client, model_spec)
@@ -155,9 +141,7 @@ def fit_model_profile(
     if target is not None and target not in frame.columns:
         raise DriftloopError(f"The target column {target!r} is not in the reference data.")
     profile = ReferenceProfile().fit(reference)
-    if model.run_id is None:
-        raise DriftloopError(f"Model {model.name} version {model.version} has no source run to attach a profile to.")
-    log_profile(client, model.run_id, profile)
+    attach_profile(client, model, profile)
     baseline: dict[str, float] = {}
     if target is not None:
         labels = align_labels(frame[target], reference[PREDICTION])
@@ -171,7 +155,7 @@ def fit_model_profile(
         if not baseline:
             raise DriftloopError(f"The target column {target!r} of the reference data has no usable label; got "
                                  f"{int(frame[target].notna().sum())} non-missing value(s).")
-        log_reference_performance(client, model.run_id, baseline)
+        attach_reference_performance(client, model, baseline)
     return model, profile, baseline
 
 
@@ -365,12 +349,7 @@ def run_monitor(
     alert once (see :mod:`driftloop.tracking.monitoring` and :mod:`driftloop.monitor.lifecycle`)."""
     rules = load_rules(options.rules_path)
     model = resolve_model(client, model_spec)
-    try:
-        profile = load_profile_for_model(client, f"models:/{model.name}/{model.version}")
-    except DriftloopError as error:
-        raise DriftloopError(
-            f"{error} Attach one with: driftloop profile --model {model.name}/{model.version} --data REFERENCE"
-        ) from None
+    profile = load_model_profile(client, model)
     pyfunc_model = load_model(client, model)
     features = model_features(pyfunc_model, profile)
     notes: list[str] = []
@@ -390,7 +369,7 @@ def run_monitor(
     todo = [w for w in windows if w.index not in state.closed]
     if len(todo) < len(windows):
         notes.append(f"{len(windows) - len(todo)} window(s) were already closed and logged: skipped")
-    training = dict(client.get_run(model.run_id).data.metrics) if model.run_id else {}
+    training = training_metrics(client, model)
     inputs = MonitorInputs(
         profile,
         features,

@@ -47,6 +47,18 @@ class ModelReference:
         return f"{self.name}@{self.alias}" if self.alias else f"{self.name}/{self.version}"
 
 
+def model_reference(client: MlflowClient, text: str) -> ModelReference:
+    """Parse ``text`` (:func:`parse_model_reference`); a LoggedModel (``models:/m-<id>``) or a run's model
+    (``runs:/<run_id>/model``) is served as the fixed version registered from it
+    (:func:`driftloop.tracking.models.resolve_model`)."""
+    from driftloop.tracking.models import resolve_model
+
+    if text.startswith(("models:/m-", "runs:/")):
+        found = resolve_model(client, text)
+        return ModelReference(found.name, version=found.version)
+    return parse_model_reference(text)
+
+
 def parse_model_reference(text: str) -> ModelReference:
     """Parse ``wine-quality@champion``, ``models:/wine-quality@champion`` or ``wine-quality/3``.
 
@@ -63,7 +75,8 @@ def parse_model_reference(text: str) -> ModelReference:
     if match:
         return ModelReference(match.group(1), version=match.group(2))
     raise DriftloopError(
-        f"The model must be given as NAME@ALIAS (e.g. wine-quality@champion) or NAME/VERSION; got {text!r}."
+        f"The model must be given as NAME@ALIAS (e.g. wine-quality@champion), NAME/VERSION, models:/m-<id> or "
+        f"runs:/<run_id>/model; got {text!r}."
     )
 
 

@@ -11,7 +11,7 @@ from driftloop.data.inference_log import RESERVED_COLUMNS, InferenceLog
 from driftloop.errors import DriftloopError
 from driftloop.serve.app import create_app
 from driftloop.serve.limits import RequestLimits
-from driftloop.serve.model import DEFAULT_POLL_INTERVAL, ModelHolder, parse_model_reference
+from driftloop.serve.model import DEFAULT_POLL_INTERVAL, ModelHolder, model_reference
 from driftloop.tracking import connect
 
 DEFAULT_LOG_PATH = "inference-log.db"
@@ -28,7 +28,7 @@ def build_service(
     limits: RequestLimits = RequestLimits(),
     feedback_token: str | None = None,
 ) -> FastAPI:
-    """Load ``model`` (``NAME@ALIAS`` or ``NAME/VERSION``) from the store and open the log; return the app.
+    """Load ``model`` (``NAME@ALIAS``, ``NAME/VERSION``, ``models:/m-<id>`` or ``runs:/<run_id>/model``) from the store and open the log; return the app.
 
     Everything that can fail because of the user's input fails here, as a :class:`DriftloopError`, before the
     server starts: a malformed reference, a registry without the model or the alias, a log path that is not
@@ -39,8 +39,9 @@ def build_service(
         raise DriftloopError("--feedback-token must not be empty (leave it out to accept feedback without a token).")
     if poll_interval < 0:
         raise DriftloopError(f"--poll-interval must be a number of seconds >= 0; got {poll_interval}.")
-    reference = parse_model_reference(model)
-    holder = ModelHolder(connect(tracking_uri), reference)
+    client = connect(tracking_uri)
+    reference = model_reference(client, model)
+    holder = ModelHolder(client, reference)
     served = holder.load()
     log = None
     if log_path is not None:

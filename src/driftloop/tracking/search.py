@@ -82,3 +82,13 @@ def model_versions(client: MlflowClient, name: str, *, run_id: str | None = None
         query += " and " + match_clause("run_id", run_id)
     found = _pages(client.search_model_versions, filter_string=query)
     return [v for v in found if v.name == name and (run_id is None or v.run_id == run_id)]
+
+
+def versions_from(client: MlflowClient, *, source: str | None = None, run_id: str | None = None) -> list[ModelVersion]:
+    """The versions of every registered model whose source is exactly ``source`` (``models:/m-<id>``), or that
+    were made by run ``run_id``."""
+    key, value = ("source_path", source) if source is not None else ("run_id", run_id)
+    if value is None:
+        raise ValueError("versions_from needs a source or a run id")
+    found = _pages(client.search_model_versions, filter_string=match_clause(key, value))
+    return [v for v in found if (v.source if source is not None else v.run_id) == value]
