@@ -79,7 +79,7 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     from driftloop.monitor.alerts import check_webhook_url
     from driftloop.monitor.job import MonitorOptions, run_monitor
     from driftloop.retrain.policies import load_config
-    from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url
+    from driftloop.tracking.experiments import DEFAULT_UI_ADDRESS, experiment_url, logged_model_url
 
     if webhook is not None:
         check_webhook_url(webhook)
@@ -118,6 +118,10 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
         link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
         out.print(f"Open the charts with: driftloop ui, then {link}   (the run's artifacts hold report.html)",
                   markup=False, soft_wrap=True)  # a link is never cut
+        if outcome.model.model_id is not None and outcome.closed_steps:
+            page = logged_model_url(DEFAULT_UI_ADDRESS, client.get_logged_model(outcome.model.model_id).experiment_id,
+                                    outcome.model.model_id)
+            out.print(f"The closed windows are listed on the model's page: {page}", markup=False, soft_wrap=True)
     if retrain_config is not None:
         _apply_retrain_policy(client, outcome, retrain_config, retrain_project, data_path, options, params)
     if outcome.alerted:

@@ -114,7 +114,8 @@ def retrain_command(model: str, project: str, data: str, target: str | None, tim
     from driftloop.tracking.projects import parse_parameter_pairs
 
     client = open_store(tracking_uri)
-    outcome = retrain(client, registered_name(client, model), project, data, target=target, timestamp_column=timestamp_column,
+    outcome = retrain(client, registered_name(client, model), project, data, target=target,
+                      timestamp_column=timestamp_column,
                       holdout_fraction=holdout_fraction, margin=margin, parameters=parse_parameter_pairs(params),
                       metric=metric, last_rows=last_rows, actor=actor or default_actor())
     print_retrain_outcome(outcome)

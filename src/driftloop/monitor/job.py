@@ -42,6 +42,7 @@ from driftloop.tracking.monitoring import (
     replace_open_windows,
     writing_pass,
 )
+from driftloop.tracking.model_page import log_window_inputs
 from driftloop.tracking.models import resolve_model
 from driftloop.tracking.profiles import (
     attach_profile,
@@ -401,7 +402,9 @@ def run_monitor(
             if cut.watermark is not None else []
         to_close = [w for w in ordered if w.index in closing]
         still_open = [w for w in ordered if w.index not in closing]
-        points = log_closed_windows(client, run.run_id, to_close)
+        links = log_window_inputs(client, run.run_id, model.model_id, [w.index for w in to_close],
+                                  {w.index: w.frame for w in windows}, data_path)
+        points = log_closed_windows(client, run.run_id, to_close, links)
         points += replace_open_windows(client, run, still_open, state.provisional_run_id)
         changes = verdict_changes(ordered, state.verdicts, closing)
         alerts = [w for w in ordered if w.verdict == "alert" and w.index not in state.notified]

@@ -28,7 +28,8 @@ def build_service(
     limits: RequestLimits = RequestLimits(),
     feedback_token: str | None = None,
 ) -> FastAPI:
-    """Load ``model`` (``NAME@ALIAS``, ``NAME/VERSION``, ``models:/m-<id>`` or ``runs:/<run_id>/model``) from the store and open the log; return the app.
+    """Load ``model`` (``NAME@ALIAS``, ``NAME/VERSION``, ``models:/m-<id>`` or ``runs:/<run_id>/model``) from
+    the store and open the log; return the app.
 
     Everything that can fail because of the user's input fails here, as a :class:`DriftloopError`, before the
     server starts: a malformed reference, a registry without the model or the alias, a log path that is not

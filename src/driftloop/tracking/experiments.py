@@ -59,3 +59,12 @@ def experiment_url(base: str, experiment_id: str, run_id: str | None = None) -> 
     """
     path = f"{base.rstrip('/')}/#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
     return f"{path}?{MODEL_TRAINING_VIEW}"
+
+
+def logged_model_url(base: str, experiment_id: str, model_id: str) -> str:
+    """The MLflow UI address of an MLflow 3 LoggedModel's page (its metrics, with their datasets and runs).
+
+    >>> logged_model_url("http://127.0.0.1:5000", "3", "m-0a1b")
+    'http://127.0.0.1:5000/#/experiments/3/models/m-0a1b?workflowType=machine_learning'
+    """
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/models/{model_id}?{MODEL_TRAINING_VIEW}"

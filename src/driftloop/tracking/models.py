@@ -64,8 +64,8 @@ def _registered_from(client: MlflowClient, model_id: str, what: str) -> ModelVer
     versions = versions_from(client, source=f"models:/{model_id}")
     names = sorted({v.name for v in versions})
     if not versions:
-        raise DriftloopError(f"The model {what} is not registered; register it first, e.g. "
-                             f"mlflow.register_model('models:/{model_id}', 'NAME'), then use NAME@ALIAS or NAME/VERSION.")
+        raise DriftloopError(f"The model {what} is not registered; register it first, e.g. mlflow.register_model("
+                             f"'models:/{model_id}', 'NAME'), then use NAME@ALIAS or NAME/VERSION.")
     if len(names) > 1:
         raise DriftloopError(f"The model {what} is registered under several names ({', '.join(names)}); give "
                              "NAME/VERSION instead.")

@@ -34,7 +34,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ from mlflow.entities import Metric, RunTag
 from driftloop.monitor.results import FeatureDistribution, WindowResult
 from driftloop.tracking.experiments import get_or_create_experiment
 from driftloop.tracking.metric_names import MetricNames, read_metric_names, record_metric_names
+from driftloop.tracking.model_page import WindowLink
 from driftloop.tracking.registry import registry_lock
 from driftloop.tracking.search import runs_with_tags
 
@@ -201,12 +202,16 @@ def _metric_names(client: MlflowClient, run_id: str, windows: Sequence[WindowRes
     return names
 
 
-def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], names: MetricNames) -> int:
+def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], names: MetricNames,
+                 links: Mapping[int, WindowLink] | None = None) -> int:
     """Log the windows' metrics (NaN skipped) under their MLflow ``names`` in batches; the ``rows`` points come
     last, so that a window whose ``rows`` point exists was logged whole (what a recovery after a crash between
-    batches can rely on)."""
+    batches can rely on). A window with a link in ``links`` has its headline metrics linked to the model
+    (:mod:`driftloop.tracking.model_page`)."""
+    links = links or {}
     points = [
-        Metric(names.metric(key), float(value), int(window.end.value // 1_000_000), window.index)
+        Metric(names.metric(key), float(value), int(window.end.value // 1_000_000), window.index,
+               **(links[window.index].metric_fields(key) if window.index in links else {}))
         for window in windows
         for key, value in window.metrics.items()
         if value == value
@@ -217,12 +222,14 @@ def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResu
     return len(points)
 
 
-def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> int:
+def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult],
+                       links: Mapping[int, WindowLink] | None = None) -> int:
     """Write the windows that close in this pass to the run's chart series (once: a closed window is final) and as
-    ``windows/pass-<first step>.json``; return the number of metric points written."""
+    ``windows/pass-<first step>.json``, the headline metrics of those in ``links`` linked to the model; return the
+    number of metric points written."""
     if not windows:
         return 0
-    points = _log_metrics(client, run_id, windows, _metric_names(client, run_id, windows))
+    points = _log_metrics(client, run_id, windows, _metric_names(client, run_id, windows), links)
     _log_json(client, run_id, WINDOWS_ARTIFACT_DIR, f"pass-{windows[0].index:06d}.json",
               [_window_to_json(w) for w in windows])
     return points
