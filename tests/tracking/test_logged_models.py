@@ -60,8 +60,8 @@ def log_churn(uri: str, name: str, *, in_run: bool, experiment_id: str) -> Logge
     signature = infer_signature(frame[FEATURES], model.predict(frame[FEATURES]))
     logging = {"name": "model", "registered_model_name": name, "signature": signature,
                "pip_requirements": ["scikit-learn"]}  # not inferred: that starts another Python
-    with use_tracking_uri(uri):
-        mlflow.set_experiment(experiment_id=experiment_id)
+    with use_tracking_uri(uri), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)  # not mlflow.set_experiment: it outlives the test
         if in_run:
             with mlflow.start_run() as run:
                 info = mlflow.sklearn.log_model(model, **logging)
