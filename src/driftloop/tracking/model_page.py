@@ -69,13 +69,16 @@ class WindowLink:
 def rows_digest(frame: pd.DataFrame) -> str:
     """A digest of every row and of the column names: SHA-256 over pandas' per-row hashes
     (:func:`pandas.util.hash_pandas_object`, index excluded), first 16 hex digits. Two windows with the same rows in
-    the same order have the same digest.
+    the same order have the same digest; cells pandas cannot hash (lists) are hashed as their text.
 
     >>> frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
     >>> rows_digest(frame) == rows_digest(frame.copy()), rows_digest(frame) == rows_digest(frame.iloc[::-1])
     (True, False)
     """
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    try:
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    except TypeError:  # unhashable cells (lists, dicts from Parquet): hash their text
+        hashes = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(dtype=np.uint64)
     digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
     digest.update(hashes.tobytes())
     return digest.hexdigest()[:16]
