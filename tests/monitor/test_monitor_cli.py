@@ -96,7 +96,7 @@ def test_late_labels_by_id_with_unknown_ids_counted(wine_store, workdir):
                       str(workdir / "labels.csv"), "--id-column", "id", "--target", "quality")
     assert "2 label(s) are for ids not in the data (not used)" in result.output
     lines = [line for line in result.output.splitlines()  # the error and the link are one line each
-             if not line.startswith(("Error: Alert", "Open the charts"))]
+             if not line.startswith(("Error: Alert", "Open the charts", "Open the model"))]
     assert max(map(len, lines)) <= 80, result.output  # the table and its reasons fit an 80-column terminal
     starts = [line.split()[:3] for line in lines if line.startswith("row ")]  # count windows: their first row
     assert starts == [["row", "0", "400"], ["row", "400", "400"], ["row", "800", "400"], ["row", "1200*", "399"]]

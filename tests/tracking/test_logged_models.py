@@ -164,7 +164,7 @@ def test_the_reproduction_of_the_issue(store: Store, monkeypatch: pytest.MonkeyP
     out = invoke(store, "monitor", "--model", "churn@champion", "--data", str(store.today), "--rows", "4000")
     assert "2 window(s) assessed" in out
     page = f"http://127.0.0.1:5000/#/experiments/{experiment}/models/{logged.model_id}"
-    assert f"listed on the model's page: {page}" in out
+    assert f"Open the model's page, which lists the closed windows: {page}" in out
     # the reference performance of a model without a run has a run of its own, named by a tag of the model
     reference_run = client.get_logged_model(logged.model_id).tags[REFERENCE_RUN_TAG]
     assert client.get_run(reference_run).data.metrics["performance/accuracy"] > 0.85

@@ -121,7 +121,7 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
         if outcome.model.model_id is not None and outcome.closed_steps:
             page = logged_model_url(DEFAULT_UI_ADDRESS, client.get_logged_model(outcome.model.model_id).experiment_id,
                                     outcome.model.model_id)
-            out.print(f"The closed windows are listed on the model's page: {page}", markup=False, soft_wrap=True)
+            out.print(f"Open the model's page, which lists the closed windows: {page}", markup=False, soft_wrap=True)
     if retrain_config is not None:
         _apply_retrain_policy(client, outcome, retrain_config, retrain_project, data_path, options, params)
     if outcome.alerted:
