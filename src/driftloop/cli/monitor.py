@@ -30,6 +30,23 @@ def print_outcome(outcome: MonitorOutcome, console: Console) -> None:
     print_reasons(console, windows)
 
 
+def run_lines(outcome: MonitorOutcome, experiment: str) -> list[str]:
+    """Which run the pass wrote to (new or found again) and how its windows are cut, then the model version's
+    other monitoring runs in the experiment (windows cut another way, or from other data), if any."""
+    run = outcome.run
+    if run is None:
+        return [f"Wrote to run {outcome.run_id} in experiment {experiment!r}."]
+    what = run.data or run.definition
+    lines = [f"{'New' if run.created else 'Wrote to'} monitoring run {run.run_id} in experiment {experiment!r}: "
+             f"windows {what}."]
+    if run.others:
+        listed = "; ".join(f"{run_id} ({definition})" for run_id, definition in run.others[:5])
+        more = f" and {len(run.others) - 5} more" if len(run.others) > 5 else ""
+        lines.append(f"note: {outcome.model.name} version {outcome.model.version} has {len(run.others)} other "
+                     f"monitoring run(s) here, with windows cut another way or from other data: {listed}{more}")
+    return lines
+
+
 @click.command("monitor")
 @click.option("--model", "model_spec", required=True, help="NAME@ALIAS or NAME/VERSION, e.g. wine-quality@champion.")
 @click.option("--data", "data_path", required=True, help="CSV, Parquet file or folder, or a driftloop inference log.")
@@ -103,16 +120,19 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
                               progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     if output_format == "json":
         for window in outcome.new_windows:
-            click.echo(json.dumps({**window.to_json(),
+            click.echo(json.dumps({**window.to_json(), "run_id": outcome.run_id,
                                    "state": "open" if window.index in outcome.open_steps else "closed"}))
+        for line in run_lines(outcome, experiment):
+            click.echo(line, err=True)
     else:
         out = Console(highlight=False)  # as wide as the terminal
         print_outcome(outcome, out)
         for note in outcome.notes:
             out.print(f"note: {note}", markup=False)
-        out.print(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points) to run "
-                  f"{outcome.run_id} in experiment {experiment!r}; {len(outcome.alerts)} new alert window(s).",
-                  markup=False)
+        for line in run_lines(outcome, experiment):
+            out.print(line, markup=False)
+        out.print(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points); "
+                  f"{len(outcome.alerts)} new alert window(s).", markup=False)
         experiment_id = client.get_run(outcome.run_id).info.experiment_id
         link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
         out.print(f"Open the charts with: driftloop ui, then {link}   (the run's artifacts hold report.html)",
@@ -122,14 +142,14 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if outcome.alerted:
         fired = outcome.alerts
         raise DriftloopError(
-            f"Alert in {len(fired)} window(s); latest {fired[-1].start:%Y-%m-%d}: {fired[-1].reasons[-1]}",
+            f"Alert in {len(fired)} window(s); latest {fired[-1].label()}: {fired[-1].reasons[-1]}",
             exit_code=ALERT_EXIT_CODE,
         )
     unknown = [w for w in outcome.new_windows if w.verdict == "unknown"]
     if unknown:
         why = next((r for r in unknown[-1].reasons if not r.startswith("coverage: ")), "no rows")
         raise DriftloopError(f"Nothing could be judged in {len(unknown)} window(s) (verdict unknown); latest "
-                             f"{unknown[-1].start:%Y-%m-%d}: {why}", exit_code=UNKNOWN_EXIT_CODE)
+                             f"{unknown[-1].label()}: {why}", exit_code=UNKNOWN_EXIT_CODE)
 
 
 def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str, data_path: str,

@@ -146,7 +146,8 @@ def _aligned_labels(frame: pd.DataFrame, result: WindowResult) -> pd.Series:
 def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) -> WindowResult:
     """Compute everything for one window; problems become reasons, never exceptions."""
     frame = window.frame
-    result = WindowResult(window.index, window.start, window.end, len(frame), {"rows": float(len(frame))})
+    result = WindowResult(window.index, window.start, window.end, len(frame), {"rows": float(len(frame))},
+                          by_rows=window.by_rows)
     if len(frame) == 0:
         return result  # its verdict is unknown: coverage: no rows
     profile = inputs.profile

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from driftloop.data.coercion import is_text_column, numbers_from_text
+from driftloop.data.identity import rows_digest
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length, row_windows, time_windows
 from driftloop.errors import DriftloopError, NoRowsError
@@ -33,8 +34,10 @@ from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
 from driftloop.tracking.monitoring import (
+    DataIdentity,
     ModelVersionRef,
     MonitoringRun,
+    adopt_stored_figures,
     log_closed_windows,
     log_pass_summary,
     monitor_lock,
@@ -209,6 +212,7 @@ class MonitorOutcome:
     open_steps: list[int] = field(default_factory=list)
     revisions: list[VerdictChange] = field(default_factory=list)
     alerts: list[WindowResult] = field(default_factory=list)
+    run: MonitoringRun | None = None  # the run written to: whether this pass created it, its data, the others
 
     @property
     def alerted(self) -> bool:
@@ -303,9 +307,9 @@ def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> Cut:
         stamps = parse_timestamps(frame, timestamp_column) if timestamp_column else None
         windows = list(row_windows(frame, options.rows, stamps))
         watermark = (stamps.max() if stamps is not None else pd.Timestamp(len(frame), tz="UTC")) if len(frame) else None
+        order = f"time order of {timestamp_column!r}" if stamps is not None else "file order"
         return Cut(windows, [len(w.frame) == options.rows for w in windows],
-                   f"by count, {options.rows} rows in {'time' if stamps is not None else 'file'} order", None,
-                   stamps is None, watermark)
+                   f"by count, {options.rows} rows in {order}", None, stamps is None, watermark)
     if timestamp_column is None:
         raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time, or --rows N.")
     stamps = parse_timestamps(frame, timestamp_column)
@@ -313,7 +317,17 @@ def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> Cut:
     windows = [Window(w.start.value // length.value, w.start, w.end, w.frame)
                for w in time_windows(frame, stamps, length)]
     watermark = stamps.max() if len(frame) else None
-    return Cut(windows, [watermark >= w.end for w in windows], f"by time, {length}", length, False, watermark)
+    return Cut(windows, [watermark >= w.end for w in windows], f"by time, {length} of {timestamp_column!r}", length,
+               False, watermark)
+
+
+def _identity(cut: Cut, features: Sequence[str]) -> DataIdentity | None:
+    """The data's identity for count windows (None for time windows, whose steps are times): the digest of the
+    first rows in the order the windows were cut (:mod:`driftloop.data.identity`)."""
+    if cut.length is not None or not cut.windows:
+        return None
+    first = cut.windows[0].frame  # a recorded digest covers at most one window's rows
+    return DataIdentity(len(first), lambda rows: rows_digest(first, features, rows) if rows <= len(first) else None)
 
 
 def _steps(cut: Cut, run: MonitoringRun, notes: list[str]) -> tuple[list[Window], list[bool]]:
@@ -382,7 +396,7 @@ def run_monitor(
     cut = _cut_windows(frame, options)
     delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)
     first_start = cut.windows[0].start if cut.windows and cut.length is not None else None
-    run = monitoring_run(client, options.experiment, model, cut.definition, first_start)
+    run = monitoring_run(client, options.experiment, model, cut.definition, first_start, _identity(cut, features))
     windows, complete = _steps(cut, run, notes)
     facts = _facts(windows, complete)
     state = read_state(client, run.run_id)
@@ -416,14 +430,18 @@ def run_monitor(
         current.update(carried)  # open windows this pass's data no longer holds keep their last figures
         ordered = [current[i] for i in sorted(current)]
         history = [state.closed[i] for i in sorted(state.closed)]
+        # A pass that crashed while logging closed windows: what reached the chart is final (never logged twice).
+        resumed = [w for w in ordered if w.index in state.interrupted]
+        stored = adopt_stored_figures(client, run.run_id, resumed)
         evaluate([*history, *ordered], rules, training_metrics=training)
         carried_facts = [WindowFacts(w.index, w.end, True, w.rows, 0) for w in carried.values()]
         closing = closing_steps([*facts, *carried_facts], state.closed, cut.watermark, delay, by_rows=cut.by_rows) \
             if cut.watermark is not None else []
+        closing = sorted({*closing, *(w.index for w in resumed)})
         to_close = [w for w in ordered if w.index in closing]
         still_open = [w for w in ordered if w.index not in closing]
-        points = log_closed_windows(client, run.run_id, to_close)
-        points += replace_open_windows(client, run, still_open, state.provisional_run_id)
+        points = log_closed_windows(client, run.run_id, to_close, stored, state.interrupted)
+        points += replace_open_windows(client, run, still_open, state.provisional_run_ids)
         changes = verdict_changes(ordered, state.verdicts, closing)
         alerts = [w for w in ordered if w.verdict == "alert" and w.index not in state.notified]
         delivered = True
@@ -454,4 +472,4 @@ def run_monitor(
         )
         log_pass_summary(client, run.run_id, all_windows, len(still_open), html)
     return MonitorOutcome(model, run.run_id, ordered, all_windows, notes, points, closing,
-                          [w.index for w in still_open], revisions, alerts)
+                          [w.index for w in still_open], revisions, alerts, run)
