@@ -49,9 +49,9 @@ def _starts(windows: Sequence[WindowResult]) -> list[str]:
 
 
 def windows_table(windows: Sequence[WindowResult], title: str, *, open_steps: Collection[int] = ()) -> Table:
-    """One row per window: start (or row range), rows, drift share, realised performance, label coverage, verdict (the window's
-    index, its MLflow step, is in the reasons). The start of a window in ``open_steps`` (its indexes) is marked
-    ``*``, explained in the caption: its figures are provisional."""
+    """One row per window: start (or row range), rows, drift share, realised performance, label coverage, verdict
+    (the window's index, its MLflow step, is in the reasons). The start of a window in ``open_steps`` (its indexes)
+    is marked ``*``, explained in the caption: its figures are provisional."""
     shown = [(key, header) for key, header in PERFORMANCE_COLUMNS
              if any(f"performance/{key}" in w.metrics for w in windows)]
     marked = any(w.index in open_steps for w in windows)

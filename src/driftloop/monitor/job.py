@@ -50,6 +50,9 @@ from driftloop.tracking.monitoring import (
 from driftloop.tracking.profiles import load_profile_for_model, log_profile, log_reference_performance
 from driftloop.tracking.store import use_tracking_uri
 
+NOTIFIED_VERDICTS = ("alert", "unknown")
+"""The verdicts sent to the webhook (and recorded as notified): a monitor that could not measure says so."""
+
 _SPEC = re.compile(r"^(?:models:/)?(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))?$")
 
 
@@ -443,20 +446,22 @@ def run_monitor(
         points = log_closed_windows(client, run.run_id, to_close, stored, state.interrupted)
         points += replace_open_windows(client, run, still_open, state.provisional_run_ids)
         changes = verdict_changes(ordered, state.verdicts, closing)
-        alerts = [w for w in ordered if w.verdict == "alert" and w.index not in state.notified]
+        # An alert, and a window that could not be judged at all, are notified once per window and verdict.
+        news = [w for w in ordered if w.verdict in NOTIFIED_VERDICTS and state.notified.get(w.index) != w.verdict]
+        alerts = [w for w in news if w.verdict == "alert"]
         delivered = True
-        if alerts and options.webhook:
-            payload = alert_payload(alerts, model.name, run.run_id, client.tracking_uri, version=model.version)
+        if news and options.webhook:
+            payload = alert_payload(news, model.name, run.run_id, client.tracking_uri, version=model.version)
             result = send_webhook(options.webhook, payload)
             delivered = result.ok
             if not result.ok:
                 notes.append(f"webhook failed after {result.attempts} attempt(s): "
                              f"{result.error or result.status}; the next pass sends it again")
-        notified = {w.index for w in alerts} if delivered else set()
+        notified = {w.index for w in news} if delivered else set()
         changed = {c.window.index for c in changes}
         entries = [{**c.to_json(), "notified": c.window.index in notified} for c in changes]
         entries += [{**VerdictChange(w, w.verdict, w.index in closing).to_json(), "notified": True}
-                    for w in alerts if w.index not in changed and w.index in notified]  # a delivery retried
+                    for w in news if w.index not in changed and w.index in notified]  # a delivery retried
         record_verdicts(client, run.run_id, entries)
         revisions = [c for c in changes if c.is_revision]
         if revisions:
@@ -469,6 +474,7 @@ def run_monitor(
             subtitle=f"data: {Path(data_path).name}; windows {cut.definition}; {len(still_open)} open",
             alert_rules=rules,
             training_metrics=training,
+            open_steps=[w.index for w in still_open],
         )
         log_pass_summary(client, run.run_id, all_windows, len(still_open), html)
     return MonitorOutcome(model, run.run_id, ordered, all_windows, notes, points, closing,

@@ -22,7 +22,7 @@ Layout of a monitoring run (experiment ``model-monitoring``, created when missin
 * **Verdicts.** Every change of a window's verdict (its first non-ok verdict, and any later revision) is appended
   to the run as ``verdicts/<pass time>.json``: window, verdict, previous verdict, reasons, whether the window was
   closed, whether the alert was notified. Nothing in it is ever rewritten; the report and the CLI say when a verdict
-  was revised. A window's alert is notified once (the record says which were).
+  was revised. A window's alert (or ``unknown`` verdict) is notified once (the record says which were).
 * **Status.** A pass sets the run RUNNING while it writes and FINISHED (FAILED on an error) when it ends: the MLflow
   UI shows a monitoring run as running only while a pass is writing to it.
 * **Crashes.** The steps a pass is about to log are recorded in the tag ``driftloop.writing_steps`` and cleared
@@ -208,7 +208,7 @@ class MonitoringState:
     open: dict[int, WindowResult] = field(default_factory=dict)  # the last pass's provisional windows, by step
     provisional_run_ids: list[str] = field(default_factory=list)  # every provisional child, the newest first
     verdicts: dict[int, str] = field(default_factory=dict)  # the last verdict recorded for each step
-    notified: set[int] = field(default_factory=set)  # steps whose alert was notified
+    notified: dict[int, str] = field(default_factory=dict)  # the verdict last notified for each step
     interrupted: set[int] = field(default_factory=set)  # steps whose logging a pass began and did not record
 
 
@@ -237,7 +237,7 @@ def read_state(client: MlflowClient, run_id: str) -> MonitoringState:
         for entry in document:
             state.verdicts[int(entry["window"])] = entry["verdict"]
             if entry.get("notified"):
-                state.notified.add(int(entry["window"]))
+                state.notified[int(entry["window"])] = entry["verdict"]
     return state
 
 
