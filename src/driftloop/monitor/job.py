@@ -443,7 +443,7 @@ def run_monitor(
         closing = sorted({*closing, *(w.index for w in resumed)})
         to_close = [w for w in ordered if w.index in closing]
         still_open = [w for w in ordered if w.index not in closing]
-        points = log_closed_windows(client, run.run_id, to_close, stored, state.interrupted)
+        points = log_closed_windows(client, run.run_id, to_close, stored=stored, unresolved=state.interrupted)
         points += replace_open_windows(client, run, still_open, state.provisional_run_ids)
         changes = verdict_changes(ordered, state.verdicts, closing)
         # An alert, and a window that could not be judged at all, are notified once per window and verdict.

@@ -260,7 +260,7 @@ def _parse_steps(text: str) -> set[int]:
     return {int(part) for part in text.split()}
 
 
-def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], names: MetricNames,
+def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], names: MetricNames, *,
                  stored: Collection[tuple[str, int]] = ()) -> int:
     """Log the windows' metrics (NaN skipped, and every (name, step) in ``stored``) under their MLflow ``names`` in
     batches; the ``rows`` points come last, so that a window whose ``rows`` point exists was logged whole."""
@@ -298,7 +298,7 @@ def adopt_stored_figures(client: MlflowClient, run_id: str, windows: Sequence[Wi
     return set(stored)
 
 
-def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult],
+def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], *,
                        stored: Collection[tuple[str, int]] = (), unresolved: Iterable[int] = ()) -> int:
     """Write the windows that close in this pass to the run's chart series (once: a closed window is final) and as
     ``windows/pass-<first step>.json``; return the number of metric points written.
@@ -311,7 +311,7 @@ def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[Wind
     if not windows:
         return 0
     client.set_tag(run_id, WRITING_TAG, _format_steps(kept | {window.index for window in windows}))
-    points = _log_metrics(client, run_id, windows, _metric_names(client, run_id, windows), stored)
+    points = _log_metrics(client, run_id, windows, _metric_names(client, run_id, windows), stored=stored)
     _log_json(client, run_id, WINDOWS_ARTIFACT_DIR, f"pass-{windows[0].index:06d}.json",
               [_window_to_json(w) for w in windows])
     client.set_tag(run_id, WRITING_TAG, _format_steps(kept))
