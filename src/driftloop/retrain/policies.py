@@ -58,7 +58,8 @@ from driftloop.monitor.alerts import as_number, fmt, read_rules_file, training_v
 from driftloop.monitor.results import WindowResult
 
 POLICIES = ("never", "schedule", "drift", "performance")
-LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "log_loss", "mape", "brier", "relative_mae", "naive_mae")
+LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "log_loss", "mape", "brier", "relative_mae", "naive_mae",
+                   "relative_error_rate")
 """Metrics where larger means worse; every other metric is taken as a score (larger is better)."""
 
 
