@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 ## demo: run driftloop's main job and its retrain loop on the embedded store (sqlite:///mlflow.db in this folder)
 demo: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/driftloop demo
+	@echo "The classifier case (weather type, 5 classes, Seattle 2012-2015): $(BIN)/driftloop simulate --data seattle-weather --policy all"
 
 ## test: run the whole test suite
 test: $(STAMP)

@@ -33,10 +33,11 @@ def test_json_output_has_exactly_the_keys():
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    assert len(lines) == 1
-    record = json.loads(lines[0])
-    assert tuple(record) == RESULT_KEYS
+    assert len(lines) == 2  # the policy, then the naive benchmark (the same hour last week)
+    record, naive = map(json.loads, lines)
+    assert tuple(record) == tuple(naive) == RESULT_KEYS
     assert record["policy"] == "never" and record["retrains"] == 0 and record["mae"] > 0
+    assert naive["policy"] == "naive (7d)" and naive["mae"] > 0 and naive["retrains"] == 0
 
 
 def test_never_and_schedule(bike, short):
@@ -93,7 +94,7 @@ def test_records_one_run_per_policy(tmp_path):
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1 and runs[0].data.params["policy"] == "schedule:2"
     assert runs[0].data.params["naive_lag"] == "7 days 00:00:00"  # the bike data's benchmark: the same hour last week
-    assert runs[0].data.metrics["retrains"] == json.loads(result.stdout.splitlines()[-1])["retrains"]
+    assert runs[0].data.metrics["retrains"] == json.loads(result.stdout.splitlines()[-2])["retrains"]  # last: naive
     assert len(client.get_metric_history(runs[0].info.run_id, "window/drift/share")) >= 2
 
 

@@ -82,6 +82,11 @@ class RetrainOutcome:
     refit: str | None = None  # the version refitted on all labelled rows after validation (the one promoted)
     refit_run_id: str | None = None
 
+    @property
+    def decided(self) -> str:
+        """The version the decision is about: the refit when there is one, else the validated challenger."""
+        return self.refit or self.challenger
+
 
 def read_labelled(path: str | Path, *, target: str | None, timestamp_column: str | None) -> tuple[pd.DataFrame, str]:
     """The labelled rows of ``path`` in time order (oldest first) and the name of the target column."""

@@ -99,7 +99,9 @@ def seattle_weather(kind: str = "weather") -> Dataset:
 def seattle_temps() -> Dataset:
     """Hourly temperature (°F) in Seattle through 2010 (NOAA via vega_datasets) from the hour of the day, the day
     of the year and the temperature a day earlier (known: a forecast made a day ahead); the first champion trains
-    on January-March, production is April-December. The seasonal naive benchmark is the same hour a day earlier."""
+    on January-March, production is April-December. The seasonal naive benchmark is the same hour a day earlier.
+    The series is smooth — it moves by tenths of a degree from one day to the next at the same hour, as climate
+    normals do, not by the degrees of real weather — so the naive forecast is hard to beat here."""
     from driftloop.demo.bike import make_regressor
 
     frame = _bundled("seattle_weather", "seattle-temps.csv")

@@ -15,11 +15,18 @@ For each window (a week by default), in time order:
    metrics;
 5. **retrain, validate, promote** — a challenger (the same estimator, fresh) is trained on the labelled rows of the
    last ``train_days`` days before the freshest ``holdout_days``, which are held out; both models predict the
-   holdout and :func:`driftloop.retrain.validation.compare` (paired bootstrap) decides. A promoted challenger
-   becomes the champion from the next window on, with its holdout metrics as training metrics and a reference
-   profile of its training rows; a rejected one is counted and dropped.
+   holdout and :func:`driftloop.retrain.validation.compare` (paired bootstrap on the per-row absolute error, or
+   log loss for a classifier, :mod:`driftloop.simulate.scoring`) decides. A promoted challenger is refitted on all
+   those labelled rows, holdout included (validate, then refit on everything; ``SimulationSettings.refit``), and
+   becomes the champion from the next window on, with the validated model's holdout metrics as training metrics
+   and a reference profile of its training rows; a rejected one is counted and dropped.
 
-The models are fitted in process and kept in memory. With a tracking store, :func:`log_simulation` records one run
+Classifiers: a dataset whose ``task`` is ``classification`` holds class codes; its models are scored on accuracy,
+log loss and ROC AUC, and its naive benchmark is the persistence forecast (the previous row's label) unless a
+season is given (:mod:`driftloop.simulate.scoring`).
+
+The models are fitted in process and kept in memory; :func:`simulate` replays the policies in parallel processes,
+one per core. With a tracking store, :func:`log_simulation` records one run
 per policy in the experiment ``simulation``: the per-window metrics (step = window index) and the summary; with a
 :class:`~driftloop.simulate.registry.ReplayRegistry` per policy (``driftloop simulate --register``), every model is
 also registered in MLflow and promoted or rejected there as the retrain job does (about 1 s per model, so off by
