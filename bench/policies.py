@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {"machine": machine(), "phases": args.phases, "datasets": {}}
     for name in args.data:
         base = BUNDLED[name]()
-        settings = SimulationSettings(train_days=int(base.settings.get("train_days", 90)))  # type: ignore[call-overload]
+        train_days = int(base.settings.get("train_days", 90))  # type: ignore[call-overload]
+        settings = SimulationSettings(train_days=train_days)
         if args.rule:
             settings = replace(settings, promotion_rule=args.rule)
         runs: dict[int, list[dict]] = {}

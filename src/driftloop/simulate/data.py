@@ -120,7 +120,8 @@ def seattle_temps() -> Dataset:
 def trump_approval() -> Dataset:
     """Donald Trump's approval rating by FiveThirtyEight's model, daily from March 2017 to November 2019, from the
     ratings of five polling agencies (river's ``TrumpApproval``; FiveThirtyEight's data). The first champion trains
-    on March-December 2017; production is 2018-2019. The naive benchmark is the persistence forecast (the previous day's rating)."""
+    on March-December 2017; production is 2018-2019. The naive benchmark is the persistence forecast (the previous
+    day's rating)."""
     from driftloop.demo.bike import make_regressor
 
     frame = _bundled("trump_approval", "trump_approval.csv")

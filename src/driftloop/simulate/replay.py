@@ -428,7 +428,8 @@ def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion
 
 def simulate(dataset: Dataset, policies: Sequence[str], settings: SimulationSettings | None = None, *,
              progress: Callable[[int], None] | None = None,
-             registries: Callable[[str], ReplayRegistry] | None = None, workers: int | None = None) -> list[PolicyResult]:
+             registries: Callable[[str], ReplayRegistry] | None = None,
+             workers: int | None = None) -> list[PolicyResult]:
     """Every policy on the same stream, each from the same first champion (trained once); ``registries`` gives the
     registry of each policy's models, when they are to be registered in MLflow.
 
