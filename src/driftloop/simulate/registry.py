@@ -8,8 +8,8 @@ owner as :func:`~driftloop.tracking.registry.mark_challenger` does), and the val
 (compare-and-set on ``champion`` under the registry lock, the old one kept as ``previous-champion``, the evidence as
 tags and a run in ``retraining``) or records it as ``rejected`` (tags, and a run in ``retraining`` too). With the
 refit (the default), a validated challenger is tagged ``refitted`` and its refit on all the fresh rows is registered
-as the next version and promoted, carrying the validation evidence and ``driftloop.validated_version``. The models are logged by
-``mlflow.sklearn.log_model`` in runs of the experiment ``simulation``, with their signature.
+as the next version and promoted, carrying the validation evidence and ``driftloop.validated_version``. The models
+are logged by ``mlflow.sklearn.log_model`` in runs of the experiment ``simulation``, with their signature.
 
 What stays in process: the challenger is fitted by the replay itself, not by an MLflow project run (about 8 s each
 through ``mlflow run``, which would make a 150-retrain comparison take 20 minutes), and predictions come from the
