@@ -118,7 +118,7 @@ def test_toml_table_and_errors(tmp_path) -> None:
     assert config_from_toml('[[rule]]\nname = "x"').policy == "never"
     with pytest.raises(DriftloopError, match=r"'cooldown' key must be an integer >= 0; got -1"):
         config_from_toml("[retrain]\ncooldown = -1")
-    with pytest.raises(DriftloopError, match=r"'policy' key must be one of never, schedule, drift, performance; got 'sometimes'"):
+    with pytest.raises(DriftloopError, match=r"'policy' key must be one of never, schedule, drift, performance, estimated; got 'sometimes'"):
         config_from_toml('[retrain]\npolicy = "sometimes"')
     with pytest.raises(DriftloopError, match=r"'margin' key must be a finite number >= 0; got '0.1'"):
         config_from_toml('[retrain]\nmargin = "0.1"')

@@ -105,8 +105,8 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if retrain_project is not None:
         retrain_config = load_config(rules_path)
         if retrain_config.policy == "never":
-            raise DriftloopError("--retrain needs a [retrain] table with a policy (schedule, drift or performance) "
-                                 "in the --rules file; got none (policy 'never').")
+            raise DriftloopError("--retrain needs a [retrain] table with a policy (schedule, drift, performance or "
+                                 "estimated) in the --rules file; got none (policy 'never').")
         if labels_path is not None:
             raise DriftloopError("--retrain trains on the labelled rows of --data: give --target (labels in the data) "
                                  "or an inference log, not a separate --labels file.")
@@ -185,10 +185,12 @@ def profile(model_spec, data_path, target, tracking_uri) -> None:
     """Fit the reference profile of a registered model and attach it to the model version."""
     from driftloop.monitor.job import fit_model_profile
 
-    model, fitted, baseline = fit_model_profile(open_store(tracking_uri), model_spec, data_path, target=target)
+    model, fitted, baseline, estimation = fit_model_profile(open_store(tracking_uri), model_spec, data_path,
+                                                            target=target)
     click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
                f"{model.name} version {model.version}.")
     if baseline:
         figures = ", ".join(f"{key.split('/', 1)[1]} {value:.4g}" for key, value in baseline.items())
         click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged in run "
                    f"{model.run_id}).")
+    click.echo(estimation[0].upper() + estimation[1:] + ".")

@@ -293,12 +293,19 @@ def fmt(value: float) -> str:
 
 
 def training_value(key: str, training_metrics: Mapping[str, float]) -> float | None:
-    """The training value a relative rule on ``key`` uses: under ``key``, else under its last segment.
+    """The training value a relative rule on ``key`` uses: under ``key``, else under its last segment; for an
+    estimate or its bound (``estimated/<metric>``, ``estimated/<metric>/upper``), that of ``performance/<metric>``,
+    else ``<metric>``.
 
     >>> training_value("performance/mae", {"mae": 90.0}), training_value("performance/f1", {"mae": 90.0})
     (90.0, None)
+    >>> training_value("estimated/mae/lower", {"performance/mae": 80.0, "mae": 90.0})
+    80.0
     """
-    for name in (key, key.rsplit("/", 1)[-1]):
+    parts = key.split("/")
+    names = [key, f"performance/{parts[1]}", parts[1]] if parts[0] == "estimated" and len(parts) > 1 else \
+        [key, parts[-1]]
+    for name in names:
         value = as_number(training_metrics.get(name))
         if value is not None:
             return value

@@ -7,7 +7,8 @@ Pure computation: no MLflow here (see :mod:`driftloop.tracking.monitoring`). For
    leave-one-chunk-out thresholds for distances);
 2. data quality (:mod:`driftloop.monitor.quality`); numeric columns stored as text are read as numbers where that
    loses nothing (:mod:`driftloop.data.coercion`), other values are counted as wrong-type values;
-3. realised performance on the labelled rows (:mod:`driftloop.monitor.performance`);
+3. realised performance on the labelled rows (:mod:`driftloop.monitor.performance`), and estimated performance on
+   every row when the profile holds an estimator (:mod:`driftloop.monitor.estimation`);
 4. coverage: the shares of profiled columns compared, of rows with a prediction and with a label
    (:mod:`driftloop.monitor.window_coverage`);
 5. verdicts from the alert rules (:mod:`driftloop.monitor.alerts`), a sequential rule across windows, and from the
@@ -27,6 +28,7 @@ from driftloop.data.windows import Window
 from driftloop.monitor import window_coverage as coverage
 from driftloop.monitor.alerts import AlertRule, evaluate
 from driftloop.monitor.distributions import distribution
+from driftloop.monitor.estimation import FittedEstimator, window_estimates
 from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, probability_metrics
 from driftloop.monitor.quality import quality_metrics, read_text_numbers
 from driftloop.monitor.results import WindowResult
@@ -52,6 +54,7 @@ class MonitorInputs:
     ignored_columns: Sequence[str] = ()  # id, timestamp, target... : not "extra" columns
     # class probabilities of a classifier: (classes, matrix rows x classes), for ROC AUC and log loss
     predict_proba: Callable[[pd.DataFrame], tuple[list, np.ndarray]] | None = None
+    estimator: FittedEstimator | None = None  # performance without labels, fitted with the profile
     top_distributions: int = 6
 
     @cached_property
@@ -198,6 +201,11 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
                 result.reasons.append(f"class probabilities unavailable: {type(error).__name__}: {error}")
             else:
                 result.metrics.update(probability_metrics(frame[LABEL], probabilities, classes))
+    if inputs.estimator is not None and PREDICTION in frame.columns:
+        estimated, reasons = window_estimates(inputs.estimator, frame, inputs.features, frame[PREDICTION],
+                                              inputs.predict_proba)
+        result.metrics.update(estimated)
+        result.reasons.extend(reasons)
     return result
 
 

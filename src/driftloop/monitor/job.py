@@ -21,6 +21,7 @@ from driftloop.data.windows import Window, parse_timestamps, parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor.alerts import alert_payload, evaluate, load_rules, send_webhook
 from driftloop.monitor.engine import LABEL, NAIVE, PREDICTION, MonitorInputs, assess_windows
+from driftloop.monitor.estimation import FittedEstimator, fit_estimator
 from driftloop.monitor.lifecycle import (
     VerdictChange,
     WindowFacts,
@@ -47,6 +48,7 @@ from driftloop.tracking.monitoring import (
     replace_open_windows,
     writing_pass,
 )
+from driftloop.tracking.estimators import load_estimator_for_run, log_estimator
 from driftloop.tracking.profiles import load_profile_for_model, log_profile, log_reference_performance
 from driftloop.tracking.store import use_tracking_uri
 
@@ -137,14 +139,18 @@ def _numbers_from_text(reference: pd.DataFrame, numeric: list[str]) -> pd.DataFr
 
 def fit_model_profile(
     client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None
-) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float]]:
+) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float], str]:
     """``driftloop profile``: fit a reference profile of a registered model's inputs and predictions on reference
     data, and attach it to the model version (artifact ``reference_profile`` of its run).
 
     With ``target`` (the reference's labels), the model's performance on the reference is measured as the monitor
     measures a window's and logged in the same run as the baseline of the alert rules relative to training
     (:func:`~driftloop.tracking.profiles.log_reference_performance`): a model trained elsewhere, whose run logged no
-    training metrics, then gets performance alerts. Returned as the third item (empty without ``target``)."""
+    training metrics, then gets performance alerts. Returned as the third item (empty without ``target``).
+
+    With ``target``, the performance estimator (CBPE for a classifier with ``predict_proba``, DLE for a regressor;
+    :mod:`driftloop.monitor.estimation`) is fitted too and logged in the profile's folder; the fourth item says
+    what was fitted, or why nothing was."""
     model = resolve_model(client, model_spec)
     pyfunc_model = load_model(client, model)
     frame = read_table(data_path)
@@ -178,7 +184,11 @@ def fit_model_profile(
             raise DriftloopError(f"The target column {target!r} of the reference data has no usable label; got "
                                  f"{int(frame[target].notna().sum())} non-missing value(s).")
         log_reference_performance(client, model.run_id, baseline)
-    return model, profile, baseline
+    fitted = fit_estimator(reference, features, reference[PREDICTION], labels.values if target is not None else None,
+                           infer_task(reference[PREDICTION]), _probability_predictor(pyfunc_model))
+    if fitted.estimator is not None:
+        log_estimator(client, model.run_id, fitted.estimator, fitted.classes)
+    return model, profile, baseline, fitted.note
 
 
 @dataclass
@@ -408,11 +418,16 @@ def run_monitor(
     if len(todo) < len(windows):
         notes.append(f"{len(windows) - len(todo)} window(s) were already closed and logged: skipped")
     training = dict(client.get_run(model.run_id).data.metrics) if model.run_id else {}
+    stored = load_estimator_for_run(client, model.run_id) if model.run_id else None
+    if stored is None:
+        notes.append("no estimated performance: the reference profile holds no estimator (fit it with driftloop "
+                     "profile --target on labelled reference data; a classifier also needs predict_proba)")
     inputs = MonitorInputs(
         profile,
         features,
         _predictor(pyfunc_model),
         predict_proba=_probability_predictor(pyfunc_model),
+        estimator=FittedEstimator(*stored, "") if stored is not None else None,
         ignored_columns=[c for c in (options.timestamp_column, options.id_column, "id", "timestamp",
                                      "model_name", "model_version", "label_timestamp") if c],
     )
