@@ -73,17 +73,21 @@ class ErrorBands:
     n_reference
         Reference rows the estimator was fitted on (:math:`n_r`).
     n_chunks
-        Chunks of the measurement (the reference-without-a-chunk has :math:`n_r (1 - 1/\\text{n\\_chunks})` rows).
+        Chunks of the measurement.
     coverage
         Probability :math:`\\gamma` that the band holds the realised metric.
+    n_measured
+        Rows the errors were measured on (default ``n_reference``; fewer when the reference was thinned for the
+        measurement): the reference-without-a-chunk then has :math:`n_m (1 - 1/\\text{n\\_chunks})` rows.
     """
 
     def __init__(self, metrics: Sequence[str], sizes: Sequence[int], errors: NDArray[np.float64], n_reference: int,
-                 n_chunks: int, coverage: float) -> None:
+                 n_chunks: int, coverage: float, n_measured: int | None = None) -> None:
         self.metrics, self.sizes = tuple(metrics), tuple(int(s) for s in sizes)
         self.errors = np.asarray(errors, dtype=np.float64).reshape(-1, len(self.sizes), len(self.metrics))
         self.n_reference, self.n_chunks, self.coverage = int(n_reference), int(n_chunks), float(coverage)
-        rest = self.n_reference * (1.0 - 1.0 / self.n_chunks)
+        self.n_measured = self.n_reference if n_measured is None else int(n_measured)
+        rest = self.n_measured * (1.0 - 1.0 / self.n_chunks)
         self.nulls: list[list[NullModel]] = [
             [fit_null(self.errors[:, s, j], np.full(len(self.errors), effective_size(size, rest)), power=2)
              for j in range(len(self.metrics))]
@@ -108,12 +112,14 @@ class ErrorBands:
 
 def measure_errors(n_rows: int, prepare: Callable[[NDArray[np.intp]], Any],
                    errors_of: Callable[[Any, NDArray[np.intp]], Sequence[float]], metrics: Sequence[str], *,
-                   n_chunks: int, draws: int, coverage: float, seed: int) -> ErrorBands:
-    """Measure :class:`ErrorBands` by leave-one-chunk-out over the reference's row indices.
+                   n_chunks: int, draws: int, coverage: float, seed: int,
+                   n_reference: int | None = None) -> ErrorBands:
+    """Measure :class:`ErrorBands` by leave-one-chunk-out over the row indices ``0 .. n_rows - 1``.
 
-    ``prepare(rest)`` refits on the rows ``rest`` (the reference without one chunk) and returns what
+    ``prepare(rest)`` refits on the rows ``rest`` (the rows without one chunk) and returns what
     ``errors_of(prepared, rows)`` needs to give, for the chunk's sample ``rows``, realised minus estimated value of
-    every metric.
+    every metric. ``n_reference`` (default ``n_rows``) is the size of the reference the final estimator is fitted
+    on, when the measurement runs on a thinned part of it.
     """
     sizes = band_sizes(n_rows, n_chunks)
 
@@ -122,7 +128,8 @@ def measure_errors(n_rows: int, prepare: Callable[[NDArray[np.intp]], Any],
 
     null = leave_one_chunk_out(np.arange(n_rows), prepare, evaluate, n_chunks=n_chunks, draws=draws,
                                sample_size=sizes[-1], seed=seed)
-    return ErrorBands(metrics, sizes, null.values, n_rows, n_chunks, coverage)
+    return ErrorBands(metrics, sizes, null.values, n_rows if n_reference is None else n_reference, n_chunks,
+                      coverage, n_measured=n_rows)
 
 
 def bounded(value: float, half_width: float, low: float, high: float) -> tuple[float, float]:

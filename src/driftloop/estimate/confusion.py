@@ -66,7 +66,7 @@ def expected_auc(weights: NDArray[np.float64], scores: NDArray[np.float64]) -> f
     >>> expected_auc(np.array([0.0, 1.0, 1.0, 0.0]), np.array([0.1, 0.8, 0.4, 0.4]))   # 0/1 weights: the AUC
     0.875
     """
-    order = np.argsort(scores, kind="stable")
+    order = np.argsort(scores)  # ties are grouped below, so the order within a tie does not matter
     s, w = scores[order], weights[order]
     v = 1.0 - w
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])

@@ -52,7 +52,7 @@ def save_estimator(estimator: Estimator, folder: Path, *, classes: list[Any] | N
         "format": FORMAT, "format_version": FORMAT_VERSION, "driftloop_version": __version__,
         "params": estimator.get_params(),
         "bands": {"metrics": list(bands.metrics), "sizes": list(bands.sizes), "n_reference": bands.n_reference,
-                  "n_chunks": bands.n_chunks, "coverage": bands.coverage},
+                  "n_chunks": bands.n_chunks, "coverage": bands.coverage, "n_measured": bands.n_measured},
     }
     if isinstance(estimator, ConfidenceEstimator):
         check = estimator.check_
@@ -96,7 +96,7 @@ def load_estimator(folder: Path) -> tuple[Estimator, list[Any] | None] | None:
     with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
         b = document["bands"]
         bands = ErrorBands(b["metrics"], b["sizes"], arrays["bands.errors"], b["n_reference"], b["n_chunks"],
-                           b["coverage"])
+                           b["coverage"], b["n_measured"])
         estimator: Estimator
         if document["kind"] == "cbpe":
             estimator = ConfidenceEstimator(**document["params"])
