@@ -178,7 +178,8 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
 @click.option("--data", "data_path", required=True, help="Reference data (what the model was trained on).")
 @click.option("--target", default=None,
               help="The label column of the reference data (not profiled): the model's performance on the reference "
-                   "is then stored as the baseline of the performance alerts.")
+                   "is then stored as the baseline of the performance alerts, and a performance estimator (CBPE for "
+                   "a classifier with predict_proba, DLE for a regressor) is fitted for windows without labels.")
 @tracking_uri_option
 @handle_errors
 def profile(model_spec, data_path, target, tracking_uri) -> None:
