@@ -50,6 +50,8 @@ PERFORMANCE_NAMES = {"mae": "MAE", "rmse": "RMSE", "r2": "R²", "accuracy": "Acc
                      "naive_mae": "MAE of the naive forecast", "precision": "Precision", "recall": "Recall"}
 NOT_PERFORMANCE = ("label_coverage", "labelled_rows", "naive_rows")
 ESTIMATED_ORDER = ("accuracy", "f1", "precision", "recall", "roc_auc", "mae", "rmse")
+#: Estimated metrics defined as the realised ``performance/<metric>`` is, so that both go on one chart.
+ESTIMATED_LIKE_REALISED = ("accuracy", "roc_auc", "mae", "rmse")
 
 
 # -------------------------------------------------------------------------------------------------- formatting
@@ -221,43 +223,37 @@ COVERAGE_SERIES = (("coverage/columns", "profiled columns compared"),
                    ("coverage/predictions", "rows with a prediction"), ("coverage/labels", "rows with a label"))
 
 
-def estimated_chart(windows: Sequence[WindowResult], labels: Sequence[str], name: str,
-                    rules: Sequence[AlertRule] = (), training: Mapping[str, float] | None = None,
-                    width: float = 560) -> tuple[str, list[tuple[str, str]]]:
-    """One chart of ``estimated/<name>``: the estimate, its band's lower and upper bound, the realised
-    ``performance/<name>`` where labels arrived, the training value and the rules on the bounds; and its legend."""
-    training = dict(training or {})
-    series = [Series("estimated", _series(windows, f"estimated/{name}"), SERIES_COLOURS[0]),
-              Series("band, lower bound", _series(windows, f"estimated/{name}/lower"), SERIES_COLOURS[3]),
-              Series("band, upper bound", _series(windows, f"estimated/{name}/upper"), SERIES_COLOURS[4])]
-    realised = _series(windows, f"performance/{name}")
-    if finite(realised):
-        series.append(Series("realised", realised, SERIES_COLOURS[1]))
-    thresholds = [t for bound in ("lower", "upper")
-                  for t in _thresholds(f"estimated/{name}/{bound}", rules, training, False)]
-    base = training_value(f"estimated/{name}", training)
-    if base is not None:
-        thresholds.append(Threshold(base, f"training {_fmt(base)}", "training"))
-    verdicts = [w.verdict for w in windows]
-    shown = PERFORMANCE_NAMES.get(name, name)
-    chart = line_chart(labels, series, verdicts=verdicts, thresholds=thresholds, y_label=f"{shown} (estimated)",
-                       width=width)
-    return chart, _legend(series, thresholds, verdicts)
-
-
 def _estimated_section(windows: Sequence[WindowResult], labels: Sequence[str], rules: Sequence[AlertRule],
                        training: Mapping[str, float]) -> str:
+    """One chart per ``estimated/<metric>``: the estimate, its band, the realised ``performance/<metric>`` where
+    labels arrived and it is the same figure (:data:`ESTIMATED_LIKE_REALISED`), the training value, the rules."""
     names = [n for n in ESTIMATED_ORDER if finite(_series(windows, f"estimated/{n}"))]
     if not names:
         return ""
+    verdicts = [w.verdict for w in windows]
     panels = []
     for name in names:
-        chart, legend = estimated_chart(windows, labels, name, rules, training)
-        panels.append(_panel(f"{PERFORMANCE_NAMES.get(name, name)}, estimated and realised", chart, legend))
+        series = [Series("estimated", _series(windows, f"estimated/{name}"), SERIES_COLOURS[0]),
+                  Series("band, lower bound", _series(windows, f"estimated/{name}/lower"), SERIES_COLOURS[3]),
+                  Series("band, upper bound", _series(windows, f"estimated/{name}/upper"), SERIES_COLOURS[4])]
+        realised = _series(windows, f"performance/{name}")
+        if name in ESTIMATED_LIKE_REALISED and finite(realised):
+            series.append(Series("realised", realised, SERIES_COLOURS[1]))
+        thresholds = [t for bound in ("lower", "upper")
+                      for t in _thresholds(f"estimated/{name}/{bound}", rules, training, False)]
+        base = training_value(f"estimated/{name}", training)
+        if base is not None:
+            thresholds.append(Threshold(base, f"training {_fmt(base)}", "training"))
+        shown = PERFORMANCE_NAMES.get(name, name)
+        chart = line_chart(labels, series, verdicts=verdicts, thresholds=thresholds, y_label=f"{shown} (estimated)")
+        title = f"{shown}, estimated and realised" if len(series) > 3 else f"{shown}, estimated"
+        panels.append(_panel(title, chart, _legend(series, thresholds, verdicts)))
     return _section("Estimated performance", f'<div class="grid">{"".join(panels)}</div>',
                     "Estimated from the model's outputs on every row (CBPE for a classifier, DLE for a regressor), "
                     "whether or not labels arrived, with the band that holds the realised value in 95 % of windows "
-                    "like the reference; the realised value is drawn where labels arrived.")
+                    "like the reference; the realised value is drawn where labels arrived (for accuracy, ROC AUC, "
+                    "MAE and RMSE: the realised F1 is macro-averaged, the estimated F1, precision and recall of two "
+                    "classes are the positive class's).")
 
 
 def _coverage_section(windows: Sequence[WindowResult], labels: Sequence[str]) -> str:
