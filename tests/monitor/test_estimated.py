@@ -149,3 +149,18 @@ def test_scores_that_are_not_probabilities_are_a_data_quality_reason() -> None:
     assert reasons == ["data quality: The class scores of the window must be probabilities in [0, 1]; got 1 NaN "
                        "value(s) and 2 outside [0, 1] (e.g. 1.4). A data-quality problem: no estimate is made from "
                        "them (they are never clipped)."]
+
+
+def test_a_model_error_in_predict_proba_is_a_reason_not_a_crash() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.uniform(size=2000)
+    labels = (rng.uniform(size=2000) < scores).astype(int)
+    fitted = FittedEstimator(ConfidenceEstimator(draws=2).fit(np.column_stack([1 - scores, scores]), labels),
+                             ["no", "yes"], "")
+
+    def failing(rows):
+        raise ValueError("Input contains NaN")
+
+    metrics, reasons = window_estimates(fitted, pd.DataFrame({"a": [1.0]}), ["a"], pd.Series(["no"]), failing)
+    assert metrics == {}
+    assert reasons == ["estimated performance unavailable: predict_proba failed: ValueError: Input contains NaN"]

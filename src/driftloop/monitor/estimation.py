@@ -77,7 +77,11 @@ def window_estimates(fitted: FittedEstimator, frame: pd.DataFrame, features: Seq
         if isinstance(estimator, ConfidenceEstimator):
             if predict_proba is None:
                 return {}, ["estimated performance unavailable: the model has no predict_proba"]
-            classes, scores = predict_proba(frame[list(features)])
+            try:
+                classes, scores = predict_proba(frame[list(features)])
+            except Exception as error:  # the model's own error on this window: a reason, the window goes on
+                return {}, [f"estimated performance unavailable: predict_proba failed: {type(error).__name__}: "
+                            f"{error}"]
             if list(classes) != fitted.classes:
                 return {}, [f"estimated performance unavailable: the model's classes {list(classes)} differ from "
                             f"the reference's {fitted.classes}"]
