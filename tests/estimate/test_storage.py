@@ -55,3 +55,11 @@ def test_a_folder_without_estimator_and_unknown_versions(tmp_path) -> None:
     (tmp_path / JSON_FILE).write_text(json.dumps(document))
     with pytest.raises(DriftloopError, match="estimator format version 99; this driftloop reads version 1"):
         load_estimator(tmp_path)
+
+
+def test_tracking_names_the_same_files() -> None:
+    """tracking.estimators lists the files without importing the estimators (scikit-learn's boosting)."""
+    from driftloop.estimate import storage
+    from driftloop.tracking import estimators
+
+    assert (estimators.JSON_FILE, estimators.ARRAYS_FILE) == (storage.JSON_FILE, storage.ARRAYS_FILE)

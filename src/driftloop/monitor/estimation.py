@@ -10,13 +10,15 @@ CBPE's predicted class is the most probable one, as scikit-learn's ``predict`` g
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from driftloop.errors import DriftloopError
-from driftloop.estimate import ConfidenceEstimator, LossEstimator, ModelOutputError
+
+if TYPE_CHECKING:  # imported where used: scikit-learn's gradient boosting is not needed to start a monitor
+    from driftloop.estimate import ConfidenceEstimator, LossEstimator
 
 ProbabilityPredictor = Callable[[pd.DataFrame], tuple[list, np.ndarray]]
 
@@ -32,6 +34,8 @@ class FittedEstimator(NamedTuple):
 def fit_estimator(reference: pd.DataFrame, features: Sequence[str], predictions: pd.Series, labels: pd.Series | None,
                   task: str, predict_proba: ProbabilityPredictor | None) -> FittedEstimator:
     """Fit CBPE (``task`` classification) or DLE (regression) on the labelled rows of ``reference``."""
+    from driftloop.estimate import ConfidenceEstimator, LossEstimator
+
     if labels is None:
         return FittedEstimator(None, None, "no estimated performance: the reference has no labels (give --target to "
                                            "driftloop profile)")
@@ -67,6 +71,8 @@ def window_estimates(fitted: FittedEstimator, frame: pd.DataFrame, features: Seq
                      predict_proba: ProbabilityPredictor | None) -> tuple[dict[str, float], list[str]]:
     """``estimated/...`` metrics of one window, and the reasons when there are none (missing columns, model outputs
     that are a data-quality problem)."""
+    from driftloop.estimate import ConfidenceEstimator, ModelOutputError
+
     estimator = fitted.estimator
     missing = [c for c in features if c not in frame.columns]
     if estimator is None or len(frame) == 0:

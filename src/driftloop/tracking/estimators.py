@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from driftloop.errors import DriftloopError
-from driftloop.estimate import ConfidenceEstimator, LossEstimator, load_estimator, save_estimator
-from driftloop.estimate.storage import ARRAYS_FILE, JSON_FILE
 from driftloop.tracking.profiles import DEFAULT_ARTIFACT_PATH
+
+if TYPE_CHECKING:  # imported where used: a model without an estimator never loads scikit-learn's boosting
+    from driftloop.estimate import ConfidenceEstimator, LossEstimator
+
+#: The estimator's files in the profile folder (:mod:`driftloop.estimate.storage`).
+JSON_FILE, ARRAYS_FILE = "estimator.json", "estimator.npz"
 
 
 def log_estimator(client: MlflowClient, run_id: str, estimator: ConfidenceEstimator | LossEstimator,
                   classes: list[Any] | None, artifact_path: str = DEFAULT_ARTIFACT_PATH) -> None:
     """Log ``estimator`` (and the model's ``classes``) into the profile folder ``artifact_path`` of ``run_id``."""
+    from driftloop.estimate import save_estimator
+
     with tempfile.TemporaryDirectory(prefix="driftloop-estimator-") as tmp:
         folder = save_estimator(estimator, Path(tmp), classes=classes)
         client.log_artifacts(run_id, str(folder), artifact_path)
@@ -38,6 +44,8 @@ def load_estimator_for_run(client: MlflowClient, run_id: str, artifact_path: str
         raise DriftloopError(f"Could not list the reference profile of run {run_id}: {exc}") from exc
     if JSON_FILE not in names:
         return None
+    from driftloop.estimate import load_estimator
+
     with tempfile.TemporaryDirectory(prefix="driftloop-estimator-") as tmp:
         for name in (JSON_FILE, ARRAYS_FILE):
             client.download_artifacts(run_id, f"{artifact_path}/{name}", tmp)
