@@ -25,9 +25,10 @@ test: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python -m pytest
 
 ## bench: run the benchmarks (each prints its comparison with the baseline it measures in the same run; record
-## the figures in BENCHMARKS.md). bench/drift_baselines.py, bench/estimate_nannyml.py and bench/estimate_oracle.py need a
-## side environment (see BENCHMARKS.md) and are not run here.
-BENCHMARKS := drift monitor serve serve_hostile startup calibration policies retrain_oracle estimate
+## the figures in BENCHMARKS.md). bench/drift_baselines.py, bench/estimate_nannyml.py, bench/estimate_oracle.py and
+## bench/multivariate_nannyml.py need a side environment (see BENCHMARKS.md) and are not run here (bench/multivariate.py
+## runs the last with --side-python when given one).
+BENCHMARKS := drift monitor serve serve_hostile startup calibration policies retrain_oracle estimate multivariate
 bench: $(STAMP)
 	@for name in $(BENCHMARKS); do \
 	  echo "== bench/$$name.py"; \

@@ -180,18 +180,45 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
               help="The label column of the reference data (not profiled): the model's performance on the reference "
                    "is then stored as the baseline of the performance alerts, and a performance estimator (CBPE for "
                    "a classifier with predict_proba, DLE for a regressor) is fitted for windows without labels.")
+@click.option("--multivariate", "multivariate", default="pca", show_default=True, metavar="DETECTORS",
+              help="Multivariate detectors to fit, comma-separated among pca, mmd, classifier, or 'none': drift in "
+                   "the relations between the inputs that one column at a time cannot see. mmd and classifier "
+                   "cost a second or more per window whatever its size, so they are fitted only when named.")
 @tracking_uri_option
 @handle_errors
-def profile(model_spec, data_path, target, tracking_uri) -> None:
+def profile(model_spec, data_path, target, multivariate, tracking_uri) -> None:
     """Fit the reference profile of a registered model and attach it to the model version."""
-    from driftloop.monitor.job import fit_model_profile
+    from driftloop.monitor.job import PREDICTION, fit_model_profile
 
+    detectors = parse_detectors(multivariate)
     model, fitted, baseline, estimation = fit_model_profile(open_store(tracking_uri), model_spec, data_path,
-                                                            target=target)
+                                                            target=target, multivariate=detectors)
     click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
                f"{model.name} version {model.version}.")
+    inputs = len([c for c in fitted.columns_ if c != PREDICTION])
+    if detectors and inputs >= 2:
+        click.echo(f"Multivariate detectors: {', '.join(detectors)} (over the {inputs} inputs).")
+    elif detectors:
+        click.echo("Multivariate detectors: none (the model has a single input).")
     if baseline:
         figures = ", ".join(f"{key.split('/', 1)[1]} {value:.4g}" for key, value in baseline.items())
         click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged in run "
                    f"{model.run_id}).")
     click.echo(estimation[0].upper() + estimation[1:] + ".")
+
+
+def parse_detectors(text: str) -> tuple[str, ...]:
+    """The detectors named by ``--multivariate`` (``none`` for none), or a one-line error naming the option.
+
+    >>> parse_detectors("pca, classifier"), parse_detectors("none")
+    (('pca', 'classifier'), ())
+    """
+    known = ("pca", "mmd", "classifier")  # driftloop.multivariate.DETECTORS, not imported: --help stays light
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["none"]:
+        return ()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names or len(set(names)) != len(names):
+        raise DriftloopError(f"The --multivariate option must be distinct names among {', '.join(known)}, or "
+                             f"'none'; got {text!r}.")
+    return tuple(names)

@@ -33,6 +33,7 @@ from driftloop.monitor.lifecycle import (
 from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, seasonal_naive
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
+from driftloop.multivariate import DEFAULT_DETECTORS, MultivariateDrift
 from driftloop.profile import ReferenceProfile
 from driftloop.tracking.monitoring import (
     DataIdentity,
@@ -49,6 +50,7 @@ from driftloop.tracking.monitoring import (
     writing_pass,
 )
 from driftloop.tracking.estimators import load_estimator_for_run, log_estimator
+from driftloop.tracking.multivariate import load_multivariate_for_model, log_multivariate
 from driftloop.tracking.profiles import load_profile_for_model, log_profile, log_reference_performance
 from driftloop.tracking.store import use_tracking_uri
 
@@ -138,7 +140,8 @@ def _numbers_from_text(reference: pd.DataFrame, numeric: list[str]) -> pd.DataFr
 
 
 def fit_model_profile(
-    client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None
+    client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None,
+    multivariate: Sequence[str] = DEFAULT_DETECTORS,
 ) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float], str]:
     """``driftloop profile``: fit a reference profile of a registered model's inputs and predictions on reference
     data, and attach it to the model version (artifact ``reference_profile`` of its run).
@@ -150,7 +153,11 @@ def fit_model_profile(
 
     With ``target``, the performance estimator (CBPE for a classifier with ``predict_proba``, DLE for a regressor;
     :mod:`driftloop.monitor.estimation`) is fitted too and logged in the profile's folder; the fourth item says
-    what was fitted, or why nothing was."""
+    what was fitted, or why nothing was.
+
+    The ``multivariate`` detectors (names among :data:`driftloop.multivariate.DETECTORS`) are fitted on the model's
+    inputs and logged inside the profile's folder (:mod:`driftloop.tracking.multivariate`); none for a model with
+    fewer than two inputs."""
     model = resolve_model(client, model_spec)
     pyfunc_model = load_model(client, model)
     frame = read_table(data_path)
@@ -170,6 +177,9 @@ def fit_model_profile(
     if model.run_id is None:
         raise DriftloopError(f"Model {model.name} version {model.version} has no source run to attach a profile to.")
     log_profile(client, model.run_id, profile)
+    chosen = tuple(multivariate) if len(features) >= 2 else ()
+    detectors = MultivariateDrift(detectors=chosen, thresholds=profile.thresholds_).fit(reference[features])
+    log_multivariate(client, model.run_id, detectors)
     baseline: dict[str, float] = {}
     if target is not None:
         labels = align_labels(frame[target], reference[PREDICTION])
@@ -428,6 +438,7 @@ def run_monitor(
         _predictor(pyfunc_model),
         predict_proba=_probability_predictor(pyfunc_model),
         estimator=FittedEstimator(*stored, "") if stored is not None else None,
+        multivariate=load_multivariate_for_model(client, f"models:/{model.name}/{model.version}"),
         ignored_columns=[c for c in (options.timestamp_column, options.id_column, "id", "timestamp",
                                      "model_name", "model_version", "label_timestamp") if c],
     )

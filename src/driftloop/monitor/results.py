@@ -14,6 +14,9 @@ key                                meaning
 ``drift/features_drifted``         number of features flagged as drifted
 ``drift/<column>/<statistic>``     a drift statistic of one feature (or of ``prediction``)
 ``drift/<column>/<stat>_p_value``  its p-value, for tests
+``multivariate/<detector>/<stat>`` a multivariate detector's statistic (see :mod:`driftloop.monitor.multivariate_drift`)
+``multivariate/<detector>/p_value`` its p-value; ``.../drifted`` 1 when flagged
+``multivariate/drifted``           multivariate detectors flagged in the window
 ``quality/missing_rate``           share of missing cells over the model's input columns
 ``quality/missing_columns``        input columns the model expects that the window lacks
 ``quality/extra_columns``          columns of the window the model does not use
