@@ -18,14 +18,17 @@ $(STAMP): pyproject.toml
 ## demo: run driftloop's main job and its retrain loop on the embedded store (sqlite:///mlflow.db in this folder)
 demo: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/driftloop demo
+	@echo "The classifier case (weather type, 5 classes, Seattle 2012-2015): $(BIN)/driftloop simulate --data seattle-weather --policy all"
 
 ## test: run the whole test suite
 test: $(STAMP)
 	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python -m pytest
 
 ## bench: run the benchmarks (each prints its comparison with the baseline it measures in the same run; record
-## the figures in BENCHMARKS.md). bench/drift_baselines.py needs a side environment (see there) and is not run here.
-BENCHMARKS := drift monitor serve serve_hostile startup calibration policies retrain_oracle
+## the figures in BENCHMARKS.md). bench/drift_baselines.py, bench/estimate_nannyml.py, bench/estimate_oracle.py and
+## bench/multivariate_nannyml.py need a side environment (see BENCHMARKS.md) and are not run here (bench/multivariate.py
+## runs the last with --side-python when given one).
+BENCHMARKS := drift monitor serve serve_hostile startup calibration policies retrain_oracle estimate multivariate
 bench: $(STAMP)
 	@for name in $(BENCHMARKS); do \
 	  echo "== bench/$$name.py"; \

@@ -11,6 +11,15 @@ The target of issue 6, checked on the means: the drift or performance policy rea
 of the weekly schedule's with at most one sixth of its retrains.
 
     python bench/policies.py --phases 7 [--policies never schedule:1 schedule:4 schedule:13 drift performance]
+
+Other bundled datasets (``--data seattle-weather seattle-rain seattle-temps trump-approval``; issue 16) are replayed
+with the same policies and more fixed schedules, once (phase 0), and each gets the checks of issue 16: the default
+policy (``performance``) against the curve of fixed schedules — no schedule with as many or fewer retrains may reach a
+lower error (MAE, or log loss for a classifier) — and against the best schedule in hindsight with as many retrains
+(:mod:`driftloop.simulate.hindsight`, fitted and scored in the same run):
+
+    python bench/policies.py --data seattle-weather seattle-rain seattle-temps trump-approval --phases 1 \
+        --policies never schedule:1 schedule:2 schedule:4 schedule:8 schedule:13 drift performance --hindsight
 """
 
 from __future__ import annotations
@@ -33,7 +42,8 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from driftloop.simulate.data import bike_dataset  # noqa: E402
+from driftloop.simulate.data import BUNDLED  # noqa: E402
+from driftloop.simulate.hindsight import best_schedules, replay_costs  # noqa: E402
 from driftloop.simulate.replay import ALL_POLICIES, Dataset, SimulationSettings, simulate, window_count  # noqa: E402
 
 ADAPTIVE = ("drift", "performance")
@@ -49,19 +59,56 @@ def shifted(dataset: Dataset, days: int) -> Dataset:
     return replace(dataset, frame=frame, train_end=dataset.train_end + offset)
 
 
+def error_key(runs: dict[int, list[dict]]) -> str:
+    """The error the checks compare: MAE for a regression, log loss for a classifier (the validation's loss)."""
+    return "mae" if "mae" in next(iter(runs.values()))[0] else "log_loss"
+
+
 def summarise(runs: dict[int, list[dict]], policies: list[str]) -> list[dict]:
-    """Per policy: mean, min and max cumulative MAE over the phases, mean retrains, promotions and rejections."""
+    """Per policy: mean, min and max cumulative error over the phases, mean retrains, promotions and rejections (and
+    the mean accuracy and ROC AUC of a classifier)."""
+    key = error_key(runs)
     rows = []
     for policy in policies:
         results = [next(r for r in phase if r["policy"] == policy) for phase in runs.values()]
-        maes = [r["mae"] for r in results]
-        rows.append({
-            "policy": policy, "mae_mean": statistics.fmean(maes), "mae_min": min(maes), "mae_max": max(maes),
+        errors = [r[key] for r in results]
+        row = {
+            "policy": policy, "mae_mean": statistics.fmean(errors), "mae_min": min(errors), "mae_max": max(errors),
             "retrains_mean": statistics.fmean(r["retrains"] for r in results),
             "promotions_mean": statistics.fmean(r["promotions"] for r in results),
             "rejected_mean": statistics.fmean(r["rejected"] for r in results),
-        })
+        }
+        for extra in ("accuracy", "roc_auc"):
+            if extra in results[0]:
+                row[extra] = statistics.fmean(r[extra] for r in results)
+        rows.append(row)
     return rows
+
+
+def curve_verdict(summary: list[dict], policy: str = "performance") -> str:
+    """Issue 16's acceptance on the means: no fixed schedule with as many or fewer retrains has a lower error."""
+    by_policy = {row["policy"]: row for row in summary}
+    row = by_policy.get(policy)
+    if row is None:
+        return f"{policy} was not run"
+    beaten = [r for r in summary if r["policy"].startswith("schedule:") and r["retrains_mean"] <= row["retrains_mean"]
+              and r["mae_mean"] < row["mae_mean"]]
+    if beaten:
+        return (f"{policy} is ABOVE the fixed schedules' curve: " + ", ".join(
+            f"{r['policy']} {r['mae_mean']:.4g} with {r['retrains_mean']:.1f} retrains" for r in beaten))
+    return f"{policy} lies on or below the fixed schedules' curve ({row['mae_mean']:.4g}, {row['retrains_mean']:.1f})"
+
+
+def hindsight_lines(dataset: Dataset, settings: SimulationSettings, phase: list[dict], key: str) -> list[str]:
+    """Each policy of phase 0 against the best schedule in hindsight with as many retrains."""
+    costs, rows = replay_costs(dataset, settings)
+    schedules = best_schedules(costs, costs.shape[1] - 1)
+    lines = []
+    for result in phase:
+        best = schedules[min(int(result["retrains"]), len(schedules) - 1)].cost / rows
+        lines.append(f"{result['policy']:>12}: {key} {result[key]:.4g} with {result['retrains']} retrains; best in "
+                     f"hindsight with as many: {best:.4g} ({result[key] / best - 1:+.1%})")
+    return lines
 
 
 def target_verdicts(summary: list[dict]) -> list[str]:
@@ -85,41 +132,57 @@ def target_verdicts(summary: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Backtest the retraining policies over several window phases.")
+    parser.add_argument("--data", nargs="+", default=["bike"], choices=sorted(BUNDLED), help="bundled datasets")
     parser.add_argument("--phases", type=int, default=7, help="window phases (day offsets 0 .. phases-1)")
     parser.add_argument("--policies", nargs="+", default=list(ALL_POLICIES))
+    parser.add_argument("--hindsight", action="store_true", help="also the best schedules in hindsight (phase 0)")
+    parser.add_argument("--rule", default=None, choices=["better", "not-worse"],
+                        help="promotion rule of the paired validation (default: SimulationSettings')")
     parser.add_argument("--json", default=None, help="also write every run and the summary as JSON to this file")
     args = parser.parse_args(argv)
     if not 1 <= args.phases <= 7:
         parser.error(f"--phases must be between 1 and 7 (day offsets within a week); got {args.phases}")
     console = Console(width=150)
     console.print(f"[bold]machine[/]: {machine()}")
-    base, settings = bike_dataset(), SimulationSettings()
-    runs: dict[int, list[dict]] = {}
-    start = time.perf_counter()
-    total = sum(window_count(shifted(base, days), settings) for days in range(args.phases)) * len(args.policies)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} windows"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task(f"{args.phases} phases x {len(args.policies)} policies", total=total)
-        for days in range(args.phases):
-            results = simulate(shifted(base, days), args.policies, settings,
-                               progress=lambda n: progress.advance(task, n))
-            runs[days] = [result.summary() for result in results]
-            progress.console.print(f"phase +{days} d: " + ", ".join(
-                f"{r['policy']} {r['mae']:.1f} ({r['retrains']})" for r in runs[days]))
-    summary = summarise(runs, args.policies)
-    table = Table(title=f"Retraining policies on bike sharing, {args.phases} window phases "
-                        f"({time.perf_counter() - start:.0f} s)")
-    for column in ("policy", "MAE mean", "MAE min", "MAE max", "retrains", "promotions", "rejected"):
-        table.add_column(column, justify="left" if column == "policy" else "right")
-    for row in summary:
-        table.add_row(row["policy"], f"{row['mae_mean']:.1f}", f"{row['mae_min']:.1f}", f"{row['mae_max']:.1f}",
-                      f"{row['retrains_mean']:.1f}", f"{row['promotions_mean']:.1f}", f"{row['rejected_mean']:.1f}")
-    console.print(table)
-    for line in target_verdicts(summary):
-        console.print(line)
+    report = {"machine": machine(), "phases": args.phases, "datasets": {}}
+    for name in args.data:
+        base = BUNDLED[name]()
+        train_days = int(base.settings.get("train_days", 90))  # type: ignore[call-overload]
+        settings = SimulationSettings(train_days=train_days)
+        if args.rule:
+            settings = replace(settings, promotion_rule=args.rule)
+        runs: dict[int, list[dict]] = {}
+        start = time.perf_counter()
+        total = sum(window_count(shifted(base, days), settings) for days in range(args.phases)) * len(args.policies)
+        with Progress(TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} windows"), TimeElapsedColumn(),
+                      console=console) as progress:
+            task = progress.add_task(f"{name}: {args.phases} phases x {len(args.policies)} policies", total=total)
+            for days in range(args.phases):
+                results = simulate(shifted(base, days), args.policies, settings,
+                                   progress=lambda n: progress.advance(task, n))
+                runs[days] = [result.summary() for result in results]
+        key = error_key(runs)
+        summary = summarise(runs, args.policies)
+        table = Table(title=f"Retraining policies on {name}, {args.phases} window phase(s) "
+                            f"({time.perf_counter() - start:.0f} s)")
+        extras = [extra for extra in ("accuracy", "roc_auc") if extra in summary[0]]
+        for column in ("policy", f"{key} mean", f"{key} min", f"{key} max", *extras, "retrains", "promotions",
+                       "rejected"):
+            table.add_column(column, justify="left" if column == "policy" else "right")
+        for row in summary:
+            table.add_row(row["policy"], f"{row['mae_mean']:.4g}", f"{row['mae_min']:.4g}", f"{row['mae_max']:.4g}",
+                          *(f"{row[extra]:.3f}" for extra in extras), f"{row['retrains_mean']:.1f}",
+                          f"{row['promotions_mean']:.1f}", f"{row['rejected_mean']:.1f}")
+        console.print(table)
+        lines = [curve_verdict(summary)] + (target_verdicts(summary) if name == "bike" else [])
+        if args.hindsight:
+            lines += hindsight_lines(base, settings, runs[0], key)
+        for line in lines:
+            console.print(line)
+        report["datasets"][name] = {"runs": runs, "summary": summary, "checks": lines}
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "phases": args.phases, "runs": runs,
-                                               "summary": summary}, indent=1))
+        Path(args.json).write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

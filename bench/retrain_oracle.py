@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         table.add_row(str(count), f"{best.cost / rows:.1f}", fixed, shown)
     console.print(table)
     if args.policies_json:
-        runs = json.loads(Path(args.policies_json).read_text())["runs"]
+        saved = json.loads(Path(args.policies_json).read_text())
+        runs = saved["datasets"]["bike"]["runs"] if "datasets" in saved else saved["runs"]
         phase = runs.get(str(args.phase))
         if phase is None:
             console.print(f"{args.policies_json} has no run of phase {args.phase}")

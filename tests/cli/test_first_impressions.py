@@ -120,6 +120,18 @@ def test_a_malformed_tracking_uri_is_one_line_naming_it(workdir, uri: str, messa
         assert len(result.output.strip().splitlines()) == 1, result.output
 
 
+def test_an_unreachable_database_is_one_line_at_once(workdir) -> None:
+    """Nothing listens on the port: MLflow alone would retry the database for minutes, then print a traceback."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver psycopg is not installed")
+    uri = f"postgresql://me:secret@127.0.0.1:{free_port()}/mlflow"
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["experiments", "create", "-n", "x", "--tracking-uri", uri])
+    assert time.monotonic() - started < 60  # a generous bound: no retry loop
+    assert result.exit_code == 1, result.output
+    (line,) = result.output.strip().splitlines()
+    assert "'postgresql://***@127.0.0.1:" in line and "cannot be reached" in line and "secret" not in line
+
+
 def test_an_unreachable_tracking_server_is_one_line_at_once(workdir, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing listens on the port: MLflow alone would retry for minutes, then print a traceback."""
     uri = f"http://127.0.0.1:{free_port()}"

@@ -452,3 +452,19 @@ def test_a_webhook_url_is_redacted_to_scheme_host_and_port() -> None:
     assert redact_webhook_url(f"https://u:{SECRET}@[::1]:8443/x?t={SECRET}") == "https://[::1]:8443/…"
     assert redact_webhook_url("http://example.org") == "http://example.org"
     assert redact_webhook_url(f"http://[::1/{SECRET}") == "<a URL that is not http(s)>"
+
+
+def test_the_default_estimated_rules_fire_on_the_bands_optimistic_bound() -> None:
+    from driftloop.monitor.alerts import evaluate, load_rules
+
+    day = pd.Timestamp("2024-01-01")
+
+    def window(i: int, lower: float) -> WindowResult:
+        return WindowResult(i, day, day, 100, metrics={"estimated/mae": lower + 0.1, "estimated/mae/lower": lower,
+                                                       "estimated/mae/upper": lower + 0.2})
+
+    windows = [window(0, 0.70), window(1, 0.70), window(2, 0.60), window(3, 0.70)]
+    evaluate(windows, load_rules(None), training_metrics={"performance/mae": 0.5})   # fires above 0.625
+    fired = [[r for r in w.reasons if r.startswith("estimated performance degraded (mae)")] for w in windows]
+    assert [bool(f) for f in fired] == [False, True, False, False]
+    assert "estimated/mae/lower" in fired[1][0] and "1.25 x training 0.5" in fired[1][0]

@@ -18,7 +18,7 @@ from mlflow.utils.validation import _validate_metric
 from sklearn.linear_model import LinearRegression
 
 from driftloop.cli.main import cli
-from driftloop.tracking.metric_names import ARTIFACT, MetricNames
+from driftloop.tracking.metric_names import ARTIFACT, MetricNames, column_of
 
 COLUMNS = ["temp (°C)", "Temp (°C)", "price ($)", "rate %", "km/h", "ünïcode 名前", "share", "x" * 300, "fixed acidity"]
 MODEL = "o'brien \"x\" 100%_a"  # both quotes: MLflow's filter syntax cannot write it exactly
@@ -59,7 +59,7 @@ def test_awkward_column_and_model_names_monitor_end_to_end(workdir: Path) -> Non
     production.to_csv(workdir / "production.csv", index=False)
 
     profiled = _run("profile", "--model", f"{MODEL}@champion", "--data", str(workdir / "reference.csv"),
-                    "--tracking-uri", uri)
+                    "--multivariate", "pca,classifier", "--tracking-uri", uri)  # importances are column metrics
     assert profiled.exit_code == 0, profiled.output
     outputs = {}
     for name in (MODEL, DECOY):
@@ -87,7 +87,7 @@ def test_awkward_column_and_model_names_monitor_end_to_end(workdir: Path) -> Non
         for key in client.get_run(each).data.metrics:
             _validate_metric(key, 0.0, 0, 0)
             parts = key.split("/")
-            original = f"{parts[0]}/{names.column(parts[1])}/{parts[2]}" if len(parts) == 3 else key
+            original = f"{parts[0]}/{names.column(parts[1])}/{parts[2]}" if column_of(key) is not None else key
             logged.setdefault(original, []).extend((m.step, m.value) for m in client.get_metric_history(each, key))
     expected = {key for w in windows for key, value in w["metrics"].items() if value is not None and math.isfinite(value)}
     assert set(logged) == expected  # every figure of the JSON output is in MLflow, under a name that maps back

@@ -8,6 +8,8 @@ coverage verdict itself (:mod:`driftloop.monitor.window_coverage`) through :func
 from __future__ import annotations
 
 import json
+import threading
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ from driftloop.monitor.alerts import AlertRule, alert_payload, evaluate
 from driftloop.monitor.results import WindowResult
 from driftloop.monitor.window_coverage import CoveragePolicy
 from tests.conftest import WINE_PROJECT, copy_store
+from tests.monitor.test_late_data import _Hook
 
 FEATURES = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides", "free sulfur dioxide",
             "total sulfur dioxide", "density", "pH", "sulphates", "alcohol"]
@@ -113,7 +116,18 @@ def test_nothing_comparable_is_unknown_everywhere_and_exits_4(wine_store, workdi
     for column in FEATURES:  # a European export: decimal commas, which could as well be thousands separators
         data[column] = data[column].map(lambda x: f"{x:.3f}".replace(".", ","))
     data.to_csv(workdir / "commas.csv", index=False, sep=";")
-    result, windows = monitor(wine_store, workdir / "commas.csv", "--target", "quality")
+    _Hook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = ["--webhook", f"http://127.0.0.1:{server.server_address[1]}/hook"]
+    try:
+        result, windows = monitor(wine_store, workdir / "commas.csv", "--target", "quality", *hook)
+    finally:
+        server.shutdown()
+    # A monitor that could not measure says so to the webhook too, as it does an alert.
+    (payload,) = _Hook.received
+    assert (payload["verdict"], payload["unknown"], [w["window"] for w in payload["fired"]]) == ("unknown", 2, [0, 1])
+    assert payload["text"].startswith("driftloop: wine-quality (version 1): unknown in 2 of 2 windows; latest rows ")
     assert result.exit_code == UNKNOWN_EXIT_CODE, result.output
     assert "Nothing could be judged in 2 window(s) (verdict unknown)" in result.output
     assert [w["verdict"] for w in windows] == ["unknown", "unknown"]

@@ -125,7 +125,7 @@ def test_labels_arriving_in_three_batches_reach_their_windows(wine_store, workdi
     record = [entry for name in sorted(os.listdir(local)) for entry in json.loads(Path(local, name).read_text())]
     window_1 = [(e["previous"], e["verdict"], e["closed"]) for e in record if e["window"] == 1]
     assert window_1 == [(None, "alert", False), ("alert", "ok", True)]
-    assert main.data.tags["driftloop.window_definition"] == "by time, 7 days 00:00:00"
+    assert main.data.tags["driftloop.window_definition"] == "by time, 7 days 00:00:00 of 'ts'"
 
 
 def test_rows_appended_to_a_logged_window_are_monitored(wine_store, workdir):

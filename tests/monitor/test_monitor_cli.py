@@ -98,8 +98,10 @@ def test_late_labels_by_id_with_unknown_ids_counted(wine_store, workdir):
     lines = [line for line in result.output.splitlines()  # the error and the link are one line each
              if not line.startswith(("Error: Alert", "Open the charts", "Open the model"))]
     assert max(map(len, lines)) <= 80, result.output  # the table and its reasons fit an 80-column terminal
-    starts = [line.split()[:3] for line in lines if line.startswith("row ")]  # count windows: their first row
-    assert starts == [["row", "0", "400"], ["row", "400", "400"], ["row", "800", "400"], ["row", "1200*", "399"]]
+    starts = [line.split()[:3] for line in lines if line.startswith("rows ")]  # count windows: their rows
+    assert starts == [["rows", "1–400", "400"], ["rows", "401–800", "400"], ["rows", "801–1200", "400"],
+                      ["rows", "1201–1599*", "399"]]
+    assert "window(s); latest rows 1201–1599: " in result.output  # not 1970-01-01
     client = MlflowClient(wine_store)
     experiment = client.get_experiment_by_name("model-monitoring")
     runs = {r.data.tags["driftloop.kind"]: r for r in client.search_runs([experiment.experiment_id])}

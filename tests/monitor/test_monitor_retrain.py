@@ -22,9 +22,9 @@ def test_a_drift_alert_retrains_and_promotes_a_better_challenger(trained_wine_st
     ])
     assert result.exit_code == 3, result.output  # the alert still makes the exit code
     assert "Retrain policy drift: retrain" in result.output
-    assert "Promoted: wine-quality@champion is version 2" in result.output
+    assert "Promoted: wine-quality@champion is version 3" in result.output
     client = MlflowClient(uri)
-    assert str(client.get_model_version_by_alias("wine-quality", "champion").version) == "2"
+    assert str(client.get_model_version_by_alias("wine-quality", "champion").version) == "3"  # the refit of validated version 2
     assert str(client.get_model_version_by_alias("wine-quality", "previous-champion").version) == "1"
 
 

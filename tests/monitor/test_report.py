@@ -323,3 +323,22 @@ def test_unknown_windows_are_drawn_in_their_own_colour_in_chromium(tmp_path: Pat
     _, _, colours = png_pixels(screenshot)
     assert bytes.fromhex("6b5b95") in colours  # the unknown cells of the verdict strip, above the fold
     assert bytes.fromhex("e9e4f2") in colours  # the unknown band behind the coverage timeline
+
+
+def test_open_windows_and_count_windows_are_shown_as_such() -> None:
+    """Windows still open are marked open (their figures are provisional); count windows without time stamps are
+    named by their rows, not by dates in 1970."""
+    windows = fake_windows(6)
+    for position, window in enumerate(windows):  # 6 count windows of 1,000 rows, the last one 400
+        rows = 400 if position == 5 else 1000
+        window.start, window.end = pd.Timestamp(position * 1000, tz="UTC"), pd.Timestamp(position * 1000 + rows,
+                                                                                         tz="UTC")
+        window.rows, window.by_rows = rows, True
+    html = render(windows, open_steps=[4, 5])
+    table = html[html.index("<h2>Windows</h2>"):]
+    assert table.count('<span class="pill open">open</span>') == 2 and table.count("<td>closed</td>") == 4
+    assert "<td>row 5,001</td><td>row 5,400</td>" in table
+    assert "2 open" in html and "its figures are provisional" in html
+    assert "1970" not in html and "rows 5001–5400" in html
+    plain = render(fake_windows(6))
+    assert "pill open" not in plain and "provisional" not in plain

@@ -104,13 +104,14 @@ def the_whole_loop(uri: str, folder: Path, files: dict[str, Path]) -> None:
 
     output = invoke("retrain", "--model", MODEL, "--project", str(WINE_PROJECT), "--data", str(files["white"]),
                     "--target", "quality", "-P", "alpha=0.01", "--margin", "0.02", "--tracking-uri", uri)
-    assert "Promoted: wine-quality@champion is version 2 (previous-champion: 1)" in output
+    # version 2 is validated, then refitted on all the rows as version 3, which is promoted
+    assert "Promoted: wine-quality@champion is version 3 (previous-champion: 1)" in output
     follows_the_alias(uri, pd.read_csv(files["red"]).drop(columns="quality").iloc[:3].to_dict("records"),
                       folder / "log.db")
     invoke("rollback", "--model", MODEL, "--reason", "test", "--tracking-uri", uri)
     assert str(alias_version(client, MODEL, CHAMPION).version) == "1"
     assert alias_version(client, MODEL, PREVIOUS_CHAMPION) is None
-    assert client.get_model_version(MODEL, "2").tags["driftloop.decision"] == "rolled-back"
+    assert client.get_model_version(MODEL, "3").tags["driftloop.decision"] == "rolled-back"
 
 
 def racing_store(uri: str) -> str:

@@ -174,3 +174,12 @@ def test_constant_reference_column() -> None:
     assert same.reason.notna().tolist() == [False, True, False, False]
     moved = profile.compare(pd.DataFrame({"c": np.full(300, 4.0)}))
     assert moved.drifted.all()
+
+
+def test_a_fitted_profile_crosses_a_process_boundary(fitted_profile: ReferenceProfile) -> None:
+    """Pickled (as sent to a worker process of driftloop simulate) without its lock; the copy compares alike."""
+    import pickle
+
+    window = make_frame(300, 7, shift=0.3)
+    copy = pickle.loads(pickle.dumps(fitted_profile))
+    pd.testing.assert_frame_equal(copy.compare(window), fitted_profile.compare(window))

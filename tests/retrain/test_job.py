@@ -44,17 +44,38 @@ def test_retrain_on_white_wine_promotes_a_better_challenger(store: str, white: P
         "--tracking-uri", store, "-P", "alpha=0.01", "--margin", "0.02",
     ])
     assert result.exit_code == 0, result.output
-    assert "Promoted: wine-quality@champion is version 2 (previous-champion: 1)" in result.output
-    assert str(alias_version(client, MODEL, CHAMPION).version) == "2"
+    # version 2 is validated on the freshest 300 rows, then refitted on all 1,500 as version 3, which is promoted
+    assert "refitted on all 1500 labelled rows as version 3" in result.output
+    assert "Promoted: wine-quality@champion is version 3 (previous-champion: 1)" in result.output
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "3"
     assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "1"
-    tags = client.get_model_version(MODEL, "2").tags
-    assert tags["driftloop.decision"] == "promoted"
+    tags = client.get_model_version(MODEL, "3").tags
+    assert tags["driftloop.decision"] == "promoted" and tags["driftloop.validated_version"] == "2"
     assert float(tags["driftloop.validation.ci_high"]) < -0.02
-    assert int(tags["driftloop.validation.rows"]) == 300
+    assert int(tags["driftloop.validation.rows"]) == 300 and tags["driftloop.training_rows"] == "1500"
+    validated = client.get_model_version(MODEL, "2")
+    assert validated.tags["driftloop.decision"] == "refitted" and validated.tags["driftloop.training_rows"] == "1200"
+    assert float(validated.tags["driftloop.validation.ci_high"]) < -0.02
+    # the project saw 1,200 rows for the validated version and all 1,500 for the refit (it splits them 75/25)
+    fitted = {version: client.get_run(client.get_model_version(MODEL, version).run_id).data.metrics
+              for version in ("2", "3")}
+    assert {v: m["train_rows"] + m["validation_rows"] for v, m in fitted.items()} == {"2": 1200, "3": 1500}
+    assert fitted["3"]["validation/ci_high"] == pytest.approx(float(tags["driftloop.validation.ci_high"]), rel=1e-5)
+    assert fitted["3"]["validation/rows"] == 300
     experiment = client.get_experiment_by_name(RETRAINING_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], filter_string="params.action = 'retrain'")
     assert len(runs) == 1 and runs[0].data.params["decision"] == "promoted"
+    assert runs[0].data.params["version"] == "3" and runs[0].data.params["validated_version"] == "2"
     assert runs[0].data.metrics["challenger_mae"] < runs[0].data.metrics["champion_mae"]
+
+
+def test_no_refit_promotes_the_validated_version(store: str, white: Path) -> None:
+    client = connect(store)
+    outcome = retrain(client, MODEL, WINE_PROJECT, white, target="quality", parameters={"alpha": "0.01"},
+                      margin=0.02, refit=False)
+    assert outcome.decision == "promoted" and outcome.refit is None
+    assert str(alias_version(client, MODEL, CHAMPION).version) == outcome.challenger == "2"
+    assert len(client.search_model_versions(f"name = '{MODEL}'")) == 2
 
 
 def test_failing_project_leaves_the_champion(store: str, white: Path, workdir: Path) -> None:
@@ -137,9 +158,9 @@ def test_a_retrain_killed_between_registering_and_promoting_is_recovered_by_the_
 
     outcome = retrain(client, MODEL, WINE_PROJECT, white, target="quality", parameters={"alpha": "0.01"},
                       margin=0.02)
-    assert outcome.decision == "promoted" and outcome.challenger == "3"
+    assert outcome.decision == "promoted" and (outcome.challenger, outcome.refit) == ("3", "4")
     assert client.get_model_version(MODEL, "2").tags["driftloop.decision"] == "abandoned"
-    assert str(alias_version(client, MODEL, CHAMPION).version) == "3"
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "4"
     assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "1"
     experiment = client.get_experiment_by_name(RETRAINING_EXPERIMENT)
     actions = sorted(run.data.params["action"] for run in client.search_runs([experiment.experiment_id]))

@@ -118,7 +118,7 @@ def test_toml_table_and_errors(tmp_path) -> None:
     assert config_from_toml('[[rule]]\nname = "x"').policy == "never"
     with pytest.raises(DriftloopError, match=r"'cooldown' key must be an integer >= 0; got -1"):
         config_from_toml("[retrain]\ncooldown = -1")
-    with pytest.raises(DriftloopError, match=r"'policy' key must be one of never, schedule, drift, performance; got 'sometimes'"):
+    with pytest.raises(DriftloopError, match=r"'policy' key must be one of never, schedule, drift, performance, estimated; got 'sometimes'"):
         config_from_toml('[retrain]\npolicy = "sometimes"')
     with pytest.raises(DriftloopError, match=r"'margin' key must be a finite number >= 0; got '0.1'"):
         config_from_toml('[retrain]\nmargin = "0.1"')
@@ -175,3 +175,28 @@ def test_schedule_fires_exactly_every_n_windows(every, length, cooldown) -> None
     config = RetrainConfig(policy="schedule", every=every, cooldown=cooldown)
     period = max(every, cooldown, 1)
     assert replay(history, config) == list(range(period - 1, length, period))
+
+
+def estimated_window(i: int, value: float, half_width: float) -> WindowResult:
+    """A window without labels whose accuracy and MAE are only estimated."""
+    metrics = {"performance/labelled_rows": 0.0}
+    for name in ("accuracy", "mae"):
+        metrics |= {f"estimated/{name}": value, f"estimated/{name}/lower": value - half_width,
+                    f"estimated/{name}/upper": value + half_width}
+    return WindowResult(i, DAY + pd.Timedelta(days=i), DAY + pd.Timedelta(days=i + 1), 100, metrics=metrics)
+
+
+def test_estimated_retrains_on_the_bands_optimistic_bound_without_labels() -> None:
+    training = {"accuracy": 0.90, "performance/mae": 0.5}
+    score = RetrainConfig(policy="estimated", metric="accuracy", margin=0.1, consecutive=2)   # upper < 0.81
+    # estimate 0.78 below the limit, but its band reaches 0.83: not yet; then 0.75 +- 0.03 twice: retrain
+    history = [estimated_window(0, 0.78, 0.05), estimated_window(1, 0.75, 0.03), estimated_window(2, 0.75, 0.03)]
+    assert not decide(history[:2], score, training_metrics=training).retrain
+    decision = decide(history, score, training_metrics=training)
+    assert decision.retrain and decision.policy == "estimated"
+    assert decision.reason == ("estimated/accuracy/upper = 0.78 < 0.81 (training 0.9, margin 0.1) for 2 windows")
+    error = RetrainConfig(policy="estimated", metric="mae", margin=0.2)   # lower > 0.6
+    assert decide([estimated_window(0, 0.65, 0.04)], error, training_metrics=training).retrain
+    assert not decide([estimated_window(0, 0.65, 0.06)], error, training_metrics=training).retrain
+    assert decide([estimated_window(0, 0.65, 0.06)], error, training_metrics={}).reason == \
+        "no training value of 'mae' to compare with"

@@ -60,3 +60,15 @@ def test_identical_models_never_promote(y, seed, metric, margin) -> None:
     predictions = np.random.default_rng(seed).normal(size=len(y)) * 10 + y
     result = compare(y, predictions, predictions.copy(), metric=metric, margin=margin, resamples=200, seed=seed)
     assert not result.promote and result.difference == 0.0
+
+
+def test_the_not_worse_rule_promotes_a_tie_and_rejects_a_worse_challenger():
+    y = np.arange(200.0)
+    tie = compare(y, y + 1.0, y + 1.0, metric="mae", rule="not-worse")
+    assert tie.promote and "not worse" in tie.reason
+    assert not compare(y, y + 1.0, y + 1.0, metric="mae").promote  # the default rule wants a better challenger
+    worse = compare(y, y + 1.0, y + 1.5, metric="mae", rule="not-worse", margin=0.2)
+    assert not worse.promote and worse.ci_low > 0.2 and "worse" in worse.reason
+    assert compare(y, y + 1.0, y + 1.1, metric="mae", rule="not-worse", margin=0.2).promote
+    with pytest.raises(DriftloopError, match="'rule' parameter of validation must be one of better, not-worse"):
+        compare(y, y, y, rule="equal")

@@ -25,6 +25,7 @@ const rows = JSON.stringify({"dataframe_records": [%(record)s]});
 Promise.allSettled([
   fetch(target + "/feedback", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: labels}),
   fetch(target + "/predict", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: rows}),
+  fetch(target + "/invocations", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: rows}),
   fetch(target + "/feedback", {method: "POST", mode: "no-cors", body: new Blob([labels])}),
   fetch(target + "/feedback", {method: "POST", headers: {"Content-Type": "application/json"}, body: labels}),
 ]).then(() => { document.body.setAttribute("data-sent", "yes"); });
@@ -58,4 +59,5 @@ def test_a_page_in_a_browser_cannot_write_labels_or_predictions(start_server, wi
     metrics = httpx.get(server.url + "/metrics").text
     assert 'driftloop_requests_total{endpoint="/feedback",status="415"} 2.0' in metrics  # the browser did send them
     assert 'driftloop_requests_total{endpoint="/predict",status="415"} 1.0' in metrics
+    assert 'driftloop_requests_total{endpoint="/invocations",status="415"} 1.0' in metrics
     assert 'endpoint="/feedback",status="200"' not in metrics

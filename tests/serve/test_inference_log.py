@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from driftloop.data.inference_log import (
+    IdsInLog,
     InferenceLog,
     LabelConflict,
     PredictionBatch,
@@ -148,6 +149,29 @@ def test_a_failed_write_is_never_acknowledged(tmp_path: Path) -> None:
             log.submit_predictions(bad).result()
         log.submit_predictions(batch(1)).result()  # the writer goes on
     assert len(read_inference_log(tmp_path / "log.db")) == 1
+
+
+def test_ids_already_in_the_log_fail_their_batch_alone(tmp_path: Path) -> None:
+    """A batch reusing logged ids (or holding an id twice) is refused whole with IdsInLog naming them, whether it
+    is committed alone or in a group with other requests, which are written all the same."""
+    with InferenceLog(tmp_path / "log.db") as log:
+        first = batch(3)
+        log.submit_predictions(first).result()
+        again = PredictionBatch(["fresh", first.ids[2], first.ids[0]], first.timestamp_ns, "wine-quality", "1",
+                                {name: values[:3] for name, values in first.inputs.items()}, [1.0, 2.0, 3.0])
+        with pytest.raises(IdsInLog, match="2 prediction id") as caught:
+            log.submit_predictions(again).result()
+        assert caught.value.ids == (first.ids[2], first.ids[0])
+        twice = PredictionBatch(["x", "x"], first.timestamp_ns, "wine-quality", "1",
+                                {name: values[:2] for name, values in first.inputs.items()}, [1.0, 2.0])
+        others = [batch(1, seed=i) for i in range(30)]
+        futures = [log.submit_predictions(b) for b in others[:15]] + [log.submit_predictions(twice)] + \
+                  [log.submit_predictions(b) for b in others[15:]]
+        outcomes = [future.exception() for future in futures]
+    assert isinstance(outcomes[15], IdsInLog) and outcomes[15].ids == ("x",)
+    assert outcomes[:15] + outcomes[16:] == [None] * 30
+    frame = read_inference_log(tmp_path / "log.db")
+    assert frame["id"].tolist() == list(first.ids) + [b.ids[0] for b in others]
 
 
 def test_sniffing_and_foreign_files(tmp_path: Path) -> None:

@@ -52,6 +52,20 @@ def test_other_content_types_are_415(header: str | None) -> None:
     assert media_type("text/csv", (JSON, CSV)) == CSV
 
 
+@pytest.mark.parametrize("header, fragment", [
+    ("application/json; charset=latin-1", "must be UTF-8 text"),
+    ("application/json; charset=utf-16", "must be UTF-8 text"),
+    ("application/json; format=pandas-split", "may only have the parameter charset=utf-8"),
+    ("application/json; charset=utf-8; orient=records", "may only have the parameter charset=utf-8"),
+])
+def test_content_type_parameters_other_than_utf8_are_415(header: str, fragment: str) -> None:
+    """As MLflow's scoring server: the body is read as UTF-8, so another charset (or an MLflow 1.x parameter such
+    as format=pandas-split) is refused rather than misread."""
+    with pytest.raises(UnsupportedMediaType, match=fragment):
+        media_type(header, (JSON,))
+    assert media_type('application/json; charset="UTF-8"', (JSON,)) == JSON
+
+
 def test_nesting_beyond_the_limit_is_refused_before_parsing() -> None:
     limits = RequestLimits()
     with pytest.raises(BadRequest, match=r"nested 100000 levels deep; the limit is 32 \(--max-json-depth\)"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -32,10 +33,11 @@ def test_json_output_has_exactly_the_keys():
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    assert len(lines) == 1
-    record = json.loads(lines[0])
-    assert tuple(record) == RESULT_KEYS
+    assert len(lines) == 2  # the policy, then the naive benchmark (the same hour last week)
+    record, naive = map(json.loads, lines)
+    assert tuple(record) == tuple(naive) == RESULT_KEYS
     assert record["policy"] == "never" and record["retrains"] == 0 and record["mae"] > 0
+    assert naive["policy"] == "naive (7d)" and naive["mae"] > 0 and naive["retrains"] == 0
 
 
 def test_never_and_schedule(bike, short):
@@ -92,7 +94,7 @@ def test_records_one_run_per_policy(tmp_path):
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1 and runs[0].data.params["policy"] == "schedule:2"
     assert runs[0].data.params["naive_lag"] == "7 days 00:00:00"  # the bike data's benchmark: the same hour last week
-    assert runs[0].data.metrics["retrains"] == json.loads(result.stdout.splitlines()[-1])["retrains"]
+    assert runs[0].data.metrics["retrains"] == json.loads(result.stdout.splitlines()[-2])["retrains"]  # last: naive
     assert len(client.get_metric_history(runs[0].info.run_id, "window/drift/share")) >= 2
 
 
@@ -108,15 +110,21 @@ def test_register_keeps_every_replayed_model_in_the_registry(tmp_path):
     client = connect(uri)
     name = "simulate-wine-schedule-1"
     versions = {str(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
-    assert len(versions) == 1 + summary["retrains"]  # the first champion and one challenger per retrain
+    # the first champion, one challenger per retrain, and the refit of each validated challenger
+    assert summary["promotions"] >= 1 and len(versions) == 1 + summary["retrains"] + summary["promotions"]
     decisions = [versions[v].tags.get("driftloop.decision") for v in sorted(versions, key=int)]
     assert decisions.count("promoted") == 1 + summary["promotions"]
+    assert decisions.count("refitted") == summary["promotions"]
     assert decisions.count("rejected") == summary["rejected"] and None not in decisions
+    for version in (v for v in versions if versions[v].tags.get("driftloop.decision") == "refitted"):
+        refit = versions[str(int(version) + 1)].tags
+        assert refit["driftloop.decision"] == "promoted" and refit["driftloop.validated_version"] == version
+        assert refit["driftloop.validation.ci_high"] == versions[version].tags["driftloop.validation.ci_high"]
     aliases = client.get_registered_model(name).aliases
     last_promoted = max((v for v, d in zip(sorted(versions, key=int), decisions) if d == "promoted"), key=int)
     assert str(aliases["champion"]) == last_promoted and "challenger" not in aliases
     audit = client.search_runs([client.get_experiment_by_name("retraining").experiment_id])
-    assert len(audit) == 1 + summary["retrains"]
+    assert len(audit) == 1 + summary["retrains"]  # one promotion or rejection per retrain, and the first champion
 
 
 def test_register_needs_a_store():
@@ -127,8 +135,6 @@ def test_register_needs_a_store():
 def test_performance_policy_beats_the_seasonal_naive_or_retrains(bike, short):
     """On bike data the performance policy compares the model with the same hour last week (relative MAE, limit 1);
     without the benchmark (--naive-lag none) it compares the MAE with the champion's at training."""
-    from dataclasses import replace
-
     from driftloop.simulate.replay import simulate_policy
 
     seasonal = simulate_policy(bike, "performance", short)
@@ -155,3 +161,27 @@ def test_a_table_with_unlabelled_rows_says_how_many_it_leaves_out(tmp_path, capl
         dataset = table_dataset(str(path), target="cnt", timestamp="timestamp", train_days=30)
     assert len(dataset.frame) == len(frame) - 3
     assert "3 row(s) of" in caplog.text and "have no 'cnt' value and are left out of the replay" in caplog.text
+
+
+def test_a_validated_challenger_serves_refitted_on_its_holdout_too(bike, short):
+    """With the refit (the default) the promoted model is the estimator fitted on all the labelled rows known at
+    the retrain, holdout included; without it, the validated model fitted without the holdout."""
+    from driftloop.simulate.replay import PolicyResult, _retrain, challenger_rows, first_champion
+
+    champion = first_champion(bike, short)
+    now = pd.Timestamp("2011-05-13", tz="UTC")
+    fit_rows, holdout = challenger_rows(bike, short, now)
+    features = list(bike.features)
+    served = {}
+    for refit in (True, False):
+        settings = replace(short, refit=refit)
+        result = PolicyResult("schedule:1")
+        served[refit] = _retrain(bike, settings, champion, now, 5, result, "test", None)
+        assert result.promotions == 1, result.events
+    everything = pd.concat([fit_rows, holdout])
+    expected = bike.make_model().fit(everything[features], everything[bike.target]).predict(holdout[features])
+    without = bike.make_model().fit(fit_rows[features], fit_rows[bike.target]).predict(holdout[features])
+    assert served[True].model.predict(holdout[features]) == pytest.approx(expected)
+    assert served[False].model.predict(holdout[features]) == pytest.approx(without)
+    assert len(served[True].training_rows) == len(everything)
+    assert served[True].training_metrics == served[False].training_metrics  # the validation's holdout figures

@@ -103,7 +103,8 @@ def _monitor(console: Console, client: MlflowClient, frame, version: str, folder
 
 
 def _retrain(console: Console, client: MlflowClient, frame, folder: Path, first: str) -> str | None:
-    """Run the retrain job with the demo's MLflow project (once: a later demo reuses the promoted version)."""
+    """Run the retrain job with the demo's MLflow project (once: a later demo reuses the promoted version, the
+    validated challenger's refit on all the labelled rows)."""
     from driftloop.cli.retrain import print_retrain_outcome
     from driftloop.demo.bike import FEATURES, MODEL_NAME, PROJECT, RETRAIN_AT, TARGET, TIMESTAMP
     from driftloop.retrain.job import retrain
@@ -119,7 +120,7 @@ def _retrain(console: Console, client: MlflowClient, frame, folder: Path, first:
         outcome = retrain(client, MODEL_NAME, PROJECT, labelled, target=TARGET, timestamp_column=TIMESTAMP,
                           holdout_fraction=HOLDOUT_FRACTION, actor=DEMO_ACTOR)
     print_retrain_outcome(outcome)
-    return outcome.challenger if outcome.decision == "promoted" else None
+    return outcome.decided if outcome.decision == "promoted" else None
 
 
 def _print_before_after(console: Console, old: MonitorOutcome, new: MonitorOutcome, first: str, second: str) -> None:

@@ -30,6 +30,23 @@ def print_outcome(outcome: MonitorOutcome, console: Console) -> None:
     print_reasons(console, windows)
 
 
+def run_lines(outcome: MonitorOutcome, experiment: str) -> list[str]:
+    """Which run the pass wrote to (new or found again) and how its windows are cut, then the model version's
+    other monitoring runs in the experiment (windows cut another way, or from other data), if any."""
+    run = outcome.run
+    if run is None:
+        return [f"Wrote to run {outcome.run_id} in experiment {experiment!r}."]
+    what = run.data or run.definition
+    lines = [f"{'New' if run.created else 'Wrote to'} monitoring run {run.run_id} in experiment {experiment!r}: "
+             f"windows {what}."]
+    if run.others:
+        listed = "; ".join(f"{run_id} ({definition})" for run_id, definition in run.others[:5])
+        more = f" and {len(run.others) - 5} more" if len(run.others) > 5 else ""
+        lines.append(f"note: {outcome.model.name} version {outcome.model.version} has {len(run.others)} other "
+                     f"monitoring run(s) here, with windows cut another way or from other data: {listed}{more}")
+    return lines
+
+
 @click.command("monitor")
 @click.option("--model", "model_spec", required=True,
               help="NAME@ALIAS or NAME/VERSION (e.g. wine-quality@champion), models:/m-<id> or runs:/<run_id>/model.")
@@ -89,8 +106,8 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if retrain_project is not None:
         retrain_config = load_config(rules_path)
         if retrain_config.policy == "never":
-            raise DriftloopError("--retrain needs a [retrain] table with a policy (schedule, drift or performance) "
-                                 "in the --rules file; got none (policy 'never').")
+            raise DriftloopError("--retrain needs a [retrain] table with a policy (schedule, drift, performance or "
+                                 "estimated) in the --rules file; got none (policy 'never').")
         if labels_path is not None:
             raise DriftloopError("--retrain trains on the labelled rows of --data: give --target (labels in the data) "
                                  "or an inference log, not a separate --labels file.")
@@ -104,16 +121,19 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
                               progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     if output_format == "json":
         for window in outcome.new_windows:
-            click.echo(json.dumps({**window.to_json(),
+            click.echo(json.dumps({**window.to_json(), "run_id": outcome.run_id,
                                    "state": "open" if window.index in outcome.open_steps else "closed"}))
+        for line in run_lines(outcome, experiment):
+            click.echo(line, err=True)
     else:
         out = Console(highlight=False)  # as wide as the terminal
         print_outcome(outcome, out)
         for note in outcome.notes:
             out.print(f"note: {note}", markup=False)
-        out.print(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points) to run "
-                  f"{outcome.run_id} in experiment {experiment!r}; {len(outcome.alerts)} new alert window(s).",
-                  markup=False)
+        for line in run_lines(outcome, experiment):
+            out.print(line, markup=False)
+        out.print(f"Logged {len(outcome.new_windows)} window(s) ({outcome.metric_points} metric points); "
+                  f"{len(outcome.alerts)} new alert window(s).", markup=False)
         experiment_id = client.get_run(outcome.run_id).info.experiment_id
         link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id, outcome.run_id)
         out.print(f"Open the charts with: driftloop ui, then {link}   (the run's artifacts hold report.html)",
@@ -127,14 +147,14 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if outcome.alerted:
         fired = outcome.alerts
         raise DriftloopError(
-            f"Alert in {len(fired)} window(s); latest {fired[-1].start:%Y-%m-%d}: {fired[-1].reasons[-1]}",
+            f"Alert in {len(fired)} window(s); latest {fired[-1].label()}: {fired[-1].reasons[-1]}",
             exit_code=ALERT_EXIT_CODE,
         )
     unknown = [w for w in outcome.new_windows if w.verdict == "unknown"]
     if unknown:
         why = next((r for r in unknown[-1].reasons if not r.startswith("coverage: ")), "no rows")
         raise DriftloopError(f"Nothing could be judged in {len(unknown)} window(s) (verdict unknown); latest "
-                             f"{unknown[-1].start:%Y-%m-%d}: {why}", exit_code=UNKNOWN_EXIT_CODE)
+                             f"{unknown[-1].label()}: {why}", exit_code=UNKNOWN_EXIT_CODE)
 
 
 def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str, data_path: str,
@@ -165,18 +185,48 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
 @click.option("--data", "data_path", required=True, help="Reference data (what the model was trained on).")
 @click.option("--target", default=None,
               help="The label column of the reference data (not profiled): the model's performance on the reference "
-                   "is then stored as the baseline of the performance alerts.")
+                   "is then stored as the baseline of the performance alerts, and a performance estimator (CBPE for "
+                   "a classifier with predict_proba, DLE for a regressor) is fitted for windows without labels.")
+@click.option("--multivariate", "multivariate", default="pca", show_default=True, metavar="DETECTORS",
+              help="Multivariate detectors to fit, comma-separated among pca, mmd, classifier, or 'none': drift in "
+                   "the relations between the inputs that one column at a time cannot see. mmd and classifier "
+                   "cost a second or more per window whatever its size, so they are fitted only when named.")
 @tracking_uri_option
 @handle_errors
-def profile(model_spec, data_path, target, tracking_uri) -> None:
+def profile(model_spec, data_path, target, multivariate, tracking_uri) -> None:
     """Fit the reference profile of a registered model and attach it to the model version."""
-    from driftloop.monitor.job import fit_model_profile
+    from driftloop.monitor.job import PREDICTION, fit_model_profile
     from driftloop.tracking.models import home_of
 
-    model, fitted, baseline = fit_model_profile(open_store(tracking_uri), model_spec, data_path, target=target)
+    detectors = parse_detectors(multivariate)
+    model, fitted, baseline, estimation = fit_model_profile(open_store(tracking_uri), model_spec, data_path,
+                                                            target=target, multivariate=detectors)
     click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
                f"{model.name} version {model.version} ({home_of(model)}).")
+    inputs = len([c for c in fitted.columns_ if c != PREDICTION])
+    if detectors and inputs >= 2:
+        click.echo(f"Multivariate detectors: {', '.join(detectors)} (over the {inputs} inputs).")
+    elif detectors:
+        click.echo("Multivariate detectors: none (the model has a single input).")
     if baseline:
         figures = ", ".join(f"{key.split('/', 1)[1]} {value:.4g}" for key, value in baseline.items())
         click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged with "
                    f"{home_of(model)}).")
+    click.echo(estimation[0].upper() + estimation[1:] + ".")
+
+
+def parse_detectors(text: str) -> tuple[str, ...]:
+    """The detectors named by ``--multivariate`` (``none`` for none), or a one-line error naming the option.
+
+    >>> parse_detectors("pca, classifier"), parse_detectors("none")
+    (('pca', 'classifier'), ())
+    """
+    known = ("pca", "mmd", "classifier")  # driftloop.multivariate.DETECTORS, not imported: --help stays light
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["none"]:
+        return ()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names or len(set(names)) != len(names):
+        raise DriftloopError(f"The --multivariate option must be distinct names among {', '.join(known)}, or "
+                             f"'none'; got {text!r}.")
+    return tuple(names)

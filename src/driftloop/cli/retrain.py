@@ -69,7 +69,10 @@ def print_retrain_outcome(outcome) -> None:
     click.echo(f"{v.metric}: champion (version {outcome.champion_before}) {v.champion:.4g}, "
                f"challenger {v.challenger:.4g}; difference {v.difference:.4g} "
                f"({v.confidence:.0%} CI [{v.ci_low:.4g}, {v.ci_high:.4g}]), margin {v.margin:g}")
-    moved = outcome.champion_after not in (outcome.champion_before, outcome.challenger)
+    if outcome.refit is not None:
+        click.echo(f"Validated, then refitted on all {outcome.training_rows + outcome.holdout_rows} labelled rows as "
+                   f"version {outcome.refit} (run {outcome.refit_run_id})")
+    moved = outcome.champion_after not in (outcome.champion_before, outcome.challenger, outcome.refit)
     now = f"{model}@champion is version {outcome.champion_after}" + (
         " (moved by another change while this retrain ran)" if moved else "")
     if outcome.decision == "promoted":
@@ -101,13 +104,16 @@ def print_retrain_outcome(outcome) -> None:
               help="Promote only when the challenger's loss is lower by more than this (per-row loss units).")
 @click.option("--metric", type=click.Choice(["mae", "mse", "rmse", "accuracy"]), default="mae", show_default=True,
               help="Primary metric of the paired comparison.")
+@click.option("--refit/--no-refit", default=True, show_default=True,
+              help="Refit a validated challenger on all the labelled rows, holdout included, and promote the refit "
+                   "(a second project run); --no-refit promotes the validated version itself.")
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A project parameter (repeatable).")
 @actor_option
 @tracking_uri_option
 @handle_errors
 def retrain_command(model: str, project: str, data: str, target: str | None, timestamp_column: str | None,
-                    last_rows: int | None, holdout_fraction: float, margin: float, metric: str, params: tuple[str, ...],
-                    actor: str | None, tracking_uri: str | None) -> None:
+                    last_rows: int | None, holdout_fraction: float, margin: float, metric: str, refit: bool,
+                    params: tuple[str, ...], actor: str | None, tracking_uri: str | None) -> None:
     """Retrain NAME on fresh labelled rows, validate the challenger against the champion, promote or reject it."""
     from driftloop.retrain.job import retrain
     from driftloop.tracking.models import registered_name
@@ -117,7 +123,7 @@ def retrain_command(model: str, project: str, data: str, target: str | None, tim
     outcome = retrain(client, registered_name(client, model), project, data, target=target,
                       timestamp_column=timestamp_column,
                       holdout_fraction=holdout_fraction, margin=margin, parameters=parse_parameter_pairs(params),
-                      metric=metric, last_rows=last_rows, actor=actor or default_actor())
+                      metric=metric, last_rows=last_rows, actor=actor or default_actor(), refit=refit)
     print_retrain_outcome(outcome)
 
 

@@ -61,7 +61,8 @@ def serve(
     tracking_uri: str | None,
     **limits: int,
 ) -> None:
-    """Serve a registered model: POST /predict, POST /feedback, GET /health, /version, /metrics."""
+    """Serve a registered model: POST /predict, /invocations (as mlflow models serve), /feedback; GET /health,
+    /ping, /version, /metrics."""
     try:
         from driftloop.serve.service import build_service, run
     except ImportError as error:

@@ -42,26 +42,25 @@ def number(value: float | None, digits: int = 3) -> str:
 
 
 def _starts(windows: Sequence[WindowResult]) -> list[str]:
-    """Window starts as dates, with the time of day only when some window starts after midnight; count windows of a
-    file without time stamps (their bounds are row offsets, as nanoseconds after the epoch) as ``row N``."""
-    if windows and all(w.start.year == 1970 and w.end.value <= 10**12 for w in windows):
-        return [f"row {w.start.value}" for w in windows]
-    with_time = any((w.start.hour, w.start.minute) != (0, 0) for w in windows)
-    return [w.start.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d") for w in windows]
+    """Window starts as dates, with the time of day only when some window starts after midnight; count windows of
+    data without time stamps as their row range (``rows 1–400``)."""
+    with_time = any((w.start.hour, w.start.minute) != (0, 0) for w in windows if not w.by_rows)
+    return [w.label("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d") for w in windows]
 
 
 def windows_table(windows: Sequence[WindowResult], title: str, *, open_steps: Collection[int] = ()) -> Table:
-    """One row per window: start, rows, drift share, realised performance, label coverage, verdict (the window's
-    index, its MLflow step, is in the reasons). The start of a window in ``open_steps`` (its indexes) is marked
-    ``*``, explained in the caption: its figures are provisional."""
+    """One row per window: start (or row range), rows, drift share, realised performance, label coverage, verdict
+    (the window's index, its MLflow step, is in the reasons). The start of a window in ``open_steps`` (its indexes)
+    is marked ``*``, explained in the caption: its figures are provisional."""
     shown = [(key, header) for key, header in PERFORMANCE_COLUMNS
              if any(f"performance/{key}" in w.metrics for w in windows)]
     marked = any(w.index in open_steps for w in windows)
     caption = "* open: re-assessed by later passes while late labels and rows may arrive" if marked else None
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   collapse_padding=True, title_justify="left", caption_justify="left")
-    for header in ("start", "rows", "drift", *(header for _, header in shown), "labels", "verdict"):
-        table.add_column(header, justify="left" if header in ("start", "verdict") else "right", no_wrap=True)
+    first = "window" if windows and all(w.by_rows for w in windows) else "start"
+    for header in (first, "rows", "drift", *(header for _, header in shown), "labels", "verdict"):
+        table.add_column(header, justify="left" if header in (first, "verdict") else "right", no_wrap=True)
     for window, start in zip(windows, _starts(windows), strict=True):
         metrics = window.metrics
         table.add_row(

@@ -125,6 +125,16 @@ class FeedbackResult:
     overwritten_ids: tuple[str, ...] = ()
 
 
+class IdsInLog(DriftloopError):
+    """Prediction ids that the log holds already; nothing of the batch was stored."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = tuple(ids)
+        shown = ", ".join(map(repr, self.ids[:5])) + (f" and {len(self.ids) - 5} more" if len(self.ids) > 5 else "")
+        super().__init__(f"{len(self.ids)} prediction id(s) are in the inference log already ({shown}); nothing "
+                         "of the batch was stored.")
+
+
 class LabelConflict(DriftloopError):
     """Labels that would replace an earlier, different label of the same id; nothing of the request was stored."""
 
@@ -514,7 +524,7 @@ class InferenceLog:
     def submit_predictions(self, batch: PredictionBatch) -> concurrent.futures.Future[None]:
         """Queue ``batch``; the future completes once its rows are committed (or fails with the write error)."""
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._submit("predictions", self._prediction_payload(batch), _settle_concurrent(future))
+        self._submit("predictions", self._prediction_payload(batch), _settle_predictions(_settle_concurrent(future)))
         return future
 
     def submit_feedback(self, items: Sequence[tuple[str, Any]], *,
@@ -526,7 +536,8 @@ class InferenceLog:
         return future
 
     async def write_predictions(self, batch: PredictionBatch) -> None:
-        """Write ``batch`` and return once it is committed."""
+        """Write ``batch`` and return once it is committed; :class:`IdsInLog` (nothing written) when some of its ids
+        are in the log already."""
         await self._write_async("predictions", self._prediction_payload(batch))
 
     async def write_feedback(self, items: Sequence[tuple[str, Any]], *, overwrite: bool = False) -> FeedbackResult:
@@ -550,7 +561,8 @@ class InferenceLog:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         settle = _settle_async(loop, future)
-        self._submit(kind, payload, _settle_feedback(settle) if kind == "feedback" else settle, loop)
+        self._submit(kind, payload, _settle_feedback(settle) if kind == "feedback" else _settle_predictions(settle),
+                     loop)
         if loop is self._loop:
             self._on_readable()
         return await future
@@ -579,6 +591,22 @@ def _settle_feedback(settle: Callable[[Any, BaseException | None], None]) -> Cal
 
     settle_feedback.loop = getattr(settle, "loop", None)  # type: ignore[attr-defined]
     return settle_feedback
+
+
+def _settle_predictions(
+    settle: Callable[[Any, BaseException | None], None],
+) -> Callable[[Any, BaseException | None], None]:
+    """Wraps ``settle`` to turn the writer's result of a prediction batch (the ids it found in the log already, which
+    kept it from writing the batch) into :class:`IdsInLog`."""
+
+    def settle_predictions(result: Any, error: BaseException | None) -> None:
+        if error is None and result:
+            settle(None, IdsInLog(result))
+        else:
+            settle(None, error)
+
+    settle_predictions.loop = getattr(settle, "loop", None)  # type: ignore[attr-defined]
+    return settle_predictions
 
 
 def _settle_soon(settle: Callable[[Any, BaseException | None], None], result: Any,

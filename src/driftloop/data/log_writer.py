@@ -13,7 +13,8 @@ Protocol. Parent to child: ``(seq, kind, payload)`` with kind ``"predictions"`` 
 model_name, model_version, encode_columns(inputs), predictions)``, checked by :mod:`driftloop.data.log_checks`) or
 ``"feedback"`` (payload ``([(id, label), ...], overwrite)``). Child to parent: first ``("ready", None)`` or
 ``("error", message)``; then, after each commit, ``("done", [(seq, error_message_or_None, result), ...], rows,
-seconds)``; the result of feedback is ``(accepted, orphan ids, overwritten ids, conflicting ids)``. The child
+seconds)``; the result of feedback is ``(accepted, orphan ids, overwritten ids, conflicting ids)``, that of
+predictions ``()`` or, when nothing was written because some of its ids are in the log already, those ids. The child
 acknowledges a message only after the transaction holding it is committed; a message that cannot be written is
 reported failed alone (:meth:`GroupWriter.write`). On end of input (the parent closed the pipe, or died), it writes
 what it has, checkpoints the write-ahead log and exits.
@@ -186,14 +187,34 @@ class GroupWriter:
         try:
             results = self._write_group(group)
         except Exception as error:  # noqa: BLE001 - reported per message, never acknowledged
-            if len(group) == 1:
-                return [(group[0][0], f"{type(error).__name__}: {error}", None)]
-            return [outcome for message in group for outcome in self.write([message])]
+            if len(group) > 1:
+                return [outcome for message in group for outcome in self.write([message])]
+            seq, kind, payload = group[0]
+            if kind == "predictions" and isinstance(error, sqlite3.IntegrityError):
+                taken = self._logged_ids(payload[0])
+                if taken:
+                    return [(seq, None, taken)]
+            return [(seq, f"{type(error).__name__}: {error}", None)]
         return [(seq, None, result) for (seq, _, _), result in zip(group, results)]
+
+    def _logged_ids(self, ids: list[str]) -> tuple[str, ...]:
+        """Those of ``ids`` that the log holds already (or that ``ids`` holds twice), in their order."""
+        limit = self.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        found: set[str] = set()
+        for start in range(0, len(ids), limit):
+            chunk = ids[start: start + limit]
+            sql = f"SELECT id FROM predictions WHERE id IN ({', '.join('?' * len(chunk))})"
+            found.update(row[0] for row in self.connection.execute(sql, chunk))
+        seen: set[str] = set()
+        for row_id in ids:
+            if row_id in seen:
+                found.add(row_id)
+            seen.add(row_id)
+        return tuple(row_id for row_id in dict.fromkeys(ids) if row_id in found)
 
     def _write_group(self, group: list[tuple[int, str, Any]]) -> list[Any]:
         connection = self.connection
-        results: list[Any] = [None] * len(group)
+        results: list[Any] = [() if kind == "predictions" else None for _, kind, _ in group]
         batches = [payload for _, kind, payload in group if kind == "predictions"]
         changes = self._schema_changes(batches)
         new_sets = {(b[2], b[3]): tuple(b[4]) for b in batches if (b[2], b[3]) not in self.state.feature_sets}

@@ -13,12 +13,14 @@ from driftloop.errors import DriftloopError
 
 @dataclass(frozen=True)
 class Window:
-    """Rows ``frame`` of window ``index``, covering ``[start, end)`` (time windows) or rows ``[start, end)``."""
+    """Rows ``frame`` of window ``index``, covering ``[start, end)`` (time windows) or rows ``[start, end)``
+    (``by_rows``: a window cut by count without time stamps, its bounds written as nanoseconds after the epoch)."""
 
     index: int
     start: pd.Timestamp
     end: pd.Timestamp
     frame: pd.DataFrame
+    by_rows: bool = False
 
 
 def parse_window_length(text: str, option: str = "window") -> pd.Timedelta:
@@ -101,4 +103,4 @@ def row_windows(frame: pd.DataFrame, rows: int, timestamps: pd.Series | None = N
         else:
             start = pd.Timestamp(offset, tz="UTC")
             end = pd.Timestamp(offset + len(part), tz="UTC")
-        yield Window(index, start, end, part)
+        yield Window(index, start, end, part, by_rows=timestamps is None)

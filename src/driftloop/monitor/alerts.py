@@ -293,12 +293,19 @@ def fmt(value: float) -> str:
 
 
 def training_value(key: str, training_metrics: Mapping[str, float]) -> float | None:
-    """The training value a relative rule on ``key`` uses: under ``key``, else under its last segment.
+    """The training value a relative rule on ``key`` uses: under ``key``, else under its last segment; for an
+    estimate or its bound (``estimated/<metric>``, ``estimated/<metric>/upper``), that of ``performance/<metric>``,
+    else ``<metric>``.
 
     >>> training_value("performance/mae", {"mae": 90.0}), training_value("performance/f1", {"mae": 90.0})
     (90.0, None)
+    >>> training_value("estimated/mae/lower", {"performance/mae": 80.0, "mae": 90.0})
+    80.0
     """
-    for name in (key, key.rsplit("/", 1)[-1]):
+    parts = key.split("/")
+    names = [key, f"performance/{parts[1]}", parts[1]] if parts[0] == "estimated" and len(parts) > 1 else \
+        [key, parts[-1]]
+    for name in names:
         value = as_number(training_metrics.get(name))
         if value is not None:
             return value
@@ -422,7 +429,8 @@ def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | Non
           "alerts": 2, "warnings": 3, "unknown": 1,   # windows with each verdict
           "fired": [                            # every window whose verdict is not ok, in order
             {"window": 12, "start": "ISO 8601", "end": "ISO 8601", "verdict": "alert", "reasons": ["..."]}
-          ]
+          ]                                     # count windows without time stamps: "first_row", "last_row"
+                                                # (from 1) instead of "start" and "end"
         }
 
     >>> import pandas as pd
@@ -430,11 +438,10 @@ def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | Non
     ...                  reasons=["drift widespread: drift/share = 0.3 >= 0.25"])
     >>> payload = alert_payload([w], "wine@champion", "abc", "sqlite:///mlflow.db", version=3)
     >>> payload["verdict"], payload["fired"][0]["end"], payload["text"]
-    ('warn', '2024-01-08T00:00:00', 'driftloop: wine@champion (version 3): warn in 1 of 1 windows; latest: drift widespread: drift/share = 0.3 >= 0.25')
+    ('warn', '2024-01-08T00:00:00', 'driftloop: wine@champion (version 3): warn in 1 of 1 windows; latest 2024-01-01: drift widespread: drift/share = 0.3 >= 0.25')
     """
     fired = [
-        {"window": w.index, "start": w.start.isoformat(), "end": w.end.isoformat(), "verdict": w.verdict,
-         "reasons": list(w.reasons)}
+        {"window": w.index, **w.bounds(), "verdict": w.verdict, "reasons": list(w.reasons)}
         for w in windows if w.verdict != "ok"
     ]
     level = max((SEVERITY_LEVEL.get(w.verdict, 0) for w in windows), default=0)
@@ -446,9 +453,9 @@ def alert_payload(windows: Sequence[WindowResult], model: str, run_id: str | Non
     text = f"driftloop: {label}: {verdict}"
     if fired:
         text += f" in {len(fired)} of {len(windows)} windows"
-        latest = fired[-1]["reasons"]
-        if latest:
-            text += f"; latest: {latest[0]}"
+        latest = [w for w in windows if w.verdict != "ok"][-1]
+        if latest.reasons:
+            text += f"; latest {latest.label()}: {latest.reasons[0]}"
     return {
         "schema": PAYLOAD_SCHEMA,
         "text": text,

@@ -4,10 +4,12 @@ Pure computation: no MLflow here (see :mod:`driftloop.tracking.monitoring`). For
 
 1. drift of every profiled feature (and of the prediction, when the profile holds a ``prediction`` column) with
    :meth:`driftloop.profile.ReferenceProfile.compare`, whose flags are calibrated (BH-corrected tests,
-   leave-one-chunk-out thresholds for distances);
+   leave-one-chunk-out thresholds for distances), and drift of all features at once with the multivariate
+   detectors fitted with the profile (:mod:`driftloop.monitor.multivariate_drift`, in the same BH procedure);
 2. data quality (:mod:`driftloop.monitor.quality`); numeric columns stored as text are read as numbers where that
    loses nothing (:mod:`driftloop.data.coercion`), other values are counted as wrong-type values;
-3. realised performance on the labelled rows (:mod:`driftloop.monitor.performance`);
+3. realised performance on the labelled rows (:mod:`driftloop.monitor.performance`), and estimated performance on
+   every row when the profile holds an estimator (:mod:`driftloop.monitor.estimation`);
 4. coverage: the shares of profiled columns compared, of rows with a prediction and with a label
    (:mod:`driftloop.monitor.window_coverage`);
 5. verdicts from the alert rules (:mod:`driftloop.monitor.alerts`), a sequential rule across windows, and from the
@@ -27,10 +29,13 @@ from driftloop.data.windows import Window
 from driftloop.monitor import window_coverage as coverage
 from driftloop.monitor.alerts import AlertRule, evaluate
 from driftloop.monitor.distributions import distribution
+from driftloop.monitor.estimation import FittedEstimator, window_estimates
+from driftloop.monitor.multivariate_drift import assess_multivariate
 from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, probability_metrics
 from driftloop.monitor.quality import quality_metrics, read_text_numbers
 from driftloop.monitor.results import WindowResult
 from driftloop.monitor.window_coverage import CoveragePolicy
+from driftloop.multivariate import MultivariateDrift
 from driftloop.profile import ReferenceProfile
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 
@@ -52,7 +57,9 @@ class MonitorInputs:
     ignored_columns: Sequence[str] = ()  # id, timestamp, target... : not "extra" columns
     # class probabilities of a classifier: (classes, matrix rows x classes), for ROC AUC and log loss
     predict_proba: Callable[[pd.DataFrame], tuple[list, np.ndarray]] | None = None
+    estimator: FittedEstimator | None = None  # performance without labels, fitted with the profile
     top_distributions: int = 6
+    multivariate: MultivariateDrift | None = None  # detectors over all features at once, fitted with the profile
 
     @cached_property
     def reference_ranges(self) -> dict[str, tuple[float, float]]:
@@ -146,7 +153,8 @@ def _aligned_labels(frame: pd.DataFrame, result: WindowResult) -> pd.Series:
 def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) -> WindowResult:
     """Compute everything for one window; problems become reasons, never exceptions."""
     frame = window.frame
-    result = WindowResult(window.index, window.start, window.end, len(frame), {"rows": float(len(frame))})
+    result = WindowResult(window.index, window.start, window.end, len(frame), {"rows": float(len(frame))},
+                          by_rows=window.by_rows)
     if len(frame) == 0:
         return result  # its verdict is unknown: coverage: no rows
     profile = inputs.profile
@@ -173,6 +181,12 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     compare_columns = [c for c in profile.columns_ if c in inputs.features or c == PREDICTION]
     drift = profile.compare(frame, columns=compare_columns)
     result.drift = drift
+    if inputs.multivariate is not None and inputs.multivariate.detectors_:
+        # before the drift metrics: the detectors' p-values join the univariate tests' BH procedure
+        joint_metrics, joint_reasons = assess_multivariate(inputs.multivariate, frame, drift,
+                                                           profile.thresholds_.alpha_tests)
+        result.metrics.update(joint_metrics)
+        result.reasons.extend(joint_reasons)
     drift_metrics, drift_reasons = _drift_metrics(drift, inputs.features)
     result.metrics.update(drift_metrics)
     result.reasons.extend(drift_reasons)
@@ -197,6 +211,11 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
                 result.reasons.append(f"class probabilities unavailable: {type(error).__name__}: {error}")
             else:
                 result.metrics.update(probability_metrics(frame[LABEL], probabilities, classes))
+    if inputs.estimator is not None and PREDICTION in frame.columns:
+        estimated, reasons = window_estimates(inputs.estimator, frame, inputs.features, frame[PREDICTION],
+                                              inputs.predict_proba)
+        result.metrics.update(estimated)
+        result.reasons.extend(reasons)
     return result
 
 

@@ -13,11 +13,13 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from driftloop.data.coercion import is_text_column, numbers_from_text
+from driftloop.data.identity import rows_digest
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length, row_windows, time_windows
 from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor.alerts import alert_payload, evaluate, load_rules, send_webhook
 from driftloop.monitor.engine import LABEL, NAIVE, PREDICTION, MonitorInputs, assess_windows
+from driftloop.monitor.estimation import FittedEstimator, fit_estimator
 from driftloop.monitor.lifecycle import (
     VerdictChange,
     WindowFacts,
@@ -29,10 +31,13 @@ from driftloop.monitor.lifecycle import (
 from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, seasonal_naive
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
+from driftloop.multivariate import DEFAULT_DETECTORS, MultivariateDrift
 from driftloop.profile import ReferenceProfile
 from driftloop.tracking.monitoring import (
+    DataIdentity,
     ModelVersionRef,
     MonitoringRun,
+    adopt_stored_figures,
     log_closed_windows,
     log_pass_summary,
     monitor_lock,
@@ -42,8 +47,10 @@ from driftloop.tracking.monitoring import (
     replace_open_windows,
     writing_pass,
 )
+from driftloop.tracking.estimators import load_model_estimator, log_estimator
 from driftloop.tracking.model_page import log_window_inputs
 from driftloop.tracking.models import resolve_model
+from driftloop.tracking.multivariate import load_model_multivariate, log_multivariate
 from driftloop.tracking.profiles import (
     attach_profile,
     attach_reference_performance,
@@ -51,6 +58,10 @@ from driftloop.tracking.profiles import (
     training_metrics,
 )
 from driftloop.tracking.store import use_tracking_uri
+
+NOTIFIED_VERDICTS = ("alert", "unknown")
+"""The verdicts sent to the webhook (and recorded as notified): a monitor that could not measure says so."""
+
 
 def load_model(client: MlflowClient, model: ModelVersionRef):
     """The pyfunc model of a registered version, loaded from the client's store."""
@@ -116,8 +127,9 @@ def _numbers_from_text(reference: pd.DataFrame, numeric: list[str]) -> pd.DataFr
 
 
 def fit_model_profile(
-    client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None
-) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float]]:
+    client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None,
+    multivariate: Sequence[str] = DEFAULT_DETECTORS,
+) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float], str]:
     """``driftloop profile``: fit a reference profile of a registered model's inputs and predictions on reference
     data, and attach it to the model version (artifact ``reference_profile`` of its LoggedModel, else of its run:
     :mod:`driftloop.tracking.profiles`).
@@ -125,7 +137,15 @@ def fit_model_profile(
     With ``target`` (the reference's labels), the model's performance on the reference is measured as the monitor
     measures a window's and logged with the model as the baseline of the alert rules relative to training
     (:func:`~driftloop.tracking.profiles.log_reference_performance`): a model trained elsewhere, whose run logged no
-    training metrics, then gets performance alerts. Returned as the third item (empty without ``target``)."""
+    training metrics, then gets performance alerts. Returned as the third item (empty without ``target``).
+
+    With ``target``, the performance estimator (CBPE for a classifier with ``predict_proba``, DLE for a regressor;
+    :mod:`driftloop.monitor.estimation`) is fitted too and logged in the profile's folder; the fourth item says
+    what was fitted, or why nothing was.
+
+    The ``multivariate`` detectors (names among :data:`driftloop.multivariate.DETECTORS`) are fitted on the model's
+    inputs and logged inside the profile's folder (:mod:`driftloop.tracking.multivariate`); none for a model with
+    fewer than two inputs."""
     model = resolve_model(client, model_spec)
     pyfunc_model = load_model(client, model)
     frame = read_table(data_path)
@@ -143,6 +163,9 @@ def fit_model_profile(
         raise DriftloopError(f"The target column {target!r} is not in the reference data.")
     profile = ReferenceProfile().fit(reference)
     attach_profile(client, model, profile)
+    chosen = tuple(multivariate) if len(features) >= 2 else ()
+    detectors = MultivariateDrift(detectors=chosen, thresholds=profile.thresholds_).fit(reference[features])
+    log_multivariate(client, model, detectors)
     baseline: dict[str, float] = {}
     if target is not None:
         labels = align_labels(frame[target], reference[PREDICTION])
@@ -157,7 +180,11 @@ def fit_model_profile(
             raise DriftloopError(f"The target column {target!r} of the reference data has no usable label; got "
                                  f"{int(frame[target].notna().sum())} non-missing value(s).")
         attach_reference_performance(client, model, baseline)
-    return model, profile, baseline
+    fitted = fit_estimator(reference, features, reference[PREDICTION], labels.values if target is not None else None,
+                           infer_task(reference[PREDICTION]), _probability_predictor(pyfunc_model))
+    if fitted.estimator is not None:
+        log_estimator(client, model, fitted.estimator, fitted.classes)
+    return model, profile, baseline, fitted.note
 
 
 @dataclass
@@ -194,6 +221,7 @@ class MonitorOutcome:
     open_steps: list[int] = field(default_factory=list)
     revisions: list[VerdictChange] = field(default_factory=list)
     alerts: list[WindowResult] = field(default_factory=list)
+    run: MonitoringRun | None = None  # the run written to: whether this pass created it, its data, the others
 
     @property
     def alerted(self) -> bool:
@@ -288,9 +316,9 @@ def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> Cut:
         stamps = parse_timestamps(frame, timestamp_column) if timestamp_column else None
         windows = list(row_windows(frame, options.rows, stamps))
         watermark = (stamps.max() if stamps is not None else pd.Timestamp(len(frame), tz="UTC")) if len(frame) else None
+        order = f"time order of {timestamp_column!r}" if stamps is not None else "file order"
         return Cut(windows, [len(w.frame) == options.rows for w in windows],
-                   f"by count, {options.rows} rows in {'time' if stamps is not None else 'file'} order", None,
-                   stamps is None, watermark)
+                   f"by count, {options.rows} rows in {order}", None, stamps is None, watermark)
     if timestamp_column is None:
         raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time, or --rows N.")
     stamps = parse_timestamps(frame, timestamp_column)
@@ -298,7 +326,17 @@ def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> Cut:
     windows = [Window(w.start.value // length.value, w.start, w.end, w.frame)
                for w in time_windows(frame, stamps, length)]
     watermark = stamps.max() if len(frame) else None
-    return Cut(windows, [watermark >= w.end for w in windows], f"by time, {length}", length, False, watermark)
+    return Cut(windows, [watermark >= w.end for w in windows], f"by time, {length} of {timestamp_column!r}", length,
+               False, watermark)
+
+
+def _identity(cut: Cut, features: Sequence[str]) -> DataIdentity | None:
+    """The data's identity for count windows (None for time windows, whose steps are times): the digest of the
+    first rows in the order the windows were cut (:mod:`driftloop.data.identity`)."""
+    if cut.length is not None or not cut.windows:
+        return None
+    first = cut.windows[0].frame  # a recorded digest covers at most one window's rows
+    return DataIdentity(len(first), lambda rows: rows_digest(first, features, rows) if rows <= len(first) else None)
 
 
 def _steps(cut: Cut, run: MonitoringRun, notes: list[str]) -> tuple[list[Window], list[bool]]:
@@ -362,7 +400,7 @@ def run_monitor(
     cut = _cut_windows(frame, options)
     delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)
     first_start = cut.windows[0].start if cut.windows and cut.length is not None else None
-    run = monitoring_run(client, options.experiment, model, cut.definition, first_start)
+    run = monitoring_run(client, options.experiment, model, cut.definition, first_start, _identity(cut, features))
     windows, complete = _steps(cut, run, notes)
     facts = _facts(windows, complete)
     state = read_state(client, run.run_id)
@@ -371,11 +409,17 @@ def run_monitor(
     if len(todo) < len(windows):
         notes.append(f"{len(windows) - len(todo)} window(s) were already closed and logged: skipped")
     training = training_metrics(client, model)
+    fitted_estimator = load_model_estimator(client, model)
+    if fitted_estimator is None:
+        notes.append("no estimated performance: the reference profile holds no estimator (fit it with driftloop "
+                     "profile --target on labelled reference data; a classifier also needs predict_proba)")
     inputs = MonitorInputs(
         profile,
         features,
         _predictor(pyfunc_model),
         predict_proba=_probability_predictor(pyfunc_model),
+        estimator=FittedEstimator(*fitted_estimator, "") if fitted_estimator is not None else None,
+        multivariate=load_model_multivariate(client, model),
         ignored_columns=[c for c in (options.timestamp_column, options.id_column, "id", "timestamp",
                                      "model_name", "model_version", "label_timestamp") if c],
     )
@@ -396,31 +440,38 @@ def run_monitor(
         current.update(carried)  # open windows this pass's data no longer holds keep their last figures
         ordered = [current[i] for i in sorted(current)]
         history = [state.closed[i] for i in sorted(state.closed)]
+        # A pass that crashed while logging closed windows: what reached the chart is final (never logged twice).
+        resumed = [w for w in ordered if w.index in state.interrupted]
+        stored = adopt_stored_figures(client, run.run_id, resumed)
         evaluate([*history, *ordered], rules, training_metrics=training)
         carried_facts = [WindowFacts(w.index, w.end, True, w.rows, 0) for w in carried.values()]
         closing = closing_steps([*facts, *carried_facts], state.closed, cut.watermark, delay, by_rows=cut.by_rows) \
             if cut.watermark is not None else []
+        closing = sorted({*closing, *(w.index for w in resumed)})
         to_close = [w for w in ordered if w.index in closing]
         still_open = [w for w in ordered if w.index not in closing]
         links = log_window_inputs(client, run.run_id, model.model_id, [w.index for w in to_close],
                                   {w.index: w.frame for w in windows}, data_path)
-        points = log_closed_windows(client, run.run_id, to_close, links)
-        points += replace_open_windows(client, run, still_open, state.provisional_run_id)
+        points = log_closed_windows(client, run.run_id, to_close, stored=stored, unresolved=state.interrupted,
+                                    links=links)
+        points += replace_open_windows(client, run, still_open, state.provisional_run_ids)
         changes = verdict_changes(ordered, state.verdicts, closing)
-        alerts = [w for w in ordered if w.verdict == "alert" and w.index not in state.notified]
+        # An alert, and a window that could not be judged at all, are notified once per window and verdict.
+        news = [w for w in ordered if w.verdict in NOTIFIED_VERDICTS and state.notified.get(w.index) != w.verdict]
+        alerts = [w for w in news if w.verdict == "alert"]
         delivered = True
-        if alerts and options.webhook:
-            payload = alert_payload(alerts, model.name, run.run_id, client.tracking_uri, version=model.version)
+        if news and options.webhook:
+            payload = alert_payload(news, model.name, run.run_id, client.tracking_uri, version=model.version)
             result = send_webhook(options.webhook, payload)
             delivered = result.ok
             if not result.ok:
                 notes.append(f"webhook failed after {result.attempts} attempt(s): "
                              f"{result.error or result.status}; the next pass sends it again")
-        notified = {w.index for w in alerts} if delivered else set()
+        notified = {w.index for w in news} if delivered else set()
         changed = {c.window.index for c in changes}
         entries = [{**c.to_json(), "notified": c.window.index in notified} for c in changes]
         entries += [{**VerdictChange(w, w.verdict, w.index in closing).to_json(), "notified": True}
-                    for w in alerts if w.index not in changed and w.index in notified]  # a delivery retried
+                    for w in news if w.index not in changed and w.index in notified]  # a delivery retried
         record_verdicts(client, run.run_id, entries)
         revisions = [c for c in changes if c.is_revision]
         if revisions:
@@ -433,7 +484,8 @@ def run_monitor(
             subtitle=f"data: {Path(data_path).name}; windows {cut.definition}; {len(still_open)} open",
             alert_rules=rules,
             training_metrics=training,
+            open_steps=[w.index for w in still_open],
         )
         log_pass_summary(client, run.run_id, all_windows, len(still_open), html)
     return MonitorOutcome(model, run.run_id, ordered, all_windows, notes, points, closing,
-                          [w.index for w in still_open], revisions, alerts)
+                          [w.index for w in still_open], revisions, alerts, run)

@@ -143,9 +143,8 @@ class VerdictChange:
         return self.previous is not None
 
     def to_json(self) -> dict[str, object]:
-        return {"window": self.window.index, "start": self.window.start.isoformat(),
-                "end": self.window.end.isoformat(), "verdict": self.window.verdict, "previous": self.previous,
-                "reasons": list(self.window.reasons), "closed": self.closed}
+        return {"window": self.window.index, **self.window.bounds(), "verdict": self.window.verdict,
+                "previous": self.previous, "reasons": list(self.window.reasons), "closed": self.closed}
 
 
 def verdict_changes(windows: Sequence[WindowResult], recorded: Mapping[int, str], closed_steps: Iterable[int]

@@ -184,6 +184,25 @@ def relative_mae_metrics(y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.n
             "performance/naive_rows": float(rows)}
 
 
+def relative_error_metrics(y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.ndarray) -> dict[str, float]:
+    """A classifier's error rate relative to a benchmark forecast's (such as the persistence forecast, the label of
+    the previous row) on the rows with a benchmark: the classification form of :func:`relative_mae_metrics`.
+
+    :math:`\\text{RelErr} = \\sum_i 1[\\hat y_i \\ne y_i] \\,/\\, \\sum_i 1[b_i \\ne y_i]`: below 1 the model beats the
+    benchmark. Labels and forecasts are class codes (numbers); NaN when no row has a benchmark or it is never wrong.
+
+    >>> relative_error_metrics(np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, np.nan]))
+    {'performance/naive_accuracy': 0.0, 'performance/relative_error_rate': 0.5, 'performance/naive_rows': 2.0}
+    """
+    usable = np.isfinite(benchmark)
+    rows = int(usable.sum())
+    naive_errors = float(np.sum(benchmark[usable] != y_true[usable]))
+    model_errors = float(np.sum(y_pred[usable] != y_true[usable]))
+    return {"performance/naive_accuracy": 1.0 - naive_errors / rows if rows else float("nan"),
+            "performance/relative_error_rate": model_errors / naive_errors if naive_errors else float("nan"),
+            "performance/naive_rows": float(rows)}
+
+
 def performance_metrics(predictions: pd.Series, labels: pd.Series, task: str,
                         benchmark: pd.Series | None = None) -> dict[str, float]:
     """Metrics on rows with a label: coverage always; for regression rmse, mae, r2 (and accuracy after rounding

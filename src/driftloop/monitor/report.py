@@ -22,7 +22,7 @@ distributions of the most drifted features; the alert rules; a table of windows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from html import escape
 from pathlib import Path
 
@@ -47,15 +47,18 @@ QUALITY_COLUMNS = 3  # columns whose out-of-range share is drawn, the worst firs
 PERFORMANCE_ORDER = ("mae", "relative_mae", "naive_mae", "rmse", "r2", "accuracy", "f1", "roc_auc", "log_loss")
 PERFORMANCE_NAMES = {"mae": "MAE", "rmse": "RMSE", "r2": "R²", "accuracy": "Accuracy", "f1": "F1",
                      "roc_auc": "ROC AUC", "log_loss": "Log loss", "relative_mae": "MAE / naive forecast's MAE",
-                     "naive_mae": "MAE of the naive forecast"}
+                     "naive_mae": "MAE of the naive forecast", "precision": "Precision", "recall": "Recall"}
 NOT_PERFORMANCE = ("label_coverage", "labelled_rows", "naive_rows")
+ESTIMATED_ORDER = ("accuracy", "f1", "precision", "recall", "roc_auc", "mae", "rmse")
+#: Estimated metrics defined as the realised ``performance/<metric>`` is, so that both go on one chart.
+ESTIMATED_LIKE_REALISED = ("accuracy", "roc_auc", "mae", "rmse")
 
 
 # -------------------------------------------------------------------------------------------------- formatting
 
 
 def _date_format(windows: Sequence[WindowResult]) -> str:
-    stamps = [t for w in windows for t in (w.start, w.end)]
+    stamps = [t for w in windows if not w.by_rows for t in (w.start, w.end)]
     midnight = all(t.hour == 0 and t.minute == 0 and t.second == 0 for t in stamps)
     return "%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M"
 
@@ -74,6 +77,18 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     if abs(value) >= 10_000:
         return f"{value:,.0f}"
     return f"{value:.4g}"
+
+
+def _end_label(window: WindowResult, date: str) -> str:
+    """A window on a chart's axis: its end as ``date``, or its rows (count windows without time stamps)."""
+    return window.label() if window.by_rows else window.end.strftime(date)
+
+
+def _bounds(window: WindowResult, date: str) -> tuple[str, str]:
+    """The first and last cell of the table: start and end as ``date``, or first and last row."""
+    if window.row_range is not None:
+        return f"row {window.row_range[0]:,}", f"row {window.row_range[1]:,}"
+    return window.start.strftime(date), window.end.strftime(date)
 
 
 def _pill(verdict: str) -> str:
@@ -135,21 +150,25 @@ def _legend(series: Sequence[Series], thresholds: Sequence[Threshold],
 # ---------------------------------------------------------------------------------------------------- sections
 
 
-def _header(windows: Sequence[WindowResult], title: str, model: str, subtitle: str, date: str) -> str:
+def _header(windows: Sequence[WindowResult], title: str, model: str, subtitle: str, date: str,
+            open_steps: Collection[int]) -> str:
     alerts = sum(w.verdict == "alert" for w in windows)
     warns = sum(w.verdict == "warn" for w in windows)
     unknown = sum(w.verdict == "unknown" for w in windows)
     if windows:
-        span = f"{windows[0].start.strftime(date)} → {windows[-1].end.strftime(date)}"
+        span = f"{_bounds(windows[0], date)[0]} → {_bounds(windows[-1], date)[1]}"
         latest = windows[-1].verdict
     else:
         span, latest = "no data", "ok"
+    opened = sum(w.index in open_steps for w in windows)
     cards = [
         ("Model", escape(model), ""),
         ("Data", escape(span), ""),
-        ("Windows", f"{len(windows):,}", f"{sum(w.rows for w in windows):,} rows"),
+        ("Windows", f"{len(windows):,}", f"{sum(w.rows for w in windows):,} rows"
+                                         + (f"; {opened:,} open" if opened else "")),
         ("Alerts", f"{alerts:,}", f"{warns:,} warning{'s' if warns != 1 else ''}, {unknown:,} unknown"),
-        ("Latest window", _pill(latest) if windows else "—", ""),
+        ("Latest window", _pill(latest) if windows else "—",
+         "open: provisional" if windows and windows[-1].index in open_steps else ""),
     ]
     card_html = "".join(
         f'<div class="card{" alert" if name == "Alerts" and (alerts or unknown) else ""}">'
@@ -202,6 +221,39 @@ def _performance_section(windows: Sequence[WindowResult], labels: Sequence[str],
 
 COVERAGE_SERIES = (("coverage/columns", "profiled columns compared"),
                    ("coverage/predictions", "rows with a prediction"), ("coverage/labels", "rows with a label"))
+
+
+def _estimated_section(windows: Sequence[WindowResult], labels: Sequence[str], rules: Sequence[AlertRule],
+                       training: Mapping[str, float]) -> str:
+    """One chart per ``estimated/<metric>``: the estimate, its band, the realised ``performance/<metric>`` where
+    labels arrived and it is the same figure (:data:`ESTIMATED_LIKE_REALISED`), the training value, the rules."""
+    names = [n for n in ESTIMATED_ORDER if finite(_series(windows, f"estimated/{n}"))]
+    if not names:
+        return ""
+    verdicts = [w.verdict for w in windows]
+    panels = []
+    for name in names:
+        series = [Series("estimated", _series(windows, f"estimated/{name}"), SERIES_COLOURS[0]),
+                  Series("band, lower bound", _series(windows, f"estimated/{name}/lower"), SERIES_COLOURS[3]),
+                  Series("band, upper bound", _series(windows, f"estimated/{name}/upper"), SERIES_COLOURS[4])]
+        realised = _series(windows, f"performance/{name}")
+        if name in ESTIMATED_LIKE_REALISED and finite(realised):
+            series.append(Series("realised", realised, SERIES_COLOURS[1]))
+        thresholds = [t for bound in ("lower", "upper")
+                      for t in _thresholds(f"estimated/{name}/{bound}", rules, training, False)]
+        base = training_value(f"estimated/{name}", training)
+        if base is not None:
+            thresholds.append(Threshold(base, f"training {_fmt(base)}", "training"))
+        shown = PERFORMANCE_NAMES.get(name, name)
+        chart = line_chart(labels, series, verdicts=verdicts, thresholds=thresholds, y_label=f"{shown} (estimated)")
+        title = f"{shown}, estimated and realised" if len(series) > 3 else f"{shown}, estimated"
+        panels.append(_panel(title, chart, _legend(series, thresholds, verdicts)))
+    return _section("Estimated performance", f'<div class="grid">{"".join(panels)}</div>',
+                    "Estimated from the model's outputs on every row (CBPE for a classifier, DLE for a regressor), "
+                    "whether or not labels arrived, with the band that holds the realised value in 95 % of windows "
+                    "like the reference; the realised value is drawn where labels arrived (for accuracy, ROC AUC, "
+                    "MAE and RMSE: the realised F1 is macro-averaged, the estimated F1, precision and recall of two "
+                    "classes are the positive class's).")
 
 
 def _coverage_section(windows: Sequence[WindowResult], labels: Sequence[str]) -> str:
@@ -314,7 +366,7 @@ def _distributions_section(windows: Sequence[WindowResult], date: str) -> str:
         labels, reference, current = _fold(dist)
         chart = bar_chart(labels, reference, current, window_name=f"window {window.index}")
         title = f"{dist.column} — {dist.statistic} {_fmt(dist.value)}"
-        when = f"window {window.index}: {window.start.strftime(date)} → {window.end.strftime(date)}"
+        when = f"window {window.index}: {' → '.join(_bounds(window, date))}"
         panels.append(_panel(title, chart, [("reference", "bar ref"), (when, "bar win")]))
     return _section("Most drifted features", f'<div class="grid">{"".join(panels)}</div>',
                     "Each feature in the window where it drifted most, against the reference; "
@@ -346,7 +398,7 @@ def _rules_section(rules: Sequence[AlertRule], training: Mapping[str, float]) ->
     return _section("Alert rules", table)
 
 
-def _table_section(windows: Sequence[WindowResult], date: str) -> str:
+def _table_section(windows: Sequence[WindowResult], date: str, open_steps: Collection[int]) -> str:
     perf = next((f"performance/{n}" for n in PERFORMANCE_ORDER
                  if any(f"performance/{n}" in w.metrics for w in windows)), None)
     perf_head = f"<th class=num>{escape(PERFORMANCE_NAMES[perf.split('/')[1]])}</th>" if perf else ""
@@ -354,18 +406,22 @@ def _table_section(windows: Sequence[WindowResult], date: str) -> str:
     for w in windows:
         reasons = "<br>".join(escape(r) for r in w.reasons) or '<span class="muted">—</span>'
         perf_cell = f"<td class=num>{_fmt(w.metrics.get(perf))}</td>" if perf else ""
+        first, last = _bounds(w, date)
+        state = '<span class="pill open">open</span>' if w.index in open_steps else "closed"
         rows.append(
-            f'<tr class="{escape(w.verdict)}"><td class=num>{w.index}</td><td>{w.start.strftime(date)}</td>'
-            f"<td>{w.end.strftime(date)}</td><td class=num>{w.rows:,}</td>"
+            f'<tr class="{escape(w.verdict)}{" open" if w.index in open_steps else ""}"><td class=num>{w.index}</td>'
+            f"<td>{state}</td><td>{first}</td><td>{last}</td><td class=num>{w.rows:,}</td>"
             f"<td class=num>{_fmt(w.metrics.get('coverage/columns'), percent=True)}</td>"
             f"<td class=num>{_fmt(w.metrics.get('drift/share'), percent=True)}</td>{perf_cell}"
             f"<td>{_pill(w.verdict)}</td><td class=reasons>{reasons}</td></tr>"
         )
-    table = ("<div class=scroll><table><thead><tr><th class=num>#</th><th>start</th><th>end</th>"
+    table = ("<div class=scroll><table><thead><tr><th class=num>#</th><th>state</th><th>start</th><th>end</th>"
              f"<th class=num>rows</th><th class=num>columns compared</th><th class=num>drift share</th>{perf_head}"
              "<th>verdict</th><th>reasons</th>"
              f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
-    return _section("Windows", table)
+    note = ("An open window may still receive rows or labels: its figures are provisional, re-assessed by the next "
+            "monitoring pass, and final once it closes." if any(w.index in open_steps for w in windows) else "")
+    return _section("Windows", table, note)
 
 
 # -------------------------------------------------------------------------------------------------------- page
@@ -410,7 +466,7 @@ svg text{font-family:inherit}
 .strip-legend{display:flex;gap:16px;font-size:12px;color:var(--muted);margin-top:4px}
 .pill{display:inline-block;padding:1px 9px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
 .pill.ok{background:var(--ok)}.pill.warn{background:var(--warn)}.pill.unknown{background:var(--unknown)}
-.pill.alert{background:var(--alert)}
+.pill.alert{background:var(--alert)}.pill.open{background:none;color:var(--muted);border:1px dashed var(--muted)}
 .coverage-alarm{margin:0 0 10px;padding:8px 12px;border-left:4px solid var(--unknown);background:#f3f0f8}
 .scroll{max-height:560px;overflow:auto;border:1px solid var(--line);border-radius:6px}
 table{border-collapse:collapse;width:100%;font-size:13px}
@@ -442,34 +498,36 @@ def _page(title: str, body: str) -> str:
 
 def render_report(windows: Sequence[WindowResult], *, title: str, model: str, subtitle: str = "",
                   alert_rules: Sequence[AlertRule] | None = None,
-                  training_metrics: Mapping[str, float] | None = None) -> str:
+                  training_metrics: Mapping[str, float] | None = None, open_steps: Collection[int] = ()) -> str:
     """The report of a monitoring run as one self-contained HTML document.
 
     ``windows`` in time order, their verdicts already set (:func:`driftloop.monitor.alerts.evaluate`);
     ``model`` as the reader should see it (``"wine-quality@champion (version 3)"``); ``alert_rules`` and
-    ``training_metrics``, when given, draw the rules' thresholds on the timelines and list the rules.
+    ``training_metrics``, when given, draw the rules' thresholds on the timelines and list the rules;
+    ``open_steps``, the windows still open (:mod:`driftloop.monitor.lifecycle`), are marked as such.
     """
     rules = list(alert_rules or [])
     training = dict(training_metrics or {})
     date = _date_format(windows) if windows else "%Y-%m-%d"
-    parts = [_header(windows, title, model, subtitle, date)]
+    parts = [_header(windows, title, model, subtitle, date, open_steps)]
     if not windows:
         parts.append(_section("No windows", '<p class="empty">The monitored data held no windows: there is nothing '
                                             "to chart. Check the data's time range and the window size.</p>"))
         return _page(title, "".join(parts))
-    labels = [w.end.strftime(date) for w in windows]
+    labels = [_end_label(w, date) for w in windows]
     strip = verdict_strip([w.verdict for w in windows], labels)
     keys = "".join(f'<span class="key"><i class="bar" style="background:var(--{v})"></i>{v}</span>'
                    for v in ("ok", "warn", "unknown", "alert"))
     parts.append(_section("Verdict per window", f'{strip}<div class="strip-legend">{keys}</div>',
-                          "One cell per window, labelled by the window's end."))
+                          "One cell per window, labelled by the window's end (count windows: by their rows)."))
     parts.append(_coverage_section(windows, labels))
     parts.append(_performance_section(windows, labels, rules, training))
+    parts.append(_estimated_section(windows, labels, rules, training))
     parts.append(_drift_section(windows, labels, rules, training))
     parts.append(_quality_section(windows, labels, rules, training))
     parts.append(_distributions_section(windows, date))
     parts.append(_rules_section(rules, training))
-    parts.append(_table_section(windows, date))
+    parts.append(_table_section(windows, date, open_steps))
     return _page(title, "".join(parts))
 
 

@@ -14,6 +14,9 @@ key                                meaning
 ``drift/features_drifted``         number of features flagged as drifted
 ``drift/<column>/<statistic>``     a drift statistic of one feature (or of ``prediction``)
 ``drift/<column>/<stat>_p_value``  its p-value, for tests
+``multivariate/<detector>/<stat>`` a multivariate detector's statistic (see :mod:`driftloop.monitor.multivariate_drift`)
+``multivariate/<detector>/p_value`` its p-value; ``.../drifted`` 1 when flagged
+``multivariate/drifted``           multivariate detectors flagged in the window
 ``quality/missing_rate``           share of missing cells over the model's input columns
 ``quality/missing_columns``        input columns the model expects that the window lacks
 ``quality/extra_columns``          columns of the window the model does not use
@@ -61,7 +64,11 @@ class FeatureDistribution:
 
 @dataclass
 class WindowResult:
-    """Everything computed for one window."""
+    """Everything computed for one window.
+
+    A window cut by count from data without time stamps (``by_rows``) holds rows ``[start, end)`` of the data, the
+    offsets written as nanoseconds after the epoch (:func:`driftloop.data.windows.row_windows`): it is shown and
+    written as its row range (:attr:`row_range`), never as a date."""
 
     index: int
     start: pd.Timestamp
@@ -72,13 +79,42 @@ class WindowResult:
     reasons: list[str] = field(default_factory=list)
     drift: pd.DataFrame | None = None  # ReferenceProfile.compare() output for this window
     distributions: list[FeatureDistribution] = field(default_factory=list)
+    by_rows: bool = False
+
+    @property
+    def row_range(self) -> tuple[int, int] | None:
+        """The first and last row of a window cut by count without time stamps, counted from 1 (else None).
+
+        >>> start, end = pd.Timestamp(1000, tz="UTC"), pd.Timestamp(2000, tz="UTC")
+        >>> WindowResult(2, start, end, 1000, by_rows=True).row_range
+        (1001, 2000)
+        """
+        return (self.start.value + 1, self.end.value) if self.by_rows else None
+
+    def label(self, date_format: str = "%Y-%m-%d") -> str:
+        """How the window is named to a user: its start as ``date_format``, or ``rows 1001–2000``.
+
+        >>> WindowResult(0, pd.Timestamp(0, tz="UTC"), pd.Timestamp(400, tz="UTC"), 400, by_rows=True).label()
+        'rows 1–400'
+        >>> WindowResult(0, pd.Timestamp("2024-03-04"), pd.Timestamp("2024-03-11"), 90).label()
+        '2024-03-04'
+        """
+        if self.row_range is not None:
+            return f"rows {self.row_range[0]}–{self.row_range[1]}"
+        return self.start.strftime(date_format)
+
+    def bounds(self) -> dict[str, object]:
+        """Where the window lies, for JSON: ``start`` and ``end`` (ISO 8601), or ``first_row`` and ``last_row``
+        (from 1) for a window cut by count without time stamps."""
+        if self.row_range is not None:
+            return {"first_row": self.row_range[0], "last_row": self.row_range[1]}
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
 
     def to_json(self) -> dict[str, object]:
-        """The window as one JSON object: start and end (ISO 8601), rows, verdict, reasons, metrics."""
+        """The window as one JSON object: its bounds (:meth:`bounds`), rows, verdict, reasons, metrics."""
         return {
             "window": self.index,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
+            **self.bounds(),
             "rows": self.rows,
             "verdict": self.verdict,
             "reasons": list(self.reasons),

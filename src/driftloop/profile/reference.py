@@ -215,6 +215,19 @@ class ReferenceProfile:
         self._lock = threading.Lock()
         self._models: dict[tuple[str, int, bool], list[NullModel]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its lock and its cache of null models (rebuilt on demand), so that a fitted profile can
+        be sent to another process."""
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        state.pop("_models", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "columns_" in state:
+            self._init_caches()
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "columns_"):
             raise NotFittedError("This ReferenceProfile instance is not fitted yet; call 'fit' with the reference "

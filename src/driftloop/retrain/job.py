@@ -14,7 +14,14 @@ Steps (:func:`retrain`):
 5. The version the project registered (found by its run id) receives alias ``challenger``; both models predict the
    holdout and :func:`driftloop.retrain.validation.compare` decides. A promotion is a compare-and-set against the
    champion seen in step 1, so two retrains started at once cannot both promote.
-6. The evidence is written as tags on the challenger (``driftloop.validation.*``) and as a run in ``retraining``.
+6. Validate, then refit on everything: a challenger that passed is fitted once more by the project, on all the
+   labelled rows, holdout included (a second project run), so that the promoted model has seen the freshest rows
+   too. The refit is registered as the next version and promoted; the validated version is tagged ``refitted``
+   (``driftloop.decision``) and the refit carries the validation evidence: the tags ``driftloop.validation.*`` and
+   ``driftloop.validated_version``, and the paired test's figures as metrics ``validation/*`` of its project run.
+   When the refit fails, the validated version is promoted instead (the failure is recorded). ``refit=False``
+   promotes the validated version itself.
+7. The evidence is written as tags on the decided version and as a run in ``retraining``.
 
 Data: a CSV or Parquet table with the target column, or a driftloop inference log, whose ``label`` is the target;
 its rows are written to the project under the name ``target`` (default ``label``) with the feature columns.
@@ -72,6 +79,13 @@ class RetrainOutcome:
     holdout_rows: int
     validation: ValidationResult
     reason: str
+    refit: str | None = None  # the version refitted on all labelled rows after validation (the one promoted)
+    refit_run_id: str | None = None
+
+    @property
+    def decided(self) -> str:
+        """The version the decision is about: the refit when there is one, else the validated challenger."""
+        return self.refit or self.challenger
 
 
 def read_labelled(path: str | Path, *, target: str | None, timestamp_column: str | None) -> tuple[pd.DataFrame, str]:
@@ -153,10 +167,12 @@ def _predict(uri: str, model_uri: str, features: pd.DataFrame) -> np.ndarray:
 def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Path, *, target: str | None = None,
             timestamp_column: str | None = None, holdout_fraction: float = 0.2, margin: float = 0.0,
             parameters: Mapping[str, str] | None = None, metric: str = "mae", last_rows: int | None = None,
-            min_rows: int = MIN_LABELLED_ROWS, actor: str = "driftloop retrain", seed: int = 0) -> RetrainOutcome:
+            min_rows: int = MIN_LABELLED_ROWS, actor: str = "driftloop retrain", seed: int = 0,
+            refit: bool = True) -> RetrainOutcome:
     """Retrain model ``name`` with the MLflow project in ``project`` on the labelled rows of ``data``.
 
-    ``last_rows`` keeps only the most recent labelled rows. See the module docstring for the steps.
+    ``last_rows`` keeps only the most recent labelled rows; ``refit`` refits a validated challenger on all of them
+    (step 6). See the module docstring for the steps.
     """
     # 1. checks, before any change
     champion = str(champion_version(client, name).version)
@@ -198,22 +214,7 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
     audit = {"champion": champion, "project": str(spec.directory), "data": str(data), "actor": actor,
              "training_rows": len(training), "holdout_rows": len(holdout), "margin": margin, "metric": metric,
              **{f"param.{key}": value for key, value in given.items()}}
-    with training_folder() as folder:  # removed on SIGINT/SIGTERM too, or by the next retrain after a SIGKILL
-        training_csv = folder / "training.csv"
-        training.to_csv(training_csv, index=False)
-        result = run_project(client, spec.directory, {**given, DATA_PARAMETER: str(training_csv)})
-    if result.status != "FINISHED":
-        reason = f"project run {result.run_id} ended {result.status}: {result.cause or 'see its output'}"
-        record_event(client, "retrain", name, params={**audit, "decision": "failed", "project_run_id": result.run_id,
-                                                       "reason": reason}, status="FAILED")
-        raise DriftloopError(f"Retrain of {name!r} failed; the champion (version {champion}) is unchanged: {reason}.")
-    versions = model_versions(client, name, run_id=result.run_id)
-    if not versions:
-        reason = f"project run {result.run_id} registered no version of {name!r}"
-        record_event(client, "retrain", name, params={**audit, "decision": "failed", "project_run_id": result.run_id,
-                                                       "reason": reason}, status="FAILED")
-        raise DriftloopError(f"Retrain of {name!r} failed; the champion (version {champion}) is unchanged: {reason}.")
-    challenger = str(max(int(v.version) for v in versions))
+    project_run, challenger = _train(client, name, spec.directory, given, training, audit, champion)
     mark_challenger(client, name, challenger, owner=owner_id())
 
     # 5. validate
@@ -228,28 +229,79 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
         reason = f"validation failed: {error}"
         decide_challenger(client, name, challenger, decision="failed", reason=reason, actor=actor)
         record_event(client, "retrain", name, params={**audit, "version": challenger, "decision": "failed",
-                                                       "project_run_id": result.run_id, "reason": reason},
+                                                       "project_run_id": project_run, "reason": reason},
                      status="FAILED")
         raise DriftloopError(f"Retrain of {name!r}: {reason}; the champion (version {champion}) is unchanged.") from None
 
-    # 6. decide and record
-    evidence = {**validation.as_tags(), "project_run_id": result.run_id, "training_rows": len(training)}
-    decision, reason = "rejected", validation.reason
+    # 6. refit on everything, decide and record
+    evidence = {**validation.as_tags(), "project_run_id": project_run, "training_rows": len(training)}
+    decision, reason, promoted = "rejected", validation.reason, challenger
+    refit_version = refit_run = None
+    if validation.promote and refit:
+        try:
+            refit_run, refit_version = _train(client, name, spec.directory, given, frame, {
+                **audit, "training_rows": len(frame), "holdout_rows": 0, "validated_version": challenger}, champion)
+        except DriftloopError as error:  # the validated challenger is still a sound promotion
+            reason = f"{validation.reason}; the refit on all rows failed ({error}), the validated version is promoted"
+        else:
+            mark_challenger(client, name, refit_version, owner=owner_id())
+            _log_validation(client, refit_run, validation)
+            decide_challenger(client, name, challenger, decision="refitted", actor=actor, evidence=evidence,
+                              reason=f"validated, then refitted on all {len(frame)} labelled rows as version "
+                                     f"{refit_version}")
+            evidence = {**evidence, "project_run_id": refit_run, "training_rows": len(frame),
+                        "validated_version": challenger}
+            promoted = refit_version
     if validation.promote:
         try:
-            promote(client, name, challenger, reason=validation.reason, actor=actor, expected_champion=champion,
+            promote(client, name, promoted, reason=reason, actor=actor, expected_champion=champion,
                     evidence=evidence)
             decision = "promoted"
         except DriftloopError as error:
             reason = f"not promoted: {error}"
     if decision == "rejected":
-        decide_challenger(client, name, challenger, decision="rejected", reason=reason, actor=actor, evidence=evidence)
+        decide_challenger(client, name, promoted, decision="rejected", reason=reason, actor=actor, evidence=evidence)
     now = alias_version(client, name, CHAMPION)  # read back: a rollback or promotion may have moved it meanwhile
     after = "none" if now is None else str(now.version)
     metrics = {"champion_" + metric: validation.champion, "challenger_" + metric: validation.challenger,
                "difference": validation.difference, "ci_low": validation.ci_low, "ci_high": validation.ci_high}
     audit_run = record_event(client, "retrain", name, params={
-        **audit, "version": challenger, "decision": decision, "project_run_id": result.run_id, "reason": reason,
+        **audit, "version": promoted, "validated_version": challenger, "decision": decision,
+        "project_run_id": project_run, "refit_run_id": refit_run, "reason": reason,
     }, metrics=metrics)
-    return RetrainOutcome(name, decision, champion, after, challenger, result.run_id, audit_run, len(training),
-                          len(holdout), validation, reason)
+    return RetrainOutcome(name, decision, champion, after, challenger, project_run, audit_run, len(training),
+                          len(holdout), validation, reason, refit_version, refit_run)
+
+
+def _train(client: MlflowClient, name: str, project: Path, given: Mapping[str, str], rows: pd.DataFrame,
+           audit: Mapping[str, object], champion: str) -> tuple[str, str]:
+    """Run the project on ``rows`` (a CSV in a private folder, passed as ``data``); return its run id and the
+    version it registered. A failure is recorded as a run in ``retraining`` and raised; the champion is untouched."""
+    with training_folder() as folder:  # removed on SIGINT/SIGTERM too, or by the next retrain after a SIGKILL
+        training_csv = folder / "training.csv"
+        rows.to_csv(training_csv, index=False)
+        result = run_project(client, project, {**given, DATA_PARAMETER: str(training_csv)})
+    versions = model_versions(client, name, run_id=result.run_id) if result.status == "FINISHED" else []
+    if result.status != "FINISHED":
+        reason = f"project run {result.run_id} ended {result.status}: {result.cause or 'see its output'}"
+    elif not versions:
+        reason = f"project run {result.run_id} registered no version of {name!r}"
+    else:
+        return result.run_id, str(max(int(v.version) for v in versions))
+    record_event(client, "retrain", name, params={**audit, "decision": "failed", "project_run_id": result.run_id,
+                                                   "reason": reason}, status="FAILED")
+    raise DriftloopError(f"Retrain of {name!r} failed; the champion (version {champion}) is unchanged: {reason}.")
+
+
+def _log_validation(client: MlflowClient, run_id: str, validation: ValidationResult) -> None:
+    """The paired test's figures as metrics ``validation/<figure>`` of the refit's project run."""
+    import time
+
+    from mlflow.entities import Metric
+
+    stamp = int(time.time() * 1000)
+    figures = {"rows": validation.rows, "champion": validation.champion, "challenger": validation.challenger,
+               "difference": validation.difference, "ci_low": validation.ci_low, "ci_high": validation.ci_high,
+               "margin": validation.margin}
+    client.log_batch(run_id, metrics=[Metric(f"validation/{key}", float(value), stamp, 0)
+                                      for key, value in figures.items()])

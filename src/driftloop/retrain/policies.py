@@ -20,6 +20,12 @@ at where the last retrain happened, and returns a :class:`RetrainDecision` for t
     the metric is compared with that value instead (no training value needed): ``metric = "relative_mae"`` with
     ``limit = 1.0`` retrains when the model no longer beats the seasonal naive forecast (the monitor's
     ``--naive-lag``; see :func:`driftloop.monitor.performance.relative_mae_metrics`).
+``estimated``
+    as ``performance``, on the *estimated* metric of every window (CBPE or DLE, fitted by ``driftloop profile
+    --target``), so it needs no labels in the windows: it retrains when even the band's optimistic end is worse
+    than at training — for an error metric ``estimated/<metric>/lower > training x (1 + margin)``, for a score
+    ``estimated/<metric>/upper < training x (1 - margin)`` (or than ``limit``) — in each of the last
+    ``consecutive`` windows, as the default alert rules "estimated performance degraded" do.
 
 Every policy is gated by two guards, checked first:
 
@@ -33,15 +39,15 @@ Positions: ``last_retrain`` is the position in ``history`` of the window after w
 Configuration lives in the alert-rules TOML file, in a ``[retrain]`` table::
 
     [retrain]
-    policy = "drift"            # never | schedule | drift | performance
+    policy = "drift"            # never | schedule | drift | performance | estimated
     every = 4                   # schedule: windows between retrains
     cooldown = 2                # windows since the last retrain before any policy may fire
     min_labelled_rows = 500     # fresh labelled rows needed since the last retrain
     drift_share = 0.25          # drift: share of drifted features that counts as drift
-    consecutive = 1             # drift, performance: windows in a row
-    metric = "mae"              # performance: the metric compared with its training value
-    margin = 0.1                # performance: relative margin
-    # limit = 1.0               # performance: a fixed limit instead of training x (1 +- margin)
+    consecutive = 1             # drift, performance, estimated: windows in a row
+    metric = "mae"              # performance, estimated: the metric compared with its training value
+    margin = 0.1                # performance, estimated: relative margin
+    # limit = 1.0               # performance, estimated: a fixed limit instead of training x (1 +- margin)
 """
 
 from __future__ import annotations
@@ -57,8 +63,9 @@ from driftloop.errors import DriftloopError
 from driftloop.monitor.alerts import as_number, fmt, read_rules_file, training_value
 from driftloop.monitor.results import WindowResult
 
-POLICIES = ("never", "schedule", "drift", "performance")
-LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "log_loss", "mape", "brier", "relative_mae", "naive_mae")
+POLICIES = ("never", "schedule", "drift", "performance", "estimated")
+LOWER_IS_BETTER = ("mae", "rmse", "mse", "loss", "log_loss", "mape", "brier", "relative_mae", "naive_mae",
+                   "relative_error_rate")
 """Metrics where larger means worse; every other metric is taken as a score (larger is better)."""
 
 
@@ -242,17 +249,32 @@ def drift(history: Sequence[WindowResult], config: RetrainConfig, *,
 def performance(history: Sequence[WindowResult], config: RetrainConfig, *, last_retrain: int | None = None,
                 training_metrics: Mapping[str, float] | None = None) -> RetrainDecision:
     """Retrain when the realised metric is worse than at training by ``config.margin`` (relative)."""
+    return _worse_than_training("performance", f"performance/{config.metric}", history, config, last_retrain,
+                                training_metrics)
+
+
+def estimated(history: Sequence[WindowResult], config: RetrainConfig, *, last_retrain: int | None = None,
+              training_metrics: Mapping[str, float] | None = None) -> RetrainDecision:
+    """Retrain when even the estimate's band is worse than at training by ``config.margin`` (its lower bound for an
+    error metric, its upper bound for a score; see the module docstring)."""
+    bound = "lower" if config.lower_is_better else "upper"
+    return _worse_than_training("estimated", f"estimated/{config.metric}/{bound}", history, config, last_retrain,
+                                training_metrics)
+
+
+def _worse_than_training(policy: str, key: str, history: Sequence[WindowResult], config: RetrainConfig,
+                         last_retrain: int | None, training_metrics: Mapping[str, float] | None) -> RetrainDecision:
+    """Retrain when ``key`` is worse than the training value (or ``config.limit``) in the last windows."""
     blocked = _guards(history, config, last_retrain)
     if blocked:
-        return RetrainDecision(False, "performance", blocked)
-    key = f"performance/{config.metric}"
+        return RetrainDecision(False, policy, blocked)
     comparison = ">" if config.lower_is_better else "<"
     if config.limit is not None:
         limit, basis = float(config.limit), f"{fmt(config.limit)} (fixed limit)"
     else:
         trained = training_value(key, training_metrics or {})
         if trained is None:
-            return RetrainDecision(False, "performance", f"no training value of {config.metric!r} to compare with")
+            return RetrainDecision(False, policy, f"no training value of {config.metric!r} to compare with")
         limit = trained * (1 + config.margin) if config.lower_is_better else trained * (1 - config.margin)
         basis = f"{fmt(limit)} (training {fmt(trained)}, margin {fmt(config.margin)})"
     recent = _recent(history, last_retrain, config.consecutive)
@@ -264,8 +286,8 @@ def performance(history: Sequence[WindowResult], config: RetrainConfig, *, last_
     shown = "missing" if latest is None else fmt(latest)
     if worse:
         streak = f" for {config.consecutive} windows" if config.consecutive > 1 else ""
-        return RetrainDecision(True, "performance", f"{key} = {shown} {comparison} {basis}{streak}")
-    return RetrainDecision(False, "performance", f"{key} = {shown}, not {comparison} {basis}")
+        return RetrainDecision(True, policy, f"{key} = {shown} {comparison} {basis}{streak}")
+    return RetrainDecision(False, policy, f"{key} = {shown}, not {comparison} {basis}")
 
 
 def decide(history: Sequence[WindowResult], config: RetrainConfig, *, last_retrain: int | None = None,
@@ -288,6 +310,8 @@ def decide(history: Sequence[WindowResult], config: RetrainConfig, *, last_retra
         return schedule(history, config, last_retrain=last_retrain)
     if config.policy == "drift":
         return drift(history, config, last_retrain=last_retrain)
+    if config.policy == "estimated":
+        return estimated(history, config, last_retrain=last_retrain, training_metrics=training_metrics)
     return performance(history, config, last_retrain=last_retrain, training_metrics=training_metrics)
 
 

@@ -5,9 +5,16 @@ paired, so the variation between rows cancels and only the difference between th
 difference ``d̄`` estimates how much the challenger changes the primary metric (negative: it is better); a percentile
 bootstrap over rows gives its confidence interval [lo, hi].
 
-Decision: promote only when the challenger is better beyond the margin with the stated confidence, that is when the
-upper end of the interval lies below ``-margin`` (``hi < -margin``). Identical models give ``d_i = 0`` for every row,
-an interval [0, 0], and are never promoted.
+Decision (``rule``):
+
+``better`` (the default)
+    promote only when the challenger is better beyond the margin with the stated confidence, that is when the upper
+    end of the interval lies below ``-margin`` (``hi < -margin``). Identical models give ``d_i = 0`` for every row,
+    an interval [0, 0], and are never promoted.
+``not-worse``
+    promote unless the challenger is worse beyond the margin with the stated confidence: reject only when the lower
+    end lies above ``margin`` (``lo > margin``). For a challenger that will be refitted on everything, holdout
+    included (so it serves with fresher rows than the champion ever saw), a tie goes to the fresher model.
 
 Per-row losses (the primary metric is their mean, or its square root for ``rmse``):
 
@@ -18,7 +25,12 @@ metric      per-row loss                         compared on
 ``mse``     ``(y - ŷ)²``                         the mean squared error
 ``rmse``    ``(y - ŷ)²``                         the mean squared error (rmse is monotone in it)
 ``accuracy`` ``1[y ≠ ŷ]``                        the error rate (1 - accuracy)
+``log_loss`` ``-log p̂(y)``, p̂ clipped to [ε, 1]  the log loss (cross-entropy) of a classifier
 ==========  ==================================  =========================================
+
+For ``log_loss`` the predictions are class probabilities, an array ``(rows, classes)`` whose column ``k`` is the
+probability of class code ``k``, and ``y`` holds the class codes; ε is the float64 machine epsilon (as in
+scikit-learn's ``log_loss``).
 
 Reference: B. Efron and R. Tibshirani (1993), *An Introduction to the Bootstrap*, ch. 13 (percentile intervals).
 """
@@ -31,7 +43,8 @@ import numpy as np
 
 from driftloop.errors import DriftloopError
 
-METRICS = ("mae", "mse", "rmse", "accuracy")
+METRICS = ("mae", "mse", "rmse", "accuracy", "log_loss")
+RULES = ("better", "not-worse")
 DEFAULT_RESAMPLES = 2000
 """Bootstrap resamples; the interval's Monte Carlo error is well below its width at this count."""
 DEFAULT_CONFIDENCE = 0.95
@@ -71,6 +84,15 @@ def row_losses(y_true: np.ndarray, y_pred: np.ndarray, metric: str) -> np.ndarra
         return (np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float)) ** 2
     if metric == "accuracy":
         return (np.asarray(y_true) != np.asarray(y_pred)).astype(float)
+    if metric == "log_loss":
+        proba = np.asarray(y_pred, dtype=float)
+        codes = np.asarray(y_true)
+        if proba.ndim != 2 or not np.issubdtype(codes.dtype, np.integer) or len(codes) != len(proba) \
+                or (len(codes) and (codes.min() < 0 or codes.max() >= proba.shape[1])):
+            raise DriftloopError(f"Validation on log_loss needs class codes 0..K-1 and a (rows, K) probability array; "
+                                 f"got labels of dtype {codes.dtype} and predictions of shape {proba.shape}.")
+        chosen = proba[np.arange(len(codes)), codes]
+        return -np.log(np.clip(chosen, np.finfo("float64").eps, 1.0))
     raise DriftloopError(f"The 'metric' parameter of validation must be one of {', '.join(METRICS)}; got {metric!r}.")
 
 
@@ -100,10 +122,12 @@ def bootstrap_mean_ci(differences: np.ndarray, *, confidence: float = DEFAULT_CO
 
 def compare(y_true: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *, metric: str = "mae",
             margin: float = 0.0, confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES,
-            seed: int = 0, min_rows: int = 10) -> ValidationResult:
-    """Compare the challenger's predictions with the champion's on the same rows; decide whether to promote.
+            seed: int = 0, min_rows: int = 10, rule: str = "better") -> ValidationResult:
+    """Compare the challenger's predictions with the champion's on the same rows; decide whether to promote by
+    ``rule`` (see the module docstring).
 
-    ``margin`` is in per-row loss units (for ``mae``: the challenger's MAE must be lower by more than ``margin``).
+    ``margin`` is in per-row loss units (for ``mae`` and ``better``: the challenger's MAE must be lower by more than
+    ``margin``).
 
     >>> y = np.arange(100.0)
     >>> result = compare(y, y + 1.0, y + 0.5, metric="mae", margin=0.1)
@@ -116,6 +140,8 @@ def compare(y_true: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *,
         raise DriftloopError(f"The 'margin' parameter of validation must be a finite number >= 0; got {margin!r}.")
     if not 0 < confidence < 1:
         raise DriftloopError(f"The 'confidence' parameter of validation must be in (0, 1); got {confidence!r}.")
+    if rule not in RULES:
+        raise DriftloopError(f"The 'rule' parameter of validation must be one of {', '.join(RULES)}; got {rule!r}.")
     y_true, champion, challenger = (np.asarray(a) for a in (y_true, champion, challenger))
     if not len(y_true) == len(champion) == len(challenger):
         raise DriftloopError(
@@ -131,14 +157,18 @@ def compare(y_true: np.ndarray, champion: np.ndarray, challenger: np.ndarray, *,
         raise DriftloopError("Validation: a model predicted a missing or infinite value on the holdout.")
     low, high = bootstrap_mean_ci(differences, confidence=confidence, resamples=resamples, seed=seed)
     mean = float(np.mean(differences))
-    promote = high < -margin
+    promote = high < -margin if rule == "better" else not low > margin
     level = f"{confidence:.0%}"
-    unit = "squared error" if metric in ("mse", "rmse") else ("error rate" if metric == "accuracy" else "mae")
-    if promote:
-        reason = (f"challenger better: {unit} difference {mean:.4g} ({level} CI [{low:.4g}, {high:.4g}]) "
-                  f"is below -{margin:g} on {len(y_true)} holdout rows")
+    unit = {"mse": "squared error", "rmse": "squared error", "accuracy": "error rate"}.get(metric, metric)
+    figures = f"{unit} difference {mean:.4g} ({level} CI [{low:.4g}, {high:.4g}])"
+    if rule == "not-worse":
+        reason = (f"challenger not worse beyond the margin: {figures} does not lie above {margin:g} on "
+                  f"{len(y_true)} holdout rows" if promote else
+                  f"challenger worse: {figures} lies above {margin:g} on {len(y_true)} holdout rows")
+    elif promote:
+        reason = f"challenger better: {figures} is below -{margin:g} on {len(y_true)} holdout rows"
     else:
-        reason = (f"challenger not better beyond the margin: {unit} difference {mean:.4g} ({level} CI "
-                  f"[{low:.4g}, {high:.4g}]) does not lie below -{margin:g} on {len(y_true)} holdout rows")
+        reason = (f"challenger not better beyond the margin: {figures} does not lie below -{margin:g} on "
+                  f"{len(y_true)} holdout rows")
     return ValidationResult(metric, len(y_true), summary(champion_loss, metric), summary(challenger_loss, metric),
                             mean, low, high, confidence, float(margin), bool(promote), reason)

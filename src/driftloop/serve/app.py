@@ -6,6 +6,14 @@ Endpoints:
     MLflow's scoring formats (see :mod:`driftloop.serve.formats`). Answers
     ``{"predictions": [...], "ids": [...], "model_name": ..., "model_version": ...}`` — one id per row, to send back
     with its label on ``/feedback``. With an inference log, the 200 is sent only after the rows are committed.
+``POST /invocations``
+    MLflow's scoring protocol, as ``mlflow models serve`` speaks it, so that its clients work unchanged: the same
+    formats, answered ``{"predictions": [...]}`` exactly as MLflow writes it, errors as MLflow's scoring server answers
+    them (400 with ``{"error_code": ..., "message": ...}`` for input that does not fit the model, 415 with a line of
+    text for another content type). Its rows are validated and logged as on ``/predict``; their ids are
+    ``<request id>/<row>`` (row 0, 1, ... of the request), where the request id is the client's
+    ``X-Driftloop-Request-Id`` header or, without one, a fresh UUID, and is sent back in that header. A request id
+    already in the log is refused (409), nothing of it stored.
 ``POST /feedback``
     ``[{"id": ..., "label": ...}, ...]``: late ground truth, stored in the log. Answers
     ``{"accepted": n, "orphans": k, "orphan_ids": [...], "overwritten_ids": [...]}``; labels for unknown ids are
@@ -14,21 +22,27 @@ Endpoints:
 ``GET /health``
     200 ``{"status": "ok", ..., "log": {"state": "ok", "writer_restarts": n, "error": null}}``; 503 with
     ``"status": "unavailable"`` while the log's writer process is being restarted after it died.
-``GET /version``, ``GET /metrics`` (Prometheus text format).
+``GET /ping``
+    As MLflow's: 200 with an empty line while requests can be served and logged (503 when ``/health`` is).
+``GET /version``
+    As MLflow's: the MLflow version, as text (driftloop's version and the model's are on ``/health``).
+``GET /metrics``
+    Prometheus text format.
 
-``/predict`` reads ``application/json`` and ``text/csv``, ``/feedback`` only ``application/json``; any other
-content type is a 415, as in MLflow's scoring server (which also keeps web pages from writing to the log: a browser
-sends ``application/json`` across sites only after a CORS preflight, which this service does not grant). With a
-feedback token, ``/feedback`` needs ``Authorization: Bearer <token>`` (401 otherwise; compared in constant time).
+``/predict`` and ``/invocations`` read ``application/json`` and ``text/csv``, ``/feedback`` only
+``application/json``; any other content type (and any ``charset`` but UTF-8) is a 415, as in MLflow's scoring server
+(which also keeps web pages from writing to the log: a browser sends ``application/json`` across sites only after a
+CORS preflight, which this service does not grant). With a feedback token, ``/feedback`` needs
+``Authorization: Bearer <token>`` (401 otherwise; compared in constant time).
 
-Errors answer JSON ``{"error": code, "message": ...}`` with a one-line message: 400 malformed JSON, an unknown format
-or a request over a limit of :class:`~driftloop.serve.limits.RequestLimits` (columns, depth, digits), 401 a wrong
-feedback token, 409 labels conflicting with earlier ones (with ``ids``), 413 a body over ``max_body_bytes``, 415 an
-unsupported content type, 422 rows or labels not matching the model or values the log cannot store (with
-``errors``: row, column, expected, received, and ``rejected_rows``), 503 when the log cannot be written (nothing is
-acknowledged). Every value that reaches the log fits its columns, and the log's writer retries a failing group one
-message at a time, so that one request cannot fail the others committed with it. No answer names a file of the
-server.
+Errors of ``/predict`` and ``/feedback`` answer JSON ``{"error": code, "message": ...}`` with a one-line message: 400
+malformed JSON, an unknown format or a request over a limit of :class:`~driftloop.serve.limits.RequestLimits`
+(columns, depth, digits), 401 a wrong feedback token, 409 labels conflicting with earlier ones (with ``ids``), 413 a
+body over ``max_body_bytes``, 415 an unsupported content type, 422 rows or labels not matching the model or values
+the log cannot store (with ``errors``: row, column, expected, received, and ``rejected_rows``), 503 when the log
+cannot be written (nothing is acknowledged). Every value that reaches the log fits its columns, and the log's writer
+retries a failing group one message at a time, so that one request cannot fail the others committed with it. No
+answer names a file of the server.
 
 Parsing, validation and prediction (and the parsing of feedback) run on the event loop for small bodies (a thread
 hop costs more than they do) and in a worker thread for bodies over :data:`OFFLOAD_BYTES`, so that a large body
@@ -39,9 +53,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -51,15 +67,24 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from mlflow.pyfunc.scoring_server import predictions_to_json
 from starlette.concurrency import run_in_threadpool
 
 from driftloop import __version__
-from driftloop.data.inference_log import InferenceLog, LabelConflict, PredictionBatch, UnloggableInput, new_row_ids
+from driftloop.data.inference_log import (
+    IdsInLog,
+    InferenceLog,
+    LabelConflict,
+    PredictionBatch,
+    UnloggableInput,
+    new_row_ids,
+)
 from driftloop.errors import DriftloopError
 from driftloop.serve.errors import (
     BadRequest,
     CellError,
     Conflict,
+    IdsTaken,
     InvalidInput,
     PayloadTooLarge,
     ServiceError,
@@ -79,6 +104,9 @@ T = TypeVar("T")
 
 OFFLOAD_BYTES = 256 * 1024
 """Bodies larger than this are parsed and predicted in a worker thread instead of on the event loop."""
+REQUEST_ID_HEADER = "X-Driftloop-Request-Id"
+"""The header of ``/invocations`` that names a request: its rows are logged with ids ``<request id>/<row>``."""
+_REQUEST_ID = re.compile(r"[!-~]+")
 
 
 def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -131,17 +159,21 @@ def _prediction_values(raw: Any, n_rows: int) -> list[Any]:
     return values
 
 
-def _predict_body(model: ServedModel, body: bytes, media: str, limits: RequestLimits,
-                  logged: bool) -> tuple[dict[str, np.ndarray], list[Any]]:
-    """Parse, validate and predict: the CPU part of /predict. Returns the validated inputs and the predictions.
+def _predict_body(model: ServedModel, body: bytes, media: str, limits: RequestLimits, logged: bool,
+                  other_keys: bool = False) -> tuple[dict[str, np.ndarray], Any, list[Any]]:
+    """Parse, validate and predict: the CPU part of /predict and /invocations. Returns the validated inputs, the
+    model's output and that output as one JSON value per row.
 
-    Without a column signature, inputs that are ``logged`` must fit the inference log (one scalar per cell)."""
+    Without a column signature, inputs that are ``logged`` must fit the inference log (one scalar per cell).
+    ``other_keys``: JSON keys besides the format's and ``params`` are ignored, as MLflow's scoring server does
+    (refused otherwise)."""
     validator = model.validator
     if media == CSV:
         types = None if validator is None else {column.name: column.type for column in validator.columns}
         parsed = parse_csv(body, types, limits.max_columns)
     else:
-        parsed = parse_payload(decode_json(body, limits), model.feature_names, limits.max_columns)
+        parsed = parse_payload(decode_json(body, limits), model.feature_names, limits.max_columns,
+                               other_keys=other_keys)
     if validator is not None:
         inputs = validator.validate(parsed.columns, parsed.n_rows)
     elif logged:
@@ -158,7 +190,28 @@ def _predict_body(model: ServedModel, body: bytes, media: str, limits: RequestLi
         message = getattr(error, "message", None) or str(error) or type(error).__name__
         raise InvalidInput([CellError(None, None, "input the model accepts", message.splitlines()[0][:300])],
                            rejected_rows=parsed.n_rows) from None
-    return inputs, _prediction_values(raw, parsed.n_rows)
+    return inputs, raw, _prediction_values(raw, parsed.n_rows)
+
+
+def _request_id(request: Request, n_rows: int, limits: RequestLimits, received_ns: int) -> str:
+    """The ``/invocations`` request's id: its :data:`REQUEST_ID_HEADER` (visible ASCII, short enough that the row
+    ids ``<request id>/<row>`` fit ``max_id_length``, so that ``/feedback`` takes them) or a fresh UUID."""
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given is None:
+        return new_row_ids(1, received_ns)[0]
+    longest = limits.max_id_length - len(f"/{n_rows - 1}")
+    if not 0 < len(given) <= longest or not _REQUEST_ID.fullmatch(given):
+        raise BadRequest(f"The header {REQUEST_ID_HEADER} must be 1 to {longest} visible ASCII characters without "
+                         f"spaces (its row ids '<request id>/<row>' must fit --max-id-length "
+                         f"{limits.max_id_length}); got {given[:60]!r}" + (" ..." if len(given) > 60 else "") + ".")
+    return given
+
+
+def _mlflow_json(raw: Any) -> str:
+    """The model's output as MLflow's scoring server writes it: ``{"predictions": ...}``."""
+    text = io.StringIO()
+    predictions_to_json(raw, text)
+    return text.getvalue()
 
 
 def _check_bearer(request: Request, token: str | None) -> None:
@@ -263,9 +316,44 @@ def create_app(
     app.state.metrics = metrics
 
     def fail(endpoint: str, error: ServiceError, started: float) -> Response:
-        metrics.requests.labels(endpoint, str(error.status)).inc()
+        """Count the failed request and answer it: as MLflow's scoring server does on /invocations."""
+        status, body = error.mlflow_answer() if endpoint == "/invocations" else (error.status, error.body())
+        metrics.requests.labels(endpoint, str(status)).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        return _json_response(error.body(), error.status, error.headers())
+        if isinstance(body, str):
+            return Response(body, status_code=status, media_type="text/plain")
+        return _json_response(body, status, error.headers())
+
+    async def score(request: Request, model: ServedModel,
+                    other_keys: bool) -> tuple[dict[str, np.ndarray], Any, list[Any]]:
+        """Read, validate and predict a scoring request (see :func:`_predict_body`)."""
+        media = media_type(request.headers.get("content-type"), (JSON, CSV))
+        body = await _read_body(request, limits.max_body_bytes)
+        try:
+            return await _run_sized(len(body), _predict_body, model, body, media, limits, log is not None,
+                                    other_keys)
+        except InvalidInput as error:
+            metrics.rejected_rows.inc(error.rejected_rows)
+            raise
+
+    async def log_rows(model: ServedModel, ids: list[str], received_ns: int, inputs: dict[str, np.ndarray],
+                       predictions: list[Any]) -> None:
+        """Commit the answered rows to the log (when there is one) before they are answered."""
+        if log is None:
+            return
+        batch = PredictionBatch(ids, received_ns, model.name, model.version, inputs, predictions)
+        try:
+            await log.write_predictions(batch)
+        except UnloggableInput as error:
+            metrics.rejected_rows.inc(len(ids))
+            raise _unloggable(error, len(ids)) from None
+        except IdsInLog as error:
+            raise IdsTaken(f"{error.message} Send each request with a request id of its own ({REQUEST_ID_HEADER}).",
+                           ids=error.ids) from None
+        except DriftloopError as error:
+            logger.error("%s", error)
+            raise Unavailable(f"The rows could not be logged, so they are not served: {error.message}") from None
+        metrics.rows_logged.inc(len(ids))
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
@@ -273,35 +361,36 @@ def create_app(
         received_ns = time.time_ns()
         model = holder.current  # read once: a swap during this request does not affect it
         try:
-            media = media_type(request.headers.get("content-type"), (JSON, CSV))
-            body = await _read_body(request, limits.max_body_bytes)
-            inputs, predictions = await _run_sized(len(body), _predict_body, model, body, media, limits,
-                                                   log is not None)
-        except InvalidInput as error:
-            metrics.rejected_rows.inc(error.rejected_rows)
-            return fail("/predict", error, started)
+            inputs, _, predictions = await score(request, model, other_keys=False)
+            ids = new_row_ids(len(predictions), received_ns)
+            await log_rows(model, ids, received_ns, inputs, predictions)
         except ServiceError as error:
             return fail("/predict", error, started)
-        n_rows = len(predictions)
-        ids = new_row_ids(n_rows, received_ns)
-        if log is not None:
-            batch = PredictionBatch(ids, received_ns, model.name, model.version, inputs, predictions)
-            try:
-                await log.write_predictions(batch)
-            except UnloggableInput as error:
-                metrics.rejected_rows.inc(n_rows)
-                return fail("/predict", _unloggable(error, n_rows), started)
-            except DriftloopError as error:
-                logger.error("%s", error)
-                return fail("/predict", Unavailable(f"The rows could not be logged, so they are not served: "
-                                                    f"{error.message}"), started)
-            metrics.rows_logged.inc(n_rows)
-        metrics.rows.inc(n_rows)
+        metrics.rows.inc(len(predictions))
         response = _json_response({"predictions": predictions, "ids": ids, "model_name": model.name,
                                    "model_version": model.version})
         metrics.requests.labels("/predict", "200").inc()
         metrics.predict_latency.observe(time.perf_counter() - started)
         return response
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> Response:
+        """MLflow's scoring endpoint: as /predict, answered as ``mlflow models serve`` answers."""
+        started = time.perf_counter()
+        received_ns = time.time_ns()
+        model = holder.current
+        try:
+            inputs, raw, predictions = await score(request, model, other_keys=True)
+            request_id = _request_id(request, len(predictions), limits, received_ns)
+            ids = [f"{request_id}/{row}" for row in range(len(predictions))]
+            text = _mlflow_json(raw)
+            await log_rows(model, ids, received_ns, inputs, predictions)
+        except ServiceError as error:
+            return fail("/invocations", error, started)
+        metrics.rows.inc(len(predictions))
+        metrics.requests.labels("/invocations", "200").inc()
+        metrics.latency.labels("/invocations").observe(time.perf_counter() - started)
+        return Response(text, media_type=JSON, headers={REQUEST_ID_HEADER: request_id})
 
     @app.post("/feedback")
     async def feedback(request: Request) -> Response:
@@ -331,24 +420,33 @@ def create_app(
         return _json_response({"accepted": result.accepted, "orphans": len(result.orphan_ids),
                                "orphan_ids": list(result.orphan_ids), "overwritten_ids": list(result.overwritten_ids)})
 
-    @app.get("/health")
-    async def health() -> Response:
-        """200 while requests can be served and logged; 503 while the log's writer is being restarted."""
+    def healthy() -> dict[str, Any]:
         model = holder.current
-        body = {"status": "ok", "model_name": model.name, "model_version": model.version, "log": None}
+        body = {"status": "ok", "model_name": model.name, "model_version": model.version,
+                "model_alias": model.alias, "driftloop": __version__, "log": None}
         if log is not None:
             body["log"] = {"state": log.state, "writer_restarts": log.restarts, "error": log.failure}
             if log.state != "ok":
                 body["status"] = "unavailable"
+        return body
+
+    @app.get("/health")
+    async def health() -> Response:
+        """200 while requests can be served and logged; 503 while the log's writer is being restarted."""
+        body = healthy()
         return _json_response(body, 200 if body["status"] == "ok" else 503)
+
+    @app.get("/ping")
+    async def ping() -> Response:
+        """MLflow's health check: an empty line, 200 when /health is 200 (503 otherwise)."""
+        return Response("\n", status_code=200 if healthy()["status"] == "ok" else 503, media_type=JSON)
 
     @app.get("/version")
     async def version() -> Response:
+        """As MLflow's scoring server: the MLflow version, as text."""
         import mlflow
 
-        model = holder.current
-        return _json_response({"driftloop": __version__, "mlflow": mlflow.__version__, "model_name": model.name,
-                               "model_version": model.version, "model_alias": model.alias})
+        return Response(mlflow.__version__, media_type=JSON)
 
     @app.get("/metrics")
     async def prometheus() -> Response:

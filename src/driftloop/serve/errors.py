@@ -1,4 +1,10 @@
-"""Errors of the prediction service that become HTTP answers: each carries its status and a JSON body."""
+"""Errors of the prediction service that become HTTP answers: each carries its status and a JSON body.
+
+``/predict`` and ``/feedback`` answer :meth:`ServiceError.body`: ``{"error": code, "message": ...}``.
+``/invocations`` answers as MLflow's scoring server does (:meth:`ServiceError.mlflow_answer`): a JSON body
+``{"error_code": NAME, "message": ...}`` where NAME is one of MLflow's error codes (``BAD_REQUEST``,
+``INVALID_PARAMETER_VALUE`` ...), and a plain-text line for an unsupported content type (415).
+"""
 
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ class ServiceError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    mlflow_code: str = "INTERNAL_ERROR"
+    """The name of the MLflow error code (``mlflow.protos.databricks_pb2``) that ``/invocations`` answers."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -45,12 +53,23 @@ class ServiceError(Exception):
         """HTTP headers the answer needs besides its body (none by default)."""
         return {}
 
+    def mlflow_answer(self) -> tuple[int, dict[str, Any] | str]:
+        """The status and body with which MLflow's scoring server answers such an error on ``/invocations``: the
+        same status, and ``{"error_code": ..., "message": ...}`` with this service's details (``errors`` ...) kept.
+
+        >>> BadRequest("The body is not valid JSON.").mlflow_answer()
+        (400, {'error_code': 'BAD_REQUEST', 'message': 'The body is not valid JSON.'})
+        """
+        details = {key: value for key, value in self.body().items() if key not in ("error", "message")}
+        return self.status, {"error_code": self.mlflow_code, "message": self.message, **details}
+
 
 class BadRequest(ServiceError):
     """Malformed JSON or an unknown payload format (400)."""
 
     status = 400
     code = "bad_request"
+    mlflow_code = "BAD_REQUEST"
 
 
 class Unauthorized(ServiceError):
@@ -68,6 +87,7 @@ class PayloadTooLarge(ServiceError):
 
     status = 413
     code = "payload_too_large"
+    mlflow_code = "REQUEST_LIMIT_EXCEEDED"
 
 
 class UnsupportedMediaType(ServiceError):
@@ -76,12 +96,21 @@ class UnsupportedMediaType(ServiceError):
     status = 415
     code = "unsupported_media_type"
 
+    def mlflow_answer(self) -> tuple[int, dict[str, Any] | str]:
+        """MLflow's scoring server answers an unsupported content type with a line of plain text."""
+        return self.status, self.message
+
 
 class InvalidInput(ServiceError):
     """Rows that do not match the model signature (422): every invalid row is counted, the first cells listed."""
 
     status = 422
     code = "invalid_input"
+    mlflow_code = "INVALID_PARAMETER_VALUE"
+
+    def mlflow_answer(self) -> tuple[int, dict[str, Any] | str]:
+        """MLflow's scoring server answers rows that do not fit the model's signature with 400, not 422."""
+        return 400, super().mlflow_answer()[1]
 
     def __init__(self, errors: list[CellError], rejected_rows: int | None = None) -> None:
         self.errors = errors[:MAX_REPORTED_ERRORS]
@@ -103,6 +132,7 @@ class Conflict(ServiceError):
 
     status = 409
     code = "label_conflict"
+    mlflow_code = "RESOURCE_ALREADY_EXISTS"
 
     def __init__(self, message: str, ids: tuple[str, ...]) -> None:
         super().__init__(message)
@@ -112,11 +142,18 @@ class Conflict(ServiceError):
         return {**super().body(), "ids": list(self.ids[:MAX_REPORTED_ERRORS])}
 
 
+class IdsTaken(Conflict):
+    """Prediction ids the log already holds (409; lists the ``ids``): an ``/invocations`` request id sent again."""
+
+    code = "ids_taken"
+
+
 class Unavailable(ServiceError):
     """The rows could not be written to the inference log, so they are not acknowledged (503)."""
 
     status = 503
     code = "unavailable"
+    mlflow_code = "TEMPORARILY_UNAVAILABLE"
 
 
 def describe(value: Any) -> str:

@@ -45,9 +45,12 @@ class ParsedInput:
     format: str
 
 
-def parse_payload(payload: Any, names: list[str] | None,
-                  max_columns: int = RequestLimits.max_columns) -> ParsedInput:
+def parse_payload(payload: Any, names: list[str] | None, max_columns: int = RequestLimits.max_columns, *,
+                  other_keys: bool = False) -> ParsedInput:
     """Split a decoded request into columns; ``names`` is the signature's column order (for rows given as lists).
+
+    A key besides the format's and ``params`` is refused, unless ``other_keys`` is true: then it is ignored, as
+    MLflow's scoring server ignores it (``/invocations``).
 
     >>> parse_payload({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2], [3, 4]]}}, None).columns
     {'a': [1, 3], 'b': [2, 4]}
@@ -59,7 +62,7 @@ def parse_payload(payload: Any, names: list[str] | None,
             f"The body must be a JSON object with one of the keys {', '.join(FORMATS)}; got a JSON {_kind(payload)}."
         )
     keys = [key for key in payload if key in FORMATS]
-    unknown = [key for key in payload if key not in FORMATS and key != "params"]
+    unknown = [] if other_keys else [key for key in payload if key not in FORMATS and key != "params"]
     if len(keys) != 1 or unknown:
         raise BadRequest(f"The body must have exactly one of the keys {', '.join(FORMATS)} (and optionally "
                          f"'params'); got {listed(payload) or 'no key'}.")

@@ -26,7 +26,8 @@ class ServiceMetrics:
                                  ["endpoint"], buckets=LATENCY_BUCKETS, registry=r)
         self.rows = Counter("driftloop_predicted_rows", "Rows predicted and answered with 200.", registry=r)
         self.rejected_rows = Counter("driftloop_rejected_rows",
-                                     "Rows rejected because they do not match the model signature (422).", registry=r)
+                                     "Rows rejected because they do not match the model signature "
+                                     "(422; 400 on /invocations).", registry=r)
         self.rows_logged = Counter("driftloop_logged_rows", "Prediction rows committed to the inference log.",
                                    registry=r)
         self.labels = Counter("driftloop_feedback_labels", "Labels received on /feedback and committed.", registry=r)

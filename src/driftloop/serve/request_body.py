@@ -40,7 +40,8 @@ def media_type(content_type: str | None, accepted: tuple[str, ...]) -> str:
 
     Anything else is a :class:`UnsupportedMediaType` (415), as in MLflow's scoring server. This is also what keeps
     other web sites out: a page can make a browser send ``text/plain`` or a form across sites without asking, but
-    not ``application/json``.
+    not ``application/json``. As in MLflow's scoring server, the only parameter allowed is ``charset``, and it must be
+    ``utf-8`` (the body is read as UTF-8: text in another charset would be read wrong).
 
     >>> media_type("application/json; charset=utf-8", (JSON,))
     'application/json'
@@ -48,11 +49,27 @@ def media_type(content_type: str | None, accepted: tuple[str, ...]) -> str:
     Traceback (most recent call last):
     ...
     driftloop.serve.errors.UnsupportedMediaType: The body must be sent with Content-Type application/json; got text/plain.
+    >>> media_type("text/csv; charset=latin-1", (CSV,))
+    Traceback (most recent call last):
+    ...
+    driftloop.serve.errors.UnsupportedMediaType: The body must be UTF-8 text (Content-Type parameter charset=utf-8); got charset=latin-1.
     """
-    received = (content_type or "").split(";", 1)[0].strip().lower()
+    received, *parameters = (content_type or "").split(";")
+    received = received.strip().lower()
     if received not in accepted:
         raise UnsupportedMediaType(f"The body must be sent with Content-Type {' or '.join(accepted)}; got "
                                    f"{received[:60] or 'no Content-Type'}.")
+    for parameter in parameters:
+        name, _, value = (part.strip().lower() for part in parameter.partition("="))
+        if name == "charset" and value.strip('"') == "utf-8":
+            continue
+        shown = parameter.strip()[:60]
+        if name == "charset":
+            raise UnsupportedMediaType(f"The body must be UTF-8 text (Content-Type parameter charset=utf-8); got "
+                                       f"{shown}.")
+        raise UnsupportedMediaType(f"The Content-Type may only have the parameter charset=utf-8; got {shown!r} "
+                                   "(MLflow 1.x request formats such as format=pandas-split are not read: send "
+                                   "MLflow 2's JSON formats).")
     return received
 
 

@@ -4,8 +4,10 @@ A replayed policy serves each window with the model of its last promoted retrain
 window ``p`` would train depends only on ``p`` (its rows are :func:`~driftloop.simulate.replay.challenger_rows` at the
 window's end, the estimator is seeded), so every policy's error is a sum of entries of one matrix:
 
-    ``costs[m, w]`` — the sum of absolute errors on window ``w`` of model ``m``, where model 0 is the first
-    champion and model ``p + 1`` the challenger trained after window ``p`` (it serves from window ``p + 1``).
+    ``costs[m, w]`` — the sum of absolute errors (of log losses, for a classifier) on window ``w`` of model ``m``,
+    where model 0 is the first champion and model ``p + 1`` the challenger trained after window ``p`` (it serves
+    from window ``p + 1``; with the refit, :attr:`~driftloop.simulate.replay.SimulationSettings.refit`, the model
+    fitted on its holdout too).
 
 The best schedule with at most ``k`` retrains solves
 
@@ -26,8 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from driftloop.errors import DriftloopError
+from driftloop.retrain.validation import row_losses
+from driftloop.simulate import scoring
 from driftloop.simulate.replay import (Dataset, SimulationSettings, challenger_rows, first_champion,
                                        production_windows)
 
@@ -101,13 +106,14 @@ def replay_costs(dataset: Dataset, settings: SimulationSettings | None = None, *
     """The costs matrix of :func:`best_schedules` for a replay, and the number of production rows.
 
     Fits the first champion and one challenger per window as :func:`~driftloop.simulate.replay.simulate_policy`
-    would (same rows, same estimator), then scores every model on every window it could serve; ``progress`` is
+    would serve it once promoted (same rows, same estimator; refitted on the holdout too with ``settings.refit``),
+    then scores every model on every window it could serve; ``progress`` is
     called with 1 after each model.
     """
     settings = settings or SimulationSettings()
     windows = production_windows(dataset, settings)
     features = list(dataset.features)
-    labels = [window.frame[dataset.target].to_numpy(dtype=float) for window in windows]
+    labels = [window.frame[dataset.target].to_numpy() for window in windows]
     costs = np.full((len(windows) + 1, len(windows)), np.nan)
     models: list[object | None] = [first_champion(dataset, settings).model]
     for window in windows:
@@ -115,17 +121,19 @@ def replay_costs(dataset: Dataset, settings: SimulationSettings | None = None, *
         if min(len(fit_rows), len(holdout)) < settings.min_holdout_rows:  # the replay would not retrain here
             models.append(None)
             continue
+        rows = pd.concat([fit_rows, holdout]) if settings.refit else fit_rows  # what a promotion would serve
         model = dataset.make_model()
-        model.fit(fit_rows[features], fit_rows[dataset.target])  # type: ignore[attr-defined]
+        model.fit(rows[features], rows[dataset.target])  # type: ignore[attr-defined]
         models.append(model)
+    loss = "mae" if dataset.task == "regression" else "log_loss"
     for first, model in enumerate(models):
         if model is None:  # never chosen
             costs[first, first:] = np.inf
         else:
             for position in range(first, len(windows)):
-                rows = windows[position].frame[features]
-                predicted = np.asarray(model.predict(rows), dtype=float)  # type: ignore[attr-defined]
-                costs[first, position] = float(np.sum(np.abs(predicted - labels[position])))
+                predicted = scoring.predict(model, windows[position].frame[features], dataset.task,
+                                            len(dataset.classes))
+                costs[first, position] = float(np.sum(row_losses(labels[position], predicted, loss)))
         if progress is not None:
             progress(1)
     return costs, int(sum(len(y) for y in labels))

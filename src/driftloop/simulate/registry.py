@@ -6,8 +6,10 @@ One registered model per policy, ``simulate-<data>-<policy>`` (``schedule:4`` wr
 champion is registered and promoted; each retrain registers its challenger (alias ``challenger``, tagged with its
 owner as :func:`~driftloop.tracking.registry.mark_challenger` does), and the validation verdict either promotes it
 (compare-and-set on ``champion`` under the registry lock, the old one kept as ``previous-champion``, the evidence as
-tags and a run in ``retraining``) or records it as ``rejected`` (tags, and a run in ``retraining`` too). The models are logged by
-``mlflow.sklearn.log_model`` in runs of the experiment ``simulation``, with their signature.
+tags and a run in ``retraining``) or records it as ``rejected`` (tags, and a run in ``retraining`` too). With the
+refit (the default), a validated challenger is tagged ``refitted`` and its refit on all the fresh rows is registered
+as the next version and promoted, carrying the validation evidence and ``driftloop.validated_version``. The models
+are logged by ``mlflow.sklearn.log_model`` in runs of the experiment ``simulation``, with their signature.
 
 What stays in process: the challenger is fitted by the replay itself, not by an MLflow project run (about 8 s each
 through ``mlflow run``, which would make a 150-retrain comparison take 20 minutes), and predictions come from the
@@ -83,16 +85,30 @@ class ReplayRegistry:
         mark_challenger(self.client, self.name, version)
         return version
 
-    def decide(self, version: str, verdict: ValidationResult) -> None:
-        """Promote the challenger (compare-and-set against the champion this replay knows) or record the rejection."""
+    def promote(self, version: str, verdict: ValidationResult,
+                refit: tuple[object, pd.DataFrame] | None = None) -> str:
+        """Promote the validated challenger ``version`` (compare-and-set against the champion this replay knows);
+        with ``refit`` (the model refitted on all the fresh rows, and those rows' features), register the refit,
+        tag the validated version ``refitted``, and promote the refit with the validation evidence. Returns the
+        promoted version."""
         evidence = verdict.as_tags()
-        if verdict.promote:
-            promote(self.client, self.name, version, reason=verdict.reason, actor=ACTOR,
-                    expected_champion=self.champion, evidence=evidence)
-            self.champion = version
-        else:
-            decide_challenger(self.client, self.name, version, decision="rejected", reason=verdict.reason,
-                              actor=ACTOR, evidence=evidence)
-            record_event(self.client, "retrain", self.name, params={
-                "version": version, "champion": self.champion, "decision": "rejected", "reason": verdict.reason,
-                "actor": ACTOR})
+        promoted = version
+        if refit is not None:
+            model, rows = refit
+            promoted = self._register(model, rows, f"{self.name}: refit of version {version}")
+            mark_challenger(self.client, self.name, promoted)
+            decide_challenger(self.client, self.name, version, decision="refitted", actor=ACTOR, evidence=evidence,
+                              reason=f"validated, then refitted on all {len(rows)} fresh rows as version {promoted}")
+            evidence = {**evidence, "validated_version": version}
+        promote(self.client, self.name, promoted, reason=verdict.reason, actor=ACTOR,
+                expected_champion=self.champion, evidence=evidence)
+        self.champion = promoted
+        return promoted
+
+    def reject(self, version: str, verdict: ValidationResult) -> None:
+        """Record the rejection of the challenger ``version``."""
+        decide_challenger(self.client, self.name, version, decision="rejected", reason=verdict.reason, actor=ACTOR,
+                          evidence=verdict.as_tags())
+        record_event(self.client, "retrain", self.name, params={
+            "version": version, "champion": self.champion, "decision": "rejected", "reason": verdict.reason,
+            "actor": ACTOR})

@@ -15,11 +15,18 @@ For each window (a week by default), in time order:
    metrics;
 5. **retrain, validate, promote** — a challenger (the same estimator, fresh) is trained on the labelled rows of the
    last ``train_days`` days before the freshest ``holdout_days``, which are held out; both models predict the
-   holdout and :func:`driftloop.retrain.validation.compare` (paired bootstrap) decides. A promoted challenger
-   becomes the champion from the next window on, with its holdout metrics as training metrics and a reference
-   profile of its training rows; a rejected one is counted and dropped.
+   holdout and :func:`driftloop.retrain.validation.compare` (paired bootstrap on the per-row absolute error, or
+   log loss for a classifier, :mod:`driftloop.simulate.scoring`) decides. A promoted challenger is refitted on all
+   those labelled rows, holdout included (validate, then refit on everything; ``SimulationSettings.refit``), and
+   becomes the champion from the next window on, with the validated model's holdout metrics as training metrics
+   and a reference profile of its training rows; a rejected one is counted and dropped.
 
-The models are fitted in process and kept in memory. With a tracking store, :func:`log_simulation` records one run
+Classifiers: a dataset whose ``task`` is ``classification`` holds class codes; its models are scored on accuracy,
+log loss and ROC AUC, and its naive benchmark is the persistence forecast (the previous row's label) unless a
+season is given (:mod:`driftloop.simulate.scoring`).
+
+The models are fitted in process and kept in memory; :func:`simulate` replays the policies in parallel processes,
+one per core. With a tracking store, :func:`log_simulation` records one run
 per policy in the experiment ``simulation``: the per-window metrics (step = window index) and the summary; with a
 :class:`~driftloop.simulate.registry.ReplayRegistry` per policy (``driftloop simulate --register``), every model is
 also registered in MLflow and promoted or rejected there as the retrain job does (about 1 s per model, so off by
@@ -59,8 +66,9 @@ Built-in policy configurations (``POLICY_CONFIGS``), chosen from the data's rhyt
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -69,12 +77,13 @@ from driftloop.data.windows import Window, time_windows
 from driftloop.errors import DriftloopError
 from driftloop.monitor.alerts import AlertRule, evaluate, load_rules
 from driftloop.monitor.engine import MonitorInputs, assess_window
-from driftloop.monitor.performance import performance_metrics, seasonal_naive
+from driftloop.monitor.performance import seasonal_naive
 from driftloop.monitor.results import WindowResult
 from driftloop.profile import ReferenceProfile
 from driftloop.retrain.policies import RetrainConfig, decide
-from driftloop.retrain.validation import compare
+from driftloop.simulate import scoring
 from driftloop.simulate.registry import ReplayRegistry
+from driftloop.simulate.scoring import TASKS
 
 ALL_POLICIES = ("never", "schedule:1", "schedule:4", "schedule:13", "drift", "performance")
 POLICY_CONFIGS: dict[str, RetrainConfig] = {
@@ -86,14 +95,32 @@ POLICY_CONFIGS: dict[str, RetrainConfig] = {
 SEASONAL_PERFORMANCE = RetrainConfig(policy="performance", metric="relative_mae", limit=1.0, consecutive=1,
                                      cooldown=4, min_labelled_rows=300)
 """The performance policy of a dataset with a seasonal naive benchmark (see the module docstring)."""
+CLASSIFIER_PERFORMANCE = {
+    True: replace(SEASONAL_PERFORMANCE, metric="relative_error_rate"),
+    False: replace(POLICY_CONFIGS["performance"], metric="log_loss"),
+}
+"""The performance policy of a classifier, with a naive benchmark (True: the error rate over the naive forecast's
+above 1) or without (False: the log loss 25 % above the holdout's at training)."""
 
 
-def default_rules() -> list[AlertRule]:
-    """The packaged alert rules that a regressor's training metrics (mae, rmse) can judge."""
-    return [rule for rule in load_rules() if not rule.metric.endswith("accuracy")]
+def default_rules(task: str = "regression") -> list[AlertRule]:
+    """The packaged alert rules that the models' training metrics can judge: a regressor's (mae, rmse) or a
+    classifier's (accuracy)."""
+    regression_only = ("performance/mae", "performance/rmse", "performance/relative_mae")
+    if task == "regression":
+        return [rule for rule in load_rules() if not rule.metric.endswith("accuracy")]
+    return [rule for rule in load_rules() if rule.metric not in regression_only]
 
 
 RESULT_KEYS = ("policy", "mae", "rmse", "retrains", "alerts", "promotions", "rejected")
+CLASSIFICATION_RESULT_KEYS = ("policy", "accuracy", "log_loss", "roc_auc", "retrains", "alerts", "promotions",
+                              "rejected")
+
+
+def result_keys(task: str) -> tuple[str, ...]:
+    """The keys of a result row (``--format json``): :data:`RESULT_KEYS` for regression, else
+    :data:`CLASSIFICATION_RESULT_KEYS`."""
+    return RESULT_KEYS if task == "regression" else CLASSIFICATION_RESULT_KEYS
 
 
 def parse_policy(text: str) -> list[str]:
@@ -118,22 +145,25 @@ def parse_policy(text: str) -> list[str]:
     )
 
 
-def policy_config(name: str, *, seasonal: bool = False) -> RetrainConfig:
+def policy_config(name: str, *, seasonal: bool = False, task: str = "regression") -> RetrainConfig:
     """The :class:`RetrainConfig` of a policy name as given by :func:`parse_policy`; ``seasonal`` when the data has
-    a seasonal naive benchmark (the performance policy then compares the model with it)."""
+    a naive benchmark (the performance policy then compares the model with it)."""
     if name.startswith("schedule:"):
         return RetrainConfig(policy="schedule", every=int(name.split(":", 1)[1]))
+    if name == "performance" and task == "classification":
+        return CLASSIFIER_PERFORMANCE[seasonal]
     if name == "performance" and seasonal:
         return SEASONAL_PERFORMANCE
     if name in POLICY_CONFIGS:
         return POLICY_CONFIGS[name]
-    return policy_config(parse_policy(name)[0], seasonal=seasonal)
+    return policy_config(parse_policy(name)[0], seasonal=seasonal, task=task)
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A time-indexed table: features, a numeric target, a UTC timestamp column; rows before ``train_end`` train
-    the first champion."""
+    """A time-indexed table: features, a target, a UTC timestamp column; rows before ``train_end`` train the first
+    champion. A ``classification`` dataset holds its target as class codes ``0 .. K-1`` and the labels in
+    ``classes`` (:func:`driftloop.simulate.scoring.encode_classes`)."""
 
     frame: pd.DataFrame
     features: Sequence[str]
@@ -142,12 +172,38 @@ class Dataset:
     train_end: pd.Timestamp
     make_model: Callable[[], object]
     naive_lag: pd.Timedelta | None = None  # the season of the seasonal naive benchmark, when the data has one
+    task: str = "regression"
+    classes: tuple = ()
+    naive_previous: bool = False  # without naive_lag: the persistence forecast (the previous row's label)
+    settings: Mapping[str, object] = field(default_factory=dict)  # SimulationSettings this data is meant for
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise DriftloopError(f"The task of a simulation must be one of {', '.join(TASKS)}; got {self.task!r}.")
+        if self.task == "classification" and len(self.classes) < 2:
+            raise DriftloopError("A classification dataset needs its classes (at least two).")
+
+    @property
+    def has_naive(self) -> bool:
+        return self.naive_lag is not None or self.naive_previous
+
+    @property
+    def naive_name(self) -> str:
+        """How the naive benchmark is named in results: ``naive (7d)``, ``naive (12h)`` or ``naive (previous row)``."""
+        if self.naive_lag is None:
+            return "naive (previous row)"
+        hours = self.naive_lag / pd.Timedelta(hours=1)
+        return f"naive ({hours / 24:g}d)" if hours % 24 == 0 else f"naive ({hours:g}h)"
 
     def naive_forecasts(self) -> pd.Series | None:
-        """Every row's seasonal naive forecast (the label ``naive_lag`` earlier), or None without a benchmark."""
-        if self.naive_lag is None:
-            return None
-        return seasonal_naive(self.frame[self.timestamp], self.frame[self.target], self.naive_lag)
+        """Every row's naive forecast — the label ``naive_lag`` earlier (seasonal naive), else with
+        ``naive_previous`` the label of the previous row (persistence) — or None without a benchmark."""
+        labels = self.frame[self.target]
+        if self.naive_lag is not None:
+            return seasonal_naive(self.frame[self.timestamp], labels, self.naive_lag)
+        if self.naive_previous:
+            return labels.astype("float64").shift(1)
+        return None
 
 
 @dataclass(frozen=True)
@@ -159,23 +215,29 @@ class SimulationSettings:
     validation_margin: float = 0.0
     min_holdout_rows: int = 24
     until: pd.Timestamp | None = None  # stop the production stream here (short runs, tests)
+    refit: bool = True  # refit a validated challenger on all its labelled rows, holdout included, before it serves
+    promotion_rule: str = "better"  # of the paired validation: better, or not-worse (retrain.validation.compare)
 
 
 @dataclass
 class PolicyResult:
     policy: str
-    mae: float
-    rmse: float
-    retrains: int
-    alerts: int
-    promotions: int
-    rejected: int
+    retrains: int = 0
+    alerts: int = 0
+    promotions: int = 0
+    rejected: int = 0
+    task: str = "regression"
+    mae: float = math.nan
+    rmse: float = math.nan
+    accuracy: float = math.nan
+    log_loss: float = math.nan
+    roc_auc: float = math.nan
     windows: list[WindowResult] = field(default_factory=list, repr=False)
     events: list[str] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, object]:
-        """Exactly the keys of :data:`RESULT_KEYS`."""
-        return {key: getattr(self, key) for key in RESULT_KEYS}
+        """Exactly the keys of :func:`result_keys` for the task."""
+        return {key: getattr(self, key) for key in result_keys(self.task)}
 
 
 @dataclass
@@ -187,34 +249,39 @@ class _Champion:
     training_rows: pd.DataFrame  # the features it was fitted on
 
 
-def _fit(dataset: Dataset, rows: pd.DataFrame, holdout: pd.DataFrame, since: int) -> _Champion:
-    model = dataset.make_model()
-    model.fit(rows[list(dataset.features)], rows[dataset.target])  # type: ignore[attr-defined]
-    return _champion(dataset, model, rows, holdout, since)
-
-
-def _champion(dataset: Dataset, model: object, rows: pd.DataFrame, holdout: pd.DataFrame, since: int) -> _Champion:
+def _fit(dataset: Dataset, rows: pd.DataFrame, since: int, holdout: pd.DataFrame | None = None,
+         training_metrics: dict[str, float] | None = None) -> _Champion:
+    """Fit a fresh model on ``rows``; its training metrics are its figures on ``holdout`` or, for a refit on
+    everything, the ``training_metrics`` measured on the holdout by the model it refits."""
     features = list(dataset.features)
-    predicted = np.asarray(model.predict(holdout[features]), dtype=float)  # type: ignore[attr-defined]
-    errors = predicted - holdout[dataset.target].to_numpy(dtype=float)
-    metrics = {"mae": float(np.mean(np.abs(errors))), "rmse": float(np.sqrt(np.mean(errors**2)))}
+    model = dataset.make_model()
+    model.fit(rows[features], rows[dataset.target])  # type: ignore[attr-defined]
+    if training_metrics is None:
+        if holdout is None:
+            raise DriftloopError("_fit needs a holdout or the training metrics of the model it refits.")
+        training_metrics = scoring.holdout_metrics(dataset.task, holdout[dataset.target].to_numpy(),
+                                                   _predict(dataset, model, holdout))
     reference = rows[features].assign(prediction=model.predict(rows[features]))  # type: ignore[attr-defined]
     inputs = MonitorInputs(ReferenceProfile().fit(reference), features, model.predict,  # type: ignore[attr-defined]
                            ignored_columns=[dataset.timestamp, dataset.target])
-    return _Champion(model, inputs, metrics, since, rows[features])
+    return _Champion(model, inputs, dict(training_metrics), since, rows[features])
+
+
+def _predict(dataset: Dataset, model: object, rows: pd.DataFrame) -> np.ndarray:
+    return scoring.predict(model, rows[list(dataset.features)], dataset.task, len(dataset.classes))
 
 
 def first_champion(dataset: Dataset, settings: SimulationSettings) -> _Champion:
-    """Trained on the rows before ``train_end`` minus the holdout, whose metrics are its training metrics."""
+    """Trained on the rows before ``train_end`` minus the holdout (:func:`split_holdout`), whose metrics are its
+    training metrics."""
     frame, ts = dataset.frame, dataset.frame[dataset.timestamp]
-    split = dataset.train_end - pd.Timedelta(days=settings.holdout_days)
-    fit_rows, holdout = frame[ts < split], frame[(ts >= split) & (ts < dataset.train_end)]
+    fit_rows, holdout = split_holdout(frame[ts < dataset.train_end], dataset.timestamp, dataset.train_end, settings)
     if len(fit_rows) < settings.min_holdout_rows or len(holdout) < settings.min_holdout_rows:
         raise DriftloopError(
             f"The training period (before {dataset.train_end:%Y-%m-%d}) has {len(fit_rows)} training and "
             f"{len(holdout)} holdout rows; the simulation needs at least {settings.min_holdout_rows} of each."
         )
-    return _fit(dataset, fit_rows, holdout, since=0)
+    return _fit(dataset, fit_rows, since=0, holdout=holdout)
 
 
 def production_windows(dataset: Dataset, settings: SimulationSettings) -> list[Window]:
@@ -237,8 +304,8 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
     """Replay the production stream under one policy; see the module docstring. With ``registry``, every model is
     also registered, promoted or rejected in MLflow (:mod:`driftloop.simulate.registry`)."""
     settings = settings or SimulationSettings()
-    config = policy_config(policy, seasonal=dataset.naive_lag is not None)
-    rules = default_rules() if rules is None else rules
+    config = policy_config(policy, seasonal=dataset.has_naive, task=dataset.task)
+    rules = default_rules(dataset.task) if rules is None else rules
     frame, features, target, ts_col = dataset.frame, list(dataset.features), dataset.target, dataset.timestamp
     timestamps = frame[ts_col]
     naive = dataset.naive_forecasts()
@@ -246,22 +313,24 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
     if registry is not None:
         registry.start(champion.model, champion.training_rows)
     history: list[WindowResult] = []
-    abs_errors: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    predictions: list[np.ndarray] = []
     last_retrain: int | None = None
-    result = PolicyResult(policy, math.nan, math.nan, 0, 0, 0, 0)
+    result = PolicyResult(policy, task=dataset.task)
     for position, window in enumerate(production_windows(dataset, settings)):
         rows = window.frame
         if len(rows):
-            predicted = np.asarray(champion.model.predict(rows[features]), dtype=float)  # type: ignore[attr-defined]
-            abs_errors.append(predicted - rows[target].to_numpy(dtype=float))
+            predictions.append(_predict(dataset, champion.model, rows))
+            labels.append(rows[target].to_numpy())
         assessed = assess_window(champion.inputs, Window(window.index, window.start, window.end,
-                                                         rows[[ts_col, *features]]), task="regression")
+                                                         rows[[ts_col, *features]]), task=dataset.task)
         arrived = frame[(timestamps + settings.label_delay >= window.start)
                         & (timestamps + settings.label_delay < window.end) & (timestamps >= dataset.train_end)]
         if len(arrived):
-            scored = pd.Series(champion.model.predict(arrived[features]), index=arrived.index)  # type: ignore[attr-defined]
-            benchmark = None if naive is None else naive[arrived.index]
-            assessed.metrics.update(performance_metrics(scored, arrived[target], "regression", benchmark))
+            benchmark = None if naive is None else naive[arrived.index].to_numpy(dtype=float)
+            assessed.metrics.update(scoring.window_performance(
+                dataset.task, arrived[target].to_numpy(), _predict(dataset, champion.model, arrived), benchmark,
+                arrived.index))
         else:
             assessed.metrics["performance/labelled_rows"] = 0.0
         history.append(assessed)
@@ -275,61 +344,138 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
             champion = _retrain(dataset, settings, champion, window.end, position, result, decision.reason, registry)
         if progress is not None:
             progress(1)
-    errors = np.concatenate(abs_errors) if abs_errors else np.array([])
-    result.mae = float(np.mean(np.abs(errors))) if len(errors) else math.nan
-    result.rmse = float(np.sqrt(np.mean(errors**2))) if len(errors) else math.nan
+    for key, value in scoring.cumulative_metrics(dataset.task, labels, predictions).items():
+        setattr(result, key, value)
     result.windows = history
+    return result
+
+
+def naive_result(dataset: Dataset, settings: SimulationSettings | None = None) -> PolicyResult | None:
+    """The naive benchmark's figures over the production rows that have a naive forecast (None without one): MAE
+    and RMSE, or accuracy (a hard forecast has no probabilities: log loss and ROC AUC are left out)."""
+    naive = dataset.naive_forecasts()
+    if naive is None:
+        return None
+    rows = pd.concat([window.frame for window in production_windows(dataset, settings or SimulationSettings())])
+    forecast = naive[rows.index]
+    known = forecast.notna().to_numpy()
+    y, guess = rows[dataset.target].to_numpy(dtype=float)[known], forecast.to_numpy(dtype=float)[known]
+    result = PolicyResult(dataset.naive_name, task=dataset.task)
+    result.events.append(f"{int(known.sum())} of {len(rows)} production rows have a naive forecast")
+    if dataset.task == "regression":
+        result.mae, result.rmse = float(np.mean(np.abs(guess - y))), float(np.sqrt(np.mean((guess - y) ** 2)))
+    else:
+        result.accuracy = float(np.mean(guess == y))
     return result
 
 
 def challenger_rows(dataset: Dataset, settings: SimulationSettings,
                     now: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rows a challenger trained at ``now`` is fitted on, and its holdout: the labels known at ``now`` (those
-    of rows older than the label delay) of the last ``train_days`` days, the freshest ``holdout_days`` held out."""
+    of rows older than the label delay) of the last ``train_days`` days, the freshest held out (see
+    :func:`split_holdout`)."""
     frame, ts = dataset.frame, dataset.frame[dataset.timestamp]
     labelled_until = now - settings.label_delay
-    split = labelled_until - pd.Timedelta(days=settings.holdout_days)
     start = labelled_until - pd.Timedelta(days=settings.train_days)
-    return frame[(ts >= start) & (ts < split)], frame[(ts >= split) & (ts < labelled_until)]
+    return split_holdout(frame[(ts >= start) & (ts < labelled_until)], dataset.timestamp, labelled_until, settings)
+
+
+def split_holdout(rows: pd.DataFrame, timestamp: str, end: pd.Timestamp,
+                  settings: SimulationSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows (in time order) before ``end`` split into fitting rows and holdout: the holdout is the last
+    ``holdout_days`` days, or the last ``min_holdout_rows`` rows when those days hold fewer (daily data: a week is
+    7 rows, too few to validate on) and the rows allow it."""
+    split = end - pd.Timedelta(days=settings.holdout_days)
+    held = int((rows[timestamp] >= split).sum())
+    if held < settings.min_holdout_rows < len(rows):
+        split = rows[timestamp].iloc[len(rows) - settings.min_holdout_rows]
+    in_holdout = rows[timestamp] >= split
+    return rows[~in_holdout], rows[in_holdout]
 
 
 def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion, now: pd.Timestamp,
              position: int, result: PolicyResult, reason: str, registry: ReplayRegistry | None = None) -> _Champion:
-    """Train a challenger on the labelled rows known at ``now``, validate it on the freshest ones, maybe promote."""
+    """Train a challenger on the labelled rows known at ``now``, validate it on the freshest ones, maybe promote;
+    with ``settings.refit``, a validated challenger is refitted on all those rows, holdout included, before it
+    serves (its training metrics stay the holdout's: the validation evidence)."""
     fit_rows, holdout = challenger_rows(dataset, settings, now)
     if len(fit_rows) < settings.min_holdout_rows or len(holdout) < settings.min_holdout_rows:
         result.rejected += 1
         result.events.append(f"window {position}: {reason}; too few labelled rows to retrain, champion kept")
         return champion
-    challenger = _fit(dataset, fit_rows, holdout, since=position + 1)
-    features = list(dataset.features)
+    challenger = _fit(dataset, fit_rows, since=position + 1, holdout=holdout)
     version = registry.propose(challenger.model, challenger.training_rows, position) if registry else None
-    verdict = compare(holdout[dataset.target].to_numpy(dtype=float),
-                      np.asarray(champion.model.predict(holdout[features]), dtype=float),  # type: ignore[attr-defined]
-                      np.asarray(challenger.model.predict(holdout[features]), dtype=float),  # type: ignore[attr-defined]
-                      metric="mae", margin=settings.validation_margin, seed=position)
+    verdict = scoring.validate(dataset.task, holdout[dataset.target].to_numpy(),
+                               _predict(dataset, champion.model, holdout), _predict(dataset, challenger.model, holdout),
+                               margin=settings.validation_margin, seed=position, rule=settings.promotion_rule)
+    if not verdict.promote:
+        if registry is not None and version is not None:
+            registry.reject(version, verdict)
+        result.rejected += 1
+        result.events.append(f"window {position}: {reason}; rejected ({verdict.reason})")
+        return champion
+    promoted = challenger
+    if settings.refit:
+        promoted = _fit(dataset, pd.concat([fit_rows, holdout]), since=position + 1,
+                        training_metrics=challenger.training_metrics)
     if registry is not None and version is not None:
-        registry.decide(version, verdict)
-    if verdict.promote:
-        result.promotions += 1
-        result.events.append(f"window {position}: {reason}; promoted ({verdict.reason})")
-        return challenger
-    result.rejected += 1
-    result.events.append(f"window {position}: {reason}; rejected ({verdict.reason})")
-    return champion
+        registry.promote(version, verdict, refit=(promoted.model, promoted.training_rows) if settings.refit else None)
+    result.promotions += 1
+    refitted = f", refitted on {len(fit_rows) + len(holdout)} rows" if settings.refit else ""
+    result.events.append(f"window {position}: {reason}; promoted ({verdict.reason}){refitted}")
+    return promoted
 
 
 def simulate(dataset: Dataset, policies: Sequence[str], settings: SimulationSettings | None = None, *,
              progress: Callable[[int], None] | None = None,
-             registries: Callable[[str], ReplayRegistry] | None = None) -> list[PolicyResult]:
+             registries: Callable[[str], ReplayRegistry] | None = None,
+             workers: int | None = None) -> list[PolicyResult]:
     """Every policy on the same stream, each from the same first champion (trained once); ``registries`` gives the
-    registry of each policy's models, when they are to be registered in MLflow."""
+    registry of each policy's models, when they are to be registered in MLflow.
+
+    Without registries the policies are replayed in ``workers`` processes at once (default: one per core, at most
+    one per policy; 1 replays them here, in order); the results are the same either way, in the order of
+    ``policies``. ``progress`` is called with the number of windows replayed, as they are."""
     settings = settings or SimulationSettings()
-    rules = default_rules()
+    rules = default_rules(dataset.task)
     initial = first_champion(dataset, settings)
-    return [simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=progress,
-                            registry=registries(policy) if registries else None)
-            for policy in policies]
+    workers = min(workers or os.cpu_count() or 1, len(policies))
+    if registries is not None or workers <= 1:
+        return [simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=progress,
+                                registry=registries(policy) if registries else None)
+                for policy in policies]
+    return _simulate_in_processes(dataset, policies, settings, rules, initial, progress, workers)
+
+
+def _replay_one(dataset: Dataset, policy: str, settings: SimulationSettings, rules: Sequence[AlertRule],
+                initial: _Champion, done: object | None) -> PolicyResult:
+    """One policy's replay in a worker process; ``done`` (a queue shared with the parent) receives each window."""
+    report = None if done is None else done.put  # type: ignore[attr-defined]
+    return simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=report)
+
+
+def _simulate_in_processes(dataset: Dataset, policies: Sequence[str], settings: SimulationSettings,
+                           rules: Sequence[AlertRule], initial: _Champion,
+                           progress: Callable[[int], None] | None, workers: int) -> list[PolicyResult]:
+    """The policies spread over ``workers`` processes; the parent relays the windows they report to ``progress``."""
+    import multiprocessing
+    import queue
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    with multiprocessing.Manager() as manager, ProcessPoolExecutor(max_workers=workers) as pool:
+        done = manager.Queue() if progress is not None else None
+        futures = [pool.submit(_replay_one, dataset, policy, settings, rules, initial, done) for policy in policies]
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while done is not None:
+                try:
+                    progress(done.get_nowait())  # type: ignore[misc]
+                except queue.Empty:
+                    break
+            for future in finished:
+                future.result()  # raise a worker's error now, not after the others finished
+        return [future.result() for future in futures]
 
 
 def window_count(dataset: Dataset, settings: SimulationSettings | None = None) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from driftloop.simulate.replay import PolicyResult
+from driftloop.simulate.replay import PolicyResult, result_keys
 
 EXPERIMENT = "simulation"
 
@@ -26,31 +26,52 @@ def _figure(value: float) -> str:
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
 
 
+def _figures(result: PolicyResult) -> tuple[str, ...]:
+    """The metric keys of a result row: mae, rmse for regression; accuracy, log_loss, roc_auc for classification."""
+    return tuple(key for key in result_keys(result.task) if key not in COUNTS)
+
+
+HEADERS = {"mae": "MAE", "rmse": "RMSE", "accuracy": "accuracy", "log_loss": "log loss", "roc_auc": "ROC AUC"}
+COUNTS = ("policy", "retrains", "alerts", "promotions", "rejected")
+
+
+def _cell(result: PolicyResult, key: str) -> str:
+    value = getattr(result, key)
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    return _figure(value) if key in ("mae", "rmse") else (f"{value:.3f}" if isinstance(value, float) else str(value))
+
+
 def as_json_lines(results: Sequence[PolicyResult]) -> list[str]:
-    """One JSON object per policy with the keys policy, mae, rmse, retrains, alerts, promotions, rejected."""
+    """One JSON object per policy with the keys of :func:`~driftloop.simulate.replay.result_keys`: policy, mae,
+    rmse (or accuracy, log_loss, roc_auc for a classifier), retrains, alerts, promotions, rejected."""
     lines = []
     for result in results:
         summary = result.summary()
-        summary["mae"], summary["rmse"] = _number(result.mae), _number(result.rmse)
+        for key in _figures(result):
+            summary[key] = _number(getattr(result, key))
         lines.append(json.dumps(summary))
     return lines
 
 
+def _columns(results: Sequence[PolicyResult]) -> tuple[str, ...]:
+    return result_keys(results[0].task if results else "regression")
+
+
 def as_table(results: Sequence[PolicyResult], *, title: str = "Retraining policies") -> Table:
     table = Table(title=title)
-    for column in ("policy", "MAE", "RMSE", "retrains", "alerts", "promotions", "rejected"):
-        table.add_column(column, justify="left" if column == "policy" else "right")
+    for column in _columns(results):
+        table.add_column(HEADERS.get(column, column), justify="left" if column == "policy" else "right")
     for r in results:
-        table.add_row(r.policy, _figure(r.mae), _figure(r.rmse), str(r.retrains), str(r.alerts), str(r.promotions),
-                      str(r.rejected))
+        table.add_row(*(_cell(r, key) for key in _columns(results)))
     return table
 
 
 def as_markdown(results: Sequence[PolicyResult]) -> str:
-    rows = ["| policy | MAE | RMSE | retrains | alerts | promotions | rejected |", "|---|---:|---:|---:|---:|---:|---:|"]
-    rows += [f"| {r.policy} | {_figure(r.mae)} | {_figure(r.rmse)} | {r.retrains} | {r.alerts} | {r.promotions} "
-             f"| {r.rejected} |"
-             for r in results]
+    columns = _columns(results)
+    rows = ["| " + " | ".join(HEADERS.get(c, c) for c in columns) + " |",
+            "|---|" + "---:|" * (len(columns) - 1)]
+    rows += ["| " + " | ".join(_cell(r, key) for key in columns) + " |" for r in results]
     return "\n".join(rows)
 
 
@@ -75,7 +96,7 @@ def log_simulation(client, results: Sequence[PolicyResult], params: dict[str, st
             for key, value in window.metrics.items():
                 if isinstance(value, (int, float)) and math.isfinite(value):
                     metrics.append(Metric(f"window/{names.metric(key)}", float(value), stamp, window.index))
-        for key in ("mae", "rmse", "retrains", "alerts", "promotions", "rejected"):
+        for key in result_keys(result.task)[1:]:
             value = float(getattr(result, key))
             if math.isfinite(value):
                 metrics.append(Metric(key, value, 0, 0))

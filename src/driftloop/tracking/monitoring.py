@@ -4,8 +4,10 @@ series, written once.
 Layout of a monitoring run (experiment ``model-monitoring``, created when missing)
 ----------------------------------------------------------------------------------
 * Found again by its tags ``driftloop.model_name``, ``driftloop.model_version`` and ``driftloop.window_definition``
-  (how its windows are cut: ``by time, 7 days 00:00:00`` or ``by count, 400 rows in file order``); a pass with
-  another definition goes to another run. ``driftloop.window_origin`` holds the start of step 0 of time windows, so
+  (how its windows are cut: ``by time, 7 days 00:00:00 of 'ts'`` or ``by count, 400 rows in file order``) and, for
+  count windows, ``driftloop.data_digest`` over ``driftloop.data_digest_rows`` rows (the identity of the data,
+  :mod:`driftloop.data.identity`: count windows are numbered by their place in it); a pass with another definition
+  or other data goes to another run. ``driftloop.window_origin`` holds the start of step 0 of time windows, so
   that a window keeps its step across passes (step = windows since the origin).
 * **Closed windows** (final, see :mod:`driftloop.monitor.lifecycle`) are the run's chart series: each window's
   metrics are logged once, with ``step`` = window step and ``timestamp`` = window end (ms), in batches of up to
@@ -20,9 +22,13 @@ Layout of a monitoring run (experiment ``model-monitoring``, created when missin
 * **Verdicts.** Every change of a window's verdict (its first non-ok verdict, and any later revision) is appended
   to the run as ``verdicts/<pass time>.json``: window, verdict, previous verdict, reasons, whether the window was
   closed, whether the alert was notified. Nothing in it is ever rewritten; the report and the CLI say when a verdict
-  was revised. A window's alert is notified once (the record says which were).
+  was revised. A window's alert (or ``unknown`` verdict) is notified once (the record says which were).
 * **Status.** A pass sets the run RUNNING while it writes and FINISHED (FAILED on an error) when it ends: the MLflow
   UI shows a monitoring run as running only while a pass is writing to it.
+* **Crashes.** The steps a pass is about to log are recorded in the tag ``driftloop.writing_steps`` and cleared
+  once their JSON record is written; the next pass reads back the points a crashed one left at those steps and
+  logs none of them again (:func:`adopt_stored_figures`). Every earlier provisional child is deleted when a new one
+  is written.
 * **Concurrency.** A pass reads the record, writes and notifies under the model's ``monitor`` lock
   (:func:`driftloop.tracking.registry.registry_lock`), re-reading the record once it holds the lock: two monitors
   of one model write each window once and notify each alert once.
@@ -34,7 +40,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,30 +61,57 @@ WINDOWS_ARTIFACT_DIR = "windows"
 VERDICTS_ARTIFACT_DIR = "verdicts"
 OPEN_WINDOWS_FILE = "open.json"
 DEFINITION_TAG = "driftloop.window_definition"
+DIGEST_TAG = "driftloop.data_digest"
+DIGEST_ROWS_TAG = "driftloop.data_digest_rows"
+WRITING_TAG = "driftloop.writing_steps"
 ORIGIN_TAG = "driftloop.window_origin"
 PROVISIONAL = "provisional"
 
 
 @dataclass(frozen=True)
 class ModelVersionRef:
-    """A registered model version, the alias it was reached by (if any), its source run and its MLflow 3
-    LoggedModel (``models:/m-<id>``), each None when it has none."""
+    """A registered model version, and the alias it was reached by (if any)."""
 
     name: str
     version: str
     alias: str | None
     run_id: str | None
-    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DataIdentity:
+    """How a pass's data is told apart from other data cut by count (:mod:`driftloop.data.identity`): ``digest(k)``
+    is the digest of its first ``k`` rows (None when it has fewer), ``rows`` how many a new record covers."""
+
+    rows: int
+    digest: Callable[[int], str | None]
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        """Whether the data is the one recorded in a run's ``tags`` (or grew from it)."""
+        recorded, rows = tags.get(DIGEST_TAG), tags.get(DIGEST_ROWS_TAG, "")
+        return recorded is not None and rows.isdigit() and self.digest(int(rows)) == recorded
 
 
 @dataclass(frozen=True)
 class MonitoringRun:
-    """A monitoring run: its id, name, window definition and (time windows) the start of step 0."""
+    """A monitoring run: its id, name, window definition, (time windows) the start of step 0, whether this pass
+    created it, its data (count windows: the digest of the first rows) and the model version's other monitoring
+    runs in the experiment, as ``(run id, definition)``."""
 
     run_id: str
     name: str
     definition: str
     origin: pd.Timestamp | None
+    created: bool = False
+    data: str | None = None
+    others: tuple[tuple[str, str], ...] = ()
+
+
+def _describe(tags: Mapping[str, str]) -> str:
+    """A run's window definition, with its data's digest for count windows."""
+    definition = tags.get(DEFINITION_TAG, "windows of unknown definition")
+    digest = tags.get(DIGEST_TAG)
+    return f"{definition} of data {digest} (first {tags.get(DIGEST_ROWS_TAG)} rows)" if digest else definition
 
 
 @contextmanager
@@ -89,22 +122,28 @@ def monitor_lock(client: MlflowClient, model: ModelVersionRef) -> Iterator[None]
 
 
 def monitoring_run(client: MlflowClient, experiment: str, model: ModelVersionRef, definition: str,
-                   origin: pd.Timestamp | None) -> MonitoringRun:
-    """The monitoring run of ``model`` with windows cut by ``definition`` in ``experiment``, created (and tagged,
-    with ``origin`` as the start of step 0) when missing."""
+                   origin: pd.Timestamp | None, identity: DataIdentity | None = None) -> MonitoringRun:
+    """The monitoring run of ``model`` with windows cut by ``definition`` in ``experiment`` — and, for count windows
+    (``identity``), from the same data, grown at its end — created (and tagged, with ``origin`` as the start of
+    step 0 and the data's digest) when there is none. A run found from fewer rows than ``identity.rows`` has its
+    digest extended to them."""
     experiment_id = get_or_create_experiment(client, experiment)
-    wanted = {"driftloop.model_name": model.name, "driftloop.model_version": model.version, DEFINITION_TAG: definition}
+    wanted = {"driftloop.model_name": model.name, "driftloop.model_version": model.version,
+              "driftloop.kind": "monitoring"}
     with monitor_lock(client, model):
-        found = runs_with_tags(client, [experiment_id], wanted, order_by=["start_time ASC"])
+        runs = runs_with_tags(client, [experiment_id], wanted, order_by=["start_time ASC"])
+        found = [r for r in runs if r.data.tags.get(DEFINITION_TAG) == definition
+                 and (identity is None or identity.matches(r.data.tags))]
+        digest_tags = {DIGEST_TAG: identity.digest(identity.rows) or "", DIGEST_ROWS_TAG: str(identity.rows)} \
+            if identity is not None else {}
         if found:
             run = found[0]
+            if identity is not None and int(run.data.tags[DIGEST_ROWS_TAG]) < identity.rows:
+                client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in digest_tags.items()],
+                                 synchronous=True)
+                run = client.get_run(run.info.run_id)
         else:
-            tags = {
-                "driftloop.model_name": model.name,
-                "driftloop.model_version": model.version,
-                "driftloop.kind": "monitoring",
-                DEFINITION_TAG: definition,
-            }
+            tags = {**wanted, DEFINITION_TAG: definition, **digest_tags}
             if origin is not None:
                 tags[ORIGIN_TAG] = origin.isoformat()
             if model.alias:
@@ -114,19 +153,26 @@ def monitoring_run(client: MlflowClient, experiment: str, model: ModelVersionRef
             run = client.create_run(experiment_id, tags=tags, run_name=f"monitor {model.name} v{model.version}")
             client.set_terminated(run.info.run_id, "FINISHED")
     recorded = run.data.tags.get(ORIGIN_TAG)
+    others = tuple((r.info.run_id, _describe(r.data.tags)) for r in runs if r.info.run_id != run.info.run_id)
     return MonitoringRun(run.info.run_id, run.info.run_name, definition,
-                         pd.Timestamp(recorded) if recorded else None)
+                         pd.Timestamp(recorded) if recorded else None, created=not found,
+                         data=_describe(run.data.tags) if identity is not None else None, others=others)
 
 
 def _window_from_json(document: dict) -> WindowResult:
+    by_rows = "first_row" in document  # a count window without time stamps (WindowResult.bounds)
+    start, end = ((pd.Timestamp(int(document["first_row"]) - 1, tz="UTC"), pd.Timestamp(int(document["last_row"]),
+                                                                                          tz="UTC"))
+                  if by_rows else (pd.Timestamp(document["start"]), pd.Timestamp(document["end"])))
     window = WindowResult(
         int(document["window"]),
-        pd.Timestamp(document["start"]),
-        pd.Timestamp(document["end"]),
+        start,
+        end,
         int(document["rows"]),
         {k: (float("nan") if v is None else float(v)) for k, v in document["metrics"].items()},
         document["verdict"],
         list(document["reasons"]),
+        by_rows=by_rows,
     )
     window.distributions = [FeatureDistribution(**d) for d in document.get("distributions", [])]
     return window
@@ -161,9 +207,10 @@ class MonitoringState:
 
     closed: dict[int, WindowResult] = field(default_factory=dict)  # final windows, by step
     open: dict[int, WindowResult] = field(default_factory=dict)  # the last pass's provisional windows, by step
-    provisional_run_id: str | None = None
+    provisional_run_ids: list[str] = field(default_factory=list)  # every provisional child, the newest first
     verdicts: dict[int, str] = field(default_factory=dict)  # the last verdict recorded for each step
-    notified: set[int] = field(default_factory=set)  # steps whose alert was notified
+    notified: dict[int, str] = field(default_factory=dict)  # the verdict last notified for each step
+    interrupted: set[int] = field(default_factory=set)  # steps whose logging a pass began and did not record
 
 
 def _provisional_runs(client: MlflowClient, run_id: str) -> list:
@@ -179,15 +226,19 @@ def read_state(client: MlflowClient, run_id: str) -> MonitoringState:
         for window in map(_window_from_json, document):
             state.closed[window.index] = window
     provisional = _provisional_runs(client, run_id)
-    if provisional:
-        state.provisional_run_id = provisional[0].info.run_id
-        for document in _read_json_files(client, state.provisional_run_id, WINDOWS_ARTIFACT_DIR, OPEN_WINDOWS_FILE):
-            state.open = {w.index: w for w in map(_window_from_json, document)}
+    state.provisional_run_ids = [child.info.run_id for child in provisional]
+    for child in provisional:  # the newest written whole (a pass that crashed may have left one half written)
+        documents = _read_json_files(client, child.info.run_id, WINDOWS_ARTIFACT_DIR, OPEN_WINDOWS_FILE) \
+            if child.info.status == "FINISHED" else []
+        if documents:
+            state.open = {w.index: w for w in map(_window_from_json, documents[0])}
+            break
+    state.interrupted = _parse_steps(client.get_run(run_id).data.tags.get(WRITING_TAG, "")) - set(state.closed)
     for document in _read_json_files(client, run_id, VERDICTS_ARTIFACT_DIR, "*.json"):
         for entry in document:
             state.verdicts[int(entry["window"])] = entry["verdict"]
             if entry.get("notified"):
-                state.notified.add(int(entry["window"]))
+                state.notified[int(entry["window"])] = entry["verdict"]
     return state
 
 
@@ -202,19 +253,26 @@ def _metric_names(client: MlflowClient, run_id: str, windows: Sequence[WindowRes
     return names
 
 
-def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], names: MetricNames,
-                 links: Mapping[int, WindowLink] | None = None) -> int:
-    """Log the windows' metrics (NaN skipped) under their MLflow ``names`` in batches; the ``rows`` points come
-    last, so that a window whose ``rows`` point exists was logged whole (what a recovery after a crash between
-    batches can rely on). A window with a link in ``links`` has its headline metrics linked to the model
-    (:mod:`driftloop.tracking.model_page`)."""
+def _format_steps(steps: Iterable[int]) -> str:
+    return " ".join(map(str, sorted(steps)))
+
+
+def _parse_steps(text: str) -> set[int]:
+    return {int(part) for part in text.split()}
+
+
+def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], names: MetricNames, *,
+                 stored: Collection[tuple[str, int]] = (), links: Mapping[int, WindowLink] | None = None) -> int:
+    """Log the windows' metrics (NaN skipped, and every (name, step) in ``stored``) under their MLflow ``names`` in
+    batches; the ``rows`` points come last, so that a window whose ``rows`` point exists was logged whole. A window
+    with a link in ``links`` has its headline metrics linked to the model (:mod:`driftloop.tracking.model_page`)."""
     links = links or {}
     points = [
         Metric(names.metric(key), float(value), int(window.end.value // 1_000_000), window.index,
                **(links[window.index].metric_fields(key) if window.index in links else {}))
         for window in windows
         for key, value in window.metrics.items()
-        if value == value
+        if value == value and (names.metric(key), window.index) not in stored
     ]
     points.sort(key=lambda point: point.key == "rows")
     for start in range(0, len(points), MAX_METRICS_PER_BATCH):
@@ -222,23 +280,55 @@ def _log_metrics(client: MlflowClient, run_id: str, windows: Sequence[WindowResu
     return len(points)
 
 
-def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult],
+def adopt_stored_figures(client: MlflowClient, run_id: str, windows: Sequence[WindowResult]) -> set[tuple[str, int]]:
+    """After a pass that crashed while logging (:attr:`MonitoringState.interrupted`): read back every point the run
+    holds at the steps of ``windows``, give those windows the stored values (a point in the chart is never logged
+    twice, so what reached the chart is the window's figure), and return the stored ``(MLflow name, step)`` pairs,
+    which :func:`log_closed_windows` then skips."""
+    steps = {window.index for window in windows}
+    if not steps:
+        return set()
+    stored: dict[tuple[str, int], float] = {}
+    for key in client.get_run(run_id).data.metrics:
+        for point in client.get_metric_history(run_id, key):
+            if point.step in steps:
+                stored.setdefault((key, point.step), point.value)
+    names = read_metric_names(client, run_id)
+    for window in windows:
+        for key in window.metrics:
+            value = stored.get((names.metric(key), window.index))
+            if value is not None:
+                window.metrics[key] = value
+    return set(stored)
+
+
+def log_closed_windows(client: MlflowClient, run_id: str, windows: Sequence[WindowResult], *,
+                       stored: Collection[tuple[str, int]] = (), unresolved: Iterable[int] = (),
                        links: Mapping[int, WindowLink] | None = None) -> int:
     """Write the windows that close in this pass to the run's chart series (once: a closed window is final) and as
-    ``windows/pass-<first step>.json``, the headline metrics of those in ``links`` linked to the model; return the
-    number of metric points written."""
+    ``windows/pass-<first step>.json``, the headline metrics of those in ``links`` linked to the model
+    (:mod:`driftloop.tracking.model_page`); return the number of metric points written.
+
+    Crash safety: the steps being written are first recorded in the run's tag ``driftloop.writing_steps`` and
+    removed from it once their JSON record is written, so that a pass after a crash in between knows which steps
+    may already hold points (:func:`adopt_stored_figures`) and logs none of them twice. ``unresolved`` are steps an
+    earlier pass left there that this pass does not write: they stay."""
+    kept = set(unresolved) - {window.index for window in windows}
     if not windows:
         return 0
-    points = _log_metrics(client, run_id, windows, _metric_names(client, run_id, windows), links)
+    client.set_tag(run_id, WRITING_TAG, _format_steps(kept | {window.index for window in windows}))
+    points = _log_metrics(client, run_id, windows, _metric_names(client, run_id, windows), stored=stored,
+                          links=links)
     _log_json(client, run_id, WINDOWS_ARTIFACT_DIR, f"pass-{windows[0].index:06d}.json",
               [_window_to_json(w) for w in windows])
+    client.set_tag(run_id, WRITING_TAG, _format_steps(kept))
     return points
 
 
 def replace_open_windows(client: MlflowClient, run: MonitoringRun, windows: Sequence[WindowResult],
-                         previous_run_id: str | None) -> int:
-    """Write the open windows' provisional figures to a fresh child run and delete the previous one; return the
-    number of metric points written."""
+                         previous_run_ids: Sequence[str]) -> int:
+    """Write the open windows' provisional figures to a fresh child run, then delete the previous ones (all of them:
+    a pass that crashed in between leaves two); return the number of metric points written."""
     points = 0
     if windows:
         experiment_id = client.get_run(run.run_id).info.experiment_id
@@ -255,8 +345,8 @@ def replace_open_windows(client: MlflowClient, run: MonitoringRun, windows: Sequ
         _log_json(client, child.info.run_id, WINDOWS_ARTIFACT_DIR, OPEN_WINDOWS_FILE,
                   [_window_to_json(w) for w in windows])
         client.set_terminated(child.info.run_id, "FINISHED")
-    if previous_run_id is not None:
-        client.delete_run(previous_run_id)
+    for previous in previous_run_ids:
+        client.delete_run(previous)
     return points
 
 

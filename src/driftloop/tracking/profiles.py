@@ -21,8 +21,10 @@ source run gets a run of its own in its experiment (``reference performance of N
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow
@@ -36,6 +38,7 @@ from driftloop.tracking.models import home_of, resolve_model
 from driftloop.tracking.monitoring import ModelVersionRef
 
 DEFAULT_ARTIFACT_PATH = "reference_profile"
+PROFILE_FILE = "profile.json"  # driftloop.profile.storage.JSON_FILE
 REFERENCE_RUN_TAG = "driftloop.reference_run_id"
 
 _RUN = re.compile(r"^runs:/(?P<run_id>[^/]+)/?$")
@@ -141,6 +144,59 @@ def _download_from_run(client: MlflowClient, run_id: str, artifact_path: str, de
     if not client.list_artifacts(run_id, artifact_path):
         return None
     return client.download_artifacts(run_id, artifact_path, destination)
+
+
+def log_with_profile(client: MlflowClient, model: ModelVersionRef, folder: Path, subpath: str = "") -> None:
+    """Log the files of ``folder`` into the model version's profile folder (``reference_profile[/subpath]``) where
+    :func:`attach_profile` keeps it: its LoggedModel, else its source run. For what is fitted with the profile (the
+    performance estimator, the multivariate detectors)."""
+    path = f"{DEFAULT_ARTIFACT_PATH}/{subpath}".rstrip("/")
+    if model.model_id is not None:
+        client.log_model_artifacts(model.model_id, str(folder), path)
+    elif model.run_id is not None:
+        client.log_artifacts(model.run_id, str(folder), path)
+    else:
+        raise _homeless(model, "driftloop has nowhere to keep what it fits on the reference")
+
+
+def _listed(client: MlflowClient, kind: str, home: str, path: str) -> set[str]:
+    items = client.list_logged_model_artifacts(home, path) if kind == "logged model" else \
+        client.list_artifacts(home, path)
+    return {Path(item.path).name for item in items}
+
+
+def download_with_profile(client: MlflowClient, model: ModelVersionRef, subpath: str, names: Sequence[str],
+                          destination: str) -> Path | None:
+    """Download the files ``names`` of ``reference_profile/<subpath>`` from the home that holds the model version's
+    profile (its LoggedModel when the profile is there, else its source run) into ``destination``; ``None`` when
+    the profile or one of the files is not there."""
+    from mlflow.artifacts import download_artifacts
+
+    path = f"{DEFAULT_ARTIFACT_PATH}/{subpath}".rstrip("/")
+    for kind, home in (("logged model", model.model_id), ("run", model.run_id)):
+        if home is None:
+            continue
+        try:
+            if PROFILE_FILE not in _listed(client, kind, home, DEFAULT_ARTIFACT_PATH):
+                continue  # the profile is not kept here
+            if not set(names) <= _listed(client, kind, home, path):
+                return None
+            target = Path(destination) / "files"
+            target.mkdir(parents=True, exist_ok=True)
+            for name in names:
+                if kind == "logged model":
+                    location = client.get_logged_model(home).artifact_location.rstrip("/")
+                    local = download_artifacts(artifact_uri=f"{location}/{path}/{name}",
+                                               dst_path=str(Path(destination) / "download"),
+                                               tracking_uri=client.tracking_uri)
+                else:
+                    local = client.download_artifacts(home, f"{path}/{name}", str(Path(destination) / "download"))
+                shutil.move(local, target / name)
+        except (MlflowException, OSError) as exc:
+            raise DriftloopError(f"Could not read {path!r} of model {model.name} version {model.version} from "
+                                 f"{kind} {home}: {exc}") from exc
+        return target
+    return None
 
 
 def load_model_profile(client: MlflowClient, model: ModelVersionRef,

@@ -48,12 +48,41 @@ def _uri_error(uri: str, problem: str) -> DriftloopError:
                           f"{problem}")
 
 
+#: The driver argument that bounds the time a connection attempt may take, per database (a server database only:
+#: SQLite opens a file).
+CONNECT_TIMEOUT_ARGUMENT = {"postgresql": "connect_timeout", "mysql": "connect_timeout", "mssql": "login_timeout"}
+
+
+def _probe_database(uri: str, scheme: str, timeout: float) -> None:
+    """Open and close one connection to the database server at ``uri`` within ``timeout`` seconds, or raise a
+    one-line error saying why (MLflow itself retries a failing database for minutes, then prints a traceback)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(uri, poolclass=NullPool,
+                           connect_args={CONNECT_TIMEOUT_ARGUMENT[scheme]: max(1, round(timeout))})
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as failure:
+        reason = str(getattr(failure, "orig", None) or failure).strip().splitlines()[0]
+        password = make_url(uri).password
+        if password:
+            reason = reason.replace(password, "***")
+        raise _uri_error(uri, f"cannot be reached ({reason}): is the database server running?") from None
+    finally:
+        engine.dispose()
+
+
 def check_tracking_uri(uri: str, *, timeout: float = PROBE_TIMEOUT) -> str:
     """Return ``uri`` when MLflow can open it; else raise a one-line :class:`DriftloopError` naming it.
 
     A scheme MLflow does not know, or a database URI that SQLAlchemy cannot parse (``sqlite:/nope``), is refused
-    before anything is opened. A tracking server (``http(s)://``) must answer one request within ``timeout``
-    seconds (any HTTP status will do): MLflow itself retries an unreachable server for minutes
+    before anything is opened. A database server (PostgreSQL, MySQL, SQL Server) must accept one connection within
+    ``timeout`` seconds, and a tracking server (``http(s)://``) must answer one request within it (any HTTP status
+    will do): MLflow itself retries an unreachable server for minutes
     (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, with backoff) before failing with a traceback.
 
     >>> check_tracking_uri("sqlite:///tmp/mlflow.db")
@@ -83,6 +112,8 @@ def check_tracking_uri(uri: str, *, timeout: float = PROBE_TIMEOUT) -> str:
             dialect.import_dbapi()
         except ImportError as error:
             raise _uri_error(uri, f"needs the database driver {error.name!r}, which is not installed.") from None
+        if scheme in CONNECT_TIMEOUT_ARGUMENT:
+            _probe_database(uri, scheme, timeout)
     if scheme in SERVER_SCHEMES:
         if not parts.hostname:
             raise _uri_error(uri, f"has no host; expected {scheme}://HOST:PORT.")
