@@ -95,9 +95,11 @@ def run_the_loop(store: Store, logged: Logged, address: str, monkeypatch: pytest
     name = logged.name
     out = invoke(store, "profile", "--model", address, "--data", str(store.reference), "--target", "y")
     assert f"to {name} version 1 (logged model {logged.model_id})" in out
-    # the profile is an artifact of the LoggedModel, beside its MLmodel, in every case
+    # the profile is an artifact of the LoggedModel, beside its MLmodel, in every case, with what is fitted with it:
+    # the performance estimator (labels given) and the multivariate detectors
     assert {f.path for f in client.list_logged_model_artifacts(logged.model_id, "reference_profile")} == {
-        "reference_profile/profile.json", "reference_profile/arrays.npz"}
+        "reference_profile/profile.json", "reference_profile/arrays.npz", "reference_profile/estimator.json",
+        "reference_profile/estimator.npz", "reference_profile/multivariate"}
     # the reference performance is linked to the LoggedModel: its page shows it
     accuracy = {m.key: m.value for m in client.get_logged_model(logged.model_id).metrics or []}
     assert accuracy["performance/accuracy"] > 0.85
@@ -108,6 +110,7 @@ def run_the_loop(store: Store, logged: Logged, address: str, monkeypatch: pytest
     assert [w["rows"] for w in windows] == [4000, 4000]
     assert all(w["metrics"]["drift/a/ks"] > 0.2 and w["metrics"]["performance/accuracy"] < 0.75 for w in windows)
     assert any(w["verdict"] == "alert" for w in windows)  # accuracy fell far below the reference's
+    assert all("estimated/accuracy" in w["metrics"] and "multivariate/pca/p_value" in w["metrics"] for w in windows)
 
     app = build_service(f"{name}@champion", tracking_uri=store.uri, log_path=None, poll_interval=0)
     rows = pd.read_csv(store.today).head(3)[FEATURES].to_dict(orient="records")
@@ -117,9 +120,10 @@ def run_the_loop(store: Store, logged: Logged, address: str, monkeypatch: pytest
 
         out = invoke(store, "retrain", "--model", address if address.startswith("models:/m-") else name,
                      "--project", str(PROJECT), "--data", str(store.today), "--target", "y", "-P", f"name={name}")
-        assert f"Promoted: {name}@champion is version 2 (previous-champion: 1)" in out
+        # version 2 is the validated challenger, version 3 its refit on every fresh row, which is promoted
+        assert f"Promoted: {name}@champion is version 3 (previous-champion: 1)" in out
         app.state.holder.refresh()  # what the poller does: the alias moved, the new version is swapped in
-        assert service.post("/predict", json={"dataframe_records": rows}).json()["model_version"] == "2"
+        assert service.post("/predict", json={"dataframe_records": rows}).json()["model_version"] == "3"
 
         out = invoke(store, "rollback", "--model", name)
         assert f"{name}: champion: version 1" in out

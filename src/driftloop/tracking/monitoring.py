@@ -70,12 +70,14 @@ PROVISIONAL = "provisional"
 
 @dataclass(frozen=True)
 class ModelVersionRef:
-    """A registered model version, and the alias it was reached by (if any)."""
+    """A registered model version, the alias it was reached by (if any), its source run and its MLflow 3
+    LoggedModel (``models:/m-<id>``), each None when it has none."""
 
     name: str
     version: str
     alias: str | None
     run_id: str | None
+    model_id: str | None = None
 
 
 @dataclass(frozen=True)
