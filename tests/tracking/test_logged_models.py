@@ -77,7 +77,7 @@ def log_churn(uri: str, name: str, *, in_run: bool, experiment_id: str) -> Logge
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     folder = tmp_path_factory.mktemp("mlflow3-store")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    churn_rows(600, seed=1, shifted=False).to_csv(folder / "reference.csv", index=False)
+    churn_rows(1000, seed=1, shifted=False).to_csv(folder / "reference.csv", index=False)
     churn_rows(8000, seed=2, shifted=True).to_csv(folder / "today.csv", index=False)
     return Store(uri, folder, folder / "reference.csv", folder / "today.csv")
 
@@ -172,7 +172,7 @@ def test_the_reproduction_of_the_issue(store: Store, monkeypatch: pytest.MonkeyP
     # the reference performance of a model without a run has a run of its own, named by a tag of the model
     reference_run = client.get_logged_model(logged.model_id).tags[REFERENCE_RUN_TAG]
     assert client.get_run(reference_run).data.metrics["performance/accuracy"] > 0.85
-    assert load_profile_for_model(client, f"models:/{logged.model_id}").n_rows_ == 600
+    assert load_profile_for_model(client, f"models:/{logged.model_id}").n_rows_ == 1000
 
 
 def test_a_version_with_neither_run_nor_logged_model_gets_a_working_remedy(store: Store) -> None:

@@ -212,7 +212,7 @@ def profile(model_spec, data_path, target, multivariate, tracking_uri) -> None:
         figures = ", ".join(f"{key.split('/', 1)[1]} {value:.4g}" for key, value in baseline.items())
         click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged with "
                    f"{home_of(model)}).")
-    click.echo(estimation[0].upper() + estimation[1:] + ".")
+    click.echo(estimation[0].upper() + estimation[1:].rstrip(".") + ".")
 
 
 def parse_detectors(text: str) -> tuple[str, ...]:
