@@ -30,6 +30,17 @@ def test_classifier_round_trip_is_bit_identical(tmp_path, k: int, sharpness: flo
         assert all(arrays[name].dtype != object for name in arrays.files)
 
 
+@pytest.mark.parametrize("classes", [np.array([0, 1]), np.array([False, True]), np.array(["no", "yes"]),
+                                     np.array([0.5, 2.0])])
+def test_a_scikit_learn_classifiers_classes_of_numpy_type_are_saved(tmp_path, classes) -> None:
+    """``classes_`` of a classifier fitted on 0/1 labels is an int64 array: its values are saved as JSON numbers
+    (``profile --target`` failed on every such classifier) and read back equal."""
+    rng = np.random.default_rng(1)
+    scores, labels = classifier_rows(rng, 1000, 2, sharpness=1.0)
+    save_estimator(ConfidenceEstimator(draws=3).fit(scores, labels), tmp_path, classes=list(classes))
+    assert load_estimator(tmp_path)[1] == classes.tolist()
+
+
 def test_regressor_round_trip_is_bit_identical_beside_a_profile(tmp_path) -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=1500), "kind": rng.choice(["a", "b"], size=1500)})

@@ -56,6 +56,8 @@ def save_estimator(estimator: Estimator, folder: Path, *, classes: list[Any] | N
     }
     if isinstance(estimator, ConfidenceEstimator):
         check = estimator.check_
+        # numpy scalars (a scikit-learn classifier's classes_ of int64 or bool_) as the Python values JSON holds
+        classes = None if classes is None else [c.item() if isinstance(c, np.generic) else c for c in classes]
         document.update(kind="cbpe", n_classes=estimator.n_classes_, classes=classes,
                         calibration={"p_values": list(check.p_values), "calibrate": check.calibrate,
                                      "reason": check.reason},
