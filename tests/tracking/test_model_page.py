@@ -50,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/health", process, folder / "server.log")
-        churn_rows(600, seed=1, shifted=False).to_csv(folder / "reference.csv", index=False)
+        churn_rows(1000, seed=1, shifted=False).to_csv(folder / "reference.csv", index=False)
         churn_rows(8000, seed=2, shifted=True).to_csv(folder / "today.csv", index=False)
         yield Store(f"http://127.0.0.1:{port}", folder, folder / "reference.csv", folder / "today.csv")
     finally:
