@@ -44,11 +44,14 @@ def test_retrain_from_the_inference_log_with_feedback(start_server, trained_wine
         "--tracking-uri", uri, "-P", "alpha=0.01", "--margin", "0.02",
     ])
     assert result.exit_code == 0, result.output
-    assert "Promoted: wine-quality@champion is version 2 (previous-champion: 1)" in result.output
+    # version 2 is the validated challenger, version 3 its refit on every labelled row, which is promoted
+    assert "Promoted: wine-quality@champion is version 3 (previous-champion: 1)" in result.output
     client = connect(uri)
-    assert str(alias_version(client, MODEL, CHAMPION).version) == "2"
+    assert str(alias_version(client, MODEL, CHAMPION).version) == "3"
     assert str(alias_version(client, MODEL, PREVIOUS_CHAMPION).version) == "1"
-    tags = client.get_model_version(MODEL, "2").tags
-    # 1,100 labelled rows: the freshest 20 % (220) held out, the rest trained on; the unlabelled rows are in neither
-    assert int(tags["driftloop.validation.rows"]) == 220
-    assert int(tags["driftloop.training_rows"]) == 880
+    tags = client.get_model_version(MODEL, "3").tags
+    # 1,100 labelled rows: the freshest 20 % (220) held out to validate version 2, trained on the other 880; the
+    # refit uses all 1,100; the unlabelled rows are in neither
+    assert int(tags["driftloop.validation.rows"]) == 220 and tags["driftloop.validated_version"] == "2"
+    assert int(tags["driftloop.training_rows"]) == 1100
+    assert int(client.get_model_version(MODEL, "2").tags["driftloop.training_rows"]) == 880
