@@ -1,7 +1,5 @@
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -10,21 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from driftloop.cli.main import cli
-from tests.conftest import free_port
-
-
-def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"driftloop ui exited early with code {process.returncode}: {process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {timeout} s")
+from tests.conftest import free_port, running_server
 
 
 def _processes() -> dict[int, tuple[int, int, str]]:
@@ -53,25 +37,19 @@ def _server_session(ui_pid: int) -> list[str]:
 def test_ui_serves_the_store_until_stopped(workdir):
     CliRunner().invoke(cli, ["experiments", "create", "--experiment-name", "model-monitoring"])
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "driftloop", "ui", "--port", str(port)],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        _wait_for_health(f"http://127.0.0.1:{port}/health", process)
+    with running_server([sys.executable, "-m", "driftloop", "ui", "--port", str(port)],
+                        health_url=f"http://127.0.0.1:{port}/health", log=workdir / "ui.log", cwd=workdir) as ui:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=model-monitoring"
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert b'"experiment_id": "1"' in response.read().replace(b'":"', b'": "')
         time.sleep(2)  # MLflow launches its job runner right after the server is up
-        session = _server_session(process.pid)
+        session = _server_session(ui.process.pid)
         assert any("mlflow server" in line or "mlflow.server" in line for line in session), session
         assert not [line for line in session if "mlflow.server.jobs" in line], session
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    assert f"Starting MLflow UI at http://127.0.0.1:{port}" in output
+    # stopped (SIGTERM to driftloop ui, whose MLflow server runs in a session of its own)
+    assert f"Starting MLflow UI at http://127.0.0.1:{port}" in ui.output()
     with socket.socket() as probe:  # the server's workers stopped with it: the port is free again
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))

@@ -17,13 +17,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, running_server
 
 USER = "driftloop"
 
@@ -90,22 +89,6 @@ def postgres_uri(postgres_server_port: int, request: pytest.FixtureRequest) -> s
     return create_database(postgres_server_port, request.module.__name__.rsplit(".", 1)[-1].lower())
 
 
-def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the MLflow server exited with code {process.returncode}: {process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def postgres_server(postgres_server_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An MLflow tracking server on a PostgreSQL database with a served artifact root — the README's
@@ -116,17 +99,8 @@ def postgres_server(postgres_server_port: int, tmp_path_factory: pytest.TempPath
     port = free_port()
     environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     environment.pop("MLFLOW_TRACKING_URI", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--artifacts-destination",
-         str(artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        wait_for_health(f"http://127.0.0.1:{port}/health", process)
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--artifacts-destination",
+               str(artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    with running_server(command, health_url=f"http://127.0.0.1:{port}/health", env=environment,
+                        log=tmp_path_factory.mktemp("server-log") / "mlflow-server.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.communicate()

@@ -1,8 +1,9 @@
 """The whole loop on a team's shared store: MLflow on PostgreSQL, used directly (``--tracking-uri
 postgresql://...``) and through an MLflow tracking server on it with a served artifact root (``http://...``).
 
-Profile, monitor, serve with the alias hot-swap, retrain, promote and roll back, each against a real PostgreSQL
-server (see ``conftest.py``; skipped with the reason where PostgreSQL is not installed).
+Profile, monitor, serve with the alias hot-swap, retrain, promote and roll back, then four processes under the
+registry lock at once and two racing promotions, each against a real PostgreSQL server (see ``conftest.py``;
+skipped with the reason where PostgreSQL is not installed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from driftloop.serve.service import build_service
 from driftloop.tracking import connect
 from driftloop.tracking.projects import run_project
 from driftloop.tracking.registry import CHAMPION, PREVIOUS_CHAMPION, alias_version
+from driftloop.tracking.store import use_tracking_uri
 from tests.conftest import WINE_PROJECT
+from tests.retrain.test_lease_lock import assert_the_lease_excludes
+from tests.retrain.test_registry import MODEL as RACE_MODEL
+from tests.retrain.test_registry import assert_one_of_two_racing_promotions_wins
 
 MODEL = "wine-quality"
 
@@ -111,21 +116,36 @@ def the_whole_loop(uri: str, folder: Path, files: dict[str, Path]) -> None:
     assert client.get_model_version(MODEL, "3").tags["driftloop.decision"] == "rolled-back"
 
 
-# Two racing promotions (tests/retrain/test_registry.py's race) are left out here: against PostgreSQL, directly and
-# through a server, one racer's outcome was intermittently missing (the queue empty after both processes ended; 4 of
-# 7 runs through the server, 2 of ~6 directly, also on an idle machine), while the race passes on SQLite and through
-# a server on SQLite. To investigate before promotions on PostgreSQL are called safe under concurrency.
+def racing_store(uri: str) -> str:
+    """Model ``m`` with versions 1-3 (copies of the wine model's version 1) and champion 1, for the race."""
+    client = connect(uri)
+    wine = client.get_model_version(MODEL, "1")
+    client.create_registered_model(RACE_MODEL)
+    with use_tracking_uri(uri):  # MLflow resolves a models:/ source through the global tracking URI
+        for _ in range(3):
+            client.create_model_version(RACE_MODEL, wine.source, run_id=wine.run_id,
+                                        model_id=wine.source.removeprefix("models:/"))
+    client.set_registered_model_alias(RACE_MODEL, CHAMPION, "1")
+    return uri
+
+
+def concurrent_changes_are_exclusive(uri: str) -> None:
+    """Four processes under the registry lock at once, then two racing promotions: on PostgreSQL the former
+    single-tag lease crashed one contender on the tag's unique key (the racer's outcome went missing)."""
+    racing_store(uri)
+    assert_the_lease_excludes(uri)
+    assert_one_of_two_racing_promotions_wins(uri)
 
 
 def test_the_loop_on_postgresql_directly(postgres_uri: str, tmp_path: Path, wine_files: dict[str, Path]) -> None:
     the_whole_loop(postgres_uri, tmp_path, wine_files)
+    concurrent_changes_are_exclusive(postgres_uri)
 
 
-@pytest.mark.skip(reason="hung past pytest's 600 s timeout in the final full run of session 5 on an idle machine "
-                         "(it passed in earlier runs, in 76-180 s): to investigate with the racing-promotion finding")
 def test_the_loop_through_a_tracking_server_on_postgresql(postgres_server: str, tmp_path: Path,
                                                           wine_files: dict[str, Path]) -> None:
     the_whole_loop(postgres_server, tmp_path, wine_files)
+    concurrent_changes_are_exclusive(postgres_server)
     client = connect(postgres_server)
     source = client.get_model_version(MODEL, "1").source
     assert not source.startswith(str(tmp_path)), source  # the server stores the artifacts, not the client's folder

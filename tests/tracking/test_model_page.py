@@ -6,35 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from driftloop.tracking.model_page import DATASET_CONTEXT, HEADLINE_METRICS
-from tests.conftest import free_port
+from tests.conftest import free_port, running_server
 from tests.tracking.test_logged_models import Store, churn_rows, invoke, log_churn, run_the_loop
 
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"driftloop ui exited early with code {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {timeout} s: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +27,13 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
     env.pop("MLFLOW_TRACKING_URI", None)
-    log = open(folder / "server.log", "w")  # a file, not a pipe: a pipe nobody reads fills up and stalls the server
-    process = subprocess.Popen([sys.executable, "-m", "driftloop", "ui", "--port", str(port), "--tracking-uri",
-                                f"sqlite:///{folder / 'server.db'}"], cwd=folder, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        wait_until_healthy(f"http://127.0.0.1:{port}/health", process, folder / "server.log")
+    command = [sys.executable, "-m", "driftloop", "ui", "--port", str(port), "--tracking-uri",
+               f"sqlite:///{folder / 'server.db'}"]
+    with running_server(command, health_url=f"http://127.0.0.1:{port}/health", log=folder / "server.log",
+                        cwd=folder, env=env):
         churn_rows(1000, seed=1, shifted=False).to_csv(folder / "reference.csv", index=False)
         churn_rows(8000, seed=2, shifted=True).to_csv(folder / "today.csv", index=False)
         yield Store(f"http://127.0.0.1:{port}", folder, folder / "reference.csv", folder / "today.csv")
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,15 @@ Concurrency. Alias changes are compare-and-set operations done under an exclusiv
 
 * **SQLite store** (the embedded default): ``fcntl.flock`` on ``<database>.driftloop.lock`` next to the database —
   exact between processes of one machine, released by the kernel when a process dies.
-* **Other stores** (a tracking server): a lease kept in the registered model's tag ``driftloop.lock``: write a
-  random token with an expiry, wait :data:`LEASE_SETTLE_SECONDS`, read it back; only the writer whose token is read
-  back holds the lock. MLflow has no atomic conditional write, so this is best effort: it excludes everything but two
-  writers that both read the tag free within the settle time of each other.
+* **Other stores** (a tracking server, or a database such as PostgreSQL used directly): a lease made of tickets in
+  the registered model's tags. MLflow has no atomic conditional write, and two writers of one tag key collide (on
+  PostgreSQL the second insert fails on the tag's unique key), so each contender writes a ticket under a key of its
+  own, ``driftloop.lock.<random token>``, whose value is its expiry (Unix seconds), then reads the model's tags back:
+  it holds the lock only when its ticket is the only live one; otherwise it deletes its ticket and tries again after
+  a random pause. This is exact whenever the store's reads follow its writes (one database behind the server): if
+  A holds the lock, A read no other ticket after writing its own, so any contender B wrote later and, reading after
+  that, sees A's ticket and backs off. Two contenders may both back off (they retry at random times); they can never
+  both proceed. A crashed holder's ticket blocks others until it expires (:data:`LEASE_SECONDS`).
 
 Inside the lock the champion alias is read again and compared with what the caller saw when it decided
 (``expected_champion``): a promotion decided against a champion that has moved since is refused, so two retrains
@@ -36,6 +41,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import random
 import socket
 import time
 import uuid
@@ -62,8 +68,8 @@ LOCK_TIMEOUT_SECONDS = 120.0
 """How long an alias change waits for the lock before giving up."""
 LEASE_SECONDS = 300.0
 """Lifetime of a tag lease on server stores (a crashed holder blocks others at most this long)."""
-LEASE_SETTLE_SECONDS = 0.5
-"""Wait between writing a lease token and reading it back."""
+LEASE_RETRY_PAUSE_SECONDS = (0.05, 0.5)
+"""Bounds of the random pause before a contender for a lease tries again."""
 STALE_AFTER_SECONDS = 6 * 3600.0
 """An undecided challenger whose owner cannot be checked is resolved by :func:`recover` after this long."""
 
@@ -154,36 +160,52 @@ def _file_lock(path: Path, timeout: float, holder: str = "another promotion") ->
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _live_tickets(client: MlflowClient, name: str, prefix: str) -> set[str]:
+    """The keys of the unexpired lease tickets of ``name`` under ``prefix``; expired ones (a crashed holder's) are
+    deleted on the way, best effort."""
+    live: set[str] = set()
+    for key, value in client.get_registered_model(name).tags.items():
+        if not key.startswith(prefix):
+            continue
+        try:
+            expiry = float(value)
+        except ValueError:
+            expiry = 0.0
+        if expiry > time.time():
+            live.add(key)
+            continue
+        with contextlib.suppress(MlflowException):
+            client.delete_registered_model_tag(name, key)
+    return live
+
+
 @contextlib.contextmanager
 def _lease_lock(client: MlflowClient, name: str, timeout: float, scope: str = "lock") -> Iterator[None]:
-    key = TAG + scope
-    token = uuid.uuid4().hex
+    """Hold the ticket lease of ``scope`` on model ``name`` (the protocol is in the module docstring)."""
+    prefix = f"{TAG}{scope}."
+    mine = prefix + uuid.uuid4().hex
     deadline = time.monotonic() + timeout
     while True:
-        current = client.get_registered_model(name).tags.get(key, "")
-        holder, _, expiry = current.partition("@")
-        free = not holder or float(expiry or 0) < time.time()
-        if free:
-            client.set_registered_model_tag(name, key, f"{token}@{time.time() + LEASE_SECONDS:.3f}")
-            time.sleep(LEASE_SETTLE_SECONDS)
-            if client.get_registered_model(name).tags.get(key, "").startswith(token + "@"):
+        if not _live_tickets(client, name, prefix):
+            client.set_registered_model_tag(name, mine, f"{time.time() + LEASE_SECONDS:.3f}")
+            if _live_tickets(client, name, prefix) == {mine}:
                 break
+            client.delete_registered_model_tag(name, mine)  # another contender wrote meanwhile: both back off
         if time.monotonic() > deadline:
             raise DriftloopError(f"Could not lock model {name!r} within {timeout:g} s: {_holder(scope)} holds it.")
-        time.sleep(0.2)
+        time.sleep(random.uniform(*LEASE_RETRY_PAUSE_SECONDS))
     try:
         yield
     finally:
-        if client.get_registered_model(name).tags.get(key, "").startswith(token + "@"):
-            client.delete_registered_model_tag(name, key)
+        client.delete_registered_model_tag(name, mine)
 
 
 @contextlib.contextmanager
 def registry_lock(client: MlflowClient, name: str, *, timeout: float = LOCK_TIMEOUT_SECONDS,
                   scope: str = "lock") -> Iterator[None]:
     """Hold the exclusive lock for alias changes of model ``name`` (see the module docstring); another ``scope``
-    (``monitor``) is another lock, taken the same way (file ``<database>.<scope>.driftloop.lock``, tag
-    ``driftloop.<scope>``)."""
+    (``monitor``) is another lock, taken the same way (file ``<database>.<scope>.driftloop.lock``, tickets
+    ``driftloop.<scope>.<token>``)."""
     database = _sqlite_path(client._registry_uri)
     if database is not None:
         path = database if scope == "lock" else database.with_name(f"{database.name}.{scope}")
