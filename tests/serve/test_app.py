@@ -111,6 +111,23 @@ def test_health_version_and_metrics(client: TestClient, wine_rows: list) -> None
         assert line in text
 
 
+def test_streaming_detectors_are_counted_on_metrics(client: TestClient, wine_rows: list, tmp_path: Path) -> None:
+    """Predictions and labels reach the log writer's streaming detectors; /metrics counts what they took and shows
+    their statistics; their state is in the log."""
+    ids = client.post("/predict", json={"dataframe_records": wine_rows[:150]}).json()["ids"]
+    client.post("/invocations", json={"dataframe_records": wine_rows[150:200]})
+    assert client.post("/feedback", json=[{"id": i, "label": 5} for i in ids[:120]]).status_code == 200
+    text = client.get("/metrics").text
+    for detector in ("adwin", "page_hinkley", "cusum"):
+        assert f'driftloop_stream_values_total{{detector="{detector}",signal="predictions"}} 200.0' in text
+        assert f'driftloop_stream_values_total{{detector="{detector}",signal="errors"}} 120.0' in text
+        assert f'driftloop_stream_statistic{{detector="{detector}",signal="errors"}}' in text
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "log.db") as connection:
+        assert connection.execute("SELECT count(*) FROM stream_state").fetchone()[0] == 6
+
+
 def test_without_a_log_feedback_is_unavailable(wine_uri: str, wine_rows: list) -> None:
     app = build_service("wine-quality@champion", tracking_uri=wine_uri, log_path=None)
     with TestClient(app) as client:

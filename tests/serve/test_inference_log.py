@@ -174,6 +174,19 @@ def test_ids_already_in_the_log_fail_their_batch_alone(tmp_path: Path) -> None:
     assert frame["id"].tolist() == list(first.ids) + [b.ids[0] for b in others]
 
 
+def test_a_large_acknowledgement_is_read_whole(tmp_path: Path) -> None:
+    """An acknowledgement larger than a pipe's atomic write (4 KiB; here the 2,000 ids of a refused batch) arrives in
+    pieces; the acknowledgement thread reads it whole instead of taking a short read for the writer's end."""
+    with InferenceLog(tmp_path / "log.db") as log:
+        big = batch(2_000)
+        log.submit_predictions(big).result()
+        with pytest.raises(IdsInLog) as caught:
+            log.submit_predictions(big).result(timeout=120)
+        assert len(caught.value.ids) == 2_000 and log.state == "ok"
+        log.submit_predictions(batch(1, seed=1)).result(timeout=120)
+    assert len(read_inference_log(tmp_path / "log.db")) == 2_001
+
+
 def test_sniffing_and_foreign_files(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as connection:

@@ -46,6 +46,9 @@ def _limit_options(command: click.Command) -> click.Command:
 @click.option("--feedback-token", envvar=DRIFTLOOP_FEEDBACK_TOKEN.name, default=None, metavar="TOKEN",
               help="Require 'Authorization: Bearer TOKEN' on POST /feedback (default: "
                    f"${DRIFTLOOP_FEEDBACK_TOKEN.name}; unset: anyone who can reach the service may send labels).")
+@click.option("--stream-detectors/--no-stream-detectors", default=True, show_default=True,
+              help="Run ADWIN, Page-Hinkley and CUSUM on the stream of predictions and of errors (as labels arrive); "
+                   "their detections go to the log, for driftloop monitor, and to /metrics.")
 @_limit_options
 @tracking_uri_option
 @handle_errors
@@ -58,6 +61,7 @@ def serve(
     log_sync: str,
     poll_interval: float,
     feedback_token: str | None,
+    stream_detectors: bool,
     tracking_uri: str | None,
     **limits: int,
 ) -> None:
@@ -72,7 +76,7 @@ def serve(
     check_port_free(host, port)
     app = build_service(model, tracking_uri=tracking_uri, log_path=None if no_log else log_path,
                         synchronous=log_sync, poll_interval=poll_interval, limits=RequestLimits(**limits),
-                        feedback_token=feedback_token)
+                        feedback_token=feedback_token, streams=stream_detectors)
     served = app.state.holder.current
     log = app.state.log
     alias = f" (alias {served.alias})" if served.alias else ""

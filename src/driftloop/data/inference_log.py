@@ -62,6 +62,7 @@ from driftloop.data.log_checks import (
     storable_predictions,
 )
 from driftloop.data.log_layout import FORMAT_NAME, FORMAT_VERSION, SCHEMA, feature_columns, feature_sets, upgrade
+from driftloop.data.log_streams import StreamUpdate, stream_events
 from driftloop.data.log_writer import connect_rw, encode_columns, quote, read_message, split_frames
 from driftloop.errors import DriftloopError
 
@@ -187,6 +188,11 @@ class InferenceLog:
         Upper bound on the rows of one group commit.
     on_commit
         Called after each commit with (requests, rows, seconds) of the group, e.g. to count them.
+    streams
+        Run the streaming detectors on the predictions and errors (:mod:`driftloop.data.log_streams`).
+    on_streams
+        Called after each commit that fed the detectors, with what it did to each
+        (:class:`~driftloop.data.log_streams.StreamUpdate`), e.g. to set gauges.
 
     The writing itself happens in a child process (:mod:`driftloop.data.log_writer`), so that it runs on another
     core and never competes for the GIL with the caller. Every message is checked first
@@ -206,6 +212,8 @@ class InferenceLog:
         synchronous: str = "full",
         max_group_rows: int = DEFAULT_MAX_GROUP_ROWS,
         on_commit: Callable[[int, int, float], None] | None = None,
+        streams: bool = True,
+        on_streams: Callable[[list[StreamUpdate]], None] | None = None,
     ) -> None:
         if synchronous not in SYNCHRONOUS_MODES:
             raise DriftloopError(
@@ -216,6 +224,8 @@ class InferenceLog:
         self.synchronous = synchronous
         self.max_group_rows = max_group_rows
         self.on_commit = on_commit
+        self.streams = streams
+        self.on_streams = on_streams
         self.restarts = 0
         """How many times the writer process was restarted after it died."""
         self._process: subprocess.Popen[bytes] | None = None
@@ -274,7 +284,7 @@ class InferenceLog:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])))
         process = subprocess.Popen(
             [sys.executable, "-m", "driftloop.data.log_writer", str(self.path), self.synchronous,
-             str(self.max_group_rows)],
+             str(self.max_group_rows), "streams" if self.streams else "no-streams"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0,
         )
         try:
@@ -420,7 +430,7 @@ class InferenceLog:
             self._acknowledge(message, on_loop=True)
 
     def _acknowledge(self, message: Any, *, on_loop: bool) -> None:
-        _, outcome, rows, seconds = message
+        _, outcome, rows, seconds, updates = message
         by_loop: dict[Any, list[tuple[Callable[..., None], Any, BaseException | None]]] = {}
         for seq, error, result in outcome:
             settle = self._pending.pop(seq, None)
@@ -433,6 +443,8 @@ class InferenceLog:
             by_loop.setdefault(loop, []).append((settle, result, failure))
         if self.on_commit is not None:
             self.on_commit(len(outcome), rows, seconds)
+        if updates and self.on_streams is not None:
+            self.on_streams([StreamUpdate(*update) for update in updates])
         for loop, items in by_loop.items():
             if loop is None:
                 _settle_all(items)
@@ -818,6 +830,17 @@ def read_label_history(path: str | os.PathLike[str]) -> pd.DataFrame:
         "label_timestamp": pd.to_datetime(np.array(stamps, dtype="int64"), unit="ns", utc=True),
         "orphan": np.array(orphans, dtype=bool),
     })
+
+
+def read_stream_events(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The detections of the log's streaming detectors (see :mod:`driftloop.data.log_streams`), oldest first:
+    ``timestamp``, ``model_name``, ``model_version``, ``signal`` (``predictions`` or ``errors``), ``detector``,
+    ``position`` (of the value in its stream). Read-only, like :func:`read_inference_log`."""
+    target = Path(path)
+    if not is_inference_log(target):
+        raise DriftloopError(f"{str(path)!r} is not a driftloop inference log.")
+    with _connect_ro(target) as connection:
+        return stream_events(connection)
 
 
 def log_summary(path: str | os.PathLike[str]) -> dict[str, int]:

@@ -11,6 +11,8 @@ Layout version 2 (one SQLite file)::
     predictions(seq, id, ts, model_name, model_version, prediction, f0, f1, ...)
     feedback(seq, id, label, ts, orphan)      every label received, append-only (the history of each id's labels)
     labels(id, label, ts)                     the latest label of each id (what readers join)
+    stream_state, stream_events               the streaming detectors' state and detections
+                                              (:mod:`driftloop.data.log_streams`; created by the writer)
 
 A feature is stored under a column name of the log's choosing (``f<position>``), never under its own name: SQLite
 compares column names case-insensitively, so a feature named ``ts``, ``seq`` or ``Id`` would collide with the log's

@@ -1,7 +1,7 @@
 """The writer process of the inference log: group commit in a process of its own.
 
 :class:`driftloop.data.inference_log.InferenceLog` starts ``python -m driftloop.data.log_writer PATH SYNCHRONOUS
-MAX_GROUP_ROWS`` and talks to it over its standard input and output with length-prefixed pickled messages (a private
+MAX_GROUP_ROWS STREAMS`` (``streams`` or ``no-streams``) and talks to it over its standard input and output with length-prefixed pickled messages (a private
 pipe between a process and the child it started: nothing else writes to it).
 
 Why a process and not a thread: every SQLite call releases Python's GIL and must take it back, and binding one value
@@ -9,11 +9,14 @@ per column per row holds it. In a thread of the server, that work competes with 
 cost the service a third of its throughput on batches; in its own process it runs on another core, and the server
 only pickles each batch once (a few microseconds for numpy columns).
 
+The writer also runs the log's streaming detectors (:mod:`driftloop.data.log_streams`) on the predictions and
+errors of each group, and commits their state with the group.
+
 Protocol. Parent to child: ``(seq, kind, payload)`` with kind ``"predictions"`` (payload ``(ids, timestamp_ns,
 model_name, model_version, encode_columns(inputs), predictions)``, checked by :mod:`driftloop.data.log_checks`) or
 ``"feedback"`` (payload ``([(id, label), ...], overwrite)``). Child to parent: first ``("ready", None)`` or
 ``("error", message)``; then, after each commit, ``("done", [(seq, error_message_or_None, result), ...], rows,
-seconds)``; the result of feedback is ``(accepted, orphan ids, overwritten ids, conflicting ids)``, that of
+seconds, stream updates)`` (:class:`~driftloop.data.log_streams.StreamUpdate` tuples); the result of feedback is ``(accepted, orphan ids, overwritten ids, conflicting ids)``, that of
 predictions ``()`` or, when nothing was written because some of its ids are in the log already, those ids. The child
 acknowledges a message only after the transaction holding it is committed; a message that cannot be written is
 reported failed alone (:meth:`GroupWriter.write`). On end of input (the parent closed the pipe, or died), it writes
@@ -39,6 +42,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from driftloop.data.log_layout import INTERNAL_COLUMNS, column_for, feature_columns, feature_sets, upgrade
+from driftloop.data.log_streams import StreamMonitor, error_of, streamable
 
 _HEADER = struct.Struct("<I")
 
@@ -53,17 +57,25 @@ def send_message(stream: BinaryIO, message: Any) -> None:
 
 def read_message(stream: BinaryIO) -> Any:
     """Read one message; ``EOFError`` at the end of the stream."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError
-    size = _HEADER.unpack(header)[0]
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
+    size = _HEADER.unpack(_read_exactly(stream, _HEADER.size))[0]
+    data = _read_exactly(stream, size)
     return pickle.loads(data)
 
 
 # -------------------------------------------------------------------------------------------------- values
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """``size`` bytes from ``stream``; a pipe read without a buffer returns what has arrived, so read until all
+    have (a message larger than the pipe's atomic write size arrives in pieces). ``EOFError`` if the stream ends."""
+    chunks = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
 def encode_columns(columns: dict[str, np.ndarray]) -> dict[str, tuple[str, Any]]:
     """Columns as (dtype, raw bytes) for fixed-width dtypes, (``"O"``, list) otherwise: cheap to pickle.
 
@@ -162,12 +174,15 @@ class GroupWriter:
     that cannot be written fails alone and never takes the other requests of its group with it.
     """
 
-    def __init__(self, path: Path, synchronous: str) -> None:
+    def __init__(self, path: Path, synchronous: str, streams: bool = True) -> None:
         self.connection = connect_rw(path)
         self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         upgrade(self.connection)
         self.state = _State.load(self.connection)
+        self.streams = StreamMonitor(self.connection) if streams else None
+        self.stream_updates: list[tuple] = []
+        """What the committed groups did to the streaming detectors since the caller last emptied this list."""
 
     def close(self) -> None:
         try:
@@ -219,7 +234,8 @@ class GroupWriter:
         changes = self._schema_changes(batches)
         new_sets = {(b[2], b[3]): tuple(b[4]) for b in batches if (b[2], b[3]) not in self.state.feature_sets}
         statements = self._insert_statements(batches, changes)
-        if len(statements) == 1 and not changes and not new_sets and len(batches) == len(group):
+        if (self.streams is None and len(statements) == 1 and not changes and not new_sets
+                and len(batches) == len(group)):
             connection.execute(*statements[0])
             return results
         connection.execute("BEGIN IMMEDIATE")
@@ -229,15 +245,22 @@ class GroupWriter:
                                    [(*key, json.dumps(names)) for key, names in new_sets.items()])
             for sql, parameters in statements:
                 connection.execute(sql, parameters)
+            if self.streams is not None:
+                for batch in batches:
+                    self.streams.observe(batch[2], batch[3], "predictions", streamable(batch[5]))
             for index, (_, kind, payload) in enumerate(group):
                 if kind == "feedback":
                     results[index] = self._insert_feedback(*payload)
+            updates = [] if self.streams is None else self.streams.save(time.time_ns())
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:  # SQLite rolls back by itself after some errors (disk full, I/O)
                 connection.execute("ROLLBACK")
             self.state = _State.load(connection)
+            if self.streams is not None:
+                self.streams.reload()
             raise
+        self.stream_updates.extend(tuple(vars(update).values()) for update in updates)
         self.state.feature_sets.update(new_sets)
         return results
 
@@ -317,13 +340,22 @@ class GroupWriter:
         if changed and not overwrite:
             return 0, (), (), tuple(dict.fromkeys(changed))
         orphans = []
+        errors: dict[tuple[str, str], list[float]] = {}  # the errors stream of each model version
         for row_id, label in items:
-            known = execute("SELECT 1 FROM predictions WHERE id = ?", (row_id,)).fetchone() is not None
+            predicted = execute("SELECT prediction, model_name, model_version FROM predictions WHERE id = ?",
+                                (row_id,)).fetchone()
+            known = predicted is not None
             if not known:
                 orphans.append(row_id)
+            elif self.streams is not None and execute("SELECT 1 FROM labels WHERE id = ?", (row_id,)).fetchone() is None:
+                error = error_of(predicted[0], label)
+                if error is not None:
+                    errors.setdefault((predicted[1], predicted[2]), []).append(error)
             execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)", (row_id, label, now, int(not known)))
             execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                     "label = excluded.label, ts = excluded.ts", (row_id, label, now))
+        for (model_name, model_version), values in errors.items():
+            self.streams.observe(model_name, model_version, "errors", np.array(values))  # type: ignore[union-attr]
         return len(items), tuple(orphans), tuple(dict.fromkeys(changed)), ()
 
 
@@ -360,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     One thread: it blocks until input arrives, then takes everything already waiting in the pipe (what arrived while
     the previous group was being committed) as the next group.
     """
-    path, synchronous, max_group_rows = (argv if argv is not None else sys.argv[1:])[:3]
+    path, synchronous, max_group_rows, streams = (argv if argv is not None else sys.argv[1:])[:4]
     # Ctrl+C reaches the whole process group, a service manager may signal it too: the writer stops only when its
     # parent closes the pipe (or dies), after writing everything the parent sent.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -368,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     stdin_fd, stdout = sys.stdin.buffer.fileno(), sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages may reach the parent's pipe
     try:
-        writer = GroupWriter(Path(path), synchronous)
+        writer = GroupWriter(Path(path), synchronous, streams=streams == "streams")
     except Exception as error:  # noqa: BLE001 - reported to the parent
         send_message(stdout, ("error", f"{type(error).__name__}: {error}"))
         return 1
@@ -394,8 +426,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows += _rows(message[1], message[2])
             started = time.perf_counter()
             outcome = writer.write(group)
+            updates, writer.stream_updates = writer.stream_updates, []
             try:
-                send_message(stdout, ("done", outcome, rows, time.perf_counter() - started))
+                send_message(stdout, ("done", outcome, rows, time.perf_counter() - started, updates))
             except OSError:  # the parent is gone: the rows are committed all the same
                 pass
     writer.close()

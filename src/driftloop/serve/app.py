@@ -294,6 +294,8 @@ def create_app(
         metrics.set_model(None, (current.name, current.version, current.alias or ""))
     if log is not None and log.on_commit is None:
         log.on_commit = metrics.on_commit
+    if log is not None and log.on_streams is None:
+        log.on_streams = metrics.on_streams
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,7 +3,11 @@ several apps in one process (tests) keep separate counts."""
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from driftloop.data.log_streams import StreamUpdate
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 """Request latency buckets in seconds: fine below 10 ms, where a single-row prediction should be."""
@@ -45,6 +49,20 @@ class ServiceMetrics:
         self.model_failures = Counter("driftloop_model_refresh_failures",
                                       "Registry polls or model loads that failed (the old version kept serving).",
                                       registry=r)
+        self.stream_values = Counter("driftloop_stream_values",
+                                     "Values fed to the streaming detectors, by stream (predictions, errors) and "
+                                     "detector.", ["signal", "detector"], registry=r)
+        self.stream_detections = Counter("driftloop_stream_detections",
+                                         "Changes detected by the streaming detectors, by stream and detector.",
+                                         ["signal", "detector"], registry=r)
+        self.stream_statistic = Gauge("driftloop_stream_statistic",
+                                      "The streaming detector's current statistic (ADWIN: the window's mean; "
+                                      "Page-Hinkley: the cumulative deviation; CUSUM: the larger sum in reference "
+                                      "standard deviations), for the model version last fed.",
+                                      ["signal", "detector"], registry=r)
+        self.stream_last_detection = Gauge("driftloop_stream_last_detection_timestamp_seconds",
+                                           "When the streaming detector last detected a change (Unix time).",
+                                           ["signal", "detector"], registry=r)
         self.predict_latency = self.latency.labels("/predict")
         self.feedback_latency = self.latency.labels("/feedback")
 
@@ -61,6 +79,16 @@ class ServiceMetrics:
         """Called by the log writer after each group commit."""
         self.log_commit.observe(seconds)
         self.log_group.observe(requests)
+
+    def on_streams(self, updates: list[StreamUpdate]) -> None:
+        """Called by the log after a commit that fed the streaming detectors."""
+        for update in updates:
+            labels = (update.signal, update.detector)
+            self.stream_values.labels(*labels).inc(update.values)
+            self.stream_statistic.labels(*labels).set(update.statistic)
+            if update.detections:
+                self.stream_detections.labels(*labels).inc(update.detections)
+                self.stream_last_detection.labels(*labels).set(time.time())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

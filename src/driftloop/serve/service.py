@@ -27,6 +27,7 @@ def build_service(
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     limits: RequestLimits = RequestLimits(),
     feedback_token: str | None = None,
+    streams: bool = True,
 ) -> FastAPI:
     """Load ``model`` (``NAME@ALIAS``, ``NAME/VERSION``, ``models:/m-<id>`` or ``runs:/<run_id>/model``) from
     the store and open the log; return the app.
@@ -34,7 +35,8 @@ def build_service(
     Everything that can fail because of the user's input fails here, as a :class:`DriftloopError`, before the
     server starts: a malformed reference, a registry without the model or the alias, a log path that is not
     writable or holds another file. ``log_path=None`` serves without an inference log. ``feedback_token``, when
-    given, is required as a bearer token on ``/feedback``.
+    given, is required as a bearer token on ``/feedback``. ``streams``: the log's writer runs the streaming
+    detectors on the predictions and errors (:mod:`driftloop.data.log_streams`).
     """
     if feedback_token is not None and not feedback_token.strip():
         raise DriftloopError("--feedback-token must not be empty (leave it out to accept feedback without a token).")
@@ -50,7 +52,7 @@ def build_service(
         if clashes:
             raise DriftloopError(f"Model {reference} has features named {', '.join(map(repr, clashes))}, which the "
                                  f"inference log reserves ({', '.join(RESERVED_COLUMNS)}); serve it with --no-log.")
-        log = InferenceLog(Path(log_path), synchronous=synchronous).prepare()
+        log = InferenceLog(Path(log_path), synchronous=synchronous, streams=streams).prepare()
     return create_app(holder, log=log, limits=limits, poll_interval=poll_interval, 
                       feedback_token=feedback_token.strip() if feedback_token else None)
 

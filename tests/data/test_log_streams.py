@@ -1,0 +1,156 @@
+"""The streaming detectors run by the inference log's writer: their detections are those of the detectors fed the
+same values directly (:mod:`driftloop.stream`, itself checked against river), their state survives a closed log,
+a killed writer and a failed group, and the errors stream is made of the first label of each logged prediction."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from driftloop.data.inference_log import IdsInLog, InferenceLog, PredictionBatch, new_row_ids, read_stream_events
+from driftloop.data.log_streams import error_of
+from driftloop.stream import DETECTORS
+
+
+def batches(values: np.ndarray, size: int, version: str = "1") -> list[PredictionBatch]:
+    out = []
+    for start in range(0, len(values), size):
+        chunk = values[start:start + size]
+        ts = time.time_ns()
+        out.append(PredictionBatch(new_row_ids(len(chunk), ts), ts, "m", version, {"x": np.zeros(len(chunk))},
+                                   chunk.tolist()))
+    return out
+
+
+def expected_events(values: np.ndarray) -> dict[str, list[int]]:
+    return {name: kind().update_many(values) for name, kind in DETECTORS.items()}
+
+
+def logged_events(path: Path, signal_name: str, version: str = "1") -> dict[str, list[int]]:
+    events = read_stream_events(path)
+    events = events[(events["signal"] == signal_name) & (events["model_version"] == version)]
+    return {name: events.loc[events["detector"] == name, "position"].tolist() for name in DETECTORS}
+
+
+def shifted(seed: int, n: int = 6_000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(0, 1, n // 2), rng.normal(2.5, 1, n // 2)])
+
+
+def test_predictions_stream_detects_as_the_detectors_do_across_restarts(tmp_path: Path) -> None:
+    values = shifted(1)
+    path = tmp_path / "log.db"
+    parts = batches(values, 37)
+    for start, stop in ((0, 40), (40, 90), (90, len(parts))):  # the log closed and reopened twice
+        with InferenceLog(path) as log:
+            futures = [log.submit_predictions(batch) for batch in parts[start:stop]]  # grouped commits
+            for future in futures:
+                future.result()
+    expected = expected_events(values)
+    assert logged_events(path, "predictions") == expected
+    assert all(expected.values())  # each detector did see the shift
+    with sqlite3.connect(path) as connection:
+        counts = dict(connection.execute("SELECT detector, n_values FROM stream_state WHERE signal = 'predictions'"))
+    assert counts == {name: len(values) for name in DETECTORS}
+
+
+def test_errors_stream_is_the_first_label_of_each_logged_prediction(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    predictions = rng.normal(5, 1, 3_000)
+    labels = predictions + np.concatenate([rng.normal(0, 0.3, 1_500), rng.normal(0, 1.5, 1_500)])
+    path = tmp_path / "log.db"
+    updates: list = []
+    with InferenceLog(path, on_streams=updates.extend) as log:
+        parts = batches(predictions, 100)
+        for batch in parts:
+            log.submit_predictions(batch).result()
+        ids = [row_id for batch in parts for row_id in batch.ids]
+        items = list(zip(ids, labels.tolist()))
+        log.submit_feedback(items[:1000] + [("no-such-id", 1.0)]).result()  # an orphan is not streamed
+        log.submit_feedback(items[500:1000]).result()  # the same labels again: not streamed twice
+        log.submit_feedback([(ids[0], 99.0)], overwrite=True).result()  # a replaced label: not streamed
+        for start in range(1000, 3000, 250):
+            log.submit_feedback(items[start:start + 250]).result()
+    errors = np.abs(predictions - labels)
+    assert logged_events(path, "errors") == expected_events(errors)
+    fed = sum(u.values for u in updates if u.signal == "errors" and u.detector == "adwin")
+    assert fed == 3_000
+    assert any(u.detections for u in updates if u.signal == "errors")
+
+
+def test_a_classifier_errors_are_zero_or_one() -> None:
+    assert [error_of(p, y) for p, y in (("cat", "cat"), ("cat", "dog"), (1, 1.0), (True, False), (2.5, 4))] == \
+        [0.0, 1.0, 0.0, 1.0, 1.5]
+
+
+def test_a_failed_group_leaves_the_detectors_as_committed(tmp_path: Path) -> None:
+    """A batch refused in a group (its ids are in the log) is written again alone and fails; the detectors are read
+    back from the database, so its values never reach them."""
+    values = shifted(3, 4_000)
+    path = tmp_path / "log.db"
+    parts = batches(values, 50)
+    with InferenceLog(path) as log:
+        log.submit_predictions(parts[0]).result()
+        futures = []
+        for batch in parts[1:]:
+            futures.append(log.submit_predictions(batch))
+            futures.append(log.submit_predictions(parts[0]))  # its ids are taken: refused
+        outcomes = [future.exception() for future in futures]
+    assert all(isinstance(outcome, IdsInLog) for outcome in outcomes[1::2])
+    assert outcomes[0::2] == [None] * (len(parts) - 1)
+    assert logged_events(path, "predictions") == expected_events(values)
+
+
+def test_a_killed_writer_loses_no_committed_state(tmp_path: Path) -> None:
+    values = shifted(4, 4_000)
+    path = tmp_path / "log.db"
+    parts = batches(values, 40)
+    with InferenceLog(path) as log:
+        acknowledged = 0
+        for index, batch in enumerate(parts):
+            if index == 50:
+                os.kill(log._process.pid, signal.SIGKILL)  # noqa: SLF001 - the writer process dies mid-stream
+                while log.state == "ok":
+                    time.sleep(0.01)
+                while log.state != "ok":
+                    time.sleep(0.05)
+            try:
+                log.submit_predictions(batch).result()
+                acknowledged += len(batch)
+            except Exception:  # noqa: BLE001 - written while the writer restarts: refused, not acknowledged
+                continue
+    with sqlite3.connect(path) as connection:
+        logged = connection.execute("SELECT prediction FROM predictions ORDER BY seq").fetchall()
+        states = connection.execute("SELECT detector, state, n_values FROM stream_state "
+                                    "WHERE signal = 'predictions'").fetchall()
+    assert acknowledged == len(logged)
+    stream = np.array([row[0] for row in logged])
+    assert logged_events(path, "predictions") == expected_events(stream)
+    for name, state, n_values in states:
+        direct = DETECTORS[name]()
+        direct.update_many(stream)
+        assert n_values == len(stream) and json.loads(state) == json.loads(json.dumps(direct.state()))
+
+
+def test_no_stream_tables_without_detectors(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    with InferenceLog(path, streams=False) as log:
+        log.submit_predictions(batches(np.arange(10.0), 10)[0]).result()
+    assert read_stream_events(path).empty
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_each_model_version_has_its_own_streams(tmp_path: Path, version: str) -> None:
+    path = tmp_path / "log.db"
+    values = shifted(5, 2_000)
+    with InferenceLog(path) as log:
+        for batch in batches(values, 100, version="1") + batches(values + 10, 100, version="2"):
+            log.submit_predictions(batch).result()
+    assert logged_events(path, "predictions", version) == expected_events(values + (10 if version == "2" else 0))
