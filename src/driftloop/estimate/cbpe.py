@@ -9,7 +9,8 @@ Fitted once on the reference (labels, the model's class scores and its predicted
    calibration refitted without each chunk estimates samples of that chunk, whose labels give the realised metric.
 
 Per window, one pass over its scores: calibrated probabilities, the expected confusion matrix and expected AUC
-(:mod:`driftloop.estimate.confusion`), and for each metric the band at the window's size. Scores that are NaN or
+(:mod:`driftloop.estimate.confusion`; two classes: the compiled :mod:`driftloop.estimate.binary`, one pass and one
+sort), and for each metric the band at the window's size. Scores that are NaN or
 outside [0, 1] are a data-quality problem (:class:`ModelOutputError`), never clipped.
 
 The method is NannyML's CBPE [1]_, which rests on the paper [2]_: under calibrated scores and no concept shift
@@ -50,6 +51,7 @@ from numpy.typing import NDArray
 
 from driftloop.errors import DriftloopError, NotFittedError, invalid_parameter
 from driftloop.estimate.bands import bounded, measure_errors
+from driftloop.estimate.binary import binary_metrics
 from driftloop.estimate.calibration import (
     CalibrationCheck,
     Knots,
@@ -88,6 +90,8 @@ def check_scores(scores: Any, n_classes: int, owner: str) -> NDArray[np.float64]
     if matrix.ndim != 2 or matrix.shape[1] != n_classes:
         raise ModelOutputError(f"The class scores of {owner} must be a matrix of {n_classes} column(s), one per class; got "
                           f"shape {matrix.shape}.")
+    if matrix.size == 0 or (matrix.min() >= 0.0 and matrix.max() <= 1.0):  # NaN fails both comparisons
+        return matrix
     missing = np.isnan(matrix)
     outside = ~missing & ((matrix < 0.0) | (matrix > 1.0))
     if missing.any() or outside.any():
@@ -206,10 +210,14 @@ class ConfidenceEstimator:
         if not hasattr(self, "bands_"):
             raise NotFittedError("This ConfidenceEstimator is not fitted yet; call fit(scores, labels) first.")
         raw = check_scores(scores, self.n_classes_, "the window")
-        called = _predicted(predicted, raw, "ConfidenceEstimator.estimate")
+        called = None if predicted is None and self.n_classes_ == 2 else _predicted(
+            predicted, raw, "ConfidenceEstimator.estimate")
         if len(raw) == 0:
             return {m: Estimate(float("nan"), float("nan"), float("nan")) for m in self.metrics}
-        values = confusion_metrics(apply_knots(self.knots_, raw), called, raw)
+        if self.n_classes_ == 2:
+            values = binary_metrics(raw, called, None if self.knots_ is None else self.knots_[0])
+        else:
+            values = confusion_metrics(apply_knots(self.knots_, raw), called, raw)
         result = {}
         for metric in self.metrics:
             value = values[metric]
