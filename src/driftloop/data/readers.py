@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from driftloop.data.dataset import open_dataset
 from driftloop.data.inference_log import is_inference_log, read_inference_log
 from driftloop.errors import DriftloopError
 
@@ -24,9 +26,20 @@ def _csv_separator(path: Path) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+def _parquet(source: Path, columns: Sequence[str] | None) -> pd.DataFrame:
+    """A Parquet file or folder, only the ``columns`` it has (all without ``columns``)."""
+    if columns is None:
+        return pd.read_parquet(source)
+    present = set(open_dataset(source).schema.names)
+    return pd.read_parquet(source, columns=[c for c in dict.fromkeys(columns) if c in present])
+
+
+def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read ``path`` into a DataFrame: ``.csv`` (``,`` or ``;``), ``.parquet`` or a folder of Parquet files
-    (hive partitions such as ``date=2024-01-01/`` become columns), or a driftloop inference log (SQLite)."""
+    (hive partitions such as ``date=2024-01-01/`` become columns), or a driftloop inference log (SQLite).
+
+    ``columns`` limits a Parquet read to those of the columns the data has (the others are not read at all);
+    other formats are read whole."""
     source = Path(path)
     if not source.exists():
         raise DriftloopError(f"The data path {str(path)!r} does not exist.")
@@ -34,12 +47,12 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if source.is_dir():
             if not any(source.rglob("*.parquet")):
                 raise DriftloopError(f"The data folder {str(path)!r} holds no .parquet files.")
-            return pd.read_parquet(source)
+            return _parquet(source, columns)
         if is_inference_log(source):
             return read_inference_log(source)
         suffix = source.suffix.lower()
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(source)
+            return _parquet(source, columns)
         if suffix in (".csv", ".txt", ".gz"):
             return pd.read_csv(source, sep=_csv_separator(source) if suffix != ".gz" else ",",
                                keep_default_na=False, na_values=list(CSV_MISSING))

@@ -60,6 +60,7 @@ class MonitorInputs:
     estimator: FittedEstimator | None = None  # performance without labels, fitted with the profile
     top_distributions: int = 6
     multivariate: MultivariateDrift | None = None  # detectors over all features at once, fitted with the profile
+    unread_columns: Sequence[str] = ()  # the data's columns a window-by-window read left out (quality counts them)
 
     @cached_property
     def reference_ranges(self) -> dict[str, tuple[float, float]]:
@@ -162,7 +163,7 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     text_numbers = read_text_numbers(frame, [c for c in numeric if c in inputs.features])
     quality, quality_reasons = quality_metrics(
         frame, inputs.features, numeric, inputs.reference_ranges, inputs.reference_categories,
-        [*inputs.ignored_columns, PREDICTION, LABEL, NAIVE], text_numbers
+        [*inputs.ignored_columns, PREDICTION, LABEL, NAIVE], text_numbers, inputs.unread_columns
     )
     result.metrics.update(quality)
     result.reasons.extend(quality_reasons)

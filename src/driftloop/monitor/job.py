@@ -4,8 +4,8 @@ alert once per window."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +14,11 @@ from mlflow import MlflowClient
 
 from driftloop.data.coercion import is_text_column, numbers_from_text
 from driftloop.data.identity import rows_digest
+from driftloop.data.dataset import WindowSpec, is_parquet_source, open_dataset
 from driftloop.data.readers import read_table
-from driftloop.data.windows import Window, parse_timestamps, parse_window_length, row_windows, time_windows
+from driftloop.data.windows import Window, parse_timestamps, parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
+from driftloop.monitor.cutting import Cut, cut_dataset, cut_frame, timestamp_column
 from driftloop.monitor.alerts import alert_payload, evaluate, load_rules, send_webhook
 from driftloop.monitor.engine import LABEL, NAIVE, PREDICTION, MonitorInputs, assess_windows
 from driftloop.monitor.estimation import FittedEstimator, fit_estimator
@@ -48,7 +50,7 @@ from driftloop.tracking.monitoring import (
     writing_pass,
 )
 from driftloop.tracking.estimators import load_model_estimator, log_estimator
-from driftloop.tracking.model_page import log_window_inputs
+from driftloop.tracking.model_page import log_window_inputs, window_dataset
 from driftloop.tracking.models import resolve_model
 from driftloop.tracking.multivariate import load_model_multivariate, log_multivariate
 from driftloop.tracking.profiles import (
@@ -148,8 +150,8 @@ def fit_model_profile(
     fewer than two inputs."""
     model = resolve_model(client, model_spec)
     pyfunc_model = load_model(client, model)
-    frame = read_table(data_path)
     features = model_features(pyfunc_model)
+    frame = read_table(data_path, columns=[*features, *([target] if target else [])])
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise DriftloopError(f"The reference data lacks column(s) the model expects: {', '.join(missing)}.")
@@ -265,9 +267,7 @@ def _attach_labels(frame: pd.DataFrame, options: MonitorOptions, notes: list[str
 
 
 def _timestamp_column(frame: pd.DataFrame, options: MonitorOptions) -> str | None:
-    if options.timestamp_column is None and "timestamp" in frame.columns:
-        return "timestamp"  # the inference log's own column
-    return options.timestamp_column
+    return timestamp_column(list(frame.columns), options.timestamp_column)
 
 
 def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.DataFrame:
@@ -295,69 +295,36 @@ def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.
     return frame.assign(**{column: stamps, NAIVE: seasonal_naive(stamps, frame[LABEL], lag, series)})
 
 
-@dataclass(frozen=True)
-class Cut:
-    """This pass's windows, each with ``index`` = its ordinal since the epoch (time windows) or in the data (count
-    windows); how they were cut; the watermark (latest time stamp, or row count without time stamps)."""
-
-    windows: list[Window]
-    complete: list[bool]
-    definition: str
-    length: pd.Timedelta | None  # time windows
-    by_rows: bool  # count windows without time stamps: ends are row offsets
-    watermark: pd.Timestamp | None
-
-
-def _cut_windows(frame: pd.DataFrame, options: MonitorOptions) -> Cut:
-    timestamp_column = options.timestamp_column
-    if timestamp_column is None and options.rows is None:
-        timestamp_column = _timestamp_column(frame, options)
-    if options.rows is not None:
-        stamps = parse_timestamps(frame, timestamp_column) if timestamp_column else None
-        windows = list(row_windows(frame, options.rows, stamps))
-        watermark = (stamps.max() if stamps is not None else pd.Timestamp(len(frame), tz="UTC")) if len(frame) else None
-        order = f"time order of {timestamp_column!r}" if stamps is not None else "file order"
-        return Cut(windows, [len(w.frame) == options.rows for w in windows],
-                   f"by count, {options.rows} rows in {order}", None, stamps is None, watermark)
-    if timestamp_column is None:
-        raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time, or --rows N.")
-    stamps = parse_timestamps(frame, timestamp_column)
-    length = parse_window_length(options.window or "1d")
-    windows = [Window(w.start.value // length.value, w.start, w.end, w.frame)
-               for w in time_windows(frame, stamps, length)]
-    watermark = stamps.max() if len(frame) else None
-    return Cut(windows, [watermark >= w.end for w in windows], f"by time, {length} of {timestamp_column!r}", length,
-               False, watermark)
-
-
 def _identity(cut: Cut, features: Sequence[str]) -> DataIdentity | None:
     """The data's identity for count windows (None for time windows, whose steps are times): the digest of the
     first rows in the order the windows were cut (:mod:`driftloop.data.identity`)."""
     if cut.length is not None or not cut.windows:
         return None
-    first = cut.windows[0].frame  # a recorded digest covers at most one window's rows
-    return DataIdentity(len(first), lambda rows: rows_digest(first, features, rows) if rows <= len(first) else None)
+    first = cut.windows[0]  # a recorded digest covers at most one window's rows, read when a run asks for it
+
+    def digest(rows: int) -> str | None:
+        return rows_digest(next(cut.read([first])).frame, features, rows) if rows <= first.rows else None
+
+    return DataIdentity(first.rows, digest)
 
 
-def _steps(cut: Cut, run: MonitoringRun, notes: list[str]) -> tuple[list[Window], list[bool]]:
+def _steps(cut: Cut, run: MonitoringRun, notes: list[str]) -> tuple[list[WindowSpec], list[bool]]:
     """The windows numbered by their step in ``run`` (time windows: windows since the run's origin)."""
     if cut.length is None or run.origin is None:
         return cut.windows, cut.complete
     origin = run.origin.value // cut.length.value
-    kept = [(Window(w.index - origin, w.start, w.end, w.frame), complete)
+    kept = [(replace(w, index=w.index - origin), complete)
             for w, complete in zip(cut.windows, cut.complete, strict=True) if w.index >= origin]
     before = len(cut.windows) - len(kept)
     if before:
-        rows = sum(len(w.frame) for w in cut.windows[:before])
+        rows = sum(w.rows for w in cut.windows[:before])
         notes.append(f"{before} window(s) ({rows} rows) start before the run's first window "
                      f"({run.origin.isoformat()}): not monitored in this run; monitor them into another --experiment")
     return [w for w, _ in kept], [c for _, c in kept]
 
 
-def _facts(windows: Sequence[Window], complete: Sequence[bool]) -> list[WindowFacts]:
-    return [WindowFacts(w.index, w.end, c, len(w.frame),
-                        int(w.frame[LABEL].notna().sum()) if LABEL in w.frame.columns else None)
-            for w, c in zip(windows, complete, strict=True)]
+def _facts(windows: Sequence[WindowSpec], complete: Sequence[bool]) -> list[WindowFacts]:
+    return [WindowFacts(w.index, w.end, c, w.rows, w.labelled) for w, c in zip(windows, complete, strict=True)]
 
 
 def _note_late_data(facts: Sequence[WindowFacts], closed: dict[int, WindowResult], notes: list[str]) -> None:
@@ -373,6 +340,25 @@ def _revision_note(revisions: Sequence[VerdictChange]) -> str:
     shown = ", ".join(f"#{c.window.index} {c.previous} -> {c.window.verdict}" for c in revisions[:8])
     more = f" and {len(revisions) - 8} more" if len(revisions) > 8 else ""
     return f"verdict revised for {len(revisions)} window(s) as rows or labels arrived: {shown}{more}"
+
+
+def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes: list[str]) -> Cut:
+    """The windows of ``data_path``: a Parquet file or folder is read window by window (only the columns the
+    monitor uses, :func:`~driftloop.monitor.cutting.cut_dataset`) unless labels are joined from a file or a naive
+    benchmark is computed (both need every row at once) or its windows are not row ranges nor filterable by time;
+    other data is read whole."""
+    if is_parquet_source(data_path) and options.labels_path is None and options.naive_lag is None:
+        cut = cut_dataset(open_dataset(data_path), features, time_column=options.timestamp_column,
+                          window=options.window, rows=options.rows, target=options.target, notes=notes)
+        if cut is not None:
+            return cut
+        notes.append("the rows are not stored in time order and the time column cannot filter them: read whole")
+    data = read_table(data_path)
+    if len(data) == 0:
+        raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(map(str, data.columns))}): "
+                          "nothing to monitor.")
+    frame = _attach_naive_forecasts(_attach_labels(data, options, notes), options)
+    return cut_frame(frame, options.timestamp_column, options.window, options.rows)
 
 
 def run_monitor(
@@ -392,12 +378,7 @@ def run_monitor(
     pyfunc_model = load_model(client, model)
     features = model_features(pyfunc_model, profile)
     notes: list[str] = []
-    data = read_table(data_path)
-    if len(data) == 0:
-        raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(map(str, data.columns))}): "
-                          "nothing to monitor.")
-    frame = _attach_naive_forecasts(_attach_labels(data, options, notes), options)
-    cut = _cut_windows(frame, options)
+    cut = _cut(data_path, options, features, notes)
     delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)
     first_start = cut.windows[0].start if cut.windows and cut.length is not None else None
     run = monitoring_run(client, options.experiment, model, cut.definition, first_start, _identity(cut, features))
@@ -422,6 +403,7 @@ def run_monitor(
         multivariate=load_model_multivariate(client, model),
         ignored_columns=[c for c in (options.timestamp_column, options.id_column, "id", "timestamp",
                                      "model_name", "model_version", "label_timestamp") if c],
+        unread_columns=cut.unread_columns,
     )
     done = 0
 
@@ -431,7 +413,15 @@ def run_monitor(
         if progress is not None:
             progress(done, len(todo))
 
-    assessed = assess_windows(inputs, todo, rules=rules, training_metrics=training,
+    source, name = str(Path(data_path).resolve()), Path(data_path).name
+    datasets = {}  # each window as an MLflow dataset (digest of its rows), made while its rows are at hand
+
+    def read_windows() -> Iterator[Window]:
+        for window in cut.read(todo):
+            datasets[window.index] = window_dataset(window.frame, source=source, name=f"window {window.index} of {name}")
+            yield window
+
+    assessed = assess_windows(inputs, read_windows(), rules=rules, training_metrics=training,
                               history=sorted(state.closed.values(), key=lambda w: w.index), progress=step)
     with monitor_lock(client, model), writing_pass(client, run.run_id):
         state = read_state(client, run.run_id)  # again, under the lock: another pass may have written meanwhile
@@ -450,8 +440,7 @@ def run_monitor(
         closing = sorted({*closing, *(w.index for w in resumed)})
         to_close = [w for w in ordered if w.index in closing]
         still_open = [w for w in ordered if w.index not in closing]
-        links = log_window_inputs(client, run.run_id, model.model_id, [w.index for w in to_close],
-                                  {w.index: w.frame for w in windows}, data_path)
+        links = log_window_inputs(client, run.run_id, model.model_id, [w.index for w in to_close], datasets)
         points = log_closed_windows(client, run.run_id, to_close, stored=stored, unresolved=state.interrupted,
                                     links=links)
         points += replace_open_windows(client, run, still_open, state.provisional_run_ids)

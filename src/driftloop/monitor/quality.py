@@ -25,6 +25,7 @@ def quality_metrics(
     reference_categories: dict[str, set[object]],
     ignored_columns: Sequence[str] = (),
     text_numbers: Mapping[str, TextNumbers] | None = None,
+    unread_columns: Sequence[str] = (),
 ) -> tuple[dict[str, float], list[str]]:
     """Quality metrics of ``window`` (keys as in :mod:`driftloop.monitor.results`) and reasons for problems.
 
@@ -36,13 +37,14 @@ def quality_metrics(
     - ``unseen``: categorical values absent from the reference's table.
 
     ``text_numbers`` are the numeric columns already read from text (:func:`read_text_numbers`); other numeric
-    columns that arrive as text are read here.
+    columns that arrive as text are read here. ``unread_columns`` are columns of the data that were not read into
+    ``window`` (a dataset read window by window reads only the columns the monitor uses): they count as extra.
     """
     metrics: dict[str, float] = {}
     reasons: list[str] = []
     rows = len(window)
     missing_columns = [c for c in expected_columns if c not in window.columns]
-    extra = [c for c in window.columns if c not in expected_columns and c not in ignored_columns]
+    extra = [c for c in [*window.columns, *unread_columns] if c not in expected_columns and c not in ignored_columns]
     metrics["quality/missing_columns"] = float(len(missing_columns))
     metrics["quality/extra_columns"] = float(len(extra))
     if missing_columns:

@@ -1,0 +1,139 @@
+"""Benchmark of a monitoring pass over a Parquet dataset larger than memory, read window by window (issue 17).
+
+Target: 100M rows x 25 columns in 100 daily windows in <= 90 s beyond reading, peak RSS <= 3 GB, on a 2-core
+machine (``--full``); the default is a small run (2M rows) that shows the same figures per row in a minute.
+
+Set-up (not timed): seeded synthetic data of ``bench/drift.py`` (20 numeric, 5 categorical columns) with the served
+``prediction`` and a ``label``, written as one Parquet file per day (rows in time order, as an inference log
+exported by date is); a scikit-learn model registered as ``bench-model@champion`` with its reference profile
+(200,000 rows), as in ``bench/monitor.py``.
+
+Measured in the same run:
+
+* read: one Arrow dataset scan of the columns the monitor reads (the 25 inputs, prediction, label, time stamp),
+  batch by batch, in this process;
+* driftloop: ``run_monitor`` end to end in a child process (scan of the time and label columns, each window read,
+  drift + quality + performance, verdicts, ``log_batch`` into MLflow on SQLite, report), its wall time and its
+  peak resident set size (``getrusage(RUSAGE_CHILDREN).ru_maxrss``).
+
+    python bench/scale.py                  # 2M rows, 100 windows
+    python bench/scale.py --full           # 100M rows x 25 columns (about 22 GB of Parquet in --folder)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+from drift import machine, make_table  # noqa: E402
+from monitor import register_model  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from driftloop.data.dataset import open_dataset  # noqa: E402
+from driftloop.tracking import connect  # noqa: E402
+
+START = pd.Timestamp("2024-01-01", tz="UTC")
+MONITOR = """
+import sys, time
+from driftloop.monitor.job import MonitorOptions, run_monitor
+from driftloop.tracking import connect
+client = connect(sys.argv[1])
+options = MonitorOptions(timestamp_column="ts", window="1d", target="label", experiment=sys.argv[3])
+start = time.perf_counter()
+outcome = run_monitor(client, "bench-model@champion", sys.argv[2], options)
+print(time.perf_counter() - start, len(outcome.new_windows), outcome.metric_points)
+"""
+
+
+def write_dataset(folder: Path, rows: int, windows: int, model) -> None:
+    """One Parquet file per day, rows in time order; generated a day at a time (bounded memory)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    per_day = rows // windows
+    for day in range(windows):
+        count = per_day + (1 if day < rows % windows else 0)
+        frame = make_table(count, seed=10 + day, drift=day >= windows // 2).to_pandas()
+        frame["prediction"] = model.predict(frame)
+        frame["label"] = frame["prediction"] + np.random.default_rng(day).normal(0, 1, count)
+        offsets = np.sort(np.random.default_rng(1000 + day).uniform(0, 86_400, count))
+        frame.insert(0, "ts", START + pd.Timedelta(days=day) + pd.to_timedelta(offsets, unit="s"))
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"day-{day:05d}.parquet",
+                       row_group_size=262_144)
+
+
+def scan_seconds(folder: Path) -> float:
+    """One pass over the needed columns, batch by batch (what the monitor's reading costs at least)."""
+    data = open_dataset(folder)
+    start = time.perf_counter()
+    for _ in data.to_batches(columns=data.schema.names, fragment_readahead=1, batch_readahead=4):
+        pass
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--windows", type=int, default=100)
+    parser.add_argument("--full", action="store_true", help="100M rows (overrides --rows)")
+    parser.add_argument("--folder", type=Path, default=None, help="where to write the data (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the data and the store")
+    args = parser.parse_args(argv)
+    rows = 100_000_000 if args.full else args.rows
+    console = Console()
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="driftloop-bench-scale-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chdir(folder)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = connect(uri)
+    start = time.perf_counter()
+    model = register_model(client, make_table(200_000, seed=1, drift=False).to_pandas())
+    data = folder / "production"
+    if not data.exists():
+        write_dataset(data, rows, args.windows, model)
+    console.print(f"set-up in {folder}: {rows:,} rows in {args.windows} daily files "
+                  f"({sum(f.stat().st_size for f in data.iterdir()) / 1e9:.1f} GB), "
+                  f"{time.perf_counter() - start:.0f} s")
+
+    read = scan_seconds(data)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    child = subprocess.run([sys.executable, "-c", MONITOR, uri, str(data), "bench-scale"], capture_output=True,
+                           text=True, check=False, env=env)
+    if child.returncode != 0:
+        raise SystemExit(child.stderr[-3000:])
+    total, windows, points = child.stdout.split()[-3:]
+    total = float(total)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kilobytes on Linux
+
+    table = Table(title=f"monitoring {rows:,} rows x 25 columns in {windows} daily windows, Parquet read window "
+                        "by window")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("read: one scan of the needed columns (Arrow dataset)", f"{read:.1f} s")
+    table.add_row("driftloop run_monitor, end to end (child process)", f"{total:.1f} s")
+    table.add_row("[bold]driftloop beyond reading[/]", f"[bold]{total - read:.1f} s[/]")
+    table.add_row("  per million rows", f"{(total - read) / rows * 1e6:.2f} s")
+    table.add_row("  projected to 100M rows", f"{(total - read) / rows * 1e8:.0f} s (target <= 90 s)")
+    table.add_row("[bold]peak RSS of the monitor[/] (target <= 3 GB)", f"[bold]{peak / 1e9:.2f} GB[/]")
+    table.add_row("metric points written with log_batch", points)
+    console.print(table)
+    console.print(machine())
+    if not args.keep and args.folder is None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
