@@ -418,7 +418,8 @@ def run_monitor(
 
     def read_windows() -> Iterator[Window]:
         for window in cut.read(todo):
-            datasets[window.index] = window_dataset(window.frame, source=source, name=f"window {window.index} of {name}")
+            label = f"window {window.index} of {name}"
+            datasets[window.index] = window_dataset(window.frame, source=source, name=label)
             yield window
 
     assessed = assess_windows(inputs, read_windows(), rules=rules, training_metrics=training,

@@ -84,9 +84,9 @@ def rows_digest(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-#: Rows of a window from which MLflow infers the column types of its dataset schema (MLflow's inference walks every
-#: value of a text column in Python: 5 s per window of 50,000 rows x 27 columns, 0.02 s on 100 rows); whether a column is required
-#: (has no missing value) is still decided on every row, vectorised.
+#: Rows of a window from which MLflow infers the column types of its dataset schema. MLflow's inference walks every
+#: value of a text column in Python (5 s per window of 50,000 rows x 27 columns; 0.02 s on 100 rows); whether a
+#: column is required (has no missing value) is still decided on every row, vectorised.
 SCHEMA_ROWS = 100
 
 
