@@ -347,7 +347,8 @@ def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes
     monitor uses, :func:`~driftloop.monitor.cutting.cut_dataset`) unless labels are joined from a file or a naive
     benchmark is computed (both need every row at once) or its windows are not row ranges nor filterable by time;
     other data is read whole."""
-    if is_parquet_source(data_path) and options.labels_path is None and options.naive_lag is None:
+    whole_data = options.labels_path is not None or options.naive_lag is not None or bool(options.naive_series)
+    if is_parquet_source(data_path) and not whole_data:
         cut = cut_dataset(open_dataset(data_path), features, time_column=options.timestamp_column,
                           window=options.window, rows=options.rows, target=options.target, notes=notes)
         if cut is not None:
