@@ -185,3 +185,44 @@ def test_a_validated_challenger_serves_refitted_on_its_holdout_too(bike, short):
     assert served[False].model.predict(holdout[features]) == pytest.approx(without)
     assert len(served[True].training_rows) == len(everything)
     assert served[True].training_metrics == served[False].training_metrics  # the validation's holdout figures
+
+
+def test_the_champion_is_never_validated_on_rows_it_trained_on():
+    """Daily rows: the holdout is the last 24 rows (a week holds 7), so a week after a promotion 17 of them trained
+    the refitted champion. Judged on them it would look better than it is; the replay validates only on rows the
+    champion has not seen, and keeps it when fewer than the holdout's minimum are left."""
+    from driftloop.simulate.data import trump_approval
+    from driftloop.simulate.replay import PolicyResult, _retrain, first_champion
+
+    stream = trump_approval()
+    # not-worse with an unreachable margin: every challenger that can be validated is promoted
+    settings = SimulationSettings(train_days=365, promotion_rule="not-worse", validation_margin=1e9)
+    week = pd.Timedelta(days=7)
+    champion = first_champion(stream, settings)
+    result = PolicyResult("schedule:1")
+    champion = _retrain(stream, settings, champion, stream.train_end + week, 0, result, "test")
+    assert result.promotions == 1 and "on 24 holdout rows" in result.events[-1], result.events
+    assert champion.trained_through == stream.train_end - pd.Timedelta(days=1)
+    kept = _retrain(stream, settings, champion, stream.train_end + 2 * week, 1, result, "test")
+    assert kept is champion and result.rejected == 1
+    assert "(17 of the 24 holdout rows trained the champion)" in result.events[-1], result.events
+    _retrain(stream, settings, champion, stream.train_end + 5 * week, 4, result, "test")
+    assert result.promotions == 2 and "on 24 holdout rows" in result.events[-1], result.events
+
+
+def test_policies_share_their_retrains_models_and_replay_the_same_in_a_pool(bike, short):
+    """A retrain after window p fits the same models under every policy: each is fitted once, and fitting them in a
+    process pool while the policies replay in threads gives the same results as fitting them in process."""
+    from driftloop.simulate.fits import ModelFits
+    from driftloop.simulate.replay import first_champion, simulate_policy
+
+    settings = replace(short, promotion_rule="not-worse", until=pd.Timestamp("2011-05-06", tz="UTC"))  # 5 windows
+    fits = ModelFits(bike)
+    initial = first_champion(bike, settings)
+    alone = {policy: simulate_policy(bike, policy, settings, initial=initial, fits=fits)
+             for policy in ("schedule:1", "schedule:2")}
+    challengers = {key for key in fits._fits if key[0] == "challenger"}
+    assert len(challengers) == alone["schedule:1"].retrains == window_count(bike, settings)  # schedule:2 fitted none
+    pooled = simulate(bike, ["schedule:1", "schedule:2"], settings, workers=2)
+    assert [result.summary() for result in pooled] == [alone[p].summary() for p in ("schedule:1", "schedule:2")]
+    assert [result.events for result in pooled] == [alone[p].events for p in ("schedule:1", "schedule:2")]

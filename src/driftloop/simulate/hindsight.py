@@ -33,6 +33,7 @@ import pandas as pd
 from driftloop.errors import DriftloopError
 from driftloop.retrain.validation import row_losses
 from driftloop.simulate import scoring
+from driftloop.simulate.fits import fit_model
 from driftloop.simulate.replay import (Dataset, SimulationSettings, challenger_rows, first_champion,
                                        production_windows)
 
@@ -122,9 +123,7 @@ def replay_costs(dataset: Dataset, settings: SimulationSettings | None = None, *
             models.append(None)
             continue
         rows = pd.concat([fit_rows, holdout]) if settings.refit else fit_rows  # what a promotion would serve
-        model = dataset.make_model()
-        model.fit(rows[features], rows[dataset.target])  # type: ignore[attr-defined]
-        models.append(model)
+        models.append(fit_model(dataset, rows.index, profile=False)[0])
     loss = "mae" if dataset.task == "regression" else "log_loss"
     for first, model in enumerate(models):
         if model is None:  # never chosen

@@ -25,8 +25,9 @@ Classifiers: a dataset whose ``task`` is ``classification`` holds class codes; i
 log loss and ROC AUC, and its naive benchmark is the persistence forecast (the previous row's label) unless a
 season is given (:mod:`driftloop.simulate.scoring`).
 
-The models are fitted in process and kept in memory; :func:`simulate` replays the policies in parallel processes,
-one per core. With a tracking store, :func:`log_simulation` records one run
+The models are kept in memory. A retrain's models are the same whatever the policy, so :func:`simulate` fits each
+once and shares it between the policies (:mod:`driftloop.simulate.fits`), in a pool of processes, one per core,
+while the policies are replayed in threads. With a tracking store, :func:`log_simulation` records one run
 per policy in the experiment ``simulation``: the per-window metrics (step = window index) and the summary; with a
 :class:`~driftloop.simulate.registry.ReplayRegistry` per policy (``driftloop simulate --register``), every model is
 also registered in MLflow and promoted or rejected there as the retrain job does (about 1 s per model, so off by
@@ -68,6 +69,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -79,9 +81,9 @@ from driftloop.monitor.alerts import AlertRule, evaluate, load_rules
 from driftloop.monitor.engine import MonitorInputs, assess_window
 from driftloop.monitor.performance import seasonal_naive
 from driftloop.monitor.results import WindowResult
-from driftloop.profile import ReferenceProfile
 from driftloop.retrain.policies import RetrainConfig, decide
 from driftloop.simulate import scoring
+from driftloop.simulate.fits import ModelFits, Served, fit_model, fit_pool, served
 from driftloop.simulate.registry import ReplayRegistry
 from driftloop.simulate.scoring import TASKS
 
@@ -247,24 +249,11 @@ class _Champion:
     training_metrics: dict[str, float]
     since: int  # position in the history of the first window it served
     training_rows: pd.DataFrame  # the features it was fitted on
+    trained_through: pd.Timestamp  # the time of its freshest training row: later rows are unseen
 
 
-def _fit(dataset: Dataset, rows: pd.DataFrame, since: int, holdout: pd.DataFrame | None = None,
-         training_metrics: dict[str, float] | None = None) -> _Champion:
-    """Fit a fresh model on ``rows``; its training metrics are its figures on ``holdout`` or, for a refit on
-    everything, the ``training_metrics`` measured on the holdout by the model it refits."""
-    features = list(dataset.features)
-    model = dataset.make_model()
-    model.fit(rows[features], rows[dataset.target])  # type: ignore[attr-defined]
-    if training_metrics is None:
-        if holdout is None:
-            raise DriftloopError("_fit needs a holdout or the training metrics of the model it refits.")
-        training_metrics = scoring.holdout_metrics(dataset.task, holdout[dataset.target].to_numpy(),
-                                                   _predict(dataset, model, holdout))
-    reference = rows[features].assign(prediction=model.predict(rows[features]))  # type: ignore[attr-defined]
-    inputs = MonitorInputs(ReferenceProfile().fit(reference), features, model.predict,  # type: ignore[attr-defined]
-                           ignored_columns=[dataset.timestamp, dataset.target])
-    return _Champion(model, inputs, dict(training_metrics), since, rows[features])
+def _champion(served: Served, training_metrics: Mapping[str, float], since: int) -> _Champion:
+    return _Champion(served.model, served.inputs, dict(training_metrics), since, served.rows, served.trained_through)
 
 
 def _predict(dataset: Dataset, model: object, rows: pd.DataFrame) -> np.ndarray:
@@ -281,7 +270,11 @@ def first_champion(dataset: Dataset, settings: SimulationSettings) -> _Champion:
             f"The training period (before {dataset.train_end:%Y-%m-%d}) has {len(fit_rows)} training and "
             f"{len(holdout)} holdout rows; the simulation needs at least {settings.min_holdout_rows} of each."
         )
-    return _fit(dataset, fit_rows, since=0, holdout=holdout)
+    model, profile = fit_model(dataset, fit_rows.index, profile=True)
+    assert profile is not None
+    metrics = scoring.holdout_metrics(dataset.task, holdout[dataset.target].to_numpy(),
+                                      _predict(dataset, model, holdout))
+    return _champion(served(dataset, fit_rows.index, model, profile), metrics, since=0)
 
 
 def production_windows(dataset: Dataset, settings: SimulationSettings) -> list[Window]:
@@ -300,10 +293,12 @@ def production_windows(dataset: Dataset, settings: SimulationSettings) -> list[W
 def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings | None = None, *,
                     rules: Sequence[AlertRule] | None = None, initial: _Champion | None = None,
                     progress: Callable[[int], None] | None = None,
-                    registry: ReplayRegistry | None = None) -> PolicyResult:
+                    registry: ReplayRegistry | None = None, fits: ModelFits | None = None) -> PolicyResult:
     """Replay the production stream under one policy; see the module docstring. With ``registry``, every model is
-    also registered, promoted or rejected in MLflow (:mod:`driftloop.simulate.registry`)."""
+    also registered, promoted or rejected in MLflow (:mod:`driftloop.simulate.registry`); ``fits`` shares the
+    retrains' models with other policies' replays (:mod:`driftloop.simulate.fits`)."""
     settings = settings or SimulationSettings()
+    fits = fits or ModelFits(dataset)
     config = policy_config(policy, seasonal=dataset.has_naive, task=dataset.task)
     rules = default_rules(dataset.task) if rules is None else rules
     frame, features, target, ts_col = dataset.frame, list(dataset.features), dataset.target, dataset.timestamp
@@ -341,7 +336,8 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
         if decision.retrain:
             result.retrains += 1
             last_retrain = position
-            champion = _retrain(dataset, settings, champion, window.end, position, result, decision.reason, registry)
+            champion = _retrain(dataset, settings, champion, window.end, position, result, decision.reason, fits,
+                                registry)
         if progress is not None:
             progress(1)
     for key, value in scoring.cumulative_metrics(dataset.task, labels, predictions).items():
@@ -394,19 +390,28 @@ def split_holdout(rows: pd.DataFrame, timestamp: str, end: pd.Timestamp,
 
 
 def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion, now: pd.Timestamp,
-             position: int, result: PolicyResult, reason: str, registry: ReplayRegistry | None = None) -> _Champion:
+             position: int, result: PolicyResult, reason: str, fits: ModelFits | None = None,
+             registry: ReplayRegistry | None = None) -> _Champion:
     """Train a challenger on the labelled rows known at ``now``, validate it on the freshest ones, maybe promote;
     with ``settings.refit``, a validated challenger is refitted on all those rows, holdout included, before it
     serves (its training metrics stay the holdout's: the validation evidence)."""
+    fits = fits or ModelFits(dataset)
     fit_rows, holdout = challenger_rows(dataset, settings, now)
-    if len(fit_rows) < settings.min_holdout_rows or len(holdout) < settings.min_holdout_rows:
+    # The champion is judged only on rows it did not train on: after a recent retrain (daily rows, whose holdout
+    # spans more than the windows since), part of the holdout trained it and would flatter it.
+    unseen = holdout[holdout[dataset.timestamp] > champion.trained_through]
+    if len(fit_rows) < settings.min_holdout_rows or len(unseen) < settings.min_holdout_rows:
         result.rejected += 1
-        result.events.append(f"window {position}: {reason}; too few labelled rows to retrain, champion kept")
+        seen = len(holdout) - len(unseen)
+        because = f" ({seen} of the {len(holdout)} holdout rows trained the champion)" if seen else ""
+        result.events.append(f"window {position}: {reason}; too few labelled rows to train and validate a "
+                             f"challenger{because}, champion kept")
         return champion
-    challenger = _fit(dataset, fit_rows, since=position + 1, holdout=holdout)
-    version = registry.propose(challenger.model, challenger.training_rows, position) if registry else None
-    verdict = scoring.validate(dataset.task, holdout[dataset.target].to_numpy(),
-                               _predict(dataset, champion.model, holdout), _predict(dataset, challenger.model, holdout),
+    challenger = fits.challenger(position, fit_rows)
+    version = registry.propose(challenger, fit_rows[list(dataset.features)], position) if registry else None
+    y = unseen[dataset.target].to_numpy()
+    challenger_predictions = _predict(dataset, challenger, unseen)
+    verdict = scoring.validate(dataset.task, y, _predict(dataset, champion.model, unseen), challenger_predictions,
                                margin=settings.validation_margin, seed=position, rule=settings.promotion_rule)
     if not verdict.promote:
         if registry is not None and version is not None:
@@ -414,14 +419,13 @@ def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion
         result.rejected += 1
         result.events.append(f"window {position}: {reason}; rejected ({verdict.reason})")
         return champion
-    promoted = challenger
-    if settings.refit:
-        promoted = _fit(dataset, pd.concat([fit_rows, holdout]), since=position + 1,
-                        training_metrics=challenger.training_metrics)
+    serving_rows = pd.concat([fit_rows, holdout]) if settings.refit else fit_rows
+    promoted = _champion(fits.served(position, serving_rows),
+                         scoring.holdout_metrics(dataset.task, y, challenger_predictions), since=position + 1)
     if registry is not None and version is not None:
         registry.promote(version, verdict, refit=(promoted.model, promoted.training_rows) if settings.refit else None)
     result.promotions += 1
-    refitted = f", refitted on {len(fit_rows) + len(holdout)} rows" if settings.refit else ""
+    refitted = f", refitted on {len(serving_rows)} rows" if settings.refit else ""
     result.events.append(f"window {position}: {reason}; promoted ({verdict.reason}){refitted}")
     return promoted
 
@@ -430,51 +434,26 @@ def simulate(dataset: Dataset, policies: Sequence[str], settings: SimulationSett
              progress: Callable[[int], None] | None = None,
              registries: Callable[[str], ReplayRegistry] | None = None,
              workers: int | None = None) -> list[PolicyResult]:
-    """Every policy on the same stream, each from the same first champion (trained once); ``registries`` gives the
-    registry of each policy's models, when they are to be registered in MLflow.
+    """Every policy on the same stream, each from the same first champion (trained once), sharing the models of
+    their retrains (:class:`~driftloop.simulate.fits.ModelFits`); ``registries`` gives the registry of each
+    policy's models, when they are to be registered in MLflow.
 
-    Without registries the policies are replayed in ``workers`` processes at once (default: one per core, at most
-    one per policy; 1 replays them here, in order); the results are the same either way, in the order of
-    ``policies``. ``progress`` is called with the number of windows replayed, as they are."""
+    Without registries and with several policies, the models are fitted in ``workers`` processes (default: one per
+    core; 1 fits them here) while the policies are replayed in threads; the results are the same either way, in the
+    order of ``policies``. ``progress`` is called with the number of windows replayed, as they are."""
     settings = settings or SimulationSettings()
     rules = default_rules(dataset.task)
     initial = first_champion(dataset, settings)
-    workers = min(workers or os.cpu_count() or 1, len(policies))
-    if registries is not None or workers <= 1:
+    workers = workers or os.cpu_count() or 1
+    if registries is not None or workers <= 1 or len(policies) <= 1:
+        fits = ModelFits(dataset)
         return [simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=progress,
-                                registry=registries(policy) if registries else None)
+                                registry=registries(policy) if registries else None, fits=fits)
                 for policy in policies]
-    return _simulate_in_processes(dataset, policies, settings, rules, initial, progress, workers)
-
-
-def _replay_one(dataset: Dataset, policy: str, settings: SimulationSettings, rules: Sequence[AlertRule],
-                initial: _Champion, done: object | None) -> PolicyResult:
-    """One policy's replay in a worker process; ``done`` (a queue shared with the parent) receives each window."""
-    report = None if done is None else done.put  # type: ignore[attr-defined]
-    return simulate_policy(dataset, policy, settings, rules=rules, initial=initial, progress=report)
-
-
-def _simulate_in_processes(dataset: Dataset, policies: Sequence[str], settings: SimulationSettings,
-                           rules: Sequence[AlertRule], initial: _Champion,
-                           progress: Callable[[int], None] | None, workers: int) -> list[PolicyResult]:
-    """The policies spread over ``workers`` processes; the parent relays the windows they report to ``progress``."""
-    import multiprocessing
-    import queue
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    with multiprocessing.Manager() as manager, ProcessPoolExecutor(max_workers=workers) as pool:
-        done = manager.Queue() if progress is not None else None
-        futures = [pool.submit(_replay_one, dataset, policy, settings, rules, initial, done) for policy in policies]
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            while done is not None:
-                try:
-                    progress(done.get_nowait())  # type: ignore[misc]
-                except queue.Empty:
-                    break
-            for future in finished:
-                future.result()  # raise a worker's error now, not after the others finished
+    with fit_pool(dataset, workers) as pool, ThreadPoolExecutor(max_workers=len(policies)) as threads:
+        fits = ModelFits(dataset, pool)
+        futures = [threads.submit(simulate_policy, dataset, policy, settings, rules=rules, initial=initial,
+                                  progress=progress, fits=fits) for policy in policies]
         return [future.result() for future in futures]
 
 
