@@ -87,3 +87,41 @@ def test_expected_confusion_is_the_mean_confusion_of_labels_drawn_from_the_proba
     ])
     mean_accuracy = np.mean([(d == predicted).mean() for d in draws])
     assert abs(confusion_metrics(proba, predicted, proba)["accuracy"] - mean_accuracy) < 0.002
+
+
+def expected_roc_curve_auc(weights: np.ndarray, scores: np.ndarray) -> float:
+    """NannyML 0.13's estimate (``estimate_roc_auc``): the trapezoidal area under the ROC curve of the expected
+    cumulative true and false positives, which counts each row once as a pair with itself."""
+    order = np.argsort(-scores, kind="stable")
+    tps = np.r_[0.0, np.cumsum(weights[order])]
+    fps = np.r_[0.0, np.cumsum(1.0 - weights[order])]
+    return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
+
+
+def test_leaving_out_the_self_pairs_estimates_the_mean_realised_auc_better() -> None:
+    """Why driftloop's expected AUC leaves out the pair of a row with itself, where NannyML's ROC curve keeps it.
+
+    The realised AUC of labels drawn from calibrated weights is a ratio; its mean, measured here over 400,000
+    labellings of 50 rows, is the target. Keeping the self-pairs adds :math:`S = \\sum_i w_i (1 - w_i)` to the
+    denominator and :math:`S/2` to the numerator: the estimate shrinks toward 0.5 by a factor :math:`S/(D+S)`, a
+    bias of order :math:`1/n` (2e-5 on the 5,000-row chunks of NannyML's datasets). Leaving them out gives the
+    exact ratio of the expected pair counts; the mean of a ratio is not the ratio of the means either, but that
+    bias is several times smaller (here 2-10e-4 against 4-5e-3)."""
+    rng = np.random.default_rng(5)
+    n, draws = 50, 400_000
+    for _ in range(3):
+        weights = rng.beta(0.7, 1.3, size=n)
+        scores = weights + rng.normal(0.0, 0.1, size=n)
+        ranks = np.argsort(np.argsort(scores)) + 1.0
+        total = count = 0.0
+        for _ in range(draws // 20_000):
+            labels = rng.uniform(size=(20_000, n)) < weights
+            positives = labels.sum(axis=1)
+            defined = (positives > 0) & (positives < n)
+            auc = (labels[defined] @ ranks - positives[defined] * (positives[defined] + 1) / 2) / (
+                positives[defined] * (n - positives[defined]))
+            total, count = total + auc.sum(), count + defined.sum()
+        mean_realised = total / count  # its standard error is about 1e-4
+        ours = abs(expected_auc(weights, scores) - mean_realised)
+        with_self_pairs = abs(expected_roc_curve_auc(weights, scores) - mean_realised)
+        assert ours < with_self_pairs / 3, (ours, with_self_pairs)
