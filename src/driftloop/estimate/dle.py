@@ -80,7 +80,7 @@ def encode_column(values: Any, categories: list[str] | None) -> NDArray[np.float
     """
     array = np.asarray(values)
     if categories is None:
-        return array.astype(np.float64)
+        return np.asarray(array, dtype=np.float64)  # no copy of a float column: the caller copies it into place
     missing = is_missing(array)
     text = array.astype(str)
     known = np.asarray(categories, dtype=str)
@@ -175,12 +175,17 @@ class LossEstimator:
             bad = int((~np.isfinite(predicted)).sum())
             raise ModelOutputError(f"The predictions of {owner} must be finite numbers; got {bad} NaN or infinite "
                                    "value(s). A data-quality problem: no estimate is made from them.")
-        encoded = [encode_column(columns[name], self.categories_[name]) for name in self.columns_]
-        lengths = {len(c) for c in encoded} | {len(predicted)}
+        lengths = {len(columns[name]) for name in self.columns_} | {len(predicted)}
         if len(lengths) > 1:
             raise invalid_parameter("columns", owner, "columns and predictions of one length",
                                     f"lengths {sorted(lengths)}")
-        return np.column_stack([*encoded, predicted]) if encoded else predicted[:, None]
+        # column by column into a column-major matrix: a third of column_stack's time (which writes each column
+        # across every row), on a million rows x 21
+        inputs = np.empty((len(predicted), len(self.columns_) + 1), order="F")
+        for j, name in enumerate(self.columns_):
+            inputs[:, j] = encode_column(columns[name], self.categories_[name])
+        inputs[:, -1] = predicted
+        return inputs
 
     def _nuisance(self, inputs: NDArray[np.float64], loss: NDArray[np.float64]) -> Forest:
         model = HistGradientBoostingRegressor(max_iter=self.max_iter, learning_rate=self.learning_rate,
@@ -234,8 +239,9 @@ class LossEstimator:
         inputs = self._inputs(columns, predictions, "the window")
         if len(inputs) == 0:
             return {m: Estimate(float("nan"), float("nan"), float("nan")) for m in self.metrics}
-        mean_abs = float(np.mean(np.maximum(predict_forest(self.forests_["mae"], inputs), 0.0)))
-        mean_sq = float(np.mean(np.maximum(predict_forest(self.forests_["rmse"], inputs), 0.0)))
+        rows = np.ascontiguousarray(inputs)  # once for both models: the trees are walked row by row
+        mean_abs = float(np.mean(np.maximum(predict_forest(self.forests_["mae"], rows), 0.0)))
+        mean_sq = float(np.mean(np.maximum(predict_forest(self.forests_["rmse"], rows), 0.0)))
         result = {}
         for metric, value in (("mae", mean_abs), ("rmse", float(np.sqrt(mean_sq)))):
             lower, upper = bounded(value, self.bands_.half_width(metric, len(inputs)), 0.0, float("inf"))
