@@ -66,13 +66,19 @@ def median_bandwidth(d2: NDArray[np.float64]) -> float:
     pairs = n * (n - 1) // 2
     if pairs == 0:
         return 1.0
-    # Sorted, the n^2 entries are the n zeros of the diagonal, then each pair's distance twice; so the middle two
-    # distances of the pairs are the entries n + pairs - 1 and n + pairs (one partition, no index arrays).
-    flat = d2.ravel()
-    middle = np.partition(flat, (n + pairs - 1, n + pairs))[n + pairs - 1: n + pairs + 1]
-    median = float(np.sqrt(middle).mean())
+    # The pairs once (the upper triangle, row by row into one buffer: half the n^2 entries to copy and partition),
+    # then their middle one or two in place.
+    upper = np.empty(pairs)
+    start = 0
+    for i in range(n - 1):
+        upper[start: start + n - 1 - i] = d2[i, i + 1:]
+        start += n - 1 - i
+    middle = ((pairs - 1) // 2, pairs // 2)
+    upper.partition(middle)
+    median = float(np.sqrt(upper[list(middle)]).mean())
     if median > 0.0:
         return median
+    flat = d2.ravel()
     positive = flat[flat > 0.0]
     return math.sqrt(float(positive.mean())) if positive.size else 1.0
 
