@@ -93,6 +93,9 @@ class ErrorBands:
              for j in range(len(self.metrics))]
             for s, size in enumerate(self.sizes)
         ]
+        # z* = c chi2_nu.isf(1 - coverage) of every null, once (a window then costs no distribution call)
+        self.z_star = np.array([[null.scale * float(_scipy_stats.chi2.isf(1.0 - self.coverage, null.dof))
+                                 for null in row] for row in self.nulls])
         with np.errstate(invalid="ignore"):
             last = self.errors[:, -1, :]
             self.bias = np.array([float(np.nanmean(last[:, j])) if np.isfinite(last[:, j]).any() else float("nan")
@@ -102,12 +105,10 @@ class ErrorBands:
         """:math:`h(n)` of ``metric`` for a window of ``n_window`` rows (NaN when the reference measured nothing)."""
         j = self.metrics.index(metric)
         s = max([i for i, size in enumerate(self.sizes) if size <= n_window], default=0)
-        null = self.nulls[s][j]
         n_eff = effective_size(n_window, self.n_reference)
-        if not np.isfinite(null.scale) or n_eff <= 0:
+        if not np.isfinite(self.nulls[s][j].scale) or n_eff <= 0:
             return float("nan")
-        z_star = null.scale * float(_scipy_stats.chi2.isf(1.0 - self.coverage, null.dof))
-        return float(np.sqrt(z_star / n_eff) + abs(self.bias[j]))
+        return float(np.sqrt(self.z_star[s, j] / n_eff) + abs(self.bias[j]))
 
 
 def measure_errors(n_rows: int, prepare: Callable[[NDArray[np.intp]], Any],
