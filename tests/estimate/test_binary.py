@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftloop.estimate.binary import binary_metrics, calibrate
+from driftloop.estimate.binary import _confusion_pass, _lookup, binary_metrics
 from driftloop.estimate.calibration import Knots, apply_knots, fit_knots
 from driftloop.estimate.confusion import confusion_metrics
 
@@ -65,12 +65,23 @@ def test_a_large_calibrated_window_matches_within_the_stated_bound() -> None:
     assert_close(binary_metrics(scores, predicted, knots), general(scores, predicted, knots))
 
 
-def test_the_compiled_interpolation_is_numpys_bit_for_bit() -> None:
+def test_the_compiled_pass_interpolates_and_sums_as_numpy_does_bit_for_bit() -> None:
+    """Each calibrated weight is ``numpy.interp``'s to the last bit (at knots, next to them, outside them, on flat
+    steps), and the sums per predicted class are ``bincount``'s."""
     rng = np.random.default_rng(1)
     for trial in range(50):
         x = np.unique(np.r_[rng.uniform(size=int(rng.integers(2, 600))) ** rng.uniform(0.2, 5), 0.0, 1.0])
         y = np.sort(rng.uniform(size=len(x)))
         if trial % 3 == 0:
             y = np.round(y, 1)  # flat steps
-        probes = np.r_[rng.uniform(-0.1, 1.1, size=2000), x, np.nextafter(x, 2), np.nextafter(x, -1)]
-        np.testing.assert_array_equal(calibrate(probes, Knots(x, y)), np.interp(probes, x, y))
+        probes = np.r_[rng.uniform(-0.1, 1.1, size=500), x, np.nextafter(x, 2), np.nextafter(x, -1)]
+        lookup = _lookup(Knots(x, y))
+        one = np.zeros(1, dtype=np.intp)
+        each = [_confusion_pass(np.array([[0.5, p]]), one, True, True, *lookup)[0][0] for p in probes]
+        np.testing.assert_array_equal(each, np.interp(probes, x, y))
+        scores = np.column_stack([rng.uniform(size=len(probes)), probes])
+        called = rng.integers(0, 2, size=len(probes))
+        weights, counts, negatives = _confusion_pass(scores, called, True, True, *lookup)
+        np.testing.assert_array_equal(weights, np.bincount(called, weights=np.interp(probes, x, y), minlength=2))
+        np.testing.assert_array_equal(counts, np.bincount(called, minlength=2))
+        np.testing.assert_array_equal(negatives, np.bincount(called, weights=scores[:, 0], minlength=2))
