@@ -59,8 +59,8 @@ def test_log_export(workdir: Path) -> None:
                                                [0.5, 0.7])).result()
     result = CliRunner().invoke(cli, ["log", "export", "--to", "parts"])
     assert result.exit_code == 0, result.output
-    assert "Exported 2 predictions" in result.output
-    assert (workdir / "parts" / "date=2024-05-01" / "part-0.parquet").is_file()
+    assert "Exported 2 predictions" in result.output and "as replica " in result.output
+    assert len(list((workdir / "parts" / "date=2024-05-01").glob("replica=*/part-0.parquet"))) == 1
     result = CliRunner().invoke(cli, ["log", "export", "--log", "missing.db", "--to", "parts"])
     assert result.exit_code == 1 and "not a driftloop inference log" in result.output
     assert time.time() > 0

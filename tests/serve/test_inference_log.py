@@ -17,13 +17,13 @@ from driftloop.data.inference_log import (
     LabelConflict,
     PredictionBatch,
     UnloggableInput,
-    export_partitions,
     is_inference_log,
     log_summary,
     new_row_ids,
     read_inference_log,
     read_label_history,
 )
+from driftloop.data.log_export import export_log, read_log_export
 from driftloop.errors import DriftloopError
 
 DAY = 86_400 * 10**9
@@ -214,12 +214,13 @@ def test_export_writes_daily_partitions_idempotently(tmp_path: Path) -> None:
         first = batch(3, ts=day0 + 5)
         log.submit_predictions(first).result()
         log.submit_predictions(batch(2, ts=day0 + DAY + 5)).result()
-        files = export_partitions(path, tmp_path / "out")
-        assert [f.parent.name for f in files] == ["date=2024-03-01", "date=2024-03-02"]
+        files = export_log(path, tmp_path / "out", "a").files
+        assert [f.relative_to(tmp_path / "out").parent.as_posix() for f in files] == [
+            "date=2024-03-01/replica=a", "date=2024-03-02/replica=a", "_labels/replica=a"]
         log.submit_feedback([(first.ids[0], 6)]).result()
-    again = export_partitions(path, tmp_path / "out")
-    assert again == files and sorted(p.name for p in (tmp_path / "out").rglob("*.parquet")) == ["part-0.parquet"] * 2
-    frame = pd.read_parquet(tmp_path / "out")
+    again = export_log(path, tmp_path / "out", "a").files
+    assert again == files and sorted(p.name for p in (tmp_path / "out").rglob("*.parquet")) == ["part-0.parquet"] * 3
+    frame = read_log_export(tmp_path / "out")
     assert len(frame) == 5 and frame["label"].notna().sum() == 1
     day = pd.read_parquet(files[0])
     pd.testing.assert_frame_equal(day, read_inference_log(path, until=day0 + DAY))

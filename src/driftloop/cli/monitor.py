@@ -123,6 +123,8 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
         for window in outcome.new_windows:
             click.echo(json.dumps({**window.to_json(), "run_id": outcome.run_id,
                                    "state": "open" if window.index in outcome.open_steps else "closed"}))
+        for note in outcome.notes:  # stdout holds only the windows' JSON lines
+            click.echo(f"note: {note}", err=True)
         for line in run_lines(outcome, experiment):
             click.echo(line, err=True)
     else:

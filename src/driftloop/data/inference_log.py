@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -71,7 +71,6 @@ DEFAULT_MAX_GROUP_ROWS = 50_000
 """A group commit stops draining the queue once it holds this many rows (bounds one transaction's latency)."""
 MAX_RESTART_DELAY = 5.0
 """Longest wait, in seconds, between two attempts to restart a writer process that died."""
-_NS_PER_DAY = 86_400 * 1_000_000_000
 _SQLITE_HEADER = b"SQLite format 3\x00"
 logger = logging.getLogger("driftloop.data.inference_log")
 
@@ -851,42 +850,6 @@ def log_summary(path: str | os.PathLike[str]) -> dict[str, int]:
         return {"predictions": predictions, "labels": labels, "orphans": _count_orphans(connection)}
 
 
-# ------------------------------------------------------------------------------------------------------- export
-def export_partitions(path: str | os.PathLike[str], to_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write the log as Parquet partitions by UTC date: ``to_dir/date=YYYY-MM-DD/part-0.parquet`` (hive style).
-
-    Each partition holds :func:`read_inference_log`'s columns for one day. Re-exporting is idempotent: a day's
-    partition is rewritten whole (to a temporary file, then renamed over the old one), so labels that arrived since
-    the last export are included and nothing is duplicated. Returns the files written.
-    """
-    target = Path(path)
-    if not is_inference_log(target):
-        raise DriftloopError(f"{str(path)!r} is not a driftloop inference log.")
-    out = Path(to_dir)
-    if out.exists() and not out.is_dir():
-        raise DriftloopError(f"The export destination {str(to_dir)!r} exists and is not a folder.")
-    with _connect_ro(target) as connection:
-        days = [row[0] for row in connection.execute(
-            f"SELECT DISTINCT ts / {_NS_PER_DAY} FROM predictions ORDER BY 1"
-        )]
-    written = []
-    for day in days:
-        start = day * _NS_PER_DAY
-        frame = read_inference_log(target, since=start, until=start + _NS_PER_DAY)
-        day_name = datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
-        folder = out / f"date={day_name}"
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / "part-0.parquet"
-        temporary = folder / f".part-0.parquet.{os.getpid()}.tmp"
-        frame.to_parquet(temporary, index=False)
-        os.replace(temporary, final)
-        for stale in folder.glob("part-*.parquet"):
-            if stale != final:
-                stale.unlink()
-        written.append(final)
-    return written
-
-
 __all__ = [
     "FeedbackResult",
     "InferenceLog",
@@ -895,7 +858,6 @@ __all__ = [
     "PredictionBatch",
     "RESERVED_COLUMNS",
     "UnloggableInput",
-    "export_partitions",
     "is_inference_log",
     "log_summary",
     "new_row_ids",

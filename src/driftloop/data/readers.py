@@ -10,6 +10,7 @@ import pandas as pd
 
 from driftloop.data.dataset import open_dataset
 from driftloop.data.inference_log import is_inference_log, read_inference_log
+from driftloop.data.log_export import is_log_export, read_log_export
 from driftloop.errors import DriftloopError
 
 
@@ -36,7 +37,8 @@ def _parquet(source: Path, columns: Sequence[str] | None) -> pd.DataFrame:
 
 def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read ``path`` into a DataFrame: ``.csv`` (``,`` or ``;``), ``.parquet`` or a folder of Parquet files
-    (hive partitions such as ``date=2024-01-01/`` become columns), or a driftloop inference log (SQLite).
+    (hive partitions such as ``date=2024-01-01/`` become columns), a driftloop inference log (SQLite), or the
+    export folder of the logs of several replicas (:mod:`driftloop.data.log_export`: their union).
 
     ``columns`` limits a Parquet read to those of the columns the data has (the others are not read at all);
     other formats are read whole."""
@@ -45,6 +47,8 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
         raise DriftloopError(f"The data path {str(path)!r} does not exist.")
     try:
         if source.is_dir():
+            if is_log_export(source):
+                return read_log_export(source)
             if not any(source.rglob("*.parquet")):
                 raise DriftloopError(f"The data folder {str(path)!r} holds no .parquet files.")
             return _parquet(source, columns)

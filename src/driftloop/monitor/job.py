@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from driftloop.data.coercion import is_text_column, numbers_from_text
 from driftloop.data.identity import rows_digest
 from driftloop.data.dataset import WindowSpec, is_parquet_source, open_dataset
+from driftloop.data.log_export import is_log_export
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
@@ -347,7 +348,8 @@ def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes
     monitor uses, :func:`~driftloop.monitor.cutting.cut_dataset`) unless labels are joined from a file or a naive
     benchmark is computed (both need every row at once) or its windows are not row ranges nor filterable by time;
     other data is read whole."""
-    whole_data = options.labels_path is not None or options.naive_lag is not None or bool(options.naive_series)
+    whole_data = options.labels_path is not None or options.naive_lag is not None or bool(options.naive_series) \
+        or is_log_export(data_path)  # the replicas' labels are matched over all their rows
     if is_parquet_source(data_path) and not whole_data:
         cut = cut_dataset(open_dataset(data_path), features, time_column=options.timestamp_column,
                           window=options.window, rows=options.rows, target=options.target, notes=notes)
@@ -355,6 +357,9 @@ def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes
             return cut
         notes.append("the rows are not stored in time order and the time column cannot filter them: read whole")
     data = read_table(data_path)
+    if data.attrs.get("unmatched_labels"):
+        notes.append(f"{data.attrs['unmatched_labels']} label(s) in the export match no prediction of its replicas "
+                     "(not used): export every replica's log")
     if len(data) == 0:
         raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(map(str, data.columns))}): "
                           "nothing to monitor.")

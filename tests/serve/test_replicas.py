@@ -1,0 +1,113 @@
+"""Two ``driftloop serve`` replicas behind one address (round robin, as a load balancer does), each with its own
+inference log; feedback reaches either replica, whichever served the prediction. ``driftloop log export`` of both
+logs into one folder, then ``driftloop monitor --data <folder>``: every acknowledged row is monitored once, every
+label meets its prediction, and a label sent later to the other replica wins."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+from sklearn.metrics import mean_absolute_error
+
+from driftloop.cli.main import cli
+from driftloop.data.log_export import read_log_export
+from tests.conftest import REPO, copy_store
+from tests.serve.conftest import COLUMNS
+
+MODEL = "wine-quality"
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"})
+    assert result.exit_code in (0, 3), result.output  # 3: an alert fired
+    return result.output
+
+
+def test_two_replicas_are_monitored_as_one_service(start_server, trained_wine_store: Path, tmp_path: Path) -> None:
+    uri = copy_store(trained_wine_store, tmp_path)
+    red = pd.read_csv(REPO / "examples" / "wine" / "data" / "winequality-red.csv", sep=";")
+    red[COLUMNS].iloc[:600].to_csv(tmp_path / "reference.csv", index=False)
+    invoke("profile", "--model", f"{MODEL}@champion", "--data", str(tmp_path / "reference.csv"), "--tracking-uri", uri)
+    logs = [tmp_path / "replica-a.db", tmp_path / "replica-b.db"]
+    servers = [start_server("--model", f"{MODEL}@champion", "--tracking-uri", uri, "--log", str(log)) for log in logs]
+    traffic = red.iloc[600:1200].reset_index(drop=True)
+    served: dict[str, tuple[float, int]] = {}  # id -> (prediction, which replica served it)
+    clients = [httpx.Client(base_url=server.url, timeout=60) for server in servers]
+    balancer = itertools.cycle(range(2))
+    try:
+        for start in range(0, len(traffic), 50):
+            replica = next(balancer)
+            records = traffic[COLUMNS].iloc[start: start + 50].astype("float64").to_dict(orient="records")
+            answer = clients[replica].post("/predict", json={"dataframe_records": records})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            served.update({i: (p, replica) for i, p in zip(body["ids"], body["predictions"], strict=True)})
+        ids = list(served)
+        truth = dict(zip(ids, traffic["quality"].astype(float), strict=True))
+        # feedback goes through the balancer too: about half of it reaches the replica that did not serve the row
+        for chunk in range(0, 500, 25):
+            items = [{"id": i, "label": truth[i]} for i in ids[chunk: chunk + 25]]
+            answer = clients[next(balancer)].post("/feedback", json=items)
+            assert answer.status_code == 200, answer.text
+        # a correction, later, at the replica that did not serve the row: the latest label wins
+        corrected = next(i for i in ids[:500] if served[i][1] == 0)
+        truth[corrected] = truth[corrected] + 3
+        answer = clients[1].post("/feedback", json=[{"id": corrected, "label": truth[corrected]}],
+                                 params={"overwrite": "true"})
+        assert answer.status_code == 200, answer.text
+        answer = clients[1].post("/feedback", json=[{"id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "label": 5.0}])
+        assert answer.status_code == 200, answer.text  # for a prediction no replica served
+    finally:
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.stop()
+
+    export = tmp_path / "export"
+    for name, log in zip("ab", logs, strict=True):
+        assert f"as replica {name}" in invoke("log", "export", "--log", str(log), "--to", str(export),
+                                              "--replica", name)
+    union = read_log_export(export)
+    assert sorted(union["id"]) == sorted(ids) and union["timestamp"].is_monotonic_increasing
+    labelled = union.dropna(subset=["label"]).set_index("id")
+    assert len(labelled) == 500 and union.attrs["unmatched_labels"] == 1
+    assert all(labelled.loc[i, "label"] == truth[i] for i in labelled.index)
+
+    out = invoke("monitor", "--model", f"{MODEL}@champion", "--data", str(export), "--rows", "200",
+                 "--format", "json", "--tracking-uri", uri)
+    windows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [w["rows"] for w in windows] == [200, 200, 200]  # every acknowledged row, once
+    assert [w["metrics"]["performance/labelled_rows"] for w in windows] == [200, 200, 100]
+    for number, window in enumerate(windows[:2]):  # the first 400 rows in time order, each window checked
+        rows = union.iloc[200 * number: 200 * (number + 1)]
+        expected = mean_absolute_error(rows["label"], [served[i][0] for i in rows["id"]])
+        assert np.isclose(window["metrics"]["performance/mae"], expected, rtol=1e-9)
+    assert "1 label(s) in the export match no prediction of its replicas" in out
+
+
+def test_a_second_log_under_a_taken_replica_name_is_refused(tmp_path: Path) -> None:
+    from driftloop.data.inference_log import InferenceLog, PredictionBatch, new_row_ids
+    from driftloop.data.log_export import export_log
+    from driftloop.errors import DriftloopError
+
+    ts = pd.Timestamp("2024-05-01T12:00:00", tz="UTC").value
+    for name in ("one.db", "two.db"):
+        with InferenceLog(tmp_path / name) as log:
+            log.submit_predictions(PredictionBatch(new_row_ids(2, ts), ts, "m", "1", {"x": np.array([1.0, 2.0])},
+                                                   [0.5, 0.7])).result()
+    export_log(tmp_path / "one.db", tmp_path / "export", "web")
+    try:
+        export_log(tmp_path / "two.db", tmp_path / "export", "web")
+    except DriftloopError as error:
+        assert "Replica 'web' of this export was written from another inference log" in str(error)
+    else:
+        raise AssertionError("a second log overwrote replica 'web'")
+    assert len(read_log_export(tmp_path / "export")) == 2  # the first log's rows are intact
+    export_log(tmp_path / "two.db", tmp_path / "export", "web-2")
+    assert len(read_log_export(tmp_path / "export")) == 4
