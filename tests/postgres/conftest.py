@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,31 @@ def _as_server_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server in ``data`` on ``port``, run with ``prefix`` (as the ``postgres`` user under root)."""
+
+    binaries: Path
+    prefix: list[str]
+    data: Path
+    port: int
+
+    def pg_ctl(self, *args: str) -> None:
+        subprocess.run([*self.prefix, str(self.binaries / "pg_ctl"), "-D", str(self.data / "db"), *args],
+                       check=True, capture_output=True, text=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self.pg_ctl("-o", options, "-l", str(self.data / "server.log"), "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        """Stop at once, as a crash or a failover would: clients' connections drop."""
+        self.pg_ctl("-m", "immediate", "stop")
+
+
 @pytest.fixture(scope="session")
-def postgres_server_port() -> Iterator[int]:
-    """A PostgreSQL server for the session on a free loopback port, trusting local connections; its port."""
+def postgres_instance() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session on a free loopback port, trusting local connections."""
     pytest.importorskip("psycopg", reason="the PostgreSQL driver psycopg is not installed (pip install "
                                           "'driftloop[postgres]')")
     folder_bin = _postgres_bin()
@@ -59,19 +82,22 @@ def postgres_server_port() -> Iterator[int]:
     data = Path(tempfile.mkdtemp(prefix="driftloop-postgres-"))  # in /tmp: the server user must reach it
     if prefix:
         shutil.chown(data, "postgres", "postgres")
-    port = free_port()
-    run = {"check": True, "capture_output": True, "text": True}
+    server = PostgresServer(folder_bin, prefix, data, free_port())
     subprocess.run([*prefix, str(folder_bin / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", USER,
-                    "-E", "UTF8", "--no-sync"], **run)
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run([*prefix, str(folder_bin / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l",
-                    str(data / "server.log"), "-w", "-t", "60", "start"], **run)
+                    "-E", "UTF8", "--no-sync"], check=True, capture_output=True, text=True)
+    server.start()
     try:
-        yield port
+        yield server
     finally:
         subprocess.run([*prefix, str(folder_bin / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
                        capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_port(postgres_instance: PostgresServer) -> int:
+    """The port of the session's PostgreSQL server."""
+    return postgres_instance.port
 
 
 def create_database(port: int, name: str) -> str:

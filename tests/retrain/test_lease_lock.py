@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -71,8 +72,10 @@ def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_the_server_store_uses_the_lease(server_uri: str) -> None:
     client = connect(server_uri)
     with registry_lock(client, MODEL, timeout=10):
-        [(key, expiry)] = tickets(server_uri).items()
+        [(key, value)] = tickets(server_uri).items()
+        expiry, holder = value.split(" ")
         assert len(key.removeprefix(TICKET_PREFIX)) == 32 and float(expiry) > time.time()
+        assert holder == f"{socket.gethostname()}:{os.getpid()}"
     assert not tickets(server_uri)  # released
 
 
@@ -88,9 +91,14 @@ def test_a_live_lease_blocks_and_an_expired_one_is_taken_over(server_uri: str) -
     assert list(tickets(server_uri)) == [live]  # the holder's lease is untouched
     client.delete_registered_model_tag(MODEL, live)
 
-    client.set_registered_model_tag(MODEL, dead, f"{time.time() - 1:.3f}")  # its holder died
+    client.set_registered_model_tag(MODEL, dead, f"{time.time() - 1:.3f}")  # expired
+    gone = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
+    gone.start()
+    gone.join()
+    crashed = TICKET_PREFIX + "c" * 32  # unexpired, but its holder, a process of this host, is gone
+    client.set_registered_model_tag(MODEL, crashed, f"{time.time() + 60:.3f} {socket.gethostname()}:{gone.pid}")
     with registry_lock(client, MODEL, timeout=10):
-        assert dead not in tickets(server_uri)  # cleared on the way in
+        assert dead not in tickets(server_uri) and crashed not in tickets(server_uri)  # cleared on the way in
     assert not tickets(server_uri)
 
 

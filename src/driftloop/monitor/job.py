@@ -60,6 +60,7 @@ from driftloop.tracking.profiles import (
     load_model_profile,
     training_metrics,
 )
+from driftloop.tracking.retries import retry_on_connection_loss
 from driftloop.tracking.store import use_tracking_uri
 
 NOTIFIED_VERDICTS = ("alert", "unknown")
@@ -430,58 +431,70 @@ def run_monitor(
 
     assessed = assess_windows(inputs, read_windows(), rules=rules, training_metrics=training,
                               history=sorted(state.closed.values(), key=lambda w: w.index), progress=step)
-    with monitor_lock(client, model), writing_pass(client, run.run_id):
-        state = read_state(client, run.run_id)  # again, under the lock: another pass may have written meanwhile
-        current = {w.index: w for w in assessed if w.index not in state.closed}
-        carried = {i: w for i, w in state.open.items() if i not in state.closed and i not in current}
-        current.update(carried)  # open windows this pass's data no longer holds keep their last figures
-        ordered = [current[i] for i in sorted(current)]
-        history = [state.closed[i] for i in sorted(state.closed)]
-        # A pass that crashed while logging closed windows: what reached the chart is final (never logged twice).
-        resumed = [w for w in ordered if w.index in state.interrupted]
-        stored = adopt_stored_figures(client, run.run_id, resumed)
-        evaluate([*history, *ordered], rules, training_metrics=training)
-        carried_facts = [WindowFacts(w.index, w.end, True, w.rows, 0) for w in carried.values()]
-        closing = closing_steps([*facts, *carried_facts], state.closed, cut.watermark, delay, by_rows=cut.by_rows) \
-            if cut.watermark is not None else []
-        closing = sorted({*closing, *(w.index for w in resumed)})
-        to_close = [w for w in ordered if w.index in closing]
-        still_open = [w for w in ordered if w.index not in closing]
-        links = log_window_inputs(client, run.run_id, model.model_id, [w.index for w in to_close], datasets)
-        points = log_closed_windows(client, run.run_id, to_close, stored=stored, unresolved=state.interrupted,
-                                    links=links)
-        points += replace_open_windows(client, run, still_open, state.provisional_run_ids)
-        changes = verdict_changes(ordered, state.verdicts, closing)
-        # An alert, and a window that could not be judged at all, are notified once per window and verdict.
-        news = [w for w in ordered if w.verdict in NOTIFIED_VERDICTS and state.notified.get(w.index) != w.verdict]
-        alerts = [w for w in news if w.verdict == "alert"]
-        delivered = True
-        if news and options.webhook:
-            payload = alert_payload(news, model.name, run.run_id, client.tracking_uri, version=model.version)
-            result = send_webhook(options.webhook, payload)
-            delivered = result.ok
-            if not result.ok:
-                notes.append(f"webhook failed after {result.attempts} attempt(s): "
-                             f"{result.error or result.status}; the next pass sends it again")
-        notified = {w.index for w in news} if delivered else set()
-        changed = {c.window.index for c in changes}
-        entries = [{**c.to_json(), "notified": c.window.index in notified} for c in changes]
-        entries += [{**VerdictChange(w, w.verdict, w.index in closing).to_json(), "notified": True}
-                    for w in news if w.index not in changed and w.index in notified]  # a delivery retried
-        record_verdicts(client, run.run_id, entries)
-        revisions = [c for c in changes if c.is_revision]
-        if revisions:
-            notes.append(_revision_note(revisions))
-        all_windows = [*history, *ordered]
-        html = render_report(
-            all_windows,
-            title=f"Monitoring of {model.name}",
-            model=f"{model.name}" + (f"@{model.alias}" if model.alias else "") + f" (version {model.version})",
-            subtitle=f"data: {Path(data_path).name}; windows {cut.definition}; {len(still_open)} open",
-            alert_rules=rules,
-            training_metrics=training,
-            open_steps=[w.index for w in still_open],
-        )
-        log_pass_summary(client, run.run_id, all_windows, len(still_open), html)
-    return MonitorOutcome(model, run.run_id, ordered, all_windows, notes, points, closing,
-                          [w.index for w in still_open], revisions, alerts, run)
+    pass_notes = notes  # what every attempt of the write starts from
+    closed_before = set(state.closed)  # a window closed since, and assessed here, was closed by an earlier attempt
+
+    def write() -> MonitorOutcome:
+        """Under the lock: re-read the run, write what it lacks. Safe to repeat after a lost connection (see
+        :mod:`driftloop.tracking.retries`)."""
+        notes = list(pass_notes)
+        with monitor_lock(client, model), writing_pass(client, run.run_id):
+            state = read_state(client, run.run_id)  # again, under the lock: another pass may have written since
+            current = {w.index: w for w in assessed if w.index not in state.closed}
+            carried = {i: w for i, w in state.open.items() if i not in state.closed and i not in current}
+            current.update(carried)  # open windows this pass's data no longer holds keep their last figures
+            ordered = [current[i] for i in sorted(current)]
+            history = [state.closed[i] for i in sorted(state.closed)]
+            # A pass that crashed while logging closed windows: what reached the chart is final (never twice).
+            resumed = [w for w in ordered if w.index in state.interrupted]
+            stored = adopt_stored_figures(client, run.run_id, resumed)
+            evaluate([*history, *ordered], rules, training_metrics=training)
+            carried_facts = [WindowFacts(w.index, w.end, True, w.rows, 0) for w in carried.values()]
+            closing = closing_steps([*facts, *carried_facts], state.closed, cut.watermark, delay,
+                                    by_rows=cut.by_rows) if cut.watermark is not None else []
+            closing = sorted({*closing, *(w.index for w in resumed)})
+            to_close = [w for w in ordered if w.index in closing]
+            still_open = [w for w in ordered if w.index not in closing]
+            links = log_window_inputs(client, run.run_id, model.model_id, [w.index for w in to_close], datasets)
+            points = log_closed_windows(client, run.run_id, to_close, stored=stored, unresolved=state.interrupted,
+                                        links=links)
+            points += replace_open_windows(client, run, still_open, state.provisional_run_ids)
+            changes = verdict_changes(ordered, state.verdicts, closing)
+            # An alert, and a window that could not be judged at all, are notified once per window and verdict.
+            news = [w for w in ordered
+                    if w.verdict in NOTIFIED_VERDICTS and state.notified.get(w.index) != w.verdict]
+            alerts = [w for w in news if w.verdict == "alert"]
+            delivered = True
+            if news and options.webhook:
+                payload = alert_payload(news, model.name, run.run_id, client.tracking_uri, version=model.version)
+                result = send_webhook(options.webhook, payload)
+                delivered = result.ok
+                if not result.ok:
+                    notes.append(f"webhook failed after {result.attempts} attempt(s): "
+                                 f"{result.error or result.status}; the next pass sends it again")
+            notified = {w.index for w in news} if delivered else set()
+            changed = {c.window.index for c in changes}
+            entries = [{**c.to_json(), "notified": c.window.index in notified} for c in changes]
+            entries += [{**VerdictChange(w, w.verdict, w.index in closing).to_json(), "notified": True}
+                        for w in news if w.index not in changed and w.index in notified]  # a delivery retried
+            record_verdicts(client, run.run_id, entries)
+            revisions = [c for c in changes if c.is_revision]
+            if revisions:
+                notes.append(_revision_note(revisions))
+            all_windows = [*history, *ordered]
+            html = render_report(
+                all_windows,
+                title=f"Monitoring of {model.name}",
+                model=f"{model.name}" + (f"@{model.alias}" if model.alias else "") + f" (version {model.version})",
+                subtitle=f"data: {Path(data_path).name}; windows {cut.definition}; {len(still_open)} open",
+                alert_rules=rules,
+                training_metrics=training,
+                open_steps=[w.index for w in still_open],
+            )
+            log_pass_summary(client, run.run_id, all_windows, len(still_open), html)
+        earlier = [w for w in assessed if w.index in state.closed and w.index not in closed_before]
+        return MonitorOutcome(model, run.run_id, sorted([*earlier, *ordered], key=lambda w: w.index), all_windows,
+                              notes, points, sorted([*closing, *(w.index for w in earlier)]),
+                              [w.index for w in still_open], revisions, alerts, run)
+
+    return retry_on_connection_loss(write, uri=client.tracking_uri, what="writing the windows")

@@ -36,6 +36,7 @@ Layout of a monitoring run (experiment ``model-monitoring``, created when missin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -369,7 +370,8 @@ def writing_pass(client: MlflowClient, run_id: str) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        with contextlib.suppress(Exception):  # the store may be what failed: its error is the one to report
+            client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
 

@@ -17,12 +17,13 @@ Concurrency. Alias changes are compare-and-set operations done under an exclusiv
 * **Other stores** (a tracking server, or a database such as PostgreSQL used directly): a lease made of tickets in
   the registered model's tags. MLflow has no atomic conditional write, and two writers of one tag key collide (on
   PostgreSQL the second insert fails on the tag's unique key), so each contender writes a ticket under a key of its
-  own, ``driftloop.lock.<random token>``, whose value is its expiry (Unix seconds), then reads the model's tags back:
-  it holds the lock only when its ticket is the only live one; otherwise it deletes its ticket and tries again after
-  a random pause. This is exact whenever the store's reads follow its writes (one database behind the server): if
-  A holds the lock, A read no other ticket after writing its own, so any contender B wrote later and, reading after
-  that, sees A's ticket and backs off. Two contenders may both back off (they retry at random times); they can never
-  both proceed. A crashed holder's ticket blocks others until it expires (:data:`LEASE_SECONDS`).
+  own, ``driftloop.lock.<random token>``, whose value is its expiry (Unix seconds) and holder (``host:pid``), then
+  reads the model's tags back: it holds the lock only when its ticket is the only live one; otherwise it deletes
+  its ticket and tries again after a random pause. This is exact whenever the store's reads follow its writes (one
+  database behind the server): if A holds the lock, A read no other ticket after writing its own, so any contender
+  B wrote later and, reading after that, sees A's ticket and backs off. Two contenders may both back off (they
+  retry at random times); they can never both proceed. A crashed holder's ticket blocks others until it expires
+  (:data:`LEASE_SECONDS`), or no longer once its process is seen gone from its host.
 
 Inside the lock the champion alias is read again and compared with what the caller saw when it decided
 (``expected_champion``): a promotion decided against a champion that has moved since is refused, so two retrains
@@ -160,22 +161,43 @@ def _file_lock(path: Path, timeout: float, holder: str = "another promotion") ->
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+_ABANDONED_TICKETS: set[str] = set()
+"""Tickets this process could not delete (the store was unreachable when it released the lock): dead to it."""
+
+
+def _ticket_is_live(key: str, value: str) -> bool:
+    """A ticket (value ``<expiry> <host>:<pid>``) is live until its expiry, unless its holder is a process of this
+    host that is gone (a crashed pass) or it is one this process abandoned."""
+    expiry, _, holder = value.partition(" ")
+    try:
+        live = float(expiry) > time.time()
+    except ValueError:
+        return False
+    if not live or key in _ABANDONED_TICKETS:
+        return False
+    host, _, pid = holder.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
 def _live_tickets(client: MlflowClient, name: str, prefix: str) -> set[str]:
-    """The keys of the unexpired lease tickets of ``name`` under ``prefix``; expired ones (a crashed holder's) are
-    deleted on the way, best effort."""
+    """The keys of the live lease tickets of ``name`` under ``prefix``; dead ones (expired, or a crashed holder's)
+    are deleted on the way, best effort."""
     live: set[str] = set()
     for key, value in client.get_registered_model(name).tags.items():
         if not key.startswith(prefix):
             continue
-        try:
-            expiry = float(value)
-        except ValueError:
-            expiry = 0.0
-        if expiry > time.time():
+        if _ticket_is_live(key, value):
             live.add(key)
-            continue
-        with contextlib.suppress(MlflowException):
-            client.delete_registered_model_tag(name, key)
+        else:
+            with contextlib.suppress(MlflowException):
+                client.delete_registered_model_tag(name, key)
     return live
 
 
@@ -187,7 +209,7 @@ def _lease_lock(client: MlflowClient, name: str, timeout: float, scope: str = "l
     deadline = time.monotonic() + timeout
     while True:
         if not _live_tickets(client, name, prefix):
-            client.set_registered_model_tag(name, mine, f"{time.time() + LEASE_SECONDS:.3f}")
+            client.set_registered_model_tag(name, mine, f"{time.time() + LEASE_SECONDS:.3f} {owner_id()}")
             if _live_tickets(client, name, prefix) == {mine}:
                 break
             client.delete_registered_model_tag(name, mine)  # another contender wrote meanwhile: both back off
@@ -197,7 +219,10 @@ def _lease_lock(client: MlflowClient, name: str, timeout: float, scope: str = "l
     try:
         yield
     finally:
-        client.delete_registered_model_tag(name, mine)
+        try:
+            client.delete_registered_model_tag(name, mine)
+        except Exception:  # the store went away: the ticket dies with this process, or at its expiry
+            _ABANDONED_TICKETS.add(mine)
 
 
 @contextlib.contextmanager
