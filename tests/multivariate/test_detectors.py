@@ -111,6 +111,16 @@ def test_missing_values_never_drop_the_window(reference, fitted):
     assert all(r.reason is None and np.isfinite(r.p_value) for r in results), results
 
 
+def test_a_column_without_a_single_value_is_not_judged_rather_than_imputed(reference, fitted):
+    """All missing, or text where numbers were (decimal commas): imputed with the reference's means, such a window
+    sits at the reference's centre, and PCA's reconstruction error called it drift (p ~ 1e-234)."""
+    window = correlated(np.random.default_rng(9), 600, 0.8)
+    for broken in (window.assign(x=np.nan), window.assign(x=window["x"].map(lambda v: f"{v:.3f}".replace(".", ",")))):
+        results = fitted.compare(broken)
+        assert {r.reason for r in results} == {"column(s) without a single value in the window: 'x'"}
+        assert all(np.isnan(r.p_value) for r in results)
+
+
 def test_a_window_below_a_detector_minimum_gets_a_reason_and_a_missing_column_too(reference, fitted):
     tiny = fitted.compare(reference.head(10))
     assert [r.reason for r in tiny] == [

@@ -156,7 +156,8 @@ class MultivariateDrift:
 
     def compare(self, frame: pd.DataFrame) -> list[DetectorResult]:
         """Judge one window: one :class:`~driftloop.multivariate.results.DetectorResult` per detector. A window
-        lacking a column, or too small for a detector, gets a result with a reason, never an exception."""
+        lacking a column, or holding no value of one (all missing, or text in a numeric column), or too small for a
+        detector, gets a result with a reason, never an exception."""
         if not hasattr(self, "detectors_"):
             raise NotFittedError("This MultivariateDrift instance is not fitted yet; call 'fit' with the reference "
                                  "data before using it.")
@@ -168,6 +169,10 @@ class MultivariateDrift:
             import sklearn.ensemble  # noqa: F401  OpenMP must be loaded before threadpool_limits for the limit to hold
         with threadpool_limits(self.n_threads):
             matrix = self.encoder_.transform(self._rows_to_encode(frame))
+            empty = [name for name, values in zip(self.columns_, matrix.T, strict=True) if np.isnan(values).all()]
+            if empty:  # imputed, such a window would look like the reference's centre: "drift" that is not there
+                reason = "column(s) without a single value in the window: " + ", ".join(map(repr, empty))
+                return [not_computed(name, reason) for name in self.detectors_]
             complete = impute(matrix.copy()) if np.isnan(matrix).any() else matrix  # PCA reads missing as the mean
             return [detector.compare(complete if name == "pca" else matrix)
                     for name, detector in self.detectors_.items()]
