@@ -10,14 +10,19 @@ import json
 from pathlib import Path
 
 import httpx
+import mlflow
 import numpy as np
 import pandas as pd
 from click.testing import CliRunner
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error
 
 from driftloop.cli.main import cli
 from driftloop.data.log_export import read_log_export
-from tests.conftest import REPO, copy_store
+from driftloop.tracking.store import use_tracking_uri
+from tests.conftest import REPO
 from tests.serve.conftest import COLUMNS
 
 MODEL = "wine-quality"
@@ -29,9 +34,24 @@ def invoke(*args: str) -> str:
     return result.output
 
 
-def test_two_replicas_are_monitored_as_one_service(start_server, trained_wine_store: Path, tmp_path: Path) -> None:
-    uri = copy_store(trained_wine_store, tmp_path)
+def wine_model_store(red: pd.DataFrame, folder: Path) -> str:
+    """A store of its own (the session's wine store shares its artifacts, which ``profile`` writes to) holding
+    ``wine-quality@champion``, a linear regression of the quality on the wine's features."""
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("training", artifact_location=(folder / "artifacts").as_uri())
+    model = LinearRegression().fit(red[COLUMNS].iloc[:600], red["quality"].iloc[:600])
+    with use_tracking_uri(uri), mlflow.start_run(experiment_id=experiment):
+        mlflow.sklearn.log_model(model, name="model", registered_model_name=MODEL, pip_requirements=["scikit-learn"],
+                                 signature=infer_signature(red[COLUMNS].head(5), model.predict(red[COLUMNS].head(5))))
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    return uri
+
+
+def test_two_replicas_are_monitored_as_one_service(start_server, tmp_path: Path) -> None:
     red = pd.read_csv(REPO / "examples" / "wine" / "data" / "winequality-red.csv", sep=";")
+    red[COLUMNS] = red[COLUMNS].astype("float64")
+    uri = wine_model_store(red, tmp_path)
     red[COLUMNS].iloc[:600].to_csv(tmp_path / "reference.csv", index=False)
     invoke("profile", "--model", f"{MODEL}@champion", "--data", str(tmp_path / "reference.csv"), "--tracking-uri", uri)
     logs = [tmp_path / "replica-a.db", tmp_path / "replica-b.db"]
