@@ -75,14 +75,19 @@ def run_lines(outcome: MonitorOutcome, experiment: str) -> list[str]:
               help="Column naming a row's series (a station, a store) for --naive-lag; repeat for several. Without "
                    "it the data must be one series, one row per time stamp.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--engine", type=click.Choice(["numpy", "spark"]), default="numpy", show_default=True,
+              help="numpy: one process, a Parquet dataset read window by window; spark: Apache Spark over a "
+                   "Parquet dataset (pip install 'driftloop[spark]', Java 17+).")
+@click.option("--spark-master", default=None, metavar="URL", envvar="DRIFTLOOP_SPARK_MASTER",
+              help="Spark master for --engine spark (default local[*], or the master of spark-submit).")
 @click.option("--retrain", "retrain_project", default=None, metavar="PROJECT_DIR",
               help="After the pass, apply the [retrain] policy of --rules and retrain with this MLflow project.")
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Project parameter for --retrain.")
 @tracking_uri_option
 @handle_errors
 def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, label_delay, id_column, target,
-            experiment, rules_path, webhook, task, naive_lag, naive_series, output_format, retrain_project, params,
-            tracking_uri) -> None:
+            experiment, rules_path, webhook, task, naive_lag, naive_series, output_format, engine, spark_master,
+            retrain_project, params, tracking_uri) -> None:
     """Monitor a registered model on production data, window by window, into MLflow.
 
     Exits with code 3 when a window raises an alert for the first time, else 4 when a window assessed could not be
@@ -101,7 +106,7 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if webhook is not None:
         check_webhook_url(webhook)
     options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
-                             webhook, task, naive_lag, tuple(naive_series), label_delay)
+                             webhook, task, naive_lag, tuple(naive_series), label_delay, engine, spark_master)
     retrain_config = None
     if retrain_project is not None:
         retrain_config = load_config(rules_path)

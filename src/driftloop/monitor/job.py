@@ -208,6 +208,9 @@ class MonitorOptions:
     naive_lag: str | None = None  # the season of the naive benchmark (performance/relative_mae), e.g. "7d"
     naive_series: tuple[str, ...] = ()  # the columns that name a row's series, for that benchmark
     label_delay: str | None = None  # how long a window stays open for late labels and rows: "7d", or rows
+    engine: str = "numpy"  # "spark": windows and statistics computed by Apache Spark (driftloop.spark)
+    spark_master: str | None = None  # the Spark master URL (default local[*], or the cluster's spark-submit)
+    spark_partitions: int = 8  # ranges of the Spark engine's global sort
 
 
 @dataclass
@@ -368,6 +371,50 @@ def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes
     return cut_frame(frame, options.timestamp_column, options.window, options.rows)
 
 
+def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, options: MonitorOptions,
+               features: Sequence[str], notes: list[str]):
+    """The data as a Spark DataFrame and its windows (:func:`driftloop.spark.monitor.read_windows`); data without
+    predictions is scored in Spark by the model (:func:`mlflow.pyfunc.spark_udf`)."""
+    if options.labels_path is not None or options.naive_lag is not None or options.naive_series:
+        raise DriftloopError("The Spark engine reads labels from the data: --labels, --naive-lag and --naive-series "
+                             "need --engine numpy.")
+    from driftloop.spark.monitor import read_windows
+    from driftloop.spark.session import spark_session
+
+    def cut():
+        import mlflow.pyfunc
+
+        spark = spark_session(options.spark_master)
+        with use_tracking_uri(client.tracking_uri):
+            score = mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
+                                            env_manager="local")
+        return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
+                            rows=options.rows, target=options.target, notes=notes, score=score)
+
+    return _spark_call(cut)
+
+
+def _spark_assess(frame, todo: Sequence[WindowSpec], inputs: MonitorInputs, options: MonitorOptions,
+                  notes: list[str]) -> list[WindowResult]:
+    from driftloop.spark.monitor import assess_windows_spark
+
+    simple = MonitorInputs(inputs.profile, inputs.features, None, ignored_columns=inputs.ignored_columns,
+                           unread_columns=inputs.unread_columns)
+    return _spark_call(lambda: assess_windows_spark(frame, todo, simple, task=options.task,
+                                                    partitions=options.spark_partitions, notes=notes))
+
+
+def _spark_call(compute):
+    """Run ``compute``; a failed Spark job becomes a one-line error (nothing has been written to MLflow yet)."""
+    try:
+        return compute()
+    except DriftloopError:
+        raise
+    except Exception as error:  # Py4JJavaError, PySparkException: the job failed on an executor
+        first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise DriftloopError(f"The Spark job failed, nothing was written to MLflow: {first[:400]}") from None
+
+
 def run_monitor(
     client: MlflowClient,
     model_spec: str,
@@ -385,7 +432,11 @@ def run_monitor(
     pyfunc_model = load_model(client, model)
     features = model_features(pyfunc_model, profile)
     notes: list[str] = []
-    cut = _cut(data_path, options, features, notes)
+    spark_frame = None
+    if options.engine == "spark":
+        spark_frame, cut = _spark_cut(client, model, data_path, options, features, notes)
+    else:
+        cut = _cut(data_path, options, features, notes)
     delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)
     first_start = cut.windows[0].start if cut.windows and cut.length is not None else None
     run = monitoring_run(client, options.experiment, model, cut.definition, first_start, _identity(cut, features))
@@ -429,8 +480,14 @@ def run_monitor(
             datasets[window.index] = window_dataset(window.frame, source=source, name=label)
             yield window
 
-    assessed = assess_windows(inputs, read_windows(), rules=rules, training_metrics=training,
-                              history=sorted(state.closed.values(), key=lambda w: w.index), progress=step)
+    history = sorted(state.closed.values(), key=lambda w: w.index)
+    if spark_frame is not None:  # every figure is computed before anything is written: a failed job writes nothing
+        assessed = _spark_assess(spark_frame, todo, inputs, options, notes)
+        evaluate([*history, *assessed], rules, training_metrics=training)
+        step(len(todo))
+    else:
+        assessed = assess_windows(inputs, read_windows(), rules=rules, training_metrics=training, history=history,
+                                  progress=step)
     pass_notes = notes  # what every attempt of the write starts from
     closed_before = set(state.closed)  # a window closed since, and assessed here, was closed by an earlier attempt
 

@@ -25,6 +25,7 @@ from driftloop.profile.statistics import (
     NUMERIC_STATISTICS,
     Pair,
     Statistic,
+    WindowSummary,
     sorted_pair,
 )
 from driftloop.stats.constant import departures_p_value, snap_sorted
@@ -318,7 +319,10 @@ class ReferenceProfile:
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 per_column = list(pool.map(job, chosen))
-        rows = [row for rows in per_column for row in rows]
+        return self._result_table([row for rows in per_column for row in rows])
+
+    def _result_table(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """Judge ``rows`` (:meth:`_judge`) and return them as the table :meth:`compare` documents."""
         self._judge(rows)
         result = pd.DataFrame({key: [row.get(key) for row in rows] for key in RESULT_COLUMNS})
         result["value"] = result["value"].astype("float64")
@@ -331,7 +335,46 @@ class ReferenceProfile:
         result["n_missing"] = result["n_missing"].astype("Int64")
         return result
 
+    def compare_summaries(self, summaries: dict[str, WindowSummary]) -> pd.DataFrame:
+        """:meth:`compare` from each column's :class:`WindowSummary` computed elsewhere (the Spark engine computes
+        them from per-partition summaries): the same table, thresholds and verdicts as :meth:`compare` of a window
+        with those summaries."""
+        self._check_fitted()
+        unknown = [c for c in summaries if c not in self.columns_]
+        if unknown:
+            raise invalid_parameter("summaries", "ReferenceProfile.compare_summaries",
+                                    f"profiled columns among {list(self.columns_)}", unknown)
+        rows = [row for name, summary in summaries.items() for row in self._rows(self.columns_[name], summary)]
+        return self._result_table(rows)
+
     def _compare_column(self, column: Column, data: Any) -> list[dict[str, Any]]:
+        if data is None:
+            return self._rows(column, WindowSummary.failed(f"column {column.name!r} is missing from the window"))
+        return self._rows(column, self._summarise(column, frames.get_column(data, column.name)))
+
+    def _summarise(self, column: Column, raw: Any) -> WindowSummary:
+        """What the statistics of ``column`` need from the window's values ``raw``."""
+        chosen = self.statistics_for(column)
+        if isinstance(column, NumericColumn):
+            values, reason = frames.numeric_values(raw, column.name)
+            if reason is not None:
+                return WindowSummary.failed(reason)
+            sample = stats.sort_finite(values)
+            window_sorted = sample.values
+            n, n_missing = len(window_sorted), int(sample.n_missing) + int(sample.n_nonfinite)
+            departures = snap_sorted(window_sorted, column.minimum) if column.constant and n else 0
+            counts = bin_counts(window_sorted, column.edges) if n and any(s.needs == "counts" for s in chosen) \
+                else None
+            pair = sorted_pair(column.values, window_sorted, column.counts, counts, column.n, column.std,
+                               chosen if n else ())
+            return WindowSummary(pair, n, n_missing, departures)
+        values_seen, value_counts, n_missing = frames.category_counts(raw)
+        counts = column.align(values_seen, value_counts)
+        return WindowSummary(Pair(None, None, column.counts, counts, column.n, float("nan")), int(counts.sum()),
+                             n_missing)
+
+    def _rows(self, column: Column, summary: WindowSummary) -> list[dict[str, Any]]:
+        """The result rows of ``column`` (before :meth:`_judge`) from the window's ``summary``."""
         chosen = self.statistics_for(column)
         rows = [{"column": column.name, "statistic": s.name, "value": np.nan, "p_value": np.nan,
                  "threshold": np.nan, "drifted": None, "reason": None, "n": None, "n_missing": None,
@@ -342,28 +385,9 @@ class ReferenceProfile:
                 row["reason"] = reason
             return rows
 
-        if data is None:
-            return fail(f"column {column.name!r} is missing from the window")
-        raw = frames.get_column(data, column.name)
-        if isinstance(column, NumericColumn):
-            values, reason = frames.numeric_values(raw, column.name)
-            if reason is not None:
-                return fail(reason)
-            sample = stats.sort_finite(values)
-            window_sorted = sample.values
-            n, n_missing = len(window_sorted), int(sample.n_missing) + int(sample.n_nonfinite)
-            if column.constant and n:
-                departures = snap_sorted(window_sorted, column.minimum)
-                constant_p = departures_p_value(column.n, n, departures)
-            counts = bin_counts(window_sorted, column.edges) if n and any(s.needs == "counts" for s in chosen) \
-                else None
-            pair = sorted_pair(column.values, window_sorted, column.counts, counts, column.n, column.std,
-                               chosen if n else ())
-        else:
-            values_seen, value_counts, n_missing = frames.category_counts(raw)
-            counts = column.align(values_seen, value_counts)
-            n = int(counts.sum())
-            pair = Pair(None, None, column.counts, counts, column.n, float("nan"))
+        if summary.reason is not None:
+            return fail(summary.reason)
+        pair, n, n_missing = summary.pair, summary.n, summary.n_missing
         for row in rows:
             row["n"], row["n_missing"] = n, n_missing
         if n == 0:
@@ -374,7 +398,8 @@ class ReferenceProfile:
             except (ValueError, ArithmeticError, DriftloopError) as exc:
                 row["reason"] = f"{row['_spec'].name} could not be computed for column {column.name!r}: {exc}"
         if isinstance(column, NumericColumn) and column.constant:
-            self._constant_rows(column, rows, pair, n - departures, constant_p)
+            constant_p = departures_p_value(column.n, n, summary.departures)
+            self._constant_rows(column, rows, pair, n - summary.departures, constant_p)
             return rows
         distance_rows = [row for row in rows if row["_spec"].verdict == "distance"]
         for models in (self._null(column, calibration_size(n, largest_size(column, self.thresholds_))),

@@ -40,6 +40,23 @@ class Pair(NamedTuple):
     merged: stats.MergedECDF | None = None
 
 
+class WindowSummary(NamedTuple):
+    """What one column's statistics need from a window, however it was computed: the :class:`Pair`, ``n``
+    finite non-missing values, ``n_missing`` missing or non-finite ones, and, for a constant reference column,
+    the ``departures`` (window values away from the constant, :func:`~driftloop.stats.constant.snap_sorted`);
+    or only a ``reason`` why the column could not be summarised."""
+
+    pair: Pair | None
+    n: int
+    n_missing: int
+    departures: int = 0
+    reason: str | None = None
+
+    @classmethod
+    def failed(cls, reason: str) -> WindowSummary:
+        return cls(None, 0, 0, 0, reason)
+
+
 def sorted_pair(
     reference_sorted: NDArray[np.float64],
     window_sorted: NDArray[np.float64],
@@ -76,7 +93,7 @@ def _ks(p: Pair) -> tuple[float, float]:
     if len(p.reference_sorted) == p.n_reference:
         return float(r.statistic), float(r.p_value)
     # quantile summary: the p-value with the reference's true size (scipy's asymptotic branch)
-    m, n = sorted([float(p.n_reference), float(len(p.window_sorted))], reverse=True)
+    m, n = sorted([float(p.n_reference), float(p.gaps.n_window)], reverse=True)
     return float(r.statistic), float(_scipy_stats.kstwo.sf(r.statistic, np.round(m * n / (m + n))))
 
 

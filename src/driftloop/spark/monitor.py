@@ -1,0 +1,334 @@
+"""The monitor's windows in Spark: cut by time, then drift, data quality, coverage and regression performance per
+window from Spark aggregates, as :class:`~driftloop.monitor.results.WindowResult` for the monitor's logging.
+
+What each figure is made of (one Spark job each, over the windows still to assess):
+
+- rows, missing and non-finite values, values outside the reference's range, rows with a prediction and a label,
+  and the sums of regression performance: one ``groupBy(window).agg``; ``performance/r2`` needs each window's mean
+  label first (a second aggregate, so that the sum of squares is not taken around zero);
+- categorical counts: ``groupBy(window, value).count()`` per categorical column (also the ``unseen`` quality);
+- numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries`.
+
+The statistics, thresholds and verdicts are then those of the numpy engine
+(:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
+
+Not computed by this engine (the numpy engine's figures that need a model run on each row, or rows in memory):
+estimated performance, the multivariate detectors, classification performance, the label type checks, the
+report's distribution charts, and windows by count (Spark does not keep the files' row order); the pass says so in
+its notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from driftloop.data.dataset import WindowSpec
+from driftloop.data.windows import parse_window_length
+from driftloop.errors import DriftloopError, NoRowsError
+from driftloop.monitor import window_coverage as coverage
+from driftloop.monitor.cutting import LABEL, PREDICTION, Cut, timestamp_column
+from driftloop.monitor.engine import MonitorInputs, _drift_metrics
+from driftloop.monitor.performance import MAX_SCORE_LEVELS
+from driftloop.monitor.results import WindowResult
+from driftloop.profile.columns import CategoricalColumn, NumericColumn
+from driftloop.profile.statistics import Pair, WindowSummary
+from driftloop.spark.ecdf import ColumnReference, numeric_summaries
+from driftloop.stats.constant import roundoff_tolerance
+
+NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and regression performance; not "
+                "estimated performance, multivariate drift, classification performance or distribution charts")
+
+
+def _not_read(windows: Sequence[WindowSpec]):
+    raise DriftloopError("The Spark engine assesses windows in Spark; their rows are not read on the driver.")
+
+
+def _present(frame, name: str):
+    """A Spark condition: the cell holds a value (not null, not NaN)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    column = F.col(f"`{name}`")
+    if isinstance(frame.schema[name].dataType, DoubleType | FloatType):
+        return column.isNotNull() & ~F.isnan(column)
+    return column.isNotNull()
+
+
+def _nanoseconds(frame, name: str):
+    """The time column as nanoseconds since the epoch (a timestamp, or integer nanoseconds as Parquet stores
+    pandas' times when read with ``spark.sql.legacy.parquet.nanosAsLong``)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import IntegerType, LongType, TimestampNTZType, TimestampType
+
+    kind = frame.schema[name].dataType
+    column = F.col(f"`{name}`")
+    if isinstance(kind, TimestampType | TimestampNTZType):
+        return F.unix_micros(column.cast("timestamp")) * F.lit(1000)
+    if isinstance(kind, LongType | IntegerType):
+        return column.cast("long")
+    raise DriftloopError(f"The timestamp column {name!r} must be stored as a timestamp for the Spark engine; got "
+                         f"{kind.simpleString()}.")
+
+
+def read_windows(spark, data_path: str, features: Sequence[str], *, time_column: str | None, window: str | None,
+                 rows: int | None, target: str | None, notes: list[str], score=None):
+    """The data as a Spark DataFrame with its window code ``_w``, and the :class:`Cut` (windows, rows and labelled
+    rows per window, watermark) from one aggregate. Data without a ``prediction`` column is scored by ``score``
+    (a Spark UDF of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there."""
+    from pyspark.sql import functions as F
+
+    if rows is not None:
+        raise DriftloopError("The Spark engine cuts windows by time only (Spark does not keep the files' row order): "
+                             "give --timestamp-column and --window instead of --rows, or use --engine numpy.")
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    try:
+        frame = spark.read.parquet(data_path)
+    except Exception as error:  # Spark's AnalysisException: a path without Parquet files, a schema conflict
+        raise DriftloopError(f"Spark could not read {data_path!r}: {str(error).splitlines()[0]}") from None
+    names = list(frame.columns)
+    time_column = timestamp_column(names, time_column)
+    if time_column is None:
+        raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time.")
+    if time_column not in names:
+        raise DriftloopError(f"The timestamp column {time_column!r} is not in the data; its columns are: "
+                             f"{', '.join(names)}.")
+    if target is not None and target not in names:
+        raise DriftloopError(f"The target column {target!r} is not in the data; give --labels PATH for late labels.")
+    label = target if target is not None else (LABEL if LABEL in names else None)
+    length = parse_window_length(window or "1d")
+    wanted = {*features, PREDICTION, *([label] if label else []), time_column}
+    if target is not None and target != LABEL:
+        wanted.discard(LABEL)
+    columns = [c for c in names if c in wanted]
+    stamps = _nanoseconds(frame, time_column)
+    span = F.lit(length.value)
+    frame = frame.select(*[F.col(f"`{c}`") for c in columns]).withColumn("_ns", stamps)
+    frame = frame.withColumn("_w", ((F.col("_ns") - F.pmod(F.col("_ns"), span)) / span).cast("long"))
+    if label is not None and label != LABEL:
+        frame = frame.withColumnRenamed(label, LABEL)
+    if PREDICTION not in columns and score is not None and all(c in names for c in features):
+        frame = frame.withColumn(PREDICTION, score(F.struct(*[F.col(f"`{c}`") for c in features])))
+    labelled = F.sum(F.when(_present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
+    facts = frame.groupBy("_w").agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
+                                    F.max("_ns").alias("latest")).collect()
+    if not facts:
+        raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(names)}): nothing to monitor.")
+    if label is not None and target is None and not any(row.labelled for row in facts):
+        notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
+        frame, label = frame.drop(LABEL), None
+    by_code = {row._w: row for row in facts}
+    specs = []
+    for code in range(min(by_code), max(by_code) + 1):
+        start = pd.Timestamp(code * length.value, tz="UTC")
+        fact = by_code.get(code)
+        specs.append(WindowSpec(code, start, start + length, fact.rows if fact else 0,
+                                (fact.labelled if fact else 0) if label else None))
+    watermark = pd.Timestamp(max(row.latest for row in facts), tz="UTC")
+    unread = tuple(c for c in names if c not in columns and c != target)
+    cut = Cut(specs, [watermark >= w.end for w in specs], f"by time, {length} of {time_column!r}", length, False,
+              watermark, _not_read, unread)
+    return frame, cut
+
+
+def _numeric_reference(column: NumericColumn) -> ColumnReference:
+    return ColumnReference(np.asarray(column.values, dtype=np.float64), np.asarray(column.edges, dtype=np.float64),
+                           column.minimum if column.constant else None)
+
+
+def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: MonitorInputs, *, task: str | None,
+                         partitions: int, notes: list[str]) -> list[WindowResult]:
+    """Every window of ``cut_windows`` assessed in Spark (see the module docstring); verdicts are set by the
+    caller, as for the numpy engine."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import NumericType
+
+    if not cut_windows:
+        return []
+    notes.append(NOT_COMPUTED)
+    profile = inputs.profile
+    # the windows' codes since the epoch, whatever the step they are logged at
+    code_of = {int(w.start.value // (w.end.value - w.start.value)): w for w in cut_windows}
+    frame = frame.where(F.col("_w").isin(list(code_of)))
+    names = set(frame.columns)
+    schema = {f.name: f.dataType for f in frame.schema.fields}
+    compared = [c for c in profile.columns_ if (c in inputs.features or c == PREDICTION)]
+    numeric = [c for c in compared if isinstance(profile.columns_[c], NumericColumn) and c in names
+               and isinstance(schema[c], NumericType)]
+    categorical = [c for c in compared if isinstance(profile.columns_[c], CategoricalColumn) and c in names]
+    features_present = [c for c in inputs.features if c in names]
+    ranges = inputs.reference_ranges
+
+    # 1. one aggregate per window: rows, missing, non-finite, out of range, predictions, labels, regression sums
+    aggregates = [F.count(F.lit(1)).alias("rows")]
+    for position, name in enumerate(dict.fromkeys([*features_present, *[c for c in compared if c in names]])):
+        column = F.col(f"`{name}`")
+        aggregates.append(F.sum(F.when(~_present(frame, name), 1).otherwise(0)).alias(f"missing_{position}"))
+        if isinstance(schema[name], NumericType):
+            infinite = column.isin(float("inf"), float("-inf"))
+            aggregates.append(F.sum(F.when(infinite, 1).otherwise(0)).alias(f"infinite_{position}"))
+            if name in ranges:
+                low, high = ranges[name]
+                outside = _present(frame, name) & ~infinite & ((column < low) | (column > high))
+                aggregates.append(F.sum(F.when(outside, 1).otherwise(0)).alias(f"outside_{position}"))
+    positions = {name: i for i, name in enumerate(dict.fromkeys([*features_present,
+                                                                 *[c for c in compared if c in names]]))}
+    has_prediction, has_label = PREDICTION in names, LABEL in names
+    regression = has_prediction and has_label and (task or ("regression" if isinstance(
+        profile.columns_.get(PREDICTION), NumericColumn) else "classification")) == "regression"
+    if has_prediction:
+        aggregates.append(F.sum(F.when(_present(frame, PREDICTION), 1).otherwise(0)).alias("predicted"))
+    if has_label:
+        aggregates.append(F.sum(F.when(_present(frame, LABEL), 1).otherwise(0)).alias("labels"))
+        if has_prediction:
+            both = _present(frame, PREDICTION) & _present(frame, LABEL)
+            aggregates.append(F.sum(F.when(both, 1).otherwise(0)).alias("predicted_labelled"))
+    if regression:
+        truth, predicted = F.col(LABEL).cast("double"), F.col(PREDICTION).cast("double")
+        usable = (_present(frame, LABEL) & _present(frame, PREDICTION)
+                  & ~truth.isin(float("inf"), float("-inf")) & ~predicted.isin(float("inf"), float("-inf")))
+        error = F.when(usable, predicted - truth)
+        aggregates += [F.count(error).alias("usable"), F.sum(F.abs(error)).alias("absolute"),
+                       F.sum(error * error).alias("squared"), F.sum(F.when(usable, truth)).alias("truth"),
+                       F.sum(F.when(usable & (truth % 1 != 0), 1).otherwise(0)).alias("fractional"),
+                       F.countDistinct(F.when(usable, truth)).alias("levels"),
+                       F.sum(F.when(usable & (F.rint(predicted) == truth), 1).otherwise(0)).alias("rounded_right")]
+    totals = {row._w: row for row in frame.groupBy("_w").agg(*aggregates).collect()}
+    spread: dict[int, float] = {}
+    if regression:
+        means = {w: row.truth / row.usable for w, row in totals.items() if row.usable}
+        if means:
+            centre = F.create_map(*[item for w, mean in means.items() for item in (F.lit(w), F.lit(mean))])
+            deviation = F.when(usable, truth - centre[F.col("_w")])
+            spread = {row._w: row.ss for row in frame.groupBy("_w").agg(F.sum(deviation * deviation).alias("ss"))
+                      .collect()}
+
+    # 2. categorical counts per window
+    categories: dict[str, dict[int, tuple[list, list[int], int]]] = {}
+    for name in categorical:
+        per_window: dict[int, tuple[list, list[int], int]] = {}
+        for row in frame.groupBy("_w", F.col(f"`{name}`").alias("value")).count().collect():
+            values, counts, missing = per_window.get(row._w, ([], [], 0))
+            if row.value is None or (isinstance(row.value, float) and np.isnan(row.value)):
+                missing += row["count"]
+            else:
+                values.append(row.value)
+                counts.append(row["count"])
+            per_window[row._w] = (values, counts, missing)
+        categories[name] = per_window
+
+    # 3. numeric drift from the global sort
+    codes = {name: i for i, name in enumerate(numeric)}
+    references = {codes[name]: _numeric_reference(profile.columns_[name]) for name in numeric}
+    long = None
+    if numeric:
+        value = F.col("_v.v")
+        pieces = []
+        for name in numeric:
+            cell = F.col(f"`{name}`").cast("double")
+            held = references[codes[name]].constant
+            if held is not None:  # snapped to the constant as the numpy engine snaps (stats.constant.snap_sorted)
+                tolerance = roundoff_tolerance(held)
+                cell = F.when((cell >= held - tolerance) & (cell <= held + tolerance), F.lit(held)).otherwise(cell)
+            pieces.append(F.struct(F.lit(codes[name]).alias("c"), cell.alias("v")))
+        long = (frame.select("_w", F.explode(F.array(*pieces)).alias("_v"))
+                .select(F.col("_w").alias("w"), F.col("_v.c").alias("c"), value.alias("v"))
+                .where(value.isNotNull() & ~F.isnan(value) & ~value.isin(float("inf"), float("-inf"))))
+    summaries = numeric_summaries(long, references, partitions) if long is not None else {}
+
+    results = []
+    for code, spec in sorted(code_of.items(), key=lambda item: item[1].index):
+        row = totals.get(code)
+        rows = row.rows if row is not None else 0
+        result = WindowResult(spec.index, spec.start, spec.end, rows, {"rows": float(rows)})
+        results.append(result)
+        if rows == 0:
+            continue
+        result.metrics.update(_quality(inputs, row, rows, names, positions, schema, categories, code))
+        drift = profile.compare_summaries(
+            {name: _summary(profile.columns_[name], name, names, schema, row, positions, categories, summaries,
+                            codes, code) for name in compared})
+        result.drift = drift
+        drift_metrics, drift_reasons = _drift_metrics(drift, inputs.features)
+        result.metrics.update(drift_metrics)
+        result.reasons.extend(drift_reasons)
+        if has_prediction:
+            result.metrics[coverage.PREDICTIONS] = row.predicted / rows
+            if has_label:
+                result.metrics[coverage.LABELS] = row.predicted_labelled / rows
+        if has_label and has_prediction:
+            result.metrics["performance/label_coverage"] = row.labels / rows
+            result.metrics["performance/labelled_rows"] = float(row.labels)
+            if regression and row.usable:
+                result.metrics["performance/mae"] = row.absolute / row.usable
+                result.metrics["performance/rmse"] = float(np.sqrt(row.squared / row.usable))
+                result.metrics["performance/r2"] = _r2(row.squared, spread.get(code, 0.0), row.usable)
+                if row.fractional == 0 and row.levels <= MAX_SCORE_LEVELS:  # whole-number scores
+                    result.metrics["performance/accuracy"] = row.rounded_right / row.usable
+    return results
+
+
+def _r2(squared: float, spread: float, usable: int) -> float:
+    """:func:`sklearn.metrics.r2_score` from the sums: ``1 - sum (y - p)^2 / sum (y - mean y)^2``; 1 or 0 for a
+    constant truth (predicted exactly or not), NaN for one row."""
+    if usable < 2:
+        return float("nan")
+    if spread == 0.0:
+        return 1.0 if squared == 0.0 else 0.0
+    return 1.0 - squared / spread
+
+
+def _summary(column, name: str, names: set[str], schema: dict, row, positions: dict[str, int],
+             categories: dict, summaries: dict, codes: dict[str, int], code: int) -> WindowSummary:
+    """The :class:`~driftloop.profile.statistics.WindowSummary` of one compared column in window ``code``."""
+    from pyspark.sql.types import NumericType
+
+    if name not in names:
+        return WindowSummary.failed(f"column {name!r} is missing from the window")
+    position = positions[name]
+    if isinstance(column, NumericColumn):
+        if not isinstance(schema[name], NumericType):
+            return WindowSummary.failed(f"column {name!r} must hold numbers for the Spark engine; got "
+                                        f"{schema[name].simpleString()}")
+        n_missing = row[f"missing_{position}"] + row[f"infinite_{position}"]
+        summary = summaries.get((code, codes[name]))
+        if summary is None:
+            return WindowSummary(None, 0, n_missing)
+        pair = Pair(column.values, None, column.counts, summary.bins, column.n, column.std, summary.gaps)
+        return WindowSummary(pair, summary.gaps.n_window, n_missing, summary.departures)
+    values, counts, missing = categories[name].get(code, ([], [], 0))
+    aligned = column.align(values, np.asarray(counts, dtype=np.int64))
+    return WindowSummary(Pair(None, None, column.counts, aligned, column.n, float("nan")), int(aligned.sum()),
+                         missing)
+
+
+def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: dict[str, int], schema: dict,
+             categories: dict, code: int) -> dict[str, float]:
+    """The keys and values of :func:`driftloop.monitor.quality.quality_metrics` for a window, from the aggregates."""
+    from pyspark.sql.types import NumericType
+
+    expected = list(inputs.features)
+    ignored = {*inputs.ignored_columns, PREDICTION, LABEL, "_ns", "_w"}
+    missing_columns = [c for c in expected if c not in names]
+    extra = [c for c in [*names, *inputs.unread_columns] if c not in expected and c not in ignored]
+    metrics = {"quality/missing_columns": float(len(missing_columns)), "quality/extra_columns": float(len(extra))}
+    missing_cells = 0
+    for name in expected:
+        if name not in names:
+            continue
+        missing = row[f"missing_{positions[name]}"]
+        missing_cells += missing
+        metrics[f"quality/{name}/missing_rate"] = missing / rows
+        if name in inputs.reference_ranges and isinstance(schema[name], NumericType):
+            metrics[f"quality/{name}/type_errors"] = 0.0
+            metrics[f"quality/{name}/out_of_range"] = row[f"outside_{positions[name]}"] / rows
+        elif name in inputs.reference_categories and name in categories:
+            values, counts, _ = categories[name].get(code, ([], [], 0))
+            known = inputs.reference_categories[name]
+            metrics[f"quality/{name}/unseen"] = sum(k for v, k in zip(values, counts, strict=True)
+                                                    if v not in known) / rows
+    cells = rows * len(expected)
+    metrics["quality/missing_rate"] = (missing_cells + rows * len(missing_columns)) / cells if cells else float("nan")
+    return metrics

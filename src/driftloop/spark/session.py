@@ -1,0 +1,49 @@
+"""The SparkSession of the Spark engine: ``local[*]`` unless a master is given (``--spark-master`` or the
+``SPARK_MASTER`` of a cluster's ``spark-submit``), UTC session time zone (window bounds are UTC), no UI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from driftloop.errors import DriftloopError
+
+#: Shuffle partitions of the engine's sorts and aggregations when none is configured: enough to keep every core of
+#: a small cluster busy, few enough that a laptop does not pay for hundreds of tiny tasks.
+DEFAULT_SHUFFLE_PARTITIONS = 8
+
+
+def spark_available() -> str | None:
+    """``None`` when the Spark engine can run here, else why not (for an error or a skipped test)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "the Spark engine needs PySpark: pip install 'driftloop[spark]'"
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        return "the Spark engine needs Java 17 or later (no java on PATH and no JAVA_HOME)"
+    return None
+
+
+def spark_session(master: str | None = None):
+    """The active SparkSession, or a new one on ``master`` (default ``local[*]``)."""
+    missing = spark_available()
+    if missing is not None:
+        raise DriftloopError(missing[0].upper() + missing[1:] + ".")
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active
+    builder = SparkSession.builder.appName("driftloop")
+    if master is not None or not os.environ.get("SPARK_MASTER"):
+        builder = builder.master(master or "local[*]")
+        if (master or "local").startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+            # local workers: this interpreter and its packages (Spark starts the resolved binary, outside a venv)
+            builder = (builder.config("spark.pyspark.python", sys.executable)
+                       .config("spark.executorEnv.PYTHONPATH", os.pathsep.join(p for p in sys.path if p)))
+    return (builder.config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", str(DEFAULT_SHUFFLE_PARTITIONS))
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate())

@@ -1,0 +1,85 @@
+"""``driftloop monitor --engine spark`` in ``local[2]``: the figures of the numpy engine on the same Parquet data
+(to 1e-9, p-values too), the same steps and timestamps in MLflow, and a Spark job that fails halfway writes nothing.
+Real MLflow on SQLite, the real wine model, the real CLI."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+from mlflow import MlflowClient
+
+from driftloop.spark.monitor import NOT_COMPUTED
+from tests.conftest import copy_store
+from tests.monitor.test_late_data import _chart, _monitor, _red, _runs, _series
+
+#: Figures of the numpy engine that the Spark engine does not compute (NOT_COMPUTED says so in the notes).
+NUMPY_ONLY = ("estimated/", "multivariate/", "quality/label_type_errors")
+
+
+@pytest.fixture
+def wine_store(trained_wine_store, workdir):
+    return copy_store(trained_wine_store, workdir)
+
+
+def _parquet(workdir, frame):
+    folder = workdir / "red"
+    ds.write_dataset(pa.Table.from_pandas(frame, preserve_index=False), folder, format="parquet",
+                     max_rows_per_file=400, max_rows_per_group=100, basename_template="part-{i}.parquet")
+    return folder
+
+
+def _red_frame():
+    red = _red()
+    red["ts"] = np.array(red["ts"], dtype="datetime64[ns]")
+    return red
+
+
+def test_spark_engine_gives_the_numpy_engines_figures(spark, wine_store, workdir):
+    folder = _parquet(workdir, _red_frame())
+    outputs = {}
+    for engine in ("numpy", "spark"):
+        result = _monitor(wine_store, "--data", str(folder), "--timestamp-column", "ts", "--window", "7d",
+                          "--target", "quality", "--experiment", engine, "--engine", engine)
+        assert result.exit_code in (0, 3), result.output
+        outputs[engine] = result.output
+    assert " ".join(NOT_COMPUTED.split()) in " ".join(outputs["spark"].split())  # what it leaves out, said
+    client = MlflowClient(wine_store)
+    (numpy_run, _), (spark_run, _) = _runs(client, "numpy"), _runs(client, "spark")
+    expected, got = _series(client, numpy_run), _series(client, spark_run)
+    assert {k for k in expected if k not in got} and all(k.startswith(NUMPY_ONLY) for k in expected if k not in got)
+    assert set(got) <= set(expected)
+    assert any(k.endswith("/ks_p_value") for k in got) and "performance/r2" in got and "drift/share" in got
+    for key, points in got.items():
+        assert points.keys() == expected[key].keys(), key
+        for step, value in points.items():
+            other = expected[key][step]
+            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
+                (key, step, value, other)
+    for key in ("rows", "drift/share", "performance/mae"):  # the same timestamps (window ends) as well
+        times = {p.step: p.timestamp for p in client.get_metric_history(numpy_run.info.run_id, key)}
+        assert {p.step: p.timestamp for p in client.get_metric_history(spark_run.info.run_id, key)} == times
+
+
+def test_a_spark_job_failing_halfway_writes_no_window(spark, wine_store, workdir):
+    folder = _parquet(workdir, _red_frame())
+    damaged = folder / "part-2.parquet"
+    intact = damaged.read_bytes()
+    damaged.write_bytes(intact[: len(intact) // 2] + intact[-8:])  # footer kept, column chunks cut: fails when read
+    args = ("--data", str(folder), "--timestamp-column", "ts", "--window", "7d", "--target", "quality",
+            "--engine", "spark")
+    failed = _monitor(wine_store, *args)
+    assert failed.exit_code == 1, failed.output
+    assert "The Spark job failed, nothing was written to MLflow" in failed.output
+    assert "Traceback" not in failed.output
+    client = MlflowClient(wine_store)
+    experiment = client.get_experiment_by_name("model-monitoring")
+    runs = client.search_runs([experiment.experiment_id]) if experiment else []
+    assert all(not run.data.metrics for run in runs)  # no window, not even a partial one
+    damaged.write_bytes(intact)
+    again = _monitor(wine_store, *args)
+    assert again.exit_code in (0, 3), again.output
+    assert sorted(_chart(client)["rows"]) == [0, 1, 2, 3, 4]  # four closed windows, the last one open
