@@ -18,6 +18,10 @@ Measured in the same run:
 
     python bench/scale.py                  # 2M rows, 100 windows
     python bench/scale.py --full           # 100M rows x 25 columns (about 22 GB of Parquet in --folder)
+    python bench/scale.py --rows 20000000 --spark   # and the Spark engine in local[2] on the same data
+
+With ``--spark``, the Spark engine (``--engine spark``) runs in a child process on the same data: its session
+start-up (the JVM) is timed apart from its pass; target: within 5x the numpy engine's pass (issue 17).
 """
 
 from __future__ import annotations
@@ -53,7 +57,14 @@ import sys, time
 from driftloop.monitor.job import MonitorOptions, run_monitor
 from driftloop.tracking import connect
 client = connect(sys.argv[1])
-options = MonitorOptions(timestamp_column="ts", window="1d", target="label", experiment=sys.argv[3])
+engine = sys.argv[4]
+options = MonitorOptions(timestamp_column="ts", window="1d", target="label", experiment=sys.argv[3], engine=engine,
+                         spark_master="local[2]" if engine == "spark" else None)
+if engine == "spark":  # the session's start-up (JVM) is Spark's fixed cost, timed apart
+    start = time.perf_counter()
+    from driftloop.spark.session import spark_session
+    spark_session("local[2]")
+    print("startup", time.perf_counter() - start)
 start = time.perf_counter()
 outcome = run_monitor(client, "bench-model@champion", sys.argv[2], options)
 print(time.perf_counter() - start, len(outcome.new_windows), outcome.metric_points)
@@ -84,6 +95,20 @@ def scan_seconds(folder: Path) -> float:
     return time.perf_counter() - start
 
 
+def monitor(uri: str, data: Path, engine: str) -> tuple[float, str, str, float]:
+    """``run_monitor`` with ``engine`` in a child process (a fresh experiment): its seconds, windows, metric points
+    and, for Spark, the session's start-up seconds (not included in the first figure)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    child = subprocess.run([sys.executable, "-c", MONITOR, uri, str(data), f"bench-scale-{engine}", engine],
+                           capture_output=True, text=True, check=False, env=env)
+    if child.returncode != 0:
+        raise SystemExit(child.stderr[-3000:])
+    lines = child.stdout.split("\n")
+    startup = next((float(line.split()[1]) for line in lines if line.startswith("startup")), 0.0)
+    total, windows, points = child.stdout.split()[-3:]
+    return float(total), windows, points, startup
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -91,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full", action="store_true", help="100M rows (overrides --rows)")
     parser.add_argument("--folder", type=Path, default=None, help="where to write the data (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the data and the store")
+    parser.add_argument("--spark", action="store_true", help="also run the Spark engine in local[2] on the same data")
     args = parser.parse_args(argv)
     rows = 100_000_000 if args.full else args.rows
     console = Console()
@@ -109,14 +135,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"{time.perf_counter() - start:.0f} s")
 
     read = scan_seconds(data)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    child = subprocess.run([sys.executable, "-c", MONITOR, uri, str(data), "bench-scale"], capture_output=True,
-                           text=True, check=False, env=env)
-    if child.returncode != 0:
-        raise SystemExit(child.stderr[-3000:])
-    total, windows, points = child.stdout.split()[-3:]
-    total = float(total)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kilobytes on Linux
+    total, windows, points, _ = monitor(uri, data, "numpy")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kilobytes on Linux (numpy child only)
 
     table = Table(title=f"monitoring {rows:,} rows x 25 columns in {windows} daily windows, Parquet read window "
                         "by window")
@@ -130,6 +150,17 @@ def main(argv: list[str] | None = None) -> None:
     table.add_row("[bold]peak RSS of the monitor[/] (target <= 3 GB)", f"[bold]{peak / 1e9:.2f} GB[/]")
     table.add_row("metric points written with log_batch", points)
     console.print(table)
+    if args.spark:
+        spark_total, _, spark_points, startup = monitor(uri, data, "spark")
+        compare = Table(title=f"Spark engine in local[2] against the numpy engine, same {rows:,} rows, same run")
+        compare.add_column("what")
+        compare.add_column("seconds", justify="right")
+        compare.add_row("numpy engine, run_monitor end to end", f"{total:.1f}")
+        compare.add_row("Spark engine, session start-up (JVM)", f"{startup:.1f}")
+        compare.add_row("Spark engine, run_monitor end to end", f"{spark_total:.1f}")
+        compare.add_row("[bold]Spark / numpy[/] (target <= 5x)", f"[bold]{spark_total / total:.1f}x[/]")
+        compare.add_row("metric points: numpy / Spark", f"{points} / {spark_points}")
+        console.print(compare)
     console.print(machine())
     if not args.keep and args.folder is None:
         shutil.rmtree(folder, ignore_errors=True)

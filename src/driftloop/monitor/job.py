@@ -385,9 +385,12 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, opt
         import mlflow.pyfunc
 
         spark = spark_session(options.spark_master)
-        with use_tracking_uri(client.tracking_uri):
-            score = mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
-                                            env_manager="local")
+
+        def score():
+            with use_tracking_uri(client.tracking_uri):
+                return mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
+                                               env_manager="local")
+
         return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
                             rows=options.rows, target=options.target, notes=notes, score=score)
 

@@ -76,8 +76,8 @@ def _nanoseconds(frame, name: str):
 def read_windows(spark, data_path: str, features: Sequence[str], *, time_column: str | None, window: str | None,
                  rows: int | None, target: str | None, notes: list[str], score=None):
     """The data as a Spark DataFrame with its window code ``_w``, and the :class:`Cut` (windows, rows and labelled
-    rows per window, watermark) from one aggregate. Data without a ``prediction`` column is scored by ``score``
-    (a Spark UDF of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there."""
+    rows per window, watermark) from one aggregate. Data without a ``prediction`` column is scored by the UDF that
+    ``score()`` makes (of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there."""
     from pyspark.sql import functions as F
 
     if rows is not None:
@@ -110,7 +110,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
     if PREDICTION not in columns and score is not None and all(c in names for c in features):
-        frame = frame.withColumn(PREDICTION, score(F.struct(*[F.col(f"`{c}`") for c in features])))
+        frame = frame.withColumn(PREDICTION, score()(F.struct(*[F.col(f"`{c}`") for c in features])))
     labelled = F.sum(F.when(_present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
     facts = frame.groupBy("_w").agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
                                     F.max("_ns").alias("latest")).collect()
