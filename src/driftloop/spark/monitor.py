@@ -163,7 +163,9 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
 
     # 1. one aggregate per window: rows, missing, non-finite, out of range, predictions, labels, regression sums
     aggregates = [F.count(F.lit(1)).alias("rows")]
-    for position, name in enumerate(dict.fromkeys([*features_present, *[c for c in compared if c in names]])):
+    positions = {name: i for i, name in enumerate(dict.fromkeys([*features_present,
+                                                                 *[c for c in compared if c in names]]))}
+    for name, position in positions.items():
         column = F.col(f"`{name}`")
         aggregates.append(F.sum(F.when(~_present(frame, name), 1).otherwise(0)).alias(f"missing_{position}"))
         if isinstance(schema[name], NumericType):
@@ -173,8 +175,6 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                 low, high = ranges[name]
                 outside = _present(frame, name) & ~infinite & ((column < low) | (column > high))
                 aggregates.append(F.sum(F.when(outside, 1).otherwise(0)).alias(f"outside_{position}"))
-    positions = {name: i for i, name in enumerate(dict.fromkeys([*features_present,
-                                                                 *[c for c in compared if c in names]]))}
     has_prediction, has_label = PREDICTION in names, LABEL in names
     regression = has_prediction and has_label and (task or ("regression" if isinstance(
         profile.columns_.get(PREDICTION), NumericColumn) else "classification")) == "regression"
