@@ -1,8 +1,8 @@
 """KS, Wasserstein-1 and the binned counts of numeric columns in Spark, exact, from one global sort.
 
-Input: the finite values of every (window, column) group in long form ``(w, c, v)``. The distinct values are
-counted (``groupBy``), range-partitioned and sorted by ``(w, c, v)`` (one shuffle), and kept while two passes read
-them:
+Input: the finite values of every (window, column) group in long form ``(w, c, v)``. They are range-partitioned
+by ``(w, c, v)`` (one shuffle), their distinct values counted and sorted within each partition, and kept while two
+passes read them:
 
 1. per partition and group: the first value and the number of window values (a small aggregate, collected);
    the driver turns them into each segment's *offset* (window values of its group in earlier partitions), the
@@ -155,8 +155,10 @@ def numeric_summaries(long, references: dict[int, ColumnReference], partitions: 
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    counted = long.groupBy("w", "c", "v").agg(F.count(F.lit(1)).alias("k"))
-    ordered = (counted.repartitionByRange(partitions, "w", "c", "v").sortWithinPartitions("w", "c", "v")
+    # one shuffle: the range partitioning also clusters equal values, so the count needs no exchange of its own
+    ordered = (long.repartitionByRange(partitions, "w", "c", "v")
+               .groupBy("w", "c", "v").agg(F.count(F.lit(1)).alias("k"))
+               .sortWithinPartitions("w", "c", "v")
                .withColumn("p", F.spark_partition_id()).persist(StorageLevel.MEMORY_AND_DISK))
     try:
         heads = ordered.groupBy("p", "w", "c").agg(F.min("v").alias("first"), F.sum("k").alias("k")).collect()
