@@ -14,9 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from driftloop.data.inference_log import IdsInLog, InferenceLog, PredictionBatch, new_row_ids, read_stream_events
+from driftloop.data.inference_log import (
+    IdsInLog,
+    InferenceLog,
+    PredictionBatch,
+    new_row_ids,
+    read_stream_detectors,
+    read_stream_events,
+)
 from driftloop.data.log_streams import error_of
-from driftloop.stream import DETECTORS
+from driftloop.stream import ADWIN, DETECTORS
+
+
+ALL = {name: {} for name in DETECTORS}  # every detector, default parameters (ADWIN alone runs by default)
 
 
 def batches(values: np.ndarray, size: int, version: str = "1") -> list[PredictionBatch]:
@@ -49,7 +59,7 @@ def test_predictions_stream_detects_as_the_detectors_do_across_restarts(tmp_path
     path = tmp_path / "log.db"
     parts = batches(values, 37)
     for start, stop in ((0, 40), (40, 90), (90, len(parts))):  # the log closed and reopened twice
-        with InferenceLog(path) as log:
+        with InferenceLog(path, streams=ALL) as log:
             futures = [log.submit_predictions(batch) for batch in parts[start:stop]]  # grouped commits
             for future in futures:
                 future.result()
@@ -67,7 +77,7 @@ def test_errors_stream_is_the_first_label_of_each_logged_prediction(tmp_path: Pa
     labels = predictions + np.concatenate([rng.normal(0, 0.3, 1_500), rng.normal(0, 1.5, 1_500)])
     path = tmp_path / "log.db"
     updates: list = []
-    with InferenceLog(path, on_streams=updates.extend) as log:
+    with InferenceLog(path, streams=ALL, on_streams=updates.extend) as log:
         parts = batches(predictions, 100)
         for batch in parts:
             log.submit_predictions(batch).result()
@@ -96,7 +106,7 @@ def test_a_failed_group_leaves_the_detectors_as_committed(tmp_path: Path) -> Non
     values = shifted(3, 4_000)
     path = tmp_path / "log.db"
     parts = batches(values, 50)
-    with InferenceLog(path) as log:
+    with InferenceLog(path, streams=ALL) as log:
         log.submit_predictions(parts[0]).result()
         futures = []
         for batch in parts[1:]:
@@ -112,7 +122,7 @@ def test_a_killed_writer_loses_no_committed_state(tmp_path: Path) -> None:
     values = shifted(4, 4_000)
     path = tmp_path / "log.db"
     parts = batches(values, 40)
-    with InferenceLog(path) as log:
+    with InferenceLog(path, streams=ALL) as log:
         acknowledged = 0
         for index, batch in enumerate(parts):
             if index == 50:
@@ -128,20 +138,21 @@ def test_a_killed_writer_loses_no_committed_state(tmp_path: Path) -> None:
                 continue
     with sqlite3.connect(path) as connection:
         logged = connection.execute("SELECT prediction FROM predictions ORDER BY seq").fetchall()
-        states = connection.execute("SELECT detector, state, n_values FROM stream_state "
+        states = connection.execute("SELECT detector, parameters, state, n_values FROM stream_state "
                                     "WHERE signal = 'predictions'").fetchall()
     assert acknowledged == len(logged)
     stream = np.array([row[0] for row in logged])
     assert logged_events(path, "predictions") == expected_events(stream)
-    for name, state, n_values in states:
+    for name, parameters, state, n_values in states:
         direct = DETECTORS[name]()
         direct.update_many(stream)
-        assert n_values == len(stream) and json.loads(state) == json.loads(json.dumps(direct.state()))
+        assert n_values == len(stream)
+        assert DETECTORS[name](**json.loads(parameters)).unpack(state).state() == direct.state()
 
 
 def test_no_stream_tables_without_detectors(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
-    with InferenceLog(path, streams=False) as log:
+    with InferenceLog(path, streams=None) as log:
         log.submit_predictions(batches(np.arange(10.0), 10)[0]).result()
     assert read_stream_events(path).empty
 
@@ -150,7 +161,52 @@ def test_no_stream_tables_without_detectors(tmp_path: Path) -> None:
 def test_each_model_version_has_its_own_streams(tmp_path: Path, version: str) -> None:
     path = tmp_path / "log.db"
     values = shifted(5, 2_000)
-    with InferenceLog(path) as log:
+    with InferenceLog(path, streams=ALL) as log:
         for batch in batches(values, 100, version="1") + batches(values + 10, 100, version="2"):
             log.submit_predictions(batch).result()
     assert logged_events(path, "predictions", version) == expected_events(values + (10 if version == "2" else 0))
+
+
+def test_a_log_of_the_first_release_keeps_its_detectors(tmp_path: Path) -> None:
+    """The first release of the detectors kept their states as JSON and their detections without row ids: a writer
+    converts the tables, and the detectors go on exactly where they were."""
+    values = shifted(6, 4_000)
+    parts = batches(values, 100)
+    path = tmp_path / "log.db"
+    with InferenceLog(path, streams=ALL) as log:
+        for batch in parts[:30]:
+            log.submit_predictions(batch).result()
+    with sqlite3.connect(path) as connection:  # back to the first release's tables
+        states = connection.execute("SELECT * FROM stream_state").fetchall()
+        connection.execute("DROP TABLE stream_state")
+        connection.execute("CREATE TABLE stream_state (model_name TEXT NOT NULL, model_version TEXT NOT NULL, "
+                           "signal TEXT NOT NULL, detector TEXT NOT NULL, state TEXT NOT NULL, n_values INTEGER NOT "
+                           "NULL, n_detections INTEGER NOT NULL, PRIMARY KEY (model_name, model_version, signal, "
+                           "detector)) WITHOUT ROWID")
+        for name, version, signal_name, kind, parameters, state, n_values, n_detections in states:
+            saved = DETECTORS[kind](**json.loads(parameters)).unpack(state).state()
+            connection.execute("INSERT INTO stream_state VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (name, version, signal_name, kind, json.dumps(saved), n_values, n_detections))
+        events = connection.execute("SELECT seq, ts, model_name, model_version, signal, detector, position "
+                                    "FROM stream_events").fetchall()
+        connection.execute("DROP TABLE stream_events")
+        connection.execute("CREATE TABLE stream_events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, model_name "
+                           "TEXT NOT NULL, model_version TEXT NOT NULL, signal TEXT NOT NULL, detector TEXT NOT NULL, "
+                           "position INTEGER NOT NULL)")
+        connection.executemany("INSERT INTO stream_events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+    assert events and read_stream_events(path).empty  # readers wait for a writer to convert the tables
+    with InferenceLog(path, streams=ALL) as log:
+        for batch in parts[30:]:
+            log.submit_predictions(batch).result()
+    assert logged_events(path, "predictions") == expected_events(values)
+    logged = read_stream_events(path)
+    assert logged["row_id"].isna().sum() == len(events)  # detections of the first release have no row id
+
+
+def test_adwin_alone_runs_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    with InferenceLog(path) as log:
+        log.submit_predictions(batches(shifted(7, 200), 200)[0]).result()
+    detectors = read_stream_detectors(path)
+    assert detectors["detector"].tolist() == ["adwin"] and detectors["n_values"].tolist() == [200]
+    assert detectors["parameters"].tolist() == [ADWIN().state()["parameters"]]

@@ -138,7 +138,7 @@ def test_a_detector_starts_afresh_after_a_detection() -> None:
     (lambda: PageHinkley(mode="sideways"), "PageHinkley: mode must be one of up, down, both; got 'sideways'."),
     (lambda: PageHinkley(alpha=1.5), "PageHinkley: alpha must be a number in (0, 1]; got 1.5."),
     (lambda: CUSUM(warmup=1), "CUSUM: warmup must be an integer >= 2; got 1."),
-    (lambda: CUSUM(threshold=0), "CUSUM: threshold must be a number > 0; got 0."),
+    (lambda: CUSUM(threshold=0), "CUSUM: threshold must be a finite number > 0; got 0."),
 ])
 def test_bad_parameters_are_named(make, message: str) -> None:
     with pytest.raises(ValueError) as caught:

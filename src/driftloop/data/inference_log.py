@@ -33,6 +33,7 @@ import asyncio
 import concurrent.futures
 import fcntl
 import itertools
+import json
 import logging
 import os
 import pickle
@@ -62,7 +63,14 @@ from driftloop.data.log_checks import (
     storable_predictions,
 )
 from driftloop.data.log_layout import FORMAT_NAME, FORMAT_VERSION, SCHEMA, feature_columns, feature_sets, upgrade
-from driftloop.data.log_streams import StreamUpdate, stream_events
+from driftloop.data.log_streams import (
+    DEFAULT_STREAMS,
+    EVENT_COLUMNS,
+    STATE_COLUMNS,
+    StreamUpdate,
+    stream_event_rows,
+    stream_state_rows,
+)
 from driftloop.data.log_writer import connect_rw, encode_columns, quote, read_message, split_frames
 from driftloop.errors import DriftloopError
 
@@ -188,7 +196,8 @@ class InferenceLog:
     on_commit
         Called after each commit with (requests, rows, seconds) of the group, e.g. to count them.
     streams
-        Run the streaming detectors on the predictions and errors (:mod:`driftloop.data.log_streams`).
+        The streaming detectors run on the predictions and errors (:mod:`driftloop.data.log_streams`): their
+        parameters by name (:func:`driftloop.stream.parse_detectors`); ``None`` or empty: none.
     on_streams
         Called after each commit that fed the detectors, with what it did to each
         (:class:`~driftloop.data.log_streams.StreamUpdate`), e.g. to set gauges.
@@ -211,7 +220,7 @@ class InferenceLog:
         synchronous: str = "full",
         max_group_rows: int = DEFAULT_MAX_GROUP_ROWS,
         on_commit: Callable[[int, int, float], None] | None = None,
-        streams: bool = True,
+        streams: Mapping[str, Mapping[str, Any]] | None = DEFAULT_STREAMS,
         on_streams: Callable[[list[StreamUpdate]], None] | None = None,
     ) -> None:
         if synchronous not in SYNCHRONOUS_MODES:
@@ -283,7 +292,7 @@ class InferenceLog:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")])))
         process = subprocess.Popen(
             [sys.executable, "-m", "driftloop.data.log_writer", str(self.path), self.synchronous,
-             str(self.max_group_rows), "streams" if self.streams else "no-streams"],
+             str(self.max_group_rows), json.dumps(dict(self.streams) if self.streams else None)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0,
         )
         try:
@@ -834,12 +843,31 @@ def read_label_history(path: str | os.PathLike[str]) -> pd.DataFrame:
 def read_stream_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The detections of the log's streaming detectors (see :mod:`driftloop.data.log_streams`), oldest first:
     ``timestamp``, ``model_name``, ``model_version``, ``signal`` (``predictions`` or ``errors``), ``detector``,
-    ``position`` (of the value in its stream). Read-only, like :func:`read_inference_log`."""
+    ``position`` (of the value in its stream), ``row_id`` (the id of the logged prediction whose value, or whose
+    label's error, it was). Read-only, like :func:`read_inference_log`; empty for a log without detectors."""
     target = Path(path)
     if not is_inference_log(target):
         raise DriftloopError(f"{str(path)!r} is not a driftloop inference log.")
     with _connect_ro(target) as connection:
-        return stream_events(connection)
+        rows = stream_event_rows(connection)
+    frame = pd.DataFrame(rows, columns=["timestamp", *EVENT_COLUMNS])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ns", utc=True)
+    frame["position"] = frame["position"].astype("int64")
+    return frame
+
+
+def read_stream_detectors(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The streaming detectors the log's writer ran (see :mod:`driftloop.data.log_streams`), one row per model
+    version, stream and detector: ``model_name``, ``model_version``, ``signal``, ``detector``, ``parameters`` (dict),
+    ``n_values`` (values fed) and ``n_detections``. Read-only; empty for a log without detectors."""
+    target = Path(path)
+    if not is_inference_log(target):
+        raise DriftloopError(f"{str(path)!r} is not a driftloop inference log.")
+    with _connect_ro(target) as connection:
+        rows = stream_state_rows(connection)
+    frame = pd.DataFrame(rows, columns=list(STATE_COLUMNS))
+    frame["parameters"] = [json.loads(text) for text in frame["parameters"]]
+    return frame
 
 
 def log_summary(path: str | os.PathLike[str]) -> dict[str, int]:

@@ -1,8 +1,9 @@
 """The writer process of the inference log: group commit in a process of its own.
 
 :class:`driftloop.data.inference_log.InferenceLog` starts ``python -m driftloop.data.log_writer PATH SYNCHRONOUS
-MAX_GROUP_ROWS STREAMS`` (``streams`` or ``no-streams``) and talks to it over its standard input and output with length-prefixed pickled messages (a private
-pipe between a process and the child it started: nothing else writes to it).
+MAX_GROUP_ROWS STREAMS`` (``STREAMS``: the streaming detectors' parameters by name as JSON, ``null`` for none) and
+talks to it over its standard input and output with length-prefixed pickled messages (a private pipe between a
+process and the child it started: nothing else writes to it).
 
 Why a process and not a thread: every SQLite call releases Python's GIL and must take it back, and binding one value
 per column per row holds it. In a thread of the server, that work competes with the event loop for the one GIL and
@@ -16,11 +17,12 @@ Protocol. Parent to child: ``(seq, kind, payload)`` with kind ``"predictions"`` 
 model_name, model_version, encode_columns(inputs), predictions)``, checked by :mod:`driftloop.data.log_checks`) or
 ``"feedback"`` (payload ``([(id, label), ...], overwrite)``). Child to parent: first ``("ready", None)`` or
 ``("error", message)``; then, after each commit, ``("done", [(seq, error_message_or_None, result), ...], rows,
-seconds, stream updates)`` (:class:`~driftloop.data.log_streams.StreamUpdate` tuples); the result of feedback is ``(accepted, orphan ids, overwritten ids, conflicting ids)``, that of
-predictions ``()`` or, when nothing was written because some of its ids are in the log already, those ids. The child
-acknowledges a message only after the transaction holding it is committed; a message that cannot be written is
-reported failed alone (:meth:`GroupWriter.write`). On end of input (the parent closed the pipe, or died), it writes
-what it has, checkpoints the write-ahead log and exits.
+seconds, stream updates)`` (:class:`~driftloop.data.log_streams.StreamUpdate` tuples); the result of feedback is
+``(accepted, orphan ids, overwritten ids, conflicting ids)``, that of predictions ``()`` or, when nothing was written
+because some of its ids are in the log already, those ids. The child acknowledges a message only after the
+transaction holding it is committed; a message that cannot be written is reported failed alone
+(:meth:`GroupWriter.write`). On end of input (the parent closed the pipe, or died), it writes what it has,
+checkpoints the write-ahead log and exits.
 """
 
 from __future__ import annotations
@@ -174,13 +176,13 @@ class GroupWriter:
     that cannot be written fails alone and never takes the other requests of its group with it.
     """
 
-    def __init__(self, path: Path, synchronous: str, streams: bool = True) -> None:
+    def __init__(self, path: Path, synchronous: str, streams: dict[str, dict[str, Any]] | None = None) -> None:
         self.connection = connect_rw(path)
         self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         upgrade(self.connection)
         self.state = _State.load(self.connection)
-        self.streams = StreamMonitor(self.connection) if streams else None
+        self.streams = StreamMonitor(self.connection, streams) if streams else None
         self.stream_updates: list[tuple] = []
         """What the committed groups did to the streaming detectors since the caller last emptied this list."""
 
@@ -247,7 +249,7 @@ class GroupWriter:
                 connection.execute(sql, parameters)
             if self.streams is not None:
                 for batch in batches:
-                    self.streams.observe(batch[2], batch[3], "predictions", streamable(batch[5]))
+                    self.streams.observe(batch[2], batch[3], "predictions", streamable(batch[5]), batch[0])
             for index, (_, kind, payload) in enumerate(group):
                 if kind == "feedback":
                     results[index] = self._insert_feedback(*payload)
@@ -340,7 +342,7 @@ class GroupWriter:
         if changed and not overwrite:
             return 0, (), (), tuple(dict.fromkeys(changed))
         orphans = []
-        errors: dict[tuple[str, str], list[float]] = {}  # the errors stream of each model version
+        errors: dict[tuple[str, str], tuple[list[float], list[str]]] = {}  # each model version's errors, row ids
         for row_id, label in items:
             predicted = execute("SELECT prediction, model_name, model_version FROM predictions WHERE id = ?",
                                 (row_id,)).fetchone()
@@ -350,12 +352,14 @@ class GroupWriter:
             elif self.streams is not None and execute("SELECT 1 FROM labels WHERE id = ?", (row_id,)).fetchone() is None:
                 error = error_of(predicted[0], label)
                 if error is not None:
-                    errors.setdefault((predicted[1], predicted[2]), []).append(error)
+                    values, ids = errors.setdefault((predicted[1], predicted[2]), ([], []))
+                    values.append(error)
+                    ids.append(row_id)
             execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)", (row_id, label, now, int(not known)))
             execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                     "label = excluded.label, ts = excluded.ts", (row_id, label, now))
-        for (model_name, model_version), values in errors.items():
-            self.streams.observe(model_name, model_version, "errors", np.array(values))  # type: ignore[union-attr]
+        for (model_name, model_version), (values, ids) in errors.items():
+            self.streams.observe(model_name, model_version, "errors", np.array(values), ids)  # type: ignore[union-attr]
         return len(items), tuple(orphans), tuple(dict.fromkeys(changed)), ()
 
 
@@ -400,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     stdin_fd, stdout = sys.stdin.buffer.fileno(), sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages may reach the parent's pipe
     try:
-        writer = GroupWriter(Path(path), synchronous, streams=streams == "streams")
+        writer = GroupWriter(Path(path), synchronous, streams=json.loads(streams))
     except Exception as error:  # noqa: BLE001 - reported to the parent
         send_message(stdout, ("error", f"{type(error).__name__}: {error}"))
         return 1

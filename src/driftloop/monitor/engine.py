@@ -7,7 +7,9 @@ Pure computation: no MLflow here (see :mod:`driftloop.tracking.monitoring`). For
    leave-one-chunk-out thresholds for distances), and drift of all features at once with the multivariate
    detectors fitted with the profile (:mod:`driftloop.monitor.multivariate_drift`, in the same BH procedure);
 2. data quality (:mod:`driftloop.monitor.quality`); numeric columns stored as text are read as numbers where that
-   loses nothing (:mod:`driftloop.data.coercion`), other values are counted as wrong-type values;
+   loses nothing (:mod:`driftloop.data.coercion`), other values are counted as wrong-type values; for an inference
+   log, the detections of the service's streaming detectors among the window's rows
+   (:mod:`driftloop.monitor.stream_drift`);
 3. realised performance on the labelled rows (:mod:`driftloop.monitor.performance`), and estimated performance on
    every row when the profile holds an estimator (:mod:`driftloop.monitor.estimation`);
 4. coverage: the shares of profiled columns compared, of rows with a prediction and with a label
@@ -34,6 +36,7 @@ from driftloop.monitor.multivariate_drift import assess_multivariate
 from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, probability_metrics
 from driftloop.monitor.quality import quality_metrics, read_text_numbers
 from driftloop.monitor.results import WindowResult
+from driftloop.monitor.stream_drift import ID, StreamActivity, stream_detections
 from driftloop.monitor.window_coverage import CoveragePolicy
 from driftloop.multivariate import MultivariateDrift
 from driftloop.profile import ReferenceProfile
@@ -61,6 +64,7 @@ class MonitorInputs:
     top_distributions: int = 6
     multivariate: MultivariateDrift | None = None  # detectors over all features at once, fitted with the profile
     unread_columns: Sequence[str] = ()  # the data's columns a window-by-window read left out (quality counts them)
+    stream: StreamActivity | None = None  # what the service's streaming detectors found (an inference log)
 
     @cached_property
     def reference_ranges(self) -> dict[str, tuple[float, float]]:
@@ -167,6 +171,10 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     )
     result.metrics.update(quality)
     result.reasons.extend(quality_reasons)
+    if inputs.stream is not None and ID in frame.columns:
+        stream_metrics, stream_reasons = stream_detections(inputs.stream, frame)
+        result.metrics.update(stream_metrics)
+        result.reasons.extend(stream_reasons)
     if text_numbers:  # numbers stored as text: the model and the drift statistics see the numbers
         frame = frame.assign(**{column: read.values for column, read in text_numbers.items()})
 

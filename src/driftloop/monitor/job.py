@@ -16,6 +16,7 @@ from driftloop.data.coercion import is_text_column, numbers_from_text
 from driftloop.data.identity import rows_digest
 from driftloop.data.dataset import WindowSpec, is_parquet_source, open_dataset
 from driftloop.data.log_export import is_log_export
+from driftloop.data.inference_log import is_inference_log, read_stream_detectors, read_stream_events
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
@@ -34,6 +35,7 @@ from driftloop.monitor.lifecycle import (
 from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, seasonal_naive
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
+from driftloop.monitor.stream_drift import StreamActivity
 from driftloop.multivariate import DEFAULT_DETECTORS, MultivariateDrift
 from driftloop.profile import ReferenceProfile
 from driftloop.tracking.monitoring import (
@@ -300,6 +302,16 @@ def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.
     return frame.assign(**{column: stamps, NAIVE: seasonal_naive(stamps, frame[LABEL], lag, series)})
 
 
+def _stream_activity(data_path: str) -> StreamActivity | None:
+    """What the streaming detectors of ``driftloop serve`` found, when the data is an inference log they ran on."""
+    if not is_inference_log(Path(data_path)):
+        return None
+    detectors = read_stream_detectors(data_path)
+    if detectors.empty:
+        return None
+    return StreamActivity.from_log(detectors, read_stream_events(data_path))
+
+
 def _identity(cut: Cut, features: Sequence[str]) -> DataIdentity | None:
     """The data's identity for count windows (None for time windows, whose steps are times): the digest of the
     first rows in the order the windows were cut (:mod:`driftloop.data.identity`)."""
@@ -462,6 +474,7 @@ def run_monitor(
         predict_proba=_probability_predictor(pyfunc_model),
         estimator=FittedEstimator(*fitted_estimator, "") if fitted_estimator is not None else None,
         multivariate=load_model_multivariate(client, model),
+        stream=_stream_activity(data_path),
         ignored_columns=[c for c in (options.timestamp_column, options.id_column, "id", "timestamp",
                                      "model_name", "model_version", "label_timestamp") if c],
         unread_columns=cut.unread_columns,

@@ -17,6 +17,9 @@ key                                meaning
 ``multivariate/<detector>/<stat>`` a multivariate detector's statistic (see :mod:`driftloop.monitor.multivariate_drift`)
 ``multivariate/<detector>/p_value`` its p-value; ``.../drifted`` 1 when flagged
 ``multivariate/drifted``           multivariate detectors flagged in the window
+``stream/<detector>/<signal>``     detections of the service's streaming detector (adwin, page_hinkley, cusum) on
+                                   its stream of ``predictions`` or ``errors`` among the window's rows (an
+                                   inference log; see :mod:`driftloop.monitor.stream_drift`)
 ``quality/missing_rate``           share of missing cells over the model's input columns
 ``quality/missing_columns``        input columns the model expects that the window lacks
 ``quality/extra_columns``          columns of the window the model does not use

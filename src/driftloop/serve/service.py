@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from driftloop.data.inference_log import RESERVED_COLUMNS, InferenceLog
+from driftloop.data.log_streams import DEFAULT_STREAMS
 from driftloop.errors import DriftloopError
 from driftloop.serve.app import create_app
 from driftloop.serve.limits import RequestLimits
@@ -27,7 +30,7 @@ def build_service(
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     limits: RequestLimits = RequestLimits(),
     feedback_token: str | None = None,
-    streams: bool = True,
+    streams: Mapping[str, Mapping[str, Any]] | None = DEFAULT_STREAMS,
 ) -> FastAPI:
     """Load ``model`` (``NAME@ALIAS``, ``NAME/VERSION``, ``models:/m-<id>`` or ``runs:/<run_id>/model``) from
     the store and open the log; return the app.
@@ -35,8 +38,9 @@ def build_service(
     Everything that can fail because of the user's input fails here, as a :class:`DriftloopError`, before the
     server starts: a malformed reference, a registry without the model or the alias, a log path that is not
     writable or holds another file. ``log_path=None`` serves without an inference log. ``feedback_token``, when
-    given, is required as a bearer token on ``/feedback``. ``streams``: the log's writer runs the streaming
-    detectors on the predictions and errors (:mod:`driftloop.data.log_streams`).
+    given, is required as a bearer token on ``/feedback``. ``streams``: the streaming detectors (parameters by
+    name, :func:`driftloop.stream.parse_detectors`; ``None``: none) that the log's writer runs on the predictions and
+    errors (:mod:`driftloop.data.log_streams`).
     """
     if feedback_token is not None and not feedback_token.strip():
         raise DriftloopError("--feedback-token must not be empty (leave it out to accept feedback without a token).")

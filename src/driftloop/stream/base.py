@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,29 +20,48 @@ class StreamDetector:
 
     name: ClassVar[str] = ""
     parameters: ClassVar[tuple[str, ...]] = ()
-    _state: ClassVar[tuple[str, ...]] = ()
-    """The attributes that hold the state (restored as saved)."""
 
     def reset(self) -> None:
         """Forget the stream: back to a new detector with the same parameters."""
         raise NotImplementedError
 
+    def update_finite(self, values: np.ndarray) -> np.ndarray:
+        """Take ``values`` (float64, finite: not checked) in order, in one compiled pass; the positions of the
+        detections (int64). For a caller that has checked its values already; else use :meth:`update_many`."""
+        raise NotImplementedError
+
+    def _saved(self) -> dict[str, Any]:
+        """The state as JSON-compatible values."""
+        raise NotImplementedError
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        """Set the state from :meth:`_saved`."""
+        raise NotImplementedError
+
+    def _packed(self) -> list[np.ndarray]:
+        """The state as arrays, for :meth:`pack`."""
+        raise NotImplementedError
+
+    def _unpack(self, data: np.ndarray) -> None:
+        """Set the state from the concatenated arrays of :meth:`_packed`."""
+        raise NotImplementedError
+
     def update(self, value: float) -> bool:
         """Take one value; ``True`` when a change is detected at it (the detector then starts afresh)."""
-        raise NotImplementedError
+        return len(self.update_finite(np.array([value], dtype=np.float64))) > 0
 
     def update_many(self, values: ArrayLike) -> list[int]:
         """Take a batch of values in order; the positions (0-based, in the batch) where a change was detected.
 
-        Non-finite values (NaN, infinities) are skipped: they are not part of the stream.
+        Non-finite values (NaN, infinities) are skipped: they are not part of the stream. The whole batch is one
+        call of compiled code: the same detections as value-by-value updates, much faster.
         """
-        values = np.asarray(values, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64).ravel()
         finite = np.isfinite(values)
-        update = self.update
         if finite.all():
-            return [i for i, value in enumerate(values.tolist()) if update(value)]
-        positions = np.flatnonzero(finite).tolist()
-        return [i for i, value in zip(positions, values[finite].tolist()) if update(value)]
+            return self.update_finite(values).tolist()
+        positions = np.flatnonzero(finite)
+        return positions[self.update_finite(values[finite])].tolist()
 
     @property
     def statistic(self) -> float:
@@ -56,19 +76,46 @@ class StreamDetector:
     def state(self) -> dict[str, Any]:
         """The parameters and the state, as JSON-compatible values; ``detector`` names the detector."""
         return {"detector": self.name, "parameters": {name: getattr(self, name) for name in self.parameters},
-                "state": {name.lstrip("_"): getattr(self, name) for name in self._state}}
+                "state": self._saved()}
 
     @classmethod
     def from_state(cls, saved: dict[str, Any]) -> StreamDetector:
         """The detector that :meth:`state` described."""
         detector = cls(**saved["parameters"])
-        for name in cls._state:
-            setattr(detector, name, saved["state"][name.lstrip("_")])
+        detector._restore(saved["state"])
         return detector
+
+    def pack(self) -> bytes:
+        """The state (not the parameters) as bytes, to be saved often: a few microseconds, where :meth:`state` as
+        JSON takes tens to hundreds (every float written out in decimal). :meth:`unpack` restores it exactly."""
+        return np.concatenate([part.ravel() for part in self._packed()], dtype=np.float64).tobytes()
+
+    def unpack(self, data: bytes) -> StreamDetector:
+        """Restore the state that :meth:`pack` gave (by a detector with the same parameters); return self.
+
+        >>> from driftloop.stream import ADWIN
+        >>> detector = ADWIN()
+        >>> _ = detector.update_many(range(100))
+        >>> ADWIN().unpack(detector.pack()).state() == detector.state()
+        True
+        """
+        self.reset()
+        self._unpack(np.frombuffer(data, dtype=np.float64))
+        return self
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.parameters)
         return f"{type(self).__name__}({shown})"
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (not a bool, not a string).
+
+    >>> is_number(0.5), is_number(3), is_number(True), is_number("1"), is_number(float("inf"))
+    (True, True, False, False, False)
+    """
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(value))
 
 
 def check_parameter(owner: str, name: str, value: Any, ok: bool, expected: str) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numba
 import numpy as np
-from numpy.typing import ArrayLike
 
-from driftloop.stream.base import StreamDetector, check_parameter
+from driftloop.stream.base import StreamDetector, check_parameter, is_number
 from driftloop.stream.page_hinkley import MODES
 
 
@@ -32,8 +33,7 @@ class CUSUM(StreamDetector):
     other than the constant is a change. After a detection the detector starts afresh with a new warm-up, on the new
     level.
 
-    Batches of at least :data:`VECTOR_MIN` values are computed with numpy: :math:`S^+_t = C_t - \min(0,
-    \min_{s \le t} C_s)` for :math:`C_t` the cumulative sum of :math:`x_s - \mu_0 - k` (Lindley's recursion).
+    The updates are compiled with numba (:func:`_run`), one call per batch.
 
     Parameters
     ----------
@@ -61,102 +61,86 @@ class CUSUM(StreamDetector):
 
     name = "cusum"
     parameters = ("warmup", "slack", "threshold", "mode")
-    _state = ("_n", "_mean", "_squares", "_up", "_down")
+    _NAMES = ("mean", "squares", "up", "down")
 
     def __init__(self, warmup: int = 100, slack: float = 0.5, threshold: float = 10.0, mode: str = "both") -> None:
         owner = "CUSUM"
         check_parameter(owner, "warmup", warmup, type(warmup) is int and warmup >= 2, "an integer >= 2")
-        check_parameter(owner, "slack", slack, slack >= 0, "a number >= 0")
-        check_parameter(owner, "threshold", threshold, threshold > 0, "a number > 0")
+        check_parameter(owner, "slack", slack, is_number(slack) and slack >= 0, "a finite number >= 0")
+        check_parameter(owner, "threshold", threshold, is_number(threshold) and threshold > 0, "a finite number > 0")
         check_parameter(owner, "mode", mode, mode in MODES, f"one of {', '.join(MODES)}")
         self.warmup, self.slack, self.threshold, self.mode = warmup, float(slack), float(threshold), mode
         self.reset()
 
     def reset(self) -> None:
-        self._n = 0
-        self._mean = 0.0  # of the warm-up so far (Welford), then mu_0
-        self._squares = 0.0  # the warm-up's sum of squared deviations
-        self._up = 0.0
-        self._down = 0.0
+        self._n = np.zeros(1, dtype=np.int64)
+        self._sums = np.zeros(4)  # the warm-up's mean (Welford), then mu_0; its sum of squared deviations; S+, S-
+
+    def update_finite(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty(len(values), dtype=np.int64)
+        found = _run(values, out, self._n, self._sums, self.warmup, self.slack, self.threshold, MODES.index(self.mode))
+        return out[:found]
+
+    def _saved(self) -> dict[str, Any]:
+        return {"n": int(self._n[0]), **dict(zip(self._NAMES, self._sums.tolist(), strict=True))}
+
+    def _packed(self) -> list[np.ndarray]:
+        return [self._n, self._sums]
+
+    def _unpack(self, data: np.ndarray) -> None:
+        self._n[0] = data[0]
+        self._sums[:] = data[1:]
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        self._n[0] = saved["n"]
+        self._sums[:] = [saved[name] for name in self._NAMES]
 
     @property
     def reference(self) -> tuple[float, float]:
         """:math:`(\\mu_0, \\sigma_0)` once the warm-up is over."""
-        return self._mean, math.sqrt(self._squares / (self.warmup - 1))
+        return float(self._sums[0]), math.sqrt(self._sums[1] / (self.warmup - 1))
 
     @property
     def statistic(self) -> float:
         """The larger sum (in the directions of ``mode``), in reference standard deviations."""
-        if self._n <= self.warmup:
+        if self.seen <= self.warmup:
             return 0.0
         sigma = self.reference[1]
-        value = self._up if self.mode == "up" else self._down if self.mode == "down" else max(self._up, self._down)
+        up, down = float(self._sums[2]), float(self._sums[3])
+        value = up if self.mode == "up" else down if self.mode == "down" else max(up, down)
         return value / sigma if sigma > 0 else (math.inf if value > 0 else 0.0)
 
     @property
     def seen(self) -> int:
-        return self._n
-
-    def update(self, value: float) -> bool:
-        n = self._n = self._n + 1
-        if n <= self.warmup:
-            change = value - self._mean
-            self._mean += change / n
-            self._squares += change * (value - self._mean)
-            return False
-        mean, sigma = self.reference
-        deviation, slack, limit = value - mean, self.slack * sigma, self.threshold * sigma
-        up = self._up = max(0.0, self._up + deviation - slack)
-        down = self._down = max(0.0, self._down - deviation - slack)
-        detected = (self.mode != "down" and up > limit) or (self.mode != "up" and down > limit)
-        if detected:
-            self.reset()
-        return detected
-
-    def update_many(self, values: ArrayLike) -> list[int]:
-        values = np.asarray(values, dtype=np.float64)
-        finite = np.flatnonzero(np.isfinite(values))
-        values = values[finite]
-        detections: list[int] = []
-        start = 0
-        while start < len(values):
-            if self._n < self.warmup or len(values) - start < VECTOR_MIN:
-                if self.update(float(values[start])):
-                    detections.append(start)
-                start += 1
-                continue
-            block = values[start:start + VECTOR_BLOCK]
-            found = self._run(block)
-            if found is None:
-                start += len(block)
-            else:
-                detections.append(start + found)
-                start += found + 1
-        return finite[detections].tolist()
-
-    def _run(self, values: np.ndarray) -> int | None:
-        """Take a batch after the warm-up, vectorised; the position of the first detection (then reset) or None."""
-        mean, sigma = self.reference
-        deviations = values - mean
-        slack, limit = self.slack * sigma, self.threshold * sigma
-        first = len(values)
-        sums = {}
-        for side, steps, start in (("up", deviations - slack, self._up), ("down", -deviations - slack, self._down)):
-            cumulative = np.cumsum(steps) + start
-            sums[side] = cumulative - np.minimum(np.minimum.accumulate(cumulative), 0.0)
-            if self.mode in (side, "both"):
-                over = np.flatnonzero(sums[side] > limit)
-                if len(over):
-                    first = min(first, int(over[0]))
-        if first < len(values):
-            self.reset()
-            return first
-        self._n += len(values)
-        self._up, self._down = float(sums["up"][-1]), float(sums["down"][-1])
-        return None
+        return int(self._n[0])
 
 
-VECTOR_MIN = 64
-"""Batches of at least this many values (after the warm-up) are computed with numpy rather than value by value."""
-VECTOR_BLOCK = 4096
-"""Values computed at once: after a detection, the rest of a block is computed again from the new warm-up."""
+@numba.njit(cache=True, nogil=True)
+def _run(values: Any, out: Any, counter: Any, sums: Any, warmup: int, slack: float, threshold: float,
+         mode: int) -> int:  # pragma: no cover - compiled
+    """Take ``values`` in order; write the positions of the detections to ``out``, return their number (``mode``:
+    0 up, 1 down, 2 both). The state is updated in place."""
+    found = 0
+    n, mean, squares, up, down = counter[0], sums[0], sums[1], sums[2], sums[3]
+    sigma = math.sqrt(squares / (warmup - 1))
+    for position in range(len(values)):
+        value = values[position]
+        n += 1
+        if n <= warmup:
+            change = value - mean
+            mean += change / n
+            squares += change * (value - mean)
+            if n == warmup:
+                sigma = math.sqrt(squares / (warmup - 1))
+            continue
+        deviation = value - mean
+        up = max(0.0, up + deviation - slack * sigma)
+        down = max(0.0, down - deviation - slack * sigma)
+        limit = threshold * sigma
+        if (mode != 1 and up > limit) or (mode != 0 and down > limit):
+            out[found] = position
+            found += 1
+            n, mean, squares, up, down = 0, 0.0, 0.0, 0.0, 0.0
+    counter[0] = n
+    sums[0], sums[1], sums[2], sums[3] = mean, squares, up, down
+    return found
