@@ -6,7 +6,8 @@
 2. Detection delay: ``--repeats`` streams of 2,000 values of N(0, 1) then 2,000 of N(shift, 1) (shifts of 0.5, 1
    and 2 standard deviations): the values between the shift and the first detection at or after it (median, and
    the share of streams where it is missed within the 2,000 values), and false alarms before the shift.
-3. CPU per request: three ``driftloop serve --log`` processes on the same model, with the detectors off
+3. The log writer's CPU per group commit, in this process: detectors off, ADWIN (the default), all three.
+4. CPU per request: three ``driftloop serve --log`` processes on the same model, with the detectors off
    (``--no-stream-detectors``), with the default (ADWIN) and with all three detectors, loaded in rotating rounds
    (``--rounds``) with 1-row and 100-row requests; the CPU time of all their processes (server and log writer) per
    request, and the share the detectors add (target: at most 5%).
@@ -139,6 +140,51 @@ def detector_tables(side_python: str | None, work: Path, n: int, repeats: int) -
     return lines
 
 
+WRITER_CONFIGURATIONS = {"off": None, "adwin (default)": {"adwin": {}},
+                         "all three": {name: {} for name in DETECTORS}}
+
+
+def writer_cost(work: Path, rounds: int, groups: int) -> list[str]:
+    """The log writer's CPU per group commit (in this process, no HTTP): groups of one request of 1 or 100 rows of
+    11 features, with the detectors off, ADWIN, or all three; rounds in rotating order, the median of each."""
+    from driftloop.data.inference_log import InferenceLog, new_row_ids
+    from driftloop.data.log_writer import GroupWriter
+
+    rng = np.random.default_rng(7)
+    lines = ["", f"The log writer's CPU per group commit (`GroupWriter.write` in one process, synchronous=normal, "
+             f"{groups:,} groups of one request per round, {rounds} rounds in rotating order; median):", "",
+             "| rows per group | " + " | ".join(f"{name}, µs" for name in WRITER_CONFIGURATIONS) + " |",
+             "|---|" + "---:|" * len(WRITER_CONFIGURATIONS)]
+    for rows in (1, 100):
+        writers = {}
+        for index, (name, streams) in enumerate(WRITER_CONFIGURATIONS.items()):
+            path = work / f"writer-{rows}-{index}.db"
+            with InferenceLog(path, streams=None):
+                pass
+            writers[name] = GroupWriter(path, "normal", streams=streams)
+        measured: dict[str, list[float]] = {name: [] for name in writers}
+        names = list(writers)
+        for round_index in range(rounds):
+            for name in names[round_index % len(names):] + names[:round_index % len(names)]:
+                prepared = []
+                for _ in range(groups):
+                    stamp = time.time_ns()
+                    inputs = {f"x{i}": rng.normal(size=rows) for i in range(11)}
+                    payload = (new_row_ids(rows, stamp), stamp, "m", "1", inputs, rng.normal(5, 1, rows).tolist())
+                    prepared.append([(0, "predictions", payload)])
+                started = time.process_time()
+                for group in prepared:
+                    writers[name].write(group)
+                    writers[name].stream_updates.clear()
+                measured[name].append(1e6 * (time.process_time() - started) / groups)
+        for writer in writers.values():
+            writer.close()
+        lines.append(f"| {rows} | " + " | ".join(f"{statistics.median(values):.0f}" for values in measured.values())
+                     + " |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 CONFIGURATIONS = {  # name: the flags of driftloop serve
     "off": ["--no-stream-detectors"],
     "adwin (default)": [],
@@ -204,12 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracking-uri", default=None, help="Store with wine-quality@champion (default: train one).")
     parser.add_argument("--rounds", type=int, default=6, help="Alternating rounds of the CPU measurement.")
     parser.add_argument("--duration", type=float, default=5.0, help="Seconds of each round.")
+    parser.add_argument("--groups", type=int, default=2_000, help="Group commits per round of the writer's cost.")
     args = parser.parse_args(argv)
     side = args.side_python if args.side_python and Path(args.side_python).exists() else None
     work = Path(tempfile.mkdtemp(prefix="driftloop-bench-stream-"))
     try:
         lines = [f"Machine: {machine()}", ""]
         lines += detector_tables(side, work, args.values, args.repeats)
+        lines += writer_cost(work, args.rounds, args.groups)
         if not args.skip_service:
             lines += service_cost(work, args.tracking_uri, args.rounds, args.duration)
     finally:

@@ -180,6 +180,10 @@ class GroupWriter:
         self.connection = connect_rw(path)
         self.connection.execute("PRAGMA journal_mode = WAL")
         self.connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        # A multi-row INSERT inside a transaction keeps a statement journal (to undo that statement alone), in a
+        # temporary file by default: the transaction then cost a 100-row group 35-50 us of CPU more than the lone
+        # INSERT, ~12 us with the journal in memory (loaded machine).
+        self.connection.execute("PRAGMA temp_store = MEMORY")
         upgrade(self.connection)
         self.state = _State.load(self.connection)
         self.streams = StreamMonitor(self.connection, streams) if streams else None
