@@ -243,3 +243,20 @@ def test_a_stopped_retrain_leaves_no_training_data(store: str, white: Path, work
     assert not data.parent.exists()
     assert list(temp.iterdir()) == []
     assert str(alias_version(connect(store), MODEL, CHAMPION).version) == "1"
+
+
+def test_the_promotion_rule_decides_on_the_same_evidence(store: str, white: Path) -> None:
+    """With a margin of 5 quality points, no challenger is better beyond it ('better' rejects) and none is worse
+    beyond it ('not-worse' promotes); the rule is recorded with the decision."""
+    client = connect(store)
+    common = {"target": "quality", "parameters": {"alpha": "0.01"}, "margin": 5.0, "refit": False}
+    rejected = retrain(client, MODEL, WINE_PROJECT, white, rule="better", **common)
+    assert rejected.decision == "rejected" and str(alias_version(client, MODEL, CHAMPION).version) == "1"
+    promoted = retrain(client, MODEL, WINE_PROJECT, white, rule="not-worse", **common)
+    assert promoted.decision == "promoted" and "not worse beyond the margin" in promoted.reason
+    assert str(alias_version(client, MODEL, CHAMPION).version) == promoted.challenger == "3"
+    experiment = client.get_experiment_by_name(RETRAINING_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], filter_string="params.action = 'retrain'")
+    assert sorted(run.data.params["promotion_rule"] for run in runs) == ["better", "not-worse"]
+    with pytest.raises(DriftloopError, match="'rule' parameter of retrain must be one of better, not-worse; got 'x'"):
+        retrain(client, MODEL, WINE_PROJECT, white, rule="x", **common)

@@ -27,3 +27,15 @@ def test_a_bundled_dataset_is_a_time_ordered_stream(name):
     if dataset.task == "classification":
         assert set(frame[dataset.target]) == set(range(len(dataset.classes)))
         assert task_of_target(pd.Series(dataset.classes)) == "classification"
+
+
+def test_the_performance_policy_guard_is_in_validation_rows_not_hours_of_labels():
+    """Daily rows: the model never beats yesterday's rating here, so the performance policy retrains as soon as its
+    cooldown (4 weeks) ends; a guard of 300 fresh labels (two weeks of hourly rows) held it back for ten months."""
+    from driftloop.simulate.replay import simulate_policy
+
+    stream = BUNDLED["trump-approval"]()
+    settings = SimulationSettings(train_days=365, until=stream.train_end + pd.Timedelta(weeks=10))
+    result = simulate_policy(stream, "performance", settings)
+    assert result.retrains == 2, result.events
+    assert [event.split(":")[0] for event in result.events] == ["window 4", "window 8"], result.events

@@ -104,6 +104,10 @@ def print_retrain_outcome(outcome) -> None:
               help="Promote only when the challenger's loss is lower by more than this (per-row loss units).")
 @click.option("--metric", type=click.Choice(["mae", "mse", "rmse", "accuracy"]), default="mae", show_default=True,
               help="Primary metric of the paired comparison.")
+@click.option("--promotion-rule", type=click.Choice(["better", "not-worse"]), default="better", show_default=True,
+              help="'better': promote only a challenger better than the champion on the holdout with 95%% "
+                   "confidence; 'not-worse': promote unless it is worse with 95%% confidence (with the refit, a tie "
+                   "goes to the model that has seen the freshest rows).")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="Refit a validated challenger on all the labelled rows, holdout included, and promote the refit "
                    "(a second project run); --no-refit promotes the validated version itself.")
@@ -112,8 +116,8 @@ def print_retrain_outcome(outcome) -> None:
 @tracking_uri_option
 @handle_errors
 def retrain_command(model: str, project: str, data: str, target: str | None, timestamp_column: str | None,
-                    last_rows: int | None, holdout_fraction: float, margin: float, metric: str, refit: bool,
-                    params: tuple[str, ...], actor: str | None, tracking_uri: str | None) -> None:
+                    last_rows: int | None, holdout_fraction: float, margin: float, metric: str,
+                    promotion_rule: str, refit: bool, params: tuple[str, ...], actor: str | None, tracking_uri: str | None) -> None:
     """Retrain NAME on fresh labelled rows, validate the challenger against the champion, promote or reject it."""
     from driftloop.retrain.job import retrain
     from driftloop.tracking.models import registered_name
@@ -123,7 +127,8 @@ def retrain_command(model: str, project: str, data: str, target: str | None, tim
     outcome = retrain(client, registered_name(client, model), project, data, target=target,
                       timestamp_column=timestamp_column,
                       holdout_fraction=holdout_fraction, margin=margin, parameters=parse_parameter_pairs(params),
-                      metric=metric, last_rows=last_rows, actor=actor or default_actor(), refit=refit)
+                      metric=metric, last_rows=last_rows, actor=actor or default_actor(), refit=refit,
+                      rule=promotion_rule)
     print_retrain_outcome(outcome)
 
 

@@ -40,7 +40,7 @@ from mlflow import MlflowClient
 
 from driftloop.data.inference_log import is_inference_log, read_inference_log
 from driftloop.errors import DriftloopError
-from driftloop.retrain.validation import METRICS, ValidationResult, compare
+from driftloop.retrain.validation import METRICS, RULES, ValidationResult, compare
 from driftloop.retrain.workspace import training_folder
 from driftloop.tracking.projects import check_parameters, load_project, run_project
 from driftloop.tracking.registry import (
@@ -168,16 +168,19 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
             timestamp_column: str | None = None, holdout_fraction: float = 0.2, margin: float = 0.0,
             parameters: Mapping[str, str] | None = None, metric: str = "mae", last_rows: int | None = None,
             min_rows: int = MIN_LABELLED_ROWS, actor: str = "driftloop retrain", seed: int = 0,
-            refit: bool = True) -> RetrainOutcome:
+            refit: bool = True, rule: str = "better") -> RetrainOutcome:
     """Retrain model ``name`` with the MLflow project in ``project`` on the labelled rows of ``data``.
 
     ``last_rows`` keeps only the most recent labelled rows; ``refit`` refits a validated challenger on all of them
-    (step 6). See the module docstring for the steps.
+    (step 6); ``rule`` is the promotion rule of the paired validation, ``better`` or ``not-worse``
+    (:func:`driftloop.retrain.validation.compare`). See the module docstring for the steps.
     """
     # 1. checks, before any change
     champion = str(champion_version(client, name).version)
     if metric not in METRICS:
         raise DriftloopError(f"The 'metric' parameter of retrain must be one of {', '.join(METRICS)}; got {metric!r}.")
+    if rule not in RULES:
+        raise DriftloopError(f"The 'rule' parameter of retrain must be one of {', '.join(RULES)}; got {rule!r}.")
     given = dict(parameters or {})
     if DATA_PARAMETER in given:
         raise DriftloopError("The project parameter 'data' is set by retrain (the fresh training rows); don't pass it.")
@@ -213,6 +216,7 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
     # 3-4. train
     audit = {"champion": champion, "project": str(spec.directory), "data": str(data), "actor": actor,
              "training_rows": len(training), "holdout_rows": len(holdout), "margin": margin, "metric": metric,
+             "promotion_rule": rule,
              **{f"param.{key}": value for key, value in given.items()}}
     project_run, challenger = _train(client, name, spec.directory, given, training, audit, champion)
     mark_challenger(client, name, challenger, owner=owner_id())
@@ -224,7 +228,7 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
         champion_pred = _predict(uri, f"models:/{name}/{champion}", features)
         challenger_pred = _predict(uri, f"models:/{name}/{challenger}", features)
         validation = compare(holdout[target_name].to_numpy(), champion_pred, challenger_pred, metric=metric,
-                             margin=margin, seed=seed)
+                             margin=margin, seed=seed, rule=rule)
     except Exception as error:
         reason = f"validation failed: {error}"
         decide_challenger(client, name, challenger, decision="failed", reason=reason, actor=actor)
