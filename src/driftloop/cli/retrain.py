@@ -101,13 +101,15 @@ def print_retrain_outcome(outcome) -> None:
 @click.option("--holdout-fraction", type=float, default=0.2, show_default=True,
               help="Share of the freshest labelled rows held out for validation.")
 @click.option("--margin", type=float, default=0.0, show_default=True,
-              help="Promote only when the challenger's loss is lower by more than this (per-row loss units).")
+              help="Per-row loss units: with 'better' the challenger's loss must be lower by more than this; "
+                   "with 'not-worse' it is rejected only when higher by more than this.")
 @click.option("--metric", type=click.Choice(["mae", "mse", "rmse", "accuracy"]), default="mae", show_default=True,
               help="Primary metric of the paired comparison.")
-@click.option("--promotion-rule", type=click.Choice(["better", "not-worse"]), default="better", show_default=True,
-              help="'better': promote only a challenger better than the champion on the holdout with 95%% "
-                   "confidence; 'not-worse': promote unless it is worse with 95%% confidence (with the refit, a tie "
-                   "goes to the model that has seen the freshest rows).")
+@click.option("--promotion-rule", type=click.Choice(["not-worse", "better"]), default="not-worse",
+              show_default=True,
+              help="'not-worse': promote the challenger unless it is worse than the champion on the holdout beyond "
+                   "--margin with 95%% confidence (with the refit, a tie goes to the model that has seen the "
+                   "freshest rows); 'better': only when it is better beyond --margin with 95%% confidence.")
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="Refit a validated challenger on all the labelled rows, holdout included, and promote the refit "
                    "(a second project run); --no-refit promotes the validated version itself.")

@@ -78,15 +78,16 @@ def _registries(tracking_uri: str, data: str):
                    "long earlier (seasonal naive), or 'previous', the label of the previous row (persistence). "
                    "Default: 7d for bike (the same hour last week), previous for a classifier, none otherwise (the "
                    "policy then compares the MAE or log loss with the champion's at training).")
-@click.option("--promotion-rule", type=click.Choice(["better", "not-worse"]), default=None,
-              help="When the paired validation promotes a challenger: 'better' — better than the champion on the "
-                   "holdout with 95%% confidence; 'not-worse' — unless worse with 95%% confidence (the refit on the "
-                   "holdout then makes it the fresher model).  [default: SimulationSettings']")
+@click.option("--promotion-rule", type=click.Choice(["not-worse", "better"]), default="not-worse",
+              show_default=True,
+              help="When the paired validation promotes a challenger: 'not-worse' — unless it is worse than the "
+                   "champion on the holdout with 95%% confidence (its refit on the holdout then makes it the fresher "
+                   "model); 'better' — only when better with 95%% confidence.")
 @click.option("--until", default=None, hidden=True, help="Stop the production stream at this date (short runs).")
 @handle_errors
 def simulate(data: str, task: str | None, policy: str, label_delay: str, window: str, train_days: int | None,
              target: str, timestamp_column: str | None, old_timestamp_column: str | None, output: str,
-             tracking_uri: str | None, register: bool, naive_lag: str | None, promotion_rule: str | None,
+             tracking_uri: str | None, register: bool, naive_lag: str | None, promotion_rule: str,
              until: str | None) -> None:
     """Replay a dataset as production traffic and compare retraining policies (cumulative MAE/RMSE, or accuracy,
     log loss and ROC AUC for a classifier; retrains, alerts, promotions, rejected challengers)."""
@@ -114,9 +115,8 @@ def simulate(data: str, task: str | None, policy: str, label_delay: str, window:
     settings = SimulationSettings(window=parse_window_length(window, "--window"),
                                   label_delay=parse_window_length(label_delay, "--label-delay"),
                                   train_days=train_days,
-                                  until=pd.Timestamp(until, tz="UTC") if until else None)
-    if promotion_rule is not None:
-        settings = dataclasses.replace(settings, promotion_rule=promotion_rule)
+                                  until=pd.Timestamp(until, tz="UTC") if until else None,
+                                  promotion_rule=promotion_rule)
     console = Console(stderr=True)
     registries = _registries(tracking_uri, data) if register else None
     results = replay_with_progress(console, dataset, policies, settings, registries)

@@ -168,7 +168,7 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
             timestamp_column: str | None = None, holdout_fraction: float = 0.2, margin: float = 0.0,
             parameters: Mapping[str, str] | None = None, metric: str = "mae", last_rows: int | None = None,
             min_rows: int = MIN_LABELLED_ROWS, actor: str = "driftloop retrain", seed: int = 0,
-            refit: bool = True, rule: str = "better") -> RetrainOutcome:
+            refit: bool = True, rule: str = "not-worse") -> RetrainOutcome:
     """Retrain model ``name`` with the MLflow project in ``project`` on the labelled rows of ``data``.
 
     ``last_rows`` keeps only the most recent labelled rows; ``refit`` refits a validated challenger on all of them

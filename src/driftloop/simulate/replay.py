@@ -16,7 +16,11 @@ For each window (a week by default), in time order:
 5. **retrain, validate, promote** — a challenger (the same estimator, fresh) is trained on the labelled rows of the
    last ``train_days`` days before the freshest ``holdout_days``, which are held out; both models predict the
    holdout and :func:`driftloop.retrain.validation.compare` (paired bootstrap on the per-row absolute error, or
-   log loss for a classifier, :mod:`driftloop.simulate.scoring`) decides. A promoted challenger is refitted on all
+   log loss for a classifier, :mod:`driftloop.simulate.scoring`) decides: by default (``promotion_rule``
+   ``not-worse``) the challenger is promoted unless it is worse with 95 % confidence — it is about as fresh as a
+   champion refitted a retrain earlier, and only its refit adds the holdout's rows, so "better with confidence"
+   rejected most challengers that would have served better (BENCHMARKS.md). The champion is judged only on holdout
+   rows it did not train on. A promoted challenger is refitted on all
    those labelled rows, holdout included (validate, then refit on everything; ``SimulationSettings.refit``), and
    becomes the champion from the next window on, with the validated model's holdout metrics as training metrics
    and a reference profile of its training rows; a rejected one is counted and dropped.
@@ -221,7 +225,7 @@ class SimulationSettings:
     min_holdout_rows: int = 24
     until: pd.Timestamp | None = None  # stop the production stream here (short runs, tests)
     refit: bool = True  # refit a validated challenger on all its labelled rows, holdout included, before it serves
-    promotion_rule: str = "better"  # of the paired validation: better, or not-worse (retrain.validation.compare)
+    promotion_rule: str = "not-worse"  # of the paired validation, or better (retrain.validation.compare)
 
 
 @dataclass
