@@ -119,7 +119,8 @@ def print_retrain_outcome(outcome) -> None:
 @handle_errors
 def retrain_command(model: str, project: str, data: str, target: str | None, timestamp_column: str | None,
                     last_rows: int | None, holdout_fraction: float, margin: float, metric: str,
-                    promotion_rule: str, refit: bool, params: tuple[str, ...], actor: str | None, tracking_uri: str | None) -> None:
+                    promotion_rule: str, refit: bool, params: tuple[str, ...], actor: str | None,
+                    tracking_uri: str | None) -> None:
     """Retrain NAME on fresh labelled rows, validate the challenger against the champion, promote or reject it."""
     from driftloop.retrain.job import retrain
     from driftloop.tracking.models import registered_name
