@@ -107,8 +107,21 @@ def trained_wine_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def copy_store(source: Path, destination: Path) -> str:
     """Copy a store folder (database and artifacts) and return the copy's tracking URI.
 
-    Artifact locations are absolute paths into the source folder, so the copy shares the source's artifacts:
-    read them, don't change them.
+    The artifacts are copied too, and every path into ``source`` that the database holds (artifact locations,
+    model sources) is rewritten into ``destination``: a test that writes artifacts (``driftloop profile`` does)
+    changes its own copy, never what the other tests of the session read.
     """
+    import sqlite3
+
     shutil.copy2(source / "mlflow.db", destination / "mlflow.db")
+    for folder in (p for p in source.iterdir() if p.is_dir()):
+        shutil.copytree(folder, destination / folder.name, dirs_exist_ok=True)
+    new = f"{destination}/"
+    with sqlite3.connect(destination / "mlflow.db") as connection:
+        for (table,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for _, column, kind, *_ in connection.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if kind.upper().startswith(("TEXT", "VARCHAR")):
+                    for old in {f"{source}/", f"{source.resolve()}/"}:
+                        connection.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                                           f'WHERE instr("{column}", ?) > 0', (old, new, old))
     return f"sqlite:///{destination / 'mlflow.db'}"
