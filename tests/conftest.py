@@ -113,6 +113,11 @@ def copy_store(source: Path, destination: Path) -> str:
     """
     import sqlite3
 
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    # MLflow caches each run's and logged model's artifact repository by id, process-wide and whatever the store:
+    # the copy's runs and models have the source's ids, so forget the repositories of earlier copies.
+    tracking_utils._artifact_repos_cache.clear()
     shutil.copy2(source / "mlflow.db", destination / "mlflow.db")
     for folder in (p for p in source.iterdir() if p.is_dir()):
         shutil.copytree(folder, destination / folder.name, dirs_exist_ok=True)
