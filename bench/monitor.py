@@ -66,6 +66,18 @@ def register_model(client, reference: pd.DataFrame) -> None:
     return model
 
 
+def write_production(model, rows: int, path: Path) -> Path:
+    """``rows`` drifted production rows over the 30 days with the model's predictions and noisy labels, as Parquet."""
+    production = make_table(rows, seed=2, drift=True).to_pandas()
+    production["prediction"] = model.predict(production)
+    production["label"] = production["prediction"] + np.random.default_rng(3).normal(0, 1, len(production))
+    production.insert(0, "ts", pd.Timestamp("2024-01-01", tz="UTC")
+                      + pd.to_timedelta(np.sort(np.random.default_rng(4).uniform(0, DAYS * 86400, len(production))),
+                                        unit="s"))
+    production.to_parquet(path, index=False)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -79,14 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     console.print(f"set-up in {folder}: reference {args.reference_rows:,} rows, production {args.rows:,} rows")
     reference = make_table(args.reference_rows, seed=1, drift=False).to_pandas()
     model = register_model(client, reference)
-    production = make_table(args.rows, seed=2, drift=True).to_pandas()
-    production["prediction"] = model.predict(production)
-    production["label"] = production["prediction"] + np.random.default_rng(3).normal(0, 1, len(production))
-    production.insert(0, "ts", pd.Timestamp("2024-01-01", tz="UTC")
-                      + pd.to_timedelta(np.sort(np.random.default_rng(4).uniform(0, DAYS * 86400, len(production))),
-                                        unit="s"))
-    path = folder / "production.parquet"
-    production.to_parquet(path, index=False)
+    path = write_production(model, args.rows, folder / "production.parquet")
 
     read_times, monitor_times = [], []
     for repeat in range(args.repeats):

@@ -39,11 +39,10 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from drift import machine, make_table  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
-from monitor import DAYS, register_model  # noqa: E402
+from monitor import DAYS, register_model, write_production  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -188,15 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="driftloop-bench-stores-"))
     os.chdir(folder)  # a database store keeps run artifacts under ./mlruns
     reference = make_table(args.reference_rows, seed=1, drift=False).to_pandas()
-    production = make_table(args.rows, seed=2, drift=True).to_pandas()
     model = register_model(connect(f"sqlite:///{folder / 'scratch.db'}"), reference)
-    production["prediction"] = model.predict(production)
-    production["label"] = production["prediction"] + np.random.default_rng(3).normal(0, 1, len(production))
-    production.insert(0, "ts", pd.Timestamp("2024-01-01", tz="UTC")
-                      + pd.to_timedelta(np.sort(np.random.default_rng(4).uniform(0, DAYS * 86400, len(production))),
-                                        unit="s"))
-    path = folder / "production.parquet"
-    production.to_parquet(path, index=False)
+    path = write_production(model, args.rows, folder / "production.parquet")
 
     results: dict[str, tuple[float, float, int]] = {}
     results["sqlite"] = measure(f"sqlite:///{folder / 'mlflow.db'}", reference, path, args.repeats)
