@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 ## test: run the whole test suite
 test: $(STAMP)
-	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python -m pytest
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## bench: run the benchmarks (each prints its comparison with the baseline it measures in the same run; record
 ## the figures in BENCHMARKS.md). bench/drift_baselines.py, bench/estimate_nannyml.py, bench/estimate_oracle.py and
