@@ -13,7 +13,7 @@
    request, and the share the detectors add (target: at most 5%).
 
     python bench/stream.py                                   # trains the wine model in a temporary store first
-    python bench/stream.py --skip-service --side-python /work/sidevenv/bin/python
+    python bench/stream.py --skip-service --side-python side-venv/bin/python
 
 river has no CUSUM in its latest release (0.26.1), so CUSUM has no river column.
 """
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=1_000_000, help="Length of the stationary streams.")
     parser.add_argument("--repeats", type=int, default=50, help="Shifted streams per shift.")
-    parser.add_argument("--side-python", default="/work/sidevenv/bin/python",
+    parser.add_argument("--side-python", default=os.environ.get("DRIFTLOOP_BENCH_SIDE_PYTHON"),
                         help="A Python with river installed ('' to skip river).")
     parser.add_argument("--skip-service", action="store_true", help="Do not measure the service's CPU.")
     parser.add_argument("--tracking-uri", default=None, help="Store with wine-quality@champion (default: train one).")
