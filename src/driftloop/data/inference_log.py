@@ -870,6 +870,21 @@ def read_stream_detectors(path: str | os.PathLike[str]) -> pd.DataFrame:
     return frame
 
 
+def read_labels(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Every label the log at ``path`` holds, also those of ids it never served (orphans): ``id``, ``label`` (the
+    latest; float64 when every label is a number) and ``label_timestamp`` (datetime64[ns, UTC])."""
+    with _connect_ro(Path(path)) as connection:
+        rows = connection.execute("SELECT id, label, ts FROM labels").fetchall()
+    ids, values, stamps = (list(column) for column in zip(*rows)) if rows else ([], [], [])
+    label = pd.Series(values, dtype=object)
+    numeric = pd.to_numeric(label, errors="coerce")
+    return pd.DataFrame({
+        "id": pd.Series(ids, dtype=object),
+        "label": numeric if numeric.notna().sum() == label.notna().sum() else label,
+        "label_timestamp": pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="ns", utc=True),
+    })
+
+
 def log_summary(path: str | os.PathLike[str]) -> dict[str, int]:
     """Counts of the log at ``path``: predictions, labels (ids with a label), orphans (labels matching no prediction)."""
     with _connect_ro(Path(path)) as connection:
@@ -891,4 +906,5 @@ __all__ = [
     "new_row_ids",
     "read_inference_log",
     "read_label_history",
+    "read_labels",
 ]

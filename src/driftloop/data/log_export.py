@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from driftloop.data.inference_log import is_inference_log, read_inference_log
+from driftloop.data.inference_log import is_inference_log, read_inference_log, read_labels
 from driftloop.errors import DriftloopError
 
 MARKER = "_driftloop_export.json"
@@ -90,7 +90,7 @@ def export_log(path: str | os.PathLike[str], to_dir: str | os.PathLike[str], rep
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(json.dumps(FORMAT) + "\n")
     frame = read_inference_log(path)
-    labels = _labels(path)
+    labels = read_labels(path)
     files = []
     days = frame["timestamp"].dt.floor("D")
     for day in sorted(days.unique()):
@@ -100,23 +100,6 @@ def export_log(path: str | os.PathLike[str], to_dir: str | os.PathLike[str], rep
     orphans = labels[~labels["id"].isin(frame["id"])]
     files.append(_write(orphans, out / LABELS_FOLDER / f"replica={replica}" / "part-0.parquet", identity, replica))
     return Export(replica, files)
-
-
-def _labels(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Every label the log holds: id, label (float64 when numeric), label_timestamp."""
-    connection = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = connection.execute("SELECT id, label, ts FROM labels").fetchall()
-    finally:
-        connection.close()
-    ids, values, stamps = (list(column) for column in zip(*rows)) if rows else ([], [], [])
-    label = pd.Series(values, dtype=object)
-    numeric = pd.to_numeric(label, errors="coerce")
-    return pd.DataFrame({
-        "id": pd.Series(ids, dtype=object),
-        "label": numeric if numeric.notna().sum() == label.notna().sum() else label,
-        "label_timestamp": pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="ns", utc=True),
-    })
 
 
 def _write(frame: pd.DataFrame, final: Path, identity: str, replica: str) -> Path:
