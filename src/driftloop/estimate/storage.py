@@ -18,24 +18,24 @@ are, so a loaded estimator gives bit-identical estimates.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from driftloop.errors import DriftloopError
 from driftloop.estimate.bands import ErrorBands
 from driftloop.estimate.calibration import CalibrationCheck, Knots
 from driftloop.estimate.cbpe import ConfidenceEstimator
 from driftloop.estimate.dle import LossEstimator
 from driftloop.estimate.trees import Forest
+from driftloop.stored_documents import DocumentFormat, read_document, write_document
 
-FORMAT = "driftloop.performance_estimator"
 #: Version of the files written by :func:`save_estimator`.
 FORMAT_VERSION = 1
 JSON_FILE = "estimator.json"
 ARRAYS_FILE = "estimator.npz"
+FORMAT = DocumentFormat("driftloop.performance_estimator", FORMAT_VERSION, JSON_FILE, ARRAYS_FILE,
+                        noun="performance estimator", short="estimator", json_values="class labels")
 
 Estimator = ConfidenceEstimator | LossEstimator
 
@@ -43,13 +43,9 @@ Estimator = ConfidenceEstimator | LossEstimator
 def save_estimator(estimator: Estimator, folder: Path, *, classes: list[Any] | None = None) -> Path:
     """Write a fitted ``estimator`` into ``folder`` (a profile folder; created if needed). ``classes`` are the
     model's class labels in the order of its scores (CBPE), kept so that a window's labels map to the same codes."""
-    from driftloop import __version__
-
-    folder.mkdir(parents=True, exist_ok=True)
     bands = estimator.bands_
     arrays: dict[str, np.ndarray] = {"bands.errors": bands.errors}
     document: dict[str, Any] = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "driftloop_version": __version__,
         "params": estimator.get_params(),
         "bands": {"metrics": list(bands.metrics), "sizes": list(bands.sizes), "n_reference": bands.n_reference,
                   "n_chunks": bands.n_chunks, "coverage": bands.coverage, "n_measured": bands.n_measured},
@@ -70,51 +66,34 @@ def save_estimator(estimator: Estimator, folder: Path, *, classes: list[Any] | N
         for metric, forest in estimator.forests_.items():
             for field in Forest._fields[1:]:
                 arrays[f"{metric}.{field}"] = getattr(forest, field)
-    try:
-        text = json.dumps(document, indent=1, allow_nan=True)
-    except TypeError as exc:
-        raise DriftloopError(f"The performance estimator could not be saved: a class label is not a JSON value "
-                             f"({exc}); class labels must be strings, numbers or booleans.") from exc
-    np.savez(folder / ARRAYS_FILE, **arrays)
-    (folder / JSON_FILE).write_text(text, encoding="utf-8")
-    return folder
+    return write_document(folder, FORMAT, document, arrays)
 
 
 def load_estimator(folder: Path) -> tuple[Estimator, list[Any] | None] | None:
     """The estimator saved in ``folder`` and the model's classes (CBPE; ``None`` for DLE), or ``None`` when the
     folder holds none. Unknown formats and versions are refused."""
-    path = folder / JSON_FILE
-    if not path.is_file():
+    if not (folder / JSON_FILE).is_file():
         return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DriftloopError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise DriftloopError(f"{str(path)!r} must be a driftloop performance estimator (format {FORMAT!r}).")
-    if document.get("format_version") != FORMAT_VERSION:
-        raise DriftloopError(f"{str(path)!r} has estimator format version {document.get('format_version')!r}; this "
-                             f"driftloop reads version {FORMAT_VERSION} only. Upgrade driftloop or refit the profile.")
-    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
-        b = document["bands"]
-        bands = ErrorBands(b["metrics"], b["sizes"], arrays["bands.errors"], b["n_reference"], b["n_chunks"],
-                           b["coverage"], b["n_measured"])
-        estimator: Estimator
-        if document["kind"] == "cbpe":
-            estimator = ConfidenceEstimator(**document["params"])
-            estimator.n_classes_ = document["n_classes"]
-            c = document["calibration"]
-            estimator.check_ = CalibrationCheck(tuple(c["p_values"]), c["calibrate"], c["reason"])
-            estimator.knots_ = ([Knots(arrays[f"knots.{k}.x"], arrays[f"knots.{k}.y"])
-                                 for k in range(document["n_knots"])] if c["calibrate"] else None)
-            classes = document.get("classes")
-        else:
-            estimator = LossEstimator(**document["params"])
-            estimator.columns_, estimator.categories_ = document["columns"], document["categories"]
-            estimator.forests_ = {
-                metric: Forest(baseline, *(arrays[f"{metric}.{field}"] for field in Forest._fields[1:]))
-                for metric, baseline in document["baselines"].items()
-            }
-            classes = None
-        estimator.bands_ = bands
+    document, arrays = read_document(folder, FORMAT)
+    b = document["bands"]
+    bands = ErrorBands(b["metrics"], b["sizes"], arrays["bands.errors"], b["n_reference"], b["n_chunks"],
+                       b["coverage"], b["n_measured"])
+    estimator: Estimator
+    if document["kind"] == "cbpe":
+        estimator = ConfidenceEstimator(**document["params"])
+        estimator.n_classes_ = document["n_classes"]
+        c = document["calibration"]
+        estimator.check_ = CalibrationCheck(tuple(c["p_values"]), c["calibrate"], c["reason"])
+        estimator.knots_ = ([Knots(arrays[f"knots.{k}.x"], arrays[f"knots.{k}.y"])
+                             for k in range(document["n_knots"])] if c["calibrate"] else None)
+        classes = document.get("classes")
+    else:
+        estimator = LossEstimator(**document["params"])
+        estimator.columns_, estimator.categories_ = document["columns"], document["categories"]
+        estimator.forests_ = {
+            metric: Forest(baseline, *(arrays[f"{metric}.{field}"] for field in Forest._fields[1:]))
+            for metric, baseline in document["baselines"].items()
+        }
+        classes = None
+    estimator.bands_ = bands
     return estimator, classes

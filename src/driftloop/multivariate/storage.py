@@ -16,7 +16,6 @@ float64 arrays, so a loaded detector gives bit-identical results.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,26 +26,25 @@ from driftloop.multivariate.classifier import DomainClassifier
 from driftloop.multivariate.encoding import EncodedColumn, FittedEncoder
 from driftloop.multivariate.mmd import MMDDetector
 from driftloop.multivariate.pca import PCAReconstruction
+from driftloop.stored_documents import DocumentFormat, read_document, write_document
 from driftloop.thresholds import DriftThresholds
 
 if TYPE_CHECKING:
     from driftloop.multivariate.drift import MultivariateDrift
 
-FORMAT = "driftloop.multivariate"
 #: Version of the folder format written by :func:`save_multivariate`.
 FORMAT_VERSION = 1
 #: The subfolder of a reference profile's folder that holds the detectors.
 SUBFOLDER = "multivariate"
 JSON_FILE = "multivariate.json"
 ARRAYS_FILE = "arrays.npz"
+FORMAT = DocumentFormat("driftloop.multivariate", FORMAT_VERSION, JSON_FILE, ARRAYS_FILE,
+                        noun="set of multivariate detectors", short="multivariate", json_values="categories")
 _CLASSES = {"pca": PCAReconstruction, "classifier": DomainClassifier, "mmd": MMDDetector}
 
 
 def save_multivariate(drift: MultivariateDrift, folder: Path) -> Path:
     """Write fitted detectors to ``folder`` (created if needed; existing files are replaced)."""
-    from driftloop import __version__
-
-    folder.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     detectors: dict[str, Any] = {}
     for name, detector in drift.detectors_.items():
@@ -54,48 +52,25 @@ def save_multivariate(drift: MultivariateDrift, folder: Path) -> Path:
         detectors[name] = document
         arrays.update({f"{name}.{key}": value for key, value in own.items()})
     document = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "driftloop_version": __version__,
         "params": drift.get_params(),
         "thresholds": drift.thresholds_.to_dict(),
         "n_rows": drift.n_rows_,
         "encoding": [column.to_dict() for column in drift.encoder_.columns],
         "detectors": detectors,
     }
-    try:
-        text = json.dumps(document, indent=1, allow_nan=True)
-    except TypeError as exc:
-        raise DriftloopError(f"The multivariate detectors could not be saved: a category is not a JSON value "
-                             f"({exc}); categories must be strings, numbers or booleans.") from exc
-    np.savez(folder / ARRAYS_FILE, **arrays)
-    (folder / JSON_FILE).write_text(text, encoding="utf-8")
-    return folder
+    return write_document(folder, FORMAT, document, arrays)
 
 
 def load_multivariate(folder: Path) -> MultivariateDrift:
     """Read detectors written by :func:`save_multivariate`; refuse unknown formats and versions."""
     from driftloop.multivariate.drift import MultivariateDrift
 
-    path = folder / JSON_FILE
-    if not path.is_file():
+    if not (folder / JSON_FILE).is_file():
         raise DriftloopError(f"The 'path' parameter of MultivariateDrift.load must be a folder holding {JSON_FILE}; "
                              f"got {str(folder)!r}, which has none.")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DriftloopError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise DriftloopError(f"{str(path)!r} must hold driftloop multivariate detectors (format {FORMAT!r}); got "
-                             f"format {document.get('format') if isinstance(document, dict) else None!r}.")
-    version = document.get("format_version")
-    if version != FORMAT_VERSION:
-        raise DriftloopError(f"{str(path)!r} has multivariate format version {version!r}; this driftloop reads "
-                             f"version {FORMAT_VERSION} only. Upgrade driftloop or refit the profile.")
+    document, arrays = read_document(folder, FORMAT)
     policy = DriftThresholds(**document["thresholds"]).validate()
     drift = MultivariateDrift(thresholds=policy, **document["params"])
-    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files}
     drift.detectors_ = {}
     for name, entry in document["detectors"].items():
         prefix = f"{name}."

@@ -20,7 +20,6 @@ written with ``repr`` precision, so a loaded profile gives bit-identical results
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,16 +27,18 @@ import numpy as np
 
 from driftloop.errors import DriftloopError
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
+from driftloop.stored_documents import DocumentFormat, read_document, write_document
 from driftloop.thresholds import DriftThresholds, NullSample
 
 if TYPE_CHECKING:
     from driftloop.profile.reference import ReferenceProfile
 
-FORMAT = "driftloop.reference_profile"
 #: Version of the folder format written by :func:`save_profile`.
 FORMAT_VERSION = 1
 JSON_FILE = "profile.json"
 ARRAYS_FILE = "arrays.npz"
+FORMAT = DocumentFormat("driftloop.reference_profile", FORMAT_VERSION, JSON_FILE, ARRAYS_FILE,
+                        noun="reference profile", short="profile", json_values="categories")
 
 
 def _floats(values: Any) -> list[float]:
@@ -46,9 +47,6 @@ def _floats(values: Any) -> list[float]:
 
 def save_profile(profile: ReferenceProfile, folder: Path) -> Path:
     """Write ``profile`` to ``folder`` (created if needed; existing profile files are replaced)."""
-    from driftloop import __version__
-
-    folder.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     columns: list[dict[str, Any]] = []
     for i, column in enumerate(profile.columns_.values()):
@@ -86,68 +84,47 @@ def save_profile(profile: ReferenceProfile, folder: Path) -> Path:
     params = profile.get_params()
     params["thresholds"] = profile.thresholds_.to_dict()
     document = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "driftloop_version": __version__,
         "params": params,
         "n_rows": profile.n_rows_,
         "columns": columns,
         "nulls": nulls_document(profile.nulls_),
         "split_nulls": nulls_document(profile.split_nulls_),
     }
-    try:
-        text = json.dumps(document, indent=1, allow_nan=True)
-    except TypeError as exc:
-        raise DriftloopError(f"The reference profile could not be saved: a category is not a JSON value ({exc}); "
-                             "categories must be strings, numbers or booleans.") from exc
-    np.savez(folder / ARRAYS_FILE, **arrays)
-    (folder / JSON_FILE).write_text(text, encoding="utf-8")
-    return folder
+    return write_document(folder, FORMAT, document, arrays)
 
 
 def load_profile(folder: Path) -> ReferenceProfile:
     """Read a profile folder written by :func:`save_profile`; refuse unknown formats and versions."""
     from driftloop.profile.reference import ReferenceProfile
 
-    path = folder / JSON_FILE
-    if not path.is_file():
+    if not (folder / JSON_FILE).is_file():
         raise DriftloopError(f"The 'path' parameter of ReferenceProfile.load must be a folder holding {JSON_FILE}; "
                              f"got {str(folder)!r}, which has none.")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DriftloopError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise DriftloopError(f"{str(path)!r} must be a driftloop reference profile (format {FORMAT!r}); got format "
-                             f"{document.get('format') if isinstance(document, dict) else None!r}.")
-    version = document.get("format_version")
-    if version != FORMAT_VERSION:
-        raise DriftloopError(f"{str(path)!r} has profile format version {version!r}; this driftloop reads version "
-                             f"{FORMAT_VERSION} only. Upgrade driftloop or refit the profile.")
+    document, arrays = read_document(folder, FORMAT)
     params = dict(document["params"])
     policy = DriftThresholds(**params.pop("thresholds"))
     profile = ReferenceProfile(thresholds=policy, **params)
-    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
-        columns: dict[str, NumericColumn | CategoricalColumn] = {}
-        for entry in document["columns"]:
-            key = entry["key"]
-            if entry["kind"] == "numeric":
-                columns[entry["name"]] = NumericColumn(
-                    name=entry["name"], n=entry["n"], n_missing=entry["n_missing"], n_nonfinite=entry["n_nonfinite"],
-                    minimum=entry["minimum"], maximum=entry["maximum"], mean=entry["mean"], std=entry["std"],
-                    edges=np.asarray(entry["edges"], dtype=np.float64),
-                    counts=np.asarray(entry["counts"], dtype=np.int64), values=arrays[f"{key}.values"],
-                    exact=entry["exact"], ks_error=entry["ks_error"], wasserstein_error=entry["wasserstein_error"],
-                    calibration=arrays[f"{key}.calibration"],
-                )
-            else:
-                columns[entry["name"]] = CategoricalColumn(
-                    name=entry["name"], n=entry["n"], n_missing=entry["n_missing"], categories=entry["categories"],
-                    counts=np.asarray(entry["counts"], dtype=np.int64), calibration=arrays[f"{key}.calibration"],
-                )
+    columns: dict[str, NumericColumn | CategoricalColumn] = {}
+    for entry in document["columns"]:
+        key = entry["key"]
+        if entry["kind"] == "numeric":
+            columns[entry["name"]] = NumericColumn(
+                name=entry["name"], n=entry["n"], n_missing=entry["n_missing"], n_nonfinite=entry["n_nonfinite"],
+                minimum=entry["minimum"], maximum=entry["maximum"], mean=entry["mean"], std=entry["std"],
+                edges=np.asarray(entry["edges"], dtype=np.float64),
+                counts=np.asarray(entry["counts"], dtype=np.int64), values=arrays[f"{key}.values"],
+                exact=entry["exact"], ks_error=entry["ks_error"], wasserstein_error=entry["wasserstein_error"],
+                calibration=arrays[f"{key}.calibration"],
+            )
+        else:
+            columns[entry["name"]] = CategoricalColumn(
+                name=entry["name"], n=entry["n"], n_missing=entry["n_missing"], categories=entry["categories"],
+                counts=np.asarray(entry["counts"], dtype=np.int64), calibration=arrays[f"{key}.calibration"],
+            )
     profile.columns_ = columns
     profile.n_rows_ = document["n_rows"]
     profile.thresholds_ = policy.validate()
+
     def read_nulls(nulls: dict[str, Any]) -> dict[str, dict[int, NullSample]]:
         return {
             name: {
