@@ -95,3 +95,28 @@ def test_awkward_column_and_model_names_monitor_end_to_end(workdir: Path) -> Non
         assert sorted(logged[key]) == [(w["window"], w["metrics"][key]) for w in windows]
     report = Path(client.download_artifacts(run_id, "report.html", str(workdir))).read_text()
     assert "temp (°C)" in report  # the drifted column, under its own name
+
+
+def test_inputs_named_like_the_monitors_own_columns_are_refused_by_name(workdir: Path) -> None:
+    """A model input called `prediction` or `label` was taken for the model's output or the label: drift "found" in
+    both and an MAE 17 times the true one. `profile` now refuses it, naming the columns (and `monitor` checks the same
+    for profiles fitted before)."""
+    rng = np.random.default_rng(3)
+    inputs = ["label", "prediction", "x"]
+    frame = pd.DataFrame(rng.normal(size=(400, 3)), columns=inputs)
+    frame["y"] = frame.sum(axis=1)
+    model = LinearRegression().fit(frame[inputs], frame["y"])
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.sklearn.log_model(model, name="model", registered_model_name="stacked",
+                                 signature=infer_signature(frame[inputs], model.predict(frame[inputs])))
+    finally:
+        mlflow.set_tracking_uri(None)
+    MlflowClient(uri).set_registered_model_alias("stacked", "champion", "1")
+    frame.to_csv(workdir / "data.csv", index=False)
+    result = _run("profile", "--model", "stacked@champion", "--data", str(workdir / "data.csv"), "--target", "y",
+                  "--tracking-uri", uri)
+    assert result.exit_code == 1, result.output
+    assert "input column(s) 'label' (the label), 'prediction' (the model's output)" in result.output
+    assert "Log the model with the input renamed" in result.output and "Traceback" not in result.output

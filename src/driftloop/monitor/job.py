@@ -77,11 +77,27 @@ def load_model(client: MlflowClient, model: ModelVersionRef):
         return mlflow.pyfunc.load_model(f"models:/{model.name}/{model.version}")
 
 
+#: Column names the monitor gives its own columns (the model's output, the label, the naive benchmark): a model input
+#: of the same name could not be told apart from them.
+RESERVED_NAMES = {PREDICTION: "the model's output", LABEL: "the label", NAIVE: "the naive benchmark"}
+
+
 def model_features(pyfunc_model, profile: ReferenceProfile | None = None) -> list[str]:
-    """The model's input columns from its signature, else the profiled columns."""
+    """The model's input columns from its signature, else the profiled columns. An input named like one of the
+    monitor's own columns (:data:`RESERVED_NAMES`) is refused: its drift, and the model's performance, would be
+    measured on the wrong column."""
     schema = pyfunc_model.metadata.get_input_schema()
     if schema is not None and schema.has_input_names():
-        return list(schema.input_names())
+        features = list(schema.input_names())
+        clashes = [name for name in features if name in RESERVED_NAMES]
+        if clashes:
+            taken = ", ".join(f"{name!r} ({RESERVED_NAMES[name]})" for name in clashes)
+            raise DriftloopError(
+                f"The model's input column(s) {taken} take the name(s) the monitor gives its own columns, so it "
+                "could not tell the input from them and would measure the wrong column. Log the model with the "
+                f"input renamed (for example {clashes[0] + '_input'!r}); `driftloop serve` refuses these names for "
+                "the same reason.")
+        return features
     if profile is not None:
         return [c for c in profile.columns_ if c != PREDICTION]
     raise DriftloopError("The model has no signature with column names; log it with a signature.")

@@ -46,12 +46,20 @@ def _not_read(windows: Sequence[WindowSpec]):
     raise DriftloopError("The Spark engine assesses windows in Spark; their rows are not read on the driver.")
 
 
+def _column(name: str):
+    """The Spark column of a data column named ``name``, whatever it holds: dots, spaces and backticks (doubled
+    inside the quotes, Spark's escape) are not read as structure."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def _present(frame, name: str):
     """A Spark condition: the cell holds a value (not null, not NaN)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, FloatType
 
-    column = F.col(f"`{name}`")
+    column = _column(name)
     if isinstance(frame.schema[name].dataType, DoubleType | FloatType):
         return column.isNotNull() & ~F.isnan(column)
     return column.isNotNull()
@@ -64,7 +72,7 @@ def _nanoseconds(frame, name: str):
     from pyspark.sql.types import IntegerType, LongType, TimestampNTZType, TimestampType
 
     kind = frame.schema[name].dataType
-    column = F.col(f"`{name}`")
+    column = _column(name)
     if isinstance(kind, TimestampType | TimestampNTZType):
         return F.unix_micros(column.cast("timestamp")) * F.lit(1000)
     if isinstance(kind, LongType | IntegerType):
@@ -105,12 +113,12 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     columns = [c for c in names if c in wanted]
     stamps = _nanoseconds(frame, time_column)
     span = F.lit(length.value)
-    frame = frame.select(*[F.col(f"`{c}`") for c in columns]).withColumn("_ns", stamps)
+    frame = frame.select(*[_column(c) for c in columns]).withColumn("_ns", stamps)
     frame = frame.withColumn("_w", ((F.col("_ns") - F.pmod(F.col("_ns"), span)) / span).cast("long"))
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
     if PREDICTION not in columns and score is not None and all(c in names for c in features):
-        frame = frame.withColumn(PREDICTION, score()(F.struct(*[F.col(f"`{c}`") for c in features])))
+        frame = frame.withColumn(PREDICTION, score()(F.struct(*[_column(c) for c in features])))
     labelled = F.sum(F.when(_present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
     facts = frame.groupBy("_w").agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
                                     F.max("_ns").alias("latest")).collect()
@@ -166,7 +174,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     positions = {name: i for i, name in enumerate(dict.fromkeys([*features_present,
                                                                  *[c for c in compared if c in names]]))}
     for name, position in positions.items():
-        column = F.col(f"`{name}`")
+        column = _column(name)
         aggregates.append(F.sum(F.when(~_present(frame, name), 1).otherwise(0)).alias(f"missing_{position}"))
         if isinstance(schema[name], NumericType):
             infinite = column.isin(float("inf"), float("-inf"))
@@ -209,7 +217,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     categories: dict[str, dict[int, tuple[list, list[int], int]]] = {}
     for name in categorical:
         per_window: dict[int, tuple[list, list[int], int]] = {}
-        for row in frame.groupBy("_w", F.col(f"`{name}`").alias("value")).count().collect():
+        for row in frame.groupBy("_w", _column(name).alias("value")).count().collect():
             values, counts, missing = per_window.get(row._w, ([], [], 0))
             if row.value is None or (isinstance(row.value, float) and np.isnan(row.value)):
                 missing += row["count"]
@@ -227,7 +235,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         value = F.col("_v.v")
         pieces = []
         for name in numeric:
-            cell = F.col(f"`{name}`").cast("double")
+            cell = _column(name).cast("double")
             held = references[codes[name]].constant
             if held is not None:  # snapped to the constant as the numpy engine snaps (stats.constant.snap_sorted)
                 tolerance = roundoff_tolerance(held)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 
 from driftloop.errors import DriftloopError
 
@@ -32,6 +33,9 @@ def spark_session(master: str | None = None):
         raise DriftloopError(missing[0].upper() + missing[1:] + ".")
     from pyspark.sql import SparkSession
 
+    # PySpark warns on every pandas-backed call that it "does not yet fully support pandas >= 3.0.0"; the engine
+    # hands it Arrow batches and plain columns, which tests/spark checks against the numpy engine
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
@@ -44,6 +48,7 @@ def spark_session(master: str | None = None):
                        .config("spark.executorEnv.PYTHONPATH", os.pathsep.join(p for p in sys.path if p)))
     return (builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")  # stage bars would overwrite the monitor's own output
             .config("spark.sql.shuffle.partitions", str(DEFAULT_SHUFFLE_PARTITIONS))
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .getOrCreate())

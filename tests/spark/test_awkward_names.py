@@ -1,0 +1,61 @@
+"""Column names as users write them reach Spark as names, not as structure: a dot (Spark's field access), a
+backtick (its quote), spaces, `(`, `%`, `°` — the figures equal the numpy engine's."""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from sklearn.linear_model import LinearRegression
+
+from driftloop.cli.main import cli
+from tests.monitor.test_late_data import _runs, _series
+
+COLUMNS = ["temp (°C)", "humidity %", "wind.speed", "rank`x", "a b"]
+
+
+def test_awkward_names_give_the_numpy_engines_figures(spark, workdir) -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(1500, len(COLUMNS))), columns=COLUMNS)
+    frame.loc[1000:, "wind.speed"] += 1.5  # drift in the dotted column
+    frame.loc[1000:, "rank`x"] -= 1.0  # and in the quoted one
+    frame["y"] = frame.sum(axis=1) + rng.normal(size=len(frame))
+    model = LinearRegression().fit(frame[COLUMNS].iloc[:500], frame["y"].iloc[:500])
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.sklearn.log_model(model, name="model", registered_model_name="awkward",
+                                 signature=infer_signature(frame[COLUMNS], model.predict(frame[COLUMNS])))
+    finally:
+        mlflow.set_tracking_uri(None)
+    MlflowClient(uri).set_registered_model_alias("awkward", "champion", "1")
+    frame.iloc[:500].to_csv(workdir / "reference.csv", index=False)
+    today = frame.iloc[500:].copy()
+    today["ts"] = pd.date_range("2024-01-01", periods=len(today), freq="h").astype("datetime64[ns]")
+    today.to_parquet(workdir / "today.parquet")
+    runner = CliRunner()
+    profiled = runner.invoke(cli, ["profile", "--model", "awkward@champion", "--data", str(workdir / "reference.csv"),
+                                   "--target", "y", "--tracking-uri", uri])
+    assert profiled.exit_code == 0, profiled.output
+    for engine in ("numpy", "spark"):
+        result = runner.invoke(cli, ["monitor", "--model", "awkward@champion", "--data", str(workdir / "today.parquet"),
+                                     "--timestamp-column", "ts", "--window", "10d", "--target", "y", "--engine",
+                                     engine, "--experiment", engine, "--tracking-uri", uri])
+        assert result.exit_code in (0, 3), result.output
+    client = MlflowClient(uri)
+    expected, got = _series(client, _runs(client, "numpy")[0]), _series(client, _runs(client, "spark")[0])
+    ks = [key for key in got if key.endswith("/ks")]
+    assert len(ks) == len(COLUMNS) + 1  # every input and the prediction, under names that map back to them
+    for key, points in got.items():
+        for step, value in points.items():
+            other = expected[key][step]
+            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
+                (key, step)
+    assert max(got["drift/features_drifted"].values()) == 2
