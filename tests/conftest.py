@@ -104,6 +104,24 @@ def trained_wine_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def register_champion(uri: str, name: str, model, features) -> None:
+    """Log a fitted scikit-learn ``model`` with the signature of ``features`` (a DataFrame of its inputs) as version 1
+    of the registered model ``name`` in the store at ``uri``, and point its ``champion`` alias at it."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(model, name="model", registered_model_name=name,
+                                     signature=infer_signature(features, model.predict(features)))
+    finally:
+        mlflow.set_tracking_uri(None)
+    MlflowClient(uri).set_registered_model_alias(name, "champion", "1")
+
+
 def copy_store(source: Path, destination: Path) -> str:
     """Copy a store folder (database and artifacts) and return the copy's tracking URI.
 

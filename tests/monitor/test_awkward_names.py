@@ -19,6 +19,7 @@ from sklearn.linear_model import LinearRegression
 
 from driftloop.cli.main import cli
 from driftloop.tracking.metric_names import ARTIFACT, MetricNames, column_of
+from tests.conftest import register_champion
 
 COLUMNS = ["temp (°C)", "Temp (°C)", "price ($)", "rate %", "km/h", "ünïcode 名前", "share", "x" * 300, "fixed acidity"]
 MODEL = "o'brien \"x\" 100%_a"  # both quotes: MLflow's filter syntax cannot write it exactly
@@ -107,13 +108,7 @@ def test_inputs_named_like_the_monitors_own_columns_are_refused_by_name(workdir:
     frame["y"] = frame.sum(axis=1)
     model = LinearRegression().fit(frame[inputs], frame["y"])
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    try:
-        mlflow.sklearn.log_model(model, name="model", registered_model_name="stacked",
-                                 signature=infer_signature(frame[inputs], model.predict(frame[inputs])))
-    finally:
-        mlflow.set_tracking_uri(None)
-    MlflowClient(uri).set_registered_model_alias("stacked", "champion", "1")
+    register_champion(uri, "stacked", model, frame[inputs])
     frame.to_csv(workdir / "data.csv", index=False)
     result = _run("profile", "--model", "stacked@champion", "--data", str(workdir / "data.csv"), "--target", "y",
                   "--tracking-uri", uri)

@@ -3,32 +3,19 @@ reported as wrong-type labels otherwise — never silently compared as unequal, 
 
 import json
 
-import mlflow
-import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, roc_auc_score
 
 from driftloop.cli.main import cli
 from driftloop.monitor.performance import align_labels
+from tests.conftest import register_champion
 
 ROWS = 600
-
-
-def _register(uri: str, name: str, model, features: pd.DataFrame) -> None:
-    mlflow.set_tracking_uri(uri)
-    try:
-        with mlflow.start_run():
-            mlflow.sklearn.log_model(model, name="model", registered_model_name=name,
-                                     signature=infer_signature(features, model.predict(features)))
-    finally:
-        mlflow.set_tracking_uri(None)
-    MlflowClient(uri).set_registered_model_alias(name, "champion", "1")
 
 
 def _monitor(workdir, uri: str, name: str, production: pd.DataFrame, experiment: str) -> dict:
@@ -54,7 +41,7 @@ def test_integer_classes_with_missing_labels_are_compared_as_numbers(workdir, sy
     x, y = synthetic
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     model = LogisticRegression().fit(x.iloc[:ROWS], y.iloc[:ROWS])
-    _register(uri, "ints", model, x)
+    register_champion(uri, "ints", model, x)
     x.iloc[:ROWS].to_csv(workdir / "reference.csv", index=False)
     assert CliRunner().invoke(cli, ["profile", "--model", "ints@champion", "--data", str(workdir / "reference.csv"),
                                     "--tracking-uri", uri]).exit_code == 0
@@ -90,7 +77,7 @@ def test_regression_labels_stored_as_text(workdir):
     y = 3 * x["a"] + rng.normal(size=2 * ROWS)
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     model = LinearRegression().fit(x.iloc[:ROWS], y.iloc[:ROWS])
-    _register(uri, "reg", model, x)
+    register_champion(uri, "reg", model, x)
     x.iloc[:ROWS].to_csv(workdir / "reference.csv", index=False)
     assert CliRunner().invoke(cli, ["profile", "--model", "reg@champion", "--data", str(workdir / "reference.csv"),
                                     "--tracking-uri", uri]).exit_code == 0
@@ -127,7 +114,7 @@ def test_profile_measures_the_baseline_on_labels_read_as_the_model_outputs(workd
     x, y = synthetic
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     model = LogisticRegression().fit(x.iloc[:ROWS], y.iloc[:ROWS])
-    _register(uri, "baseline", model, x)
+    register_champion(uri, "baseline", model, x)
     reference = x.iloc[:ROWS].assign(y=y.iloc[:ROWS].astype("float64"))
     reference.loc[reference.index[::7], "y"] = np.nan
     reference.to_csv(workdir / "reference.csv", index=False)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import math
 
-import mlflow
-import mlflow.sklearn
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
 from sklearn.linear_model import LinearRegression
 
 from driftloop.cli.main import cli
+from tests.conftest import register_champion
 from tests.monitor.test_late_data import _runs, _series
 
 COLUMNS = ["temp (°C)", "humidity %", "wind.speed", "rank`x", "a b"]
@@ -29,13 +27,7 @@ def test_awkward_names_give_the_numpy_engines_figures(spark, workdir) -> None:
     frame["y"] = frame.sum(axis=1) + rng.normal(size=len(frame))
     model = LinearRegression().fit(frame[COLUMNS].iloc[:500], frame["y"].iloc[:500])
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    try:
-        mlflow.sklearn.log_model(model, name="model", registered_model_name="awkward",
-                                 signature=infer_signature(frame[COLUMNS], model.predict(frame[COLUMNS])))
-    finally:
-        mlflow.set_tracking_uri(None)
-    MlflowClient(uri).set_registered_model_alias("awkward", "champion", "1")
+    register_champion(uri, "awkward", model, frame[COLUMNS])
     frame.iloc[:500].to_csv(workdir / "reference.csv", index=False)
     today = frame.iloc[500:].copy()
     today["ts"] = pd.date_range("2024-01-01", periods=len(today), freq="h").astype("datetime64[ns]")
