@@ -4,6 +4,7 @@ alert once per window."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,7 @@ from driftloop.monitor.results import WindowResult
 from driftloop.monitor.stream_drift import StreamActivity
 from driftloop.multivariate import DEFAULT_DETECTORS, MultivariateDrift
 from driftloop.profile import ReferenceProfile
+from driftloop.profile.columns import NumericColumn
 from driftloop.tracking.monitoring import (
     DataIdentity,
     ModelVersionRef,
@@ -400,7 +402,7 @@ def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes
 
 
 def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, options: MonitorOptions,
-               features: Sequence[str], notes: list[str]):
+               features: Sequence[str], numeric: Sequence[str], notes: list[str]):
     """The data as a Spark DataFrame and its windows (:func:`driftloop.spark.monitor.read_windows`); data without
     predictions is scored in Spark by the model (:func:`mlflow.pyfunc.spark_udf`)."""
     if options.labels_path is not None or options.naive_lag is not None or options.naive_series:
@@ -420,7 +422,7 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, opt
                                                env_manager="local")
 
         return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
-                            rows=options.rows, target=options.target, notes=notes, score=score)
+                            rows=options.rows, target=options.target, notes=notes, score=score, numeric=numeric)
 
     return _spark_call(cut)
 
@@ -442,8 +444,17 @@ def _spark_call(compute):
     except DriftloopError:
         raise
     except Exception as error:  # Py4JJavaError, PySparkException: the job failed on an executor
-        first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-        raise DriftloopError(f"The Spark job failed, nothing was written to MLflow: {first[:400]}") from None
+        raise DriftloopError(f"The Spark job failed, nothing was written to MLflow: {_spark_cause(error)}") from None
+
+
+def _spark_cause(error: Exception) -> str:
+    """The line of a failed Spark job's message that says why: the last ``Name(Error|Exception): ...`` line of the
+    Python worker's traceback when there is one (the first line only says that a worker failed), else the first."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"[\w.]+(Error|Exception): ", line)]
+    if raised:
+        return raised[-1][:400]
+    return (lines[0] if lines else type(error).__name__)[:400]
 
 
 def run_monitor(
@@ -465,7 +476,9 @@ def run_monitor(
     notes: list[str] = []
     spark_frame = None
     if options.engine == "spark":
-        spark_frame, cut = _spark_cut(client, model, data_path, options, features, notes)
+        numeric = [c for c in features if c in _numeric_inputs(pyfunc_model)
+                   or isinstance(profile.columns_.get(c), NumericColumn)]
+        spark_frame, cut = _spark_cut(client, model, data_path, options, features, numeric, notes)
     else:
         cut = _cut(data_path, options, features, notes)
     delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)

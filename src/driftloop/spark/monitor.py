@@ -82,11 +82,14 @@ def _nanoseconds(frame, name: str):
 
 
 def read_windows(spark, data_path: str, features: Sequence[str], *, time_column: str | None, window: str | None,
-                 rows: int | None, target: str | None, notes: list[str], score=None):
+                 rows: int | None, target: str | None, notes: list[str], score=None, numeric: Sequence[str] = ()):
     """The data as a Spark DataFrame with its window code ``_w``, and the :class:`Cut` (windows, rows and labelled
     rows per window, watermark) from one aggregate. Data without a ``prediction`` column is scored by the UDF that
-    ``score()`` makes (of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there."""
+    ``score()`` makes (of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there.
+    ``numeric`` are the inputs the model's signature types as numbers: one stored as text is refused, naming it
+    (the numpy engine reads such numbers, :mod:`driftloop.data.coercion`; Spark's casts accept other spellings)."""
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
 
     if rows is not None:
         raise DriftloopError("The Spark engine cuts windows by time only (Spark does not keep the files' row order): "
@@ -97,6 +100,11 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     except Exception as error:  # Spark's AnalysisException: a path without Parquet files, a schema conflict
         raise DriftloopError(f"Spark could not read {data_path!r}: {str(error).splitlines()[0]}") from None
     names = list(frame.columns)
+    text = [c for c in numeric if c in names and isinstance(frame.schema[c].dataType, StringType)]
+    if text:
+        raise DriftloopError(f"The model's numeric input(s) {', '.join(map(repr, text))} are stored as text in "
+                             f"{data_path!r}; the Spark engine reads numbers only. Store them as numbers, or use "
+                             "--engine numpy (it reads numbers written as text and counts what is not a number).")
     time_column = timestamp_column(names, time_column)
     if time_column is None:
         raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time.")
