@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from driftloop.monitor.results import FeatureDistribution
-from driftloop.profile.bins import bin_counts
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
-from driftloop.stats import sort_finite
 
 
 def _shares(counts: np.ndarray) -> list[float]:
@@ -30,19 +27,23 @@ def bin_labels(edges: np.ndarray) -> list[str]:
 
 
 def distribution(
-    column: NumericColumn | CategoricalColumn, values: pd.Series, statistic: str, value: float
+    column: NumericColumn | CategoricalColumn, window_counts: np.ndarray, statistic: str, value: float
 ) -> FeatureDistribution:
-    """The reference's and the window's shares per reference bin (numeric) or category (categorical)."""
+    """The reference's and the window's shares per reference bin (numeric) or category (categorical), from the
+    window's counts that the drift statistics were computed from
+    (:attr:`driftloop.profile.reference.Comparison.window_counts`: per bin with the underflow and overflow bins, or
+    per category with the unseen slot last), so that the chart shows what ``statistic`` measured.
+
+    >>> from driftloop.profile.columns import fit_numeric
+    >>> column = fit_numeric("x", np.arange(10.0), n_bins=2, max_exact_size=None, max_calibration_rows=10)
+    >>> shown = distribution(column, np.array([0, 1, 2, 1]), "psi", 0.3)
+    >>> shown.labels, shown.window_share
+    (['< 0', '[0, 4)', '[4, 9]', '> 9'], [0.0, 0.25, 0.5, 0.25])
+    """
     if isinstance(column, NumericColumn):
-        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        window_counts = bin_counts(sort_finite(numbers).values, column.edges)
         labels = bin_labels(column.edges)
         reference_counts = column.counts
     else:
-        observed = values.dropna()
-        uniques, counts = np.unique(observed.astype(str).to_numpy(), return_counts=True) if len(observed) else ([], [])
-        as_text = {str(category): category for category in column.categories}
-        window_counts = column.align([as_text.get(u, u) for u in uniques], np.asarray(counts, dtype=np.int64))
         labels = [str(c) for c in column.categories] + ["(unseen)"]
         reference_counts = np.append(column.counts, 0)
     return FeatureDistribution(

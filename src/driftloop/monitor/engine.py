@@ -40,6 +40,7 @@ from driftloop.monitor.stream_drift import ID, StreamActivity, stream_detections
 from driftloop.monitor.window_coverage import CoveragePolicy
 from driftloop.multivariate import MultivariateDrift
 from driftloop.profile import ReferenceProfile
+from driftloop.profile.reference import Comparison
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 
 PREDICTION = "prediction"
@@ -120,14 +121,15 @@ def _drift_metrics(drift: pd.DataFrame, features: Sequence[str]) -> tuple[dict[s
     return metrics, reasons
 
 
-def _top_distributions(inputs: MonitorInputs, window: pd.DataFrame, drift: pd.DataFrame) -> list:
-    """Distributions of the most drifted columns (drifted first, then by their headline statistic)."""
+def _top_distributions(inputs: MonitorInputs, comparison: Comparison) -> list:
+    """Distributions of the most drifted columns (drifted first, then by their headline statistic), from the
+    window's counts that the statistics were computed from."""
     columns = inputs.profile.columns_
     headline: dict[str, float] = {}
     drifted: set[str] = set()
-    for row in drift.itertuples(index=False):  # one pass over the small result table, no per-column filtering
+    for row in comparison.table.itertuples(index=False):  # one pass over the small result table
         column = columns.get(row.column)
-        if column is None or row.column not in window.columns:
+        if column is None or row.column not in comparison.window_counts:
             continue
         if row.statistic == HEADLINE_STATISTIC[column.kind] and row.value == row.value:
             headline[row.column] = float(row.value)
@@ -135,7 +137,8 @@ def _top_distributions(inputs: MonitorInputs, window: pd.DataFrame, drift: pd.Da
             drifted.add(row.column)
     ranked = sorted(headline, key=lambda name: (name in drifted, headline[name]), reverse=True)
     return [
-        distribution(columns[name], window[name], HEADLINE_STATISTIC[columns[name].kind], headline[name])
+        distribution(columns[name], comparison.window_counts[name], HEADLINE_STATISTIC[columns[name].kind],
+                     headline[name])
         for name in ranked[: inputs.top_distributions]
     ]
 
@@ -188,8 +191,8 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
             except Exception as error:  # the model's own error on bad rows: reported, the window goes on
                 result.reasons.append(f"the model could not score this window: {type(error).__name__}: {error}")
     compare_columns = [c for c in profile.columns_ if c in inputs.features or c == PREDICTION]
-    drift = profile.compare(frame, columns=compare_columns)
-    result.drift = drift
+    comparison = profile.compare_window(frame, columns=compare_columns)
+    drift = result.drift = comparison.table
     if inputs.multivariate is not None and inputs.multivariate.detectors_:
         # before the drift metrics: the detectors' p-values join the univariate tests' BH procedure
         joint_metrics, joint_reasons = assess_multivariate(inputs.multivariate, frame, drift,
@@ -199,7 +202,7 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     drift_metrics, drift_reasons = _drift_metrics(drift, inputs.features)
     result.metrics.update(drift_metrics)
     result.reasons.extend(drift_reasons)
-    result.distributions = _top_distributions(inputs, frame, drift)
+    result.distributions = _top_distributions(inputs, comparison)
     if LABEL in frame.columns and PREDICTION in frame.columns:
         frame = frame.assign(**{LABEL: _aligned_labels(frame, result)})
     if inputs.predict is not None or PREDICTION in profile.columns_:

@@ -7,10 +7,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from driftloop import stats
 from driftloop.errors import DriftloopError, NotFittedError, invalid_parameter
@@ -42,6 +43,17 @@ Column = NumericColumn | CategoricalColumn
 
 #: Columns of the table returned by :meth:`ReferenceProfile.compare`, in order.
 RESULT_COLUMNS = ("column", "statistic", "value", "p_value", "threshold", "drifted", "reason", "n", "n_missing")
+
+
+class Comparison(NamedTuple):
+    """A window compared with the reference (:meth:`ReferenceProfile.compare_window`): the ``table`` that
+    :meth:`ReferenceProfile.compare` returns, and ``window_counts``: per compared column, the window's counts that
+    its count statistics were computed from (numeric: per reference bin, with the underflow and overflow bins;
+    categorical: per reference category, last slot unseen categories), for a column whose window could be
+    summarised and whose statistics need counts."""
+
+    table: pd.DataFrame
+    window_counts: dict[str, NDArray[np.int64]]
 
 
 class ReferenceProfile:
@@ -295,6 +307,11 @@ class ReferenceProfile:
         is held to), and the ``wasserstein`` row reports Wasserstein-1 in the column's units, with a ``reason``
         saying so.
         """
+        return self.compare_window(frame, columns=columns).table
+
+    def compare_window(self, frame: Any, *, columns: Sequence[str] | None = None) -> Comparison:
+        """:meth:`compare`, with the window's counts that the count statistics were computed from (a
+        :class:`Comparison`): what the monitor's report draws, without counting the window's values again."""
         self._check_fitted()
         if columns is None:
             chosen = list(self.columns_)
@@ -311,7 +328,7 @@ class ReferenceProfile:
         present = set(frames.column_names(data))
         workers = min(self._workers(), len(chosen)) or 1
 
-        def job(name: str) -> list[dict[str, Any]]:
+        def job(name: str) -> tuple[list[dict[str, Any]], NDArray[np.int64] | None]:
             return self._compare_column(self.columns_[name], data if name in present else None)
 
         if workers == 1:
@@ -319,7 +336,9 @@ class ReferenceProfile:
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 per_column = list(pool.map(job, chosen))
-        return self._result_table([row for rows in per_column for row in rows])
+        table = self._result_table([row for rows, _ in per_column for row in rows])
+        counts = {name: window for name, (_, window) in zip(chosen, per_column, strict=True) if window is not None}
+        return Comparison(table, counts)
 
     def _result_table(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """Judge ``rows`` (:meth:`_judge`) and return them as the table :meth:`compare` documents."""
@@ -347,10 +366,14 @@ class ReferenceProfile:
         rows = [row for name, summary in summaries.items() for row in self._rows(self.columns_[name], summary)]
         return self._result_table(rows)
 
-    def _compare_column(self, column: Column, data: Any) -> list[dict[str, Any]]:
+    def _compare_column(self, column: Column, data: Any) -> tuple[list[dict[str, Any]], NDArray[np.int64] | None]:
+        """The result rows of ``column`` and the window's counts (``None`` when not computed)."""
         if data is None:
-            return self._rows(column, WindowSummary.failed(f"column {column.name!r} is missing from the window"))
-        return self._rows(column, self._summarise(column, frames.get_column(data, column.name)))
+            summary = WindowSummary.failed(f"column {column.name!r} is missing from the window")
+        else:
+            summary = self._summarise(column, frames.get_column(data, column.name))
+        counts = summary.pair.window_counts if summary.pair is not None else None
+        return self._rows(column, summary), counts
 
     def _summarise(self, column: Column, raw: Any) -> WindowSummary:
         """What the statistics of ``column`` need from the window's values ``raw``."""
