@@ -13,11 +13,14 @@ Measured in the same run:
 * read: one Arrow dataset scan of the columns the monitor reads (the 25 inputs, prediction, label, time stamp),
   batch by batch, in this process;
 * driftloop: ``run_monitor`` end to end in a child process (scan of the time and label columns, each window read,
-  drift + quality + performance, verdicts, ``log_batch`` into MLflow on SQLite, report), its wall time and its
-  peak resident set size (``getrusage(RUSAGE_CHILDREN).ru_maxrss``).
+  drift + quality + performance, verdicts, ``log_batch`` into MLflow on SQLite, report), its wall time, its CPU
+  time and its peak resident set size (``getrusage(RUSAGE_SELF).ru_maxrss`` in the child);
+* with ``--baseline REF``: the same pass with the ``src/`` of commit ``REF`` (extracted with ``git archive``), in
+  another child process, on the same data and store.
 
     python bench/scale.py                  # 2M rows, 100 windows
     python bench/scale.py --full           # 100M rows x 25 columns (about 22 GB of Parquet in --folder)
+    python bench/scale.py --rows 10000000 --windows 10 --baseline main   # 1M-row windows, against main
     python bench/scale.py --rows 20000000 --spark   # and the Spark engine in local[2] on the same data
 
 With ``--spark``, the Spark engine (``--engine spark``) runs in a child process on the same data: its session
@@ -28,13 +31,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import uuid
+from io import BytesIO
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,9 +57,10 @@ from rich.table import Table  # noqa: E402
 from driftloop.data.dataset import open_dataset  # noqa: E402
 from driftloop.tracking import connect  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[1]
 START = pd.Timestamp("2024-01-01", tz="UTC")
 MONITOR = """
-import sys, time
+import resource, sys, time
 from driftloop.monitor.job import MonitorOptions, run_monitor
 from driftloop.tracking import connect
 client = connect(sys.argv[1])
@@ -65,9 +72,10 @@ if engine == "spark":  # the session's start-up (JVM) is Spark's fixed cost, tim
     from driftloop.spark.session import spark_session
     spark_session("local[2]")
     print("startup", time.perf_counter() - start)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 outcome = run_monitor(client, "bench-model@champion", sys.argv[2], options)
-print(time.perf_counter() - start, len(outcome.new_windows), outcome.metric_points)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+print(time.perf_counter() - start, time.process_time() - cpu, peak, len(outcome.new_windows), outcome.metric_points)
 """
 
 
@@ -95,18 +103,39 @@ def scan_seconds(folder: Path) -> float:
     return time.perf_counter() - start
 
 
-def monitor(uri: str, data: Path, engine: str) -> tuple[float, str, str, float]:
-    """``run_monitor`` with ``engine`` in a child process (a fresh experiment): its seconds, windows, metric points
-    and, for Spark, the session's start-up seconds (not included in the first figure)."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    child = subprocess.run([sys.executable, "-c", MONITOR, uri, str(data), f"bench-scale-{engine}", engine],
+class Pass(NamedTuple):
+    """One ``run_monitor`` in a child process: wall and CPU seconds (every thread), its own peak RSS in bytes, the
+    windows and metric points written, and for Spark the session's start-up seconds (not in ``seconds``)."""
+
+    seconds: float
+    cpu: float
+    peak: int
+    windows: str
+    points: str
+    startup: float = 0.0
+
+
+def extract_src(ref: str, destination: Path) -> Path:
+    """The ``src/`` folder of commit ``ref``, written under ``destination`` (as ``bench/startup.py`` does)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "src"], check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(destination, filter="data")
+    return destination / "src"
+
+
+def monitor(uri: str, data: Path, engine: str, src: Path = REPO / "src", label: str = "") -> Pass:
+    """``run_monitor`` with ``engine`` and the sources ``src`` in a child process, into a fresh experiment."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    experiment = f"bench-scale-{engine}{label}-{uuid.uuid4().hex[:8]}"
+    child = subprocess.run([sys.executable, "-c", MONITOR, uri, str(data), experiment, engine],
                            capture_output=True, text=True, check=False, env=env)
     if child.returncode != 0:
         raise SystemExit(child.stderr[-3000:])
     lines = child.stdout.split("\n")
     startup = next((float(line.split()[1]) for line in lines if line.startswith("startup")), 0.0)
-    total, windows, points = child.stdout.split()[-3:]
-    return float(total), windows, points, startup
+    total, cpu, peak, windows, points = child.stdout.split()[-5:]
+    return Pass(float(total), float(cpu), int(peak), windows, points, startup)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folder", type=Path, default=None, help="where to write the data (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the data and the store")
     parser.add_argument("--spark", action="store_true", help="also run the Spark engine in local[2] on the same data")
+    parser.add_argument("--baseline", default=None,
+                        help="also run the numpy engine of this git commit (its src/, by git archive) on the same data")
     args = parser.parse_args(argv)
     rows = 100_000_000 if args.full else args.rows
     console = Console()
@@ -135,31 +166,40 @@ def main(argv: list[str] | None = None) -> None:
                   f"{time.perf_counter() - start:.0f} s")
 
     read = scan_seconds(data)
-    total, windows, points, _ = monitor(uri, data, "numpy")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kilobytes on Linux (numpy child only)
+    passes = {"this tree": monitor(uri, data, "numpy")}
+    if args.baseline:
+        baseline_src = extract_src(args.baseline, folder / f"baseline-{args.baseline}")
+        passes[f"baseline {args.baseline}"] = monitor(uri, data, "numpy", baseline_src, label="-baseline")
+    ours = passes["this tree"]
 
-    table = Table(title=f"monitoring {rows:,} rows x 25 columns in {windows} daily windows, Parquet read window "
+    table = Table(title=f"monitoring {rows:,} rows x 25 columns in {ours.windows} daily windows, Parquet read window "
                         "by window")
     table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("read: one scan of the needed columns (Arrow dataset)", f"{read:.1f} s")
-    table.add_row("driftloop run_monitor, end to end (child process)", f"{total:.1f} s")
-    table.add_row("[bold]driftloop beyond reading[/]", f"[bold]{total - read:.1f} s[/]")
-    table.add_row("  per million rows", f"{(total - read) / rows * 1e6:.2f} s")
-    table.add_row("  projected to 100M rows", f"{(total - read) / rows * 1e8:.0f} s (target <= 90 s)")
-    table.add_row("[bold]peak RSS of the monitor[/] (target <= 3 GB)", f"[bold]{peak / 1e9:.2f} GB[/]")
-    table.add_row("metric points written with log_batch", points)
+    for name in passes:
+        table.add_column(name, justify="right")
+
+    def row(what: str, figure) -> None:
+        table.add_row(what, *(figure(one) for one in passes.values()))
+
+    table.add_row("read: one scan of the needed columns (Arrow dataset)", *[f"{read:.1f} s"] * len(passes))
+    row("driftloop run_monitor, end to end (child process)", lambda one: f"{one.seconds:.1f} s")
+    row("  CPU time of that process (both cores)", lambda one: f"{one.cpu:.1f} s")
+    row("[bold]driftloop beyond reading[/]", lambda one: f"[bold]{one.seconds - read:.1f} s[/]")
+    row("  per million rows", lambda one: f"{(one.seconds - read) / rows * 1e6:.2f} s")
+    row("  projected to 100M rows (target <= 90 s)", lambda one: f"{(one.seconds - read) / rows * 1e8:.0f} s")
+    row("[bold]peak RSS of the monitor[/] (target <= 3 GB)", lambda one: f"[bold]{one.peak / 1e9:.2f} GB[/]")
+    row("metric points written with log_batch", lambda one: one.points)
     console.print(table)
     if args.spark:
-        spark_total, _, spark_points, startup = monitor(uri, data, "spark")
+        spark = monitor(uri, data, "spark")
         compare = Table(title=f"Spark engine in local[2] against the numpy engine, same {rows:,} rows, same run")
         compare.add_column("what")
         compare.add_column("seconds", justify="right")
-        compare.add_row("numpy engine, run_monitor end to end", f"{total:.1f}")
-        compare.add_row("Spark engine, session start-up (JVM)", f"{startup:.1f}")
-        compare.add_row("Spark engine, run_monitor end to end", f"{spark_total:.1f}")
-        compare.add_row("[bold]Spark / numpy[/] (target <= 5x)", f"[bold]{spark_total / total:.1f}x[/]")
-        compare.add_row("metric points: numpy / Spark", f"{points} / {spark_points}")
+        compare.add_row("numpy engine, run_monitor end to end", f"{ours.seconds:.1f}")
+        compare.add_row("Spark engine, session start-up (JVM)", f"{spark.startup:.1f}")
+        compare.add_row("Spark engine, run_monitor end to end", f"{spark.seconds:.1f}")
+        compare.add_row("[bold]Spark / numpy[/] (target <= 5x)", f"[bold]{spark.seconds / ours.seconds:.1f}x[/]")
+        compare.add_row("metric points: numpy / Spark", f"{ours.points} / {spark.points}")
         console.print(compare)
     console.print(machine())
     if not args.keep and args.folder is None:

@@ -20,7 +20,8 @@ Pure computation: no MLflow here (see :mod:`driftloop.tracking.monitoring`). For
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -233,7 +234,7 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
 
 def assess_windows(
     inputs: MonitorInputs,
-    windows: Sequence[Window],
+    windows: Iterable[Window],
     *,
     rules: Sequence[AlertRule],
     training_metrics: dict[str, float],
@@ -244,11 +245,25 @@ def assess_windows(
 ) -> list[WindowResult]:
     """Assess every window, then set verdicts with the alert rules and the ``coverage_policy`` over ``history``
     followed by the new windows (so that a rule on consecutive windows sees across monitoring passes). Returns the
-    new windows only."""
+    new windows only, in the order of ``windows``.
+
+    Each window is assessed in a worker thread while the caller's iterator produces the next one (a window read
+    from a dataset: Arrow's decoding, the conversion to pandas and what the caller does with the rows; numpy, Arrow
+    and pandas release the GIL in that work): on two cores the reading of window ``k + 1`` overlaps the assessment
+    of window ``k``. At most one window waits for the worker, so two windows are held at once, not more."""
     results = []
-    for window in windows:
-        results.append(assess_window(inputs, window, task=task))
-        if progress is not None:
-            progress(1)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assess-window") as worker:
+        running = None
+        for window in windows:
+            queued = worker.submit(assess_window, inputs, window, task=task)
+            if running is not None:
+                results.append(running.result())
+                if progress is not None:
+                    progress(1)
+            running = queued
+        if running is not None:
+            results.append(running.result())
+            if progress is not None:
+                progress(1)
     evaluate([*history, *results], rules, training_metrics=training_metrics, coverage=coverage_policy)
     return results
