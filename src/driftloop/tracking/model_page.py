@@ -26,11 +26,12 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Dataset as MlflowDataset
 from mlflow.entities import DatasetInput, InputTag, LoggedModelInput
+
+from driftloop.data.row_hashes import row_hashes
 
 #: The figures of a window shown on the model's page (whichever of them the window has).
 HEADLINE_METRICS = (
@@ -68,17 +69,18 @@ class WindowLink:
 
 def rows_digest(frame: pd.DataFrame) -> str:
     """A digest of every row and of the column names: SHA-256 over pandas' per-row hashes
-    (:func:`pandas.util.hash_pandas_object`, index excluded), first 16 hex digits. Two windows with the same rows in
-    the same order have the same digest; cells pandas cannot hash (lists) are hashed as their text.
+    (:func:`pandas.util.hash_pandas_object`, index excluded; computed by :func:`driftloop.data.row_hashes.row_hashes`,
+    which equals it with one compiled pass per numeric column), first 16 hex digits. Two windows with the same rows
+    in the same order have the same digest; cells pandas cannot hash (lists) are hashed as their text.
 
     >>> frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
     >>> rows_digest(frame) == rows_digest(frame.copy()), rows_digest(frame) == rows_digest(frame.iloc[::-1])
     (True, False)
     """
     try:
-        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+        hashes = row_hashes(frame)
     except TypeError:  # unhashable cells (lists, dicts from Parquet): hash their text
-        hashes = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(dtype=np.uint64)
+        hashes = row_hashes(frame.astype(str))
     digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
     digest.update(hashes.tobytes())
     return digest.hexdigest()[:16]
