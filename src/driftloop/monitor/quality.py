@@ -17,6 +17,18 @@ def read_text_numbers(window: pd.DataFrame, numeric_columns: Sequence[str]) -> d
             if c in window.columns and is_text_column(window[c])}
 
 
+def _outside(numbers: np.ndarray, low: float, high: float) -> int:
+    """Finite values outside ``[low, high]`` (finite bounds), without copying the finite values: a NaN is on
+    neither side, an infinity on exactly one side (``-inf < low``, ``inf > high``), so the infinities are taken
+    back from the two counts.
+
+    >>> _outside(np.array([0.0, 5.0, -1.0, np.nan, np.inf, -np.inf, 2.0]), 0.0, 2.0)
+    2
+    """
+    below, above = np.count_nonzero(numbers < low), np.count_nonzero(numbers > high)
+    return int(below + above - np.count_nonzero(np.isinf(numbers)))
+
+
 def quality_metrics(
     window: pd.DataFrame,
     expected_columns: Sequence[str],
@@ -54,9 +66,10 @@ def quality_metrics(
     present = [c for c in expected_columns if c in window.columns]
     for column in present:
         values = window[column]
-        missing = values.isna()
-        missing_cells += int(missing.sum())
-        metrics[f"quality/{column}/missing_rate"] = float(missing.mean()) if rows else float("nan")
+        missing = values.isna().to_numpy()
+        missing_count = int(np.count_nonzero(missing))
+        missing_cells += missing_count
+        metrics[f"quality/{column}/missing_rate"] = missing_count / rows if rows else float("nan")
         if column in numeric_columns:
             if not is_text_column(values):
                 numbers = values.to_numpy(dtype="float64", na_value=np.nan)
@@ -72,14 +85,11 @@ def quality_metrics(
             if type_errors:
                 reasons.append(f"column {column!r}: {type_errors} value(s) are not numbers, such as {read.example!r}")
             if column in reference_ranges:
-                low, high = reference_ranges[column]
-                finite = numbers[np.isfinite(numbers)]
-                outside = int(((finite < low) | (finite > high)).sum())
-                metrics[f"quality/{column}/out_of_range"] = outside / rows if rows else float("nan")
+                metrics[f"quality/{column}/out_of_range"] = _outside(numbers, *reference_ranges[column]) / rows \
+                    if rows else float("nan")
         elif column in reference_categories:
             known = reference_categories[column]
-            observed = values[~missing]
-            unseen = int((~observed.isin(list(known))).sum()) if len(observed) else 0
+            unseen = int(np.count_nonzero(~values.isin(list(known)).to_numpy() & ~missing))
             metrics[f"quality/{column}/unseen"] = unseen / rows if rows else float("nan")
     if text_columns:
         reasons.append(f"numbers stored as text were read as numbers (losslessly) in {len(text_columns)} column(s): "
