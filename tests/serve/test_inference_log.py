@@ -219,7 +219,8 @@ def test_export_writes_daily_partitions_idempotently(tmp_path: Path) -> None:
             "date=2024-03-01/replica=a", "date=2024-03-02/replica=a", "_labels/replica=a"]
         log.submit_feedback([(first.ids[0], 6)]).result()
     again = export_log(path, tmp_path / "out", "a").files
-    assert again == files and sorted(p.name for p in (tmp_path / "out").rglob("*.parquet")) == ["part-0.parquet"] * 3
+    assert again == files and sorted(p.name for p in (tmp_path / "out").rglob("*.parquet")) == [
+        "detectors.parquet", "events.parquet", "part-0.parquet", "part-0.parquet", "part-0.parquet"]
     frame = read_log_export(tmp_path / "out")
     assert len(frame) == 5 and frame["label"].notna().sum() == 1
     day = pd.read_parquet(files[0])

@@ -131,3 +131,70 @@ def test_a_second_log_under_a_taken_replica_name_is_refused(tmp_path: Path) -> N
     assert len(read_log_export(tmp_path / "export")) == 2  # the first log's rows are intact
     export_log(tmp_path / "two.db", tmp_path / "export", "web-2")
     assert len(read_log_export(tmp_path / "export")) == 4
+
+
+def test_every_replica_stream_detections_reach_the_monitor_of_the_export(start_server, tmp_path: Path) -> None:
+    """Each replica's log writer runs ADWIN (the default) on its own share of the traffic: red wines, then strong
+    white wines (higher predictions and errors). The export carries every replica's detectors and detections, and
+    ``monitor --data <export>`` counts each detection in the window of its row, as it does on a single log."""
+    from driftloop.data.inference_log import read_stream_events
+    from driftloop.data.log_export import read_export_stream_detectors, read_export_stream_events
+    from tests.serve.test_stream_service import wines
+
+    red = pd.read_csv(REPO / "examples" / "wine" / "data" / "winequality-red.csv", sep=";")
+    red[COLUMNS] = red[COLUMNS].astype("float64")
+    uri = wine_model_store(red, tmp_path)
+    red[COLUMNS].iloc[:600].to_csv(tmp_path / "reference.csv", index=False)
+    invoke("profile", "--model", f"{MODEL}@champion", "--data", str(tmp_path / "reference.csv"), "--tracking-uri", uri)
+    logs = [tmp_path / "replica-a.db", tmp_path / "replica-b.db"]
+    servers = [start_server("--model", f"{MODEL}@champion", "--tracking-uri", uri, "--log", str(log)) for log in logs]
+    traffic = pd.concat([wines("red", 1_000, seed=1), wines("white", 700, seed=2, alcohol_over=12)],
+                        ignore_index=True)
+    clients = [httpx.Client(base_url=server.url, timeout=60) for server in servers]
+    try:
+        for number, start in enumerate(range(0, len(traffic), 50)):
+            rows = traffic.iloc[start: start + 50]
+            client = clients[number % 2]
+            answer = client.post("/predict", json={"dataframe_records": rows[COLUMNS].astype("float64")
+                                                   .to_dict(orient="records")})
+            assert answer.status_code == 200, answer.text
+            labels = [{"id": i, "label": float(q)} for i, q in zip(answer.json()["ids"], rows["quality"], strict=True)]
+            assert client.post("/feedback", json=labels).status_code == 200  # to the replica that served the rows
+    finally:
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.stop()
+    per_replica = [read_stream_events(log) for log in logs]
+    assert all(len(events) for events in per_replica)  # each replica saw the change in its own streams
+
+    export = tmp_path / "export"
+    for name, log, events in zip("ab", logs, per_replica, strict=True):
+        assert f"with {len(events)} detection(s)" in invoke("log", "export", "--log", str(log), "--to", str(export),
+                                                            "--replica", name)
+    detectors = read_export_stream_detectors(export)
+    assert sorted(zip(detectors["replica"], detectors["signal"])) == [("a", "errors"), ("a", "predictions"),
+                                                                      ("b", "errors"), ("b", "predictions")]
+    assert set(detectors["parameters"].map(json.dumps)) == {json.dumps({"clock": 32, "delta": 0.002,
+                                                                         "grace_period": 10, "max_buckets": 5,
+                                                                         "min_window_length": 5})}
+    events = read_export_stream_events(export)
+    assert sorted(events["row_id"]) == sorted(pd.concat(per_replica)["row_id"])
+    assert events["timestamp"].is_monotonic_increasing and set(events["replica"]) == {"a", "b"}
+
+    out = invoke("monitor", "--model", f"{MODEL}@champion", "--data", str(export), "--rows", "500",
+                 "--format", "json", "--tracking-uri", uri)
+    windows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [w["rows"] for w in windows] == [500, 500, 500, 200]
+    counts = [{k: v for k, v in w["metrics"].items() if k.startswith("stream/")} for w in windows]
+    assert all(set(window) == {"stream/adwin/predictions", "stream/adwin/errors"} for window in counts)
+    assert sum(sum(window.values()) for window in counts) == len(events)  # each detection of both replicas, once
+    union = read_log_export(export)
+    for window, window_counts in zip(windows, counts, strict=True):
+        rows = union["id"].iloc[500 * window["window"]: 500 * window["window"] + window["rows"]]
+        for signal in ("predictions", "errors"):
+            found = events[(events["signal"] == signal) & events["row_id"].isin(rows)]
+            assert window_counts[f"stream/adwin/{signal}"] == len(found)
+            assert any(r.startswith(f"stream drift: adwin on {signal}: {len(found)} change(s)")
+                       for r in window["reasons"]) == bool(len(found))
+    assert sum(counts[0].values()) == 0 and sum(counts[2].values()) + sum(counts[3].values()) >= 2  # the change

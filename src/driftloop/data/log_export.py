@@ -12,6 +12,9 @@ Layout of an export folder (every replica exports into the same folder, at any t
     date=YYYY-MM-DD/replica=R/part-0.parquet      the predictions replica R served that day, with the labels it
                                                   holds for them (:func:`read_inference_log`'s columns)
     _labels/replica=R/part-0.parquet              R's orphan labels: id, label, label_timestamp
+    _streams/replica=R/detectors.parquet          the streaming detectors R's writer ran (:func:`read_stream_detectors`;
+                                                  ``parameters`` as JSON text)
+    _streams/replica=R/events.parquet             their detections (:func:`read_stream_events`)
 
 Re-exporting a replica rewrites its partitions whole (a temporary file renamed over the old one): labels that
 arrived since are included and nothing is duplicated. Each file records the id of the log it came from (Parquet
@@ -20,7 +23,10 @@ name cannot overwrite each other's rows: the second export is refused.
 
 :func:`read_log_export` reads the union: every replica's predictions, each row's label being the latest one
 received by any replica (by label timestamp). The partition keys are not added as columns (a feature may be named
-``date``); the rows' own ``timestamp`` carries the date.
+``date``); the rows' own ``timestamp`` carries the date. :func:`read_export_stream_detectors` and
+:func:`read_export_stream_events` read the union of the replicas' streaming detectors and detections (a detection
+names the row id whose value set it off, unique across replicas), so that ``driftloop monitor`` on the export
+reports the ``stream/<detector>/<signal>`` metrics and reasons as on a single log.
 """
 
 from __future__ import annotations
@@ -38,12 +44,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from driftloop.data.inference_log import is_inference_log, read_inference_log, read_labels
+from driftloop.data.inference_log import (
+    is_inference_log,
+    read_inference_log,
+    read_labels,
+    read_stream_detectors,
+    read_stream_events,
+)
 from driftloop.errors import DriftloopError
 
 MARKER = "_driftloop_export.json"
 FORMAT = {"format": "driftloop-inference-log-export", "version": 1}
 LABELS_FOLDER = "_labels"
+STREAMS_FOLDER = "_streams"
 LOG_ID_KEY = b"driftloop.log_id"
 _REPLICA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -66,10 +79,13 @@ def log_id(path: str | os.PathLike[str]) -> str:
 
 @dataclass(frozen=True)
 class Export:
-    """What :func:`export_log` wrote: the replica's name and the files (prediction partitions, then labels)."""
+    """What :func:`export_log` wrote: the replica's name, the files (prediction partitions, then labels) and the
+    streaming detectors' files (detectors, detections) with the number of detections."""
 
     replica: str
     files: list[Path]
+    stream_files: list[Path]
+    detections: int
 
 
 def export_log(path: str | os.PathLike[str], to_dir: str | os.PathLike[str], replica: str | None = None) -> Export:
@@ -99,7 +115,13 @@ def export_log(path: str | os.PathLike[str], to_dir: str | os.PathLike[str], rep
         files.append(_write(rows, out / f"date={name}" / f"replica={replica}" / "part-0.parquet", identity, replica))
     orphans = labels[~labels["id"].isin(frame["id"])]
     files.append(_write(orphans, out / LABELS_FOLDER / f"replica={replica}" / "part-0.parquet", identity, replica))
-    return Export(replica, files)
+    streams = out / STREAMS_FOLDER / f"replica={replica}"
+    detectors = read_stream_detectors(path)
+    detectors["parameters"] = [json.dumps(parameters, sort_keys=True) for parameters in detectors["parameters"]]
+    events = read_stream_events(path)
+    stream_files = [_write(detectors, streams / "detectors.parquet", identity, replica),
+                    _write(events, streams / "events.parquet", identity, replica)]
+    return Export(replica, files, stream_files, len(events))
 
 
 def _write(frame: pd.DataFrame, final: Path, identity: str, replica: str) -> Path:
@@ -157,3 +179,36 @@ def read_log_export(folder: str | os.PathLike[str]) -> pd.DataFrame:
     frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     frame.attrs["unmatched_labels"] = unmatched
     return frame
+
+
+def read_export_stream_detectors(folder: str | os.PathLike[str]) -> pd.DataFrame:
+    """The streaming detectors every exported replica ran: :func:`read_stream_detectors`'s columns and ``replica``;
+    empty for an export without them (replicas without detectors, or exported by an earlier driftloop)."""
+    frame = _read_stream_parts(folder, "detectors.parquet")
+    if frame is None:
+        return pd.DataFrame(columns=["model_name", "model_version", "signal", "detector", "parameters", "n_values",
+                                     "n_detections", "replica"])
+    frame["parameters"] = [json.loads(text) for text in frame["parameters"]]
+    return frame
+
+
+def read_export_stream_events(folder: str | os.PathLike[str]) -> pd.DataFrame:
+    """The detections of every exported replica's streaming detectors, oldest first: :func:`read_stream_events`'s
+    columns and ``replica`` (``position`` counts the values of that replica's stream)."""
+    frame = _read_stream_parts(folder, "events.parquet")
+    if frame is None:
+        return pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "model_name": [], "model_version": [],
+                             "signal": [], "detector": [], "position": pd.Series(dtype="int64"), "row_id": [],
+                             "replica": []})
+    return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def _read_stream_parts(folder: str | os.PathLike[str], name: str) -> pd.DataFrame | None:
+    """The replicas' ``name`` files under ``_streams``, one frame with a ``replica`` column; None without any."""
+    frames = []
+    for part in sorted((Path(folder) / STREAMS_FOLDER).glob(f"replica=*/{name}")):
+        frame = pd.read_parquet(part)
+        frame["replica"] = part.parent.name.split("=", 1)[1]
+        frames.append(frame)
+    frames = [frame for frame in frames if len(frame)]
+    return pd.concat(frames, ignore_index=True) if frames else None

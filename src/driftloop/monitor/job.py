@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from driftloop.data.coercion import is_text_column, numbers_from_text
 from driftloop.data.identity import rows_digest
 from driftloop.data.dataset import WindowSpec, is_parquet_source, open_dataset
-from driftloop.data.log_export import is_log_export
+from driftloop.data.log_export import is_log_export, read_export_stream_detectors, read_export_stream_events
 from driftloop.data.inference_log import is_inference_log, read_stream_detectors, read_stream_events
 from driftloop.data.readers import read_table
 from driftloop.data.windows import Window, parse_timestamps, parse_window_length
@@ -321,13 +321,17 @@ def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.
 
 
 def _stream_activity(data_path: str) -> StreamActivity | None:
-    """What the streaming detectors of ``driftloop serve`` found, when the data is an inference log they ran on."""
-    if not is_inference_log(Path(data_path)):
+    """What the streaming detectors of ``driftloop serve`` found, when the data is an inference log they ran on or
+    an export of such logs (``driftloop log export``: every replica's detectors and detections)."""
+    if is_inference_log(Path(data_path)):
+        detectors, read_events = read_stream_detectors(data_path), read_stream_events
+    elif is_log_export(data_path):
+        detectors, read_events = read_export_stream_detectors(data_path), read_export_stream_events
+    else:
         return None
-    detectors = read_stream_detectors(data_path)
     if detectors.empty:
         return None
-    return StreamActivity.from_log(detectors, read_stream_events(data_path))
+    return StreamActivity.from_log(detectors, read_events(data_path))
 
 
 def _identity(cut: Cut, features: Sequence[str]) -> DataIdentity | None:
