@@ -19,9 +19,17 @@ def quantile_edges(sorted_values: NDArray[np.float64], n_bins: int) -> NDArray[n
     >>> quantile_edges(np.array([1.0, 1.0, 1.0, 2.0]), 4).tolist()
     [1.0, 2.0]
     """
-    n = len(sorted_values)
+    return np.unique(sorted_values[quantile_ranks(len(sorted_values), n_bins)])
+
+
+def quantile_ranks(n: int, n_bins: int) -> NDArray[np.int64]:
+    """The 0-based ranks (in a sorted sample of ``n`` values) of the edges of :func:`quantile_edges`.
+
+    >>> quantile_ranks(11, 5).tolist()
+    [0, 2, 4, 6, 8, 10]
+    """
     index = np.ceil(np.linspace(0.0, 1.0, n_bins + 1) * n).astype(np.int64) - 1
-    return np.unique(sorted_values[np.clip(index, 0, n - 1)])
+    return np.clip(index, 0, n - 1)
 
 
 def bin_counts(sorted_values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:

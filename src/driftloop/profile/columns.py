@@ -22,7 +22,18 @@ def strided(values: NDArray[Any], max_rows: int) -> NDArray[Any]:
     """
     if len(values) <= max_rows:
         return np.array(values)
-    return values[np.linspace(0, len(values), max_rows, endpoint=False).astype(np.int64)]
+    return values[strided_positions(len(values), max_rows)]
+
+
+def strided_positions(n: int, max_rows: int) -> NDArray[np.int64]:
+    """The positions :func:`strided` keeps of ``n`` rows.
+
+    >>> strided_positions(10, 4).tolist(), strided_positions(3, 4).tolist()
+    ([0, 2, 5, 7], [0, 1, 2])
+    """
+    if n <= max_rows:
+        return np.arange(n, dtype=np.int64)
+    return np.linspace(0, n, max_rows, endpoint=False).astype(np.int64)
 
 
 @dataclass

@@ -176,14 +176,18 @@ class ReferenceProfile:
             if value is not None and (isinstance(value, str) or not isinstance(value, Iterable)):
                 raise invalid_parameter(name, owner, "a sequence of column names", value)
 
+    def check_params(self) -> DriftThresholds:
+        """Check every parameter (a one-line error naming the first wrong one); return the validated thresholds."""
+        self._validate_params()
+        return (self.thresholds or DriftThresholds()).validate()
+
     def _workers(self) -> int:
         return self.n_jobs or os.cpu_count() or 1
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: Any) -> ReferenceProfile:
         """Profile the reference ``frame`` (pandas DataFrame, pyarrow Table or Parquet path); return self."""
-        self._validate_params()
-        policy = (self.thresholds or DriftThresholds()).validate()
+        policy = self.check_params()
         data = frames.open_frame(frame, "ReferenceProfile.fit", self.columns)
         available = frames.column_names(data)
         wanted = list(available) if self.columns is None else list(self.columns)
@@ -213,8 +217,15 @@ class ReferenceProfile:
 
         with ThreadPoolExecutor(max_workers=self._workers()) as pool:
             fitted = list(pool.map(fit_one, wanted))
+        return self.fit_columns(fitted, frames.n_rows(data))
+
+    def fit_columns(self, fitted: Sequence[Column], n_rows: int) -> ReferenceProfile:
+        """Finish the profile from columns fitted elsewhere (by :meth:`fit`, or from Spark aggregates by
+        :func:`driftloop.spark.profile.fit_profile_spark`): keep them and calibrate the nulls from their
+        ``calibration`` rows; return self."""
+        policy = self.check_params()
         self.columns_: dict[str, Column] = {c.name: c for c in fitted}
-        self.n_rows_ = frames.n_rows(data)
+        self.n_rows_ = int(n_rows)
         self.thresholds_ = policy
         self.nulls_: dict[str, dict[int, NullSample]] = {c.name: {} for c in fitted}
         self.split_nulls_: dict[str, dict[int, NullSample]] = {c.name: {} for c in fitted}
