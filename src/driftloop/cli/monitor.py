@@ -198,23 +198,29 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
               help="Multivariate detectors to fit, comma-separated among pca, mmd, classifier, or 'none': drift in "
                    "the relations between the inputs that one column at a time cannot see. mmd and classifier "
                    "cost a second or more per window whatever its size, so they are fitted only when named.")
+@click.option("--engine", type=click.Choice(["numpy", "spark"]), default="numpy", show_default=True,
+              help="numpy: the reference read into this process; spark: the profile computed by Apache Spark over a "
+                   "Parquet dataset, equal to numpy's (pip install 'driftloop[spark]', Java 17+; no multivariate "
+                   "detectors, no --target).")
+@click.option("--spark-master", default=None, metavar="URL", envvar="DRIFTLOOP_SPARK_MASTER",
+              help="Spark master for --engine spark (default local[*], or the master of spark-submit).")
 @tracking_uri_option
 @handle_errors
-def profile(model_spec, data_path, target, multivariate, tracking_uri) -> None:
+def profile(model_spec, data_path, target, multivariate, engine, spark_master, tracking_uri) -> None:
     """Fit the reference profile of a registered model and attach it to the model version."""
     from driftloop.monitor.job import PREDICTION, fit_model_profile
     from driftloop.tracking.models import home_of
 
     detectors = parse_detectors(multivariate)
     model, fitted, baseline, estimation = fit_model_profile(open_store(tracking_uri), model_spec, data_path,
-                                                            target=target, multivariate=detectors)
+                                                            target=target, multivariate=detectors, engine=engine,
+                                                            spark_master=spark_master)
     click.echo(f"Attached a reference profile of {len(fitted.columns_)} column(s) ({fitted.n_rows_} rows) to "
                f"{model.name} version {model.version} ({home_of(model)}).")
     inputs = len([c for c in fitted.columns_ if c != PREDICTION])
-    if detectors and inputs >= 2:
-        click.echo(f"Multivariate detectors: {', '.join(detectors)} (over the {inputs} inputs).")
-    elif detectors:
-        click.echo("Multivariate detectors: none (the model has a single input).")
+    if detectors and engine == "numpy":  # the Spark engine fits none: its note below says so
+        click.echo(f"Multivariate detectors: {', '.join(detectors)} (over the {inputs} inputs)." if inputs >= 2
+                   else "Multivariate detectors: none (the model has a single input).")
     if baseline:
         figures = ", ".join(f"{key.split('/', 1)[1]} {value:.4g}" for key, value in baseline.items())
         click.echo(f"Performance on the reference, the baseline of the performance alerts: {figures} (logged with "

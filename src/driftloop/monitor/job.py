@@ -152,7 +152,7 @@ def _numbers_from_text(reference: pd.DataFrame, numeric: list[str]) -> pd.DataFr
 
 def fit_model_profile(
     client: MlflowClient, model_spec: str, data_path: str, *, target: str | None = None,
-    multivariate: Sequence[str] = DEFAULT_DETECTORS,
+    multivariate: Sequence[str] = DEFAULT_DETECTORS, engine: str = "numpy", spark_master: str | None = None,
 ) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float], str]:
     """``driftloop profile``: fit a reference profile of a registered model's inputs and predictions on reference
     data, and attach it to the model version (artifact ``reference_profile`` of its LoggedModel, else of its run:
@@ -169,10 +169,15 @@ def fit_model_profile(
 
     The ``multivariate`` detectors (names among :data:`driftloop.multivariate.DETECTORS`) are fitted on the model's
     inputs and logged inside the profile's folder (:mod:`driftloop.tracking.multivariate`); none for a model with
-    fewer than two inputs."""
+    fewer than two inputs.
+
+    With ``engine="spark"`` the profile is fitted in Spark over a Parquet dataset, the model scoring the rows there
+    (:func:`_spark_profile`); neither the multivariate detectors nor the estimator are fitted."""
     model = resolve_model(client, model_spec)
     pyfunc_model = load_model(client, model)
     features = model_features(pyfunc_model)
+    if engine == "spark":
+        return _spark_profile(client, model, pyfunc_model, features, data_path, target, spark_master)
     frame = read_table(data_path, columns=[*features, *([target] if target else [])])
     missing = [c for c in features if c not in frame.columns]
     if missing:
@@ -209,6 +214,45 @@ def fit_model_profile(
     if fitted.estimator is not None:
         log_estimator(client, model, fitted.estimator, fitted.classes)
     return model, profile, baseline, fitted.note
+
+
+#: What ``driftloop profile --engine spark`` does not fit, said after the profile is attached.
+SPARK_PROFILE_ONLY = ("no multivariate detectors and no performance estimator: the Spark engine fits the reference "
+                      "profile only (profile with --engine numpy for them)")
+
+
+def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, features: list[str], data_path: str,
+                   target: str | None, spark_master: str | None
+                   ) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float], str]:
+    """``driftloop profile --engine spark``: the profile of the model's inputs and predictions (scored in Spark by
+    :func:`mlflow.pyfunc.spark_udf`, as the Spark monitor scores) fitted by
+    :func:`driftloop.spark.profile.fit_profile_spark`, equal to the numpy engine's, and attached to the model."""
+    if target is not None:
+        raise DriftloopError("--target needs --engine numpy: the Spark engine does not measure the model's "
+                             "performance on the reference nor fit a performance estimator.")
+    from driftloop.spark.profile import FILE, ROW, fit_profile_spark, numbers_from_text_spark, read_reference
+    from driftloop.spark.session import DEFAULT_SHUFFLE_PARTITIONS, spark_session
+
+    def fit() -> ReferenceProfile:
+        import mlflow.pyfunc
+        from pyspark.sql import functions as F
+
+        spark = spark_session(spark_master)
+        frame = read_reference(spark, data_path)
+        missing = [c for c in features if c not in frame.columns]
+        if missing:
+            raise DriftloopError(f"The reference data lacks column(s) the model expects: {', '.join(missing)}.")
+        frame = numbers_from_text_spark(frame, _numeric_inputs(pyfunc_model))
+        with use_tracking_uri(client.tracking_uri):
+            score = mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
+                                            env_manager="local")
+        frame = frame.select(*[F.col(f"`{c}`") for c in features],
+                             score(F.struct(*[F.col(f"`{c}`") for c in features])).alias(PREDICTION), FILE, ROW)
+        return fit_profile_spark(frame, ReferenceProfile(), partitions=DEFAULT_SHUFFLE_PARTITIONS)
+
+    profile = _spark_call(fit)
+    attach_profile(client, model, profile)
+    return model, profile, {}, SPARK_PROFILE_ONLY
 
 
 @dataclass

@@ -419,3 +419,34 @@ def _calibration_rows(data, numeric: list[str], categorical: list[str], codes: d
                                  f"its counts planned {expected[i]}: run the command again.")
         result[name] = np.array([value for _, value in rows], dtype=np.float64)
     return result
+
+
+def numbers_from_text_spark(frame, names: list[str]):
+    """``frame`` with those of the columns ``names`` (the model's numeric inputs) that Spark does not read as numbers
+    converted losslessly, row by row, by the numpy engine's :func:`~driftloop.data.coercion.numbers_from_text`
+    (Python workers, only for such columns); a value that is not a number is a one-line error naming the column."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import NumericType
+
+    from driftloop.data.coercion import numbers_from_text
+
+    text = [c for c in names if c in frame.columns and not isinstance(frame.schema[c].dataType, NumericType)]
+    if not text:
+        return frame
+
+    def check(batches):
+        for batch in batches:
+            for name in text:
+                read = numbers_from_text(batch[name])
+                if read.wrong_type:
+                    yield pd.DataFrame({"c": [name], "wrong": [int(read.wrong_type)], "example": [repr(read.example)]})
+
+    bad = frame.select(*[F.col(f"`{c}`") for c in text]).mapInPandas(check, "c string, wrong long, example string")
+    wrong = bad.groupBy("c").agg(F.sum("wrong").alias("wrong"), F.min("example").alias("example")).collect()
+    if wrong:
+        first = min(wrong, key=lambda row: text.index(row.c))
+        raise DriftloopError(f"The reference column {first.c!r} must hold numbers (the model's signature says so); "
+                             f"{first.wrong} value(s) are not, such as {first.example}.")
+    convert = F.pandas_udf(lambda values: pd.Series(numbers_from_text(values).values), "double")
+    return frame.withColumns({name: convert(F.col(f"`{name}`")) for name in text})
