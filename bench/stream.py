@@ -8,12 +8,16 @@
    the share of streams where it is missed within the 2,000 values), and false alarms before the shift.
 3. The log writer's CPU per group commit, in this process: detectors off, ADWIN (the default), all three.
 4. CPU per request: three ``driftloop serve --log`` processes on the same model, with the detectors off
-   (``--no-stream-detectors``), with the default (ADWIN) and with all three detectors, loaded in rotating rounds
-   (``--rounds``) with 1-row and 100-row requests; the CPU time of all their processes (server and log writer) per
-   request, and the share the detectors add (target: at most 5%).
+   (``--no-stream-detectors``), with the default (ADWIN) and with all three detectors, loaded at the same time in
+   each of ``--rounds`` rounds (so that the machine's load, which other processes change from second to second,
+   is the same for the three): ``/predict`` with 1-row and 100-row requests, ``/feedback`` with 1 and 100 labels
+   per request (each label for a logged prediction of its own: the errors stream takes each once). The CPU of the
+   server process and of its log writer per request, from the scheduler's nanosecond counters, and the share the
+   detectors add (target: at most 5%) as the median of the rounds' ratios with its spread.
 
     python bench/stream.py                                   # trains the wine model in a temporary store first
     python bench/stream.py --skip-service --side-python side-venv/bin/python
+    python bench/stream.py --skip-detectors --rounds 12 --duration 3      # only the CPU costs
 
 river has no CUSUM in its latest release (0.26.1), so CUSUM has no river column.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import shutil
@@ -29,13 +34,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve import Server, cpu_per_request, free_port, load, machine, payloads, train  # noqa: E402
+from serve import Server, free_port, load, machine, payloads, train  # noqa: E402
 
 from driftloop.stream import DETECTORS  # noqa: E402
 
@@ -146,13 +153,15 @@ WRITER_CONFIGURATIONS = {"off": None, "adwin (default)": {"adwin": {}},
 
 def writer_cost(work: Path, rounds: int, groups: int) -> list[str]:
     """The log writer's CPU per group commit (in this process, no HTTP): groups of one request of 1 or 100 rows of
-    11 features, with the detectors off, ADWIN, or all three; rounds in rotating order, the median of each."""
+    11 features, with the detectors off, ADWIN, or all three, each round ending with the detectors' flush (in the
+    service: every FLUSH_SECONDS); rounds in rotating order, the median of each."""
     from driftloop.data.inference_log import InferenceLog, new_row_ids
     from driftloop.data.log_writer import GroupWriter
 
     rng = np.random.default_rng(7)
     lines = ["", f"The log writer's CPU per group commit (`GroupWriter.write` in one process, synchronous=normal, "
-             f"{groups:,} groups of one request per round, {rounds} rounds in rotating order; median):", "",
+             f"{groups:,} groups of one request per round, then one flush of the detectors; {rounds} rounds in "
+             "rotating order; median):", "",
              "| rows per group | " + " | ".join(f"{name}, µs" for name in WRITER_CONFIGURATIONS) + " |",
              "|---|" + "---:|" * len(WRITER_CONFIGURATIONS)]
     for rows in (1, 100):
@@ -175,7 +184,7 @@ def writer_cost(work: Path, rounds: int, groups: int) -> list[str]:
                 started = time.process_time()
                 for group in prepared:
                     writers[name].write(group)
-                    writers[name].stream_updates.clear()
+                writers[name].flush_streams()
                 measured[name].append(1e6 * (time.process_time() - started) / groups)
         for writer in writers.values():
             writer.close()
@@ -192,6 +201,91 @@ CONFIGURATIONS = {  # name: the flags of driftloop serve
 }
 
 
+def process_cpu(server: Server) -> dict[str, float] | None:
+    """CPU seconds used so far by the server process and by the rest of its session (the log writer), from the
+    scheduler's nanosecond counters of every thread (``/proc/PID/task/TID/schedstat``), not the 10 ms ticks of
+    ``/proc/PID/stat``; None where there is no /proc."""
+    used = server.cpu_seconds()
+    if used is None:
+        return None
+    found = {"server": 0.0, "writer": 0.0}
+    for pid, ticks in used.items():
+        try:
+            seconds = sum(int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+                          for tid in os.listdir(f"/proc/{pid}/task")) / 1e9
+        except (OSError, ValueError, IndexError):
+            seconds = ticks
+        found["server" if pid == server.process.pid else "writer"] += seconds
+    return found
+
+
+def _send_bodies(port: int, path: str, bodies: list[bytes], deadline: float, sent: list[int]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for body in bodies:
+        if time.perf_counter() > deadline:
+            break
+        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path} answered {response.status}")
+        sent[0] += 1
+    connection.close()
+
+
+def load_bodies(port: int, path: str, bodies: list[bytes], threads: int, duration: float) -> int:
+    """Closed loop over distinct bodies (each sent once; ``threads`` connections), for ``duration`` seconds at most:
+    the requests answered."""
+    sent = [0]
+    deadline = time.perf_counter() + duration
+    workers = [threading.Thread(target=_send_bodies, args=(port, path, bodies[i::threads], deadline, sent))
+               for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sent[0]
+
+
+def feedback_bodies(server: Server, rows: int, requests: int) -> list[bytes]:
+    """``requests`` bodies of ``rows`` labels each, for predictions the server has logged (one label per prediction:
+    each feeds the errors stream once)."""
+    batch = json.loads(payloads()["100 rows"])
+    ids: list[str] = []
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    while len(ids) < rows * requests:
+        connection.request("POST", "/predict", json.dumps(batch), {"Content-Type": "application/json"})
+        ids.extend(json.loads(connection.getresponse().read())["ids"])
+    connection.close()
+    labels = np.random.default_rng(11).integers(3, 9, len(ids)).tolist()
+    return [json.dumps([{"id": i, "label": y} for i, y in zip(ids[k: k + rows], labels[k: k + rows])]).encode()
+            for k in range(0, rows * requests, rows)]
+
+
+FEEDBACK_REQUESTS = {1: 500, 100: 50}
+"""Requests of /feedback per server and round, by labels per request (each label for a prediction of its own)."""
+
+
+def _run_round(servers: list[Server], send: Any) -> dict[str, dict[str, float]]:
+    """Load every server at once (``send(server)`` returns the requests answered): the same machine load for each
+    configuration. The CPU per request of each, its server process and its writer."""
+    before = {server.name: process_cpu(server) for server in servers}
+    answered: dict[str, int] = {}
+    workers = [threading.Thread(target=lambda s=server: answered.__setitem__(s.name, send(s))) for server in servers]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    measured = {}
+    for server in servers:
+        after, start = process_cpu(server), before[server.name]
+        if after is None or start is None or not answered.get(server.name):
+            return {}
+        parts = {part: 1e6 * (after[part] - start[part]) / answered[server.name] for part in after}
+        measured[server.name] = {"total": sum(parts.values()), **parts}
+    return measured
+
+
 def service_cost(work: Path, tracking_uri: str | None, rounds: int, duration: float) -> list[str]:
     uri = tracking_uri or train(work)
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, MLFLOW_DISABLE_TELEMETRY="true")
@@ -199,45 +293,64 @@ def service_cost(work: Path, tracking_uri: str | None, rounds: int, duration: fl
     for name, flags in CONFIGURATIONS.items():
         port = free_port()
         servers.append(Server(name, [sys.executable, "-m", "driftloop", "serve", "-m", "wine-quality@champion",
-                                     "--port", str(port), "--log", str(work / f"{name.split()[0]}.db"), *flags],
+                                     "--port", str(port), "--poll-interval", "0", "--log",
+                                     str(work / f"{name.split()[0]}.db"), *flags],
                               port, "/predict", "/health", env, work))
-    lines = ["", f"CPU per request of `driftloop serve --log` (server and log writer processes) on POST /predict, "
-             f"rounds of {duration:g} s per configuration in rotating order, 2 client processes x 2 threads; "
-             "added: median over the rounds of each round's ratio to the detectors-off server (range):", "",
-             "| payload | detectors off, CPU µs/request | " + " | ".join(f"{n}: µs/request, added" for n in
-                                                                       list(CONFIGURATIONS)[1:]) + " |",
+    lines = ["", f"CPU per request of `driftloop serve --log` (synchronous=full, the default; no registry polls), "
+             f"{rounds} rounds of {duration:g} s, each loading the {len(servers)} configurations at once (the same "
+             "machine load for each; per configuration 2 keep-alive connections, closed loop); CPU from the "
+             "scheduler's ns counters of every thread of the server and its log writer. Added: median over the "
+             "rounds of each round's ratio to the detectors-off server (interquartile range; range):", "",
+             "| endpoint, payload | detectors off: µs/request (server + writer) | "
+             + " | ".join(f"{n}: µs/request (server + writer), added" for n in list(CONFIGURATIONS)[1:]) + " |",
              "|---|---:|" + "---:|" * (len(CONFIGURATIONS) - 1)]
     off = servers[0]
     with contextlib.ExitStack() as stack:
         for server in servers:
             stack.enter_context(server)
+        runs: dict[str, Any] = {}
         for payload_name, body in payloads().items():
-            for server in servers:  # warm-up
-                load(server.port, "/predict", body, clients=1, threads=2, requests=300, duration=5)
-            cpu: dict[str, list[float]] = {server.name: [] for server in servers}
-            added: dict[str, list[float]] = {server.name: [] for server in servers[1:]}
+            runs[f"/predict, {payload_name}"] = (
+                lambda s, b=body: load(s.port, "/predict", b, clients=1, threads=2, requests=10**7,
+                                       duration=duration)["requests"])
+        for rows, per_round in FEEDBACK_REQUESTS.items():
+            bodies = {server.name: iter([feedback_bodies(server, rows, per_round) for _ in range(rounds + 1)])
+                      for server in servers}
+            runs[f"/feedback, {rows} label{'s' if rows > 1 else ''}"] = (
+                lambda s, pool=bodies: load_bodies(s.port, "/feedback", next(pool[s.name]), 2, duration))
+        for run_name, send in runs.items():
+            if run_name.startswith("/predict"):
+                for server in servers:  # warm-up
+                    send(server)
+            else:
+                _run_round(servers, send)  # warm-up
+            cpu: dict[str, list[dict[str, float]]] = {server.name: [] for server in servers}
             for round_index in range(rounds):
-                shift = round_index % len(servers)
-                measured = {}
-                for server in servers[shift:] + servers[:shift]:
-                    before = server.cpu_seconds()
-                    run = load(server.port, "/predict", body, clients=2, threads=2, requests=10**6,
-                               duration=duration)
-                    measured[server.name] = cpu_per_request(server, before, server.cpu_seconds(),
-                                                            run["requests"]).get("cpu_us", float("nan"))
+                measured = _run_round(servers, send)
                 for name, value in measured.items():
                     cpu[name].append(value)
-                for name in added:
-                    added[name].append(100 * (measured[name] / measured[off.name] - 1))
-                print(f"round {round_index + 1} {payload_name}: " + ", ".join(f"{n} {v:.0f} µs"
-                                                                             for n, v in measured.items()), flush=True)
-            cells = []
-            for name, values in added.items():
-                spread = sorted(values)
-                cells.append(f"{statistics.median(cpu[name]):.0f}, {statistics.median(values):+.1f}% "
-                             f"({spread[0]:+.1f}% to {spread[-1]:+.1f}%)")
-            lines.append(f"| {payload_name} | {statistics.median(cpu[off.name]):.0f} | " + " | ".join(cells) + " |")
+                print(f"round {round_index + 1} {run_name}: " + ", ".join(
+                    f"{n} {v['total']:.0f} µs ({v['server']:.0f} + {v['writer']:.0f})" for n, v in measured.items()),
+                    flush=True)
+            lines.append(_service_line(run_name, cpu, off.name))
+            print(lines[-1], flush=True)
     return lines
+
+
+def _service_line(run_name: str, cpu: dict[str, list[dict[str, float]]], off: str) -> str:
+    def cell(name: str) -> str:
+        medians = {part: statistics.median(r[part] for r in cpu[name]) for part in ("total", "server", "writer")}
+        return f"{medians['total']:.0f} ({medians['server']:.0f} + {medians['writer']:.0f})"
+
+    cells = [cell(off)]
+    for name in cpu:
+        if name == off:
+            continue
+        added = sorted(100 * (mine["total"] / base["total"] - 1) for mine, base in zip(cpu[name], cpu[off]))
+        quartiles = statistics.quantiles(added, n=4) if len(added) > 1 else [added[0]] * 3
+        cells.append(f"{cell(name)}, {statistics.median(added):+.1f}% (IQR {quartiles[0]:+.1f}% to "
+                     f"{quartiles[2]:+.1f}%; {added[0]:+.1f}% to {added[-1]:+.1f}%)")
+    return f"| {run_name} | " + " | ".join(cells) + " |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,19 +360,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--side-python", default=os.environ.get("DRIFTLOOP_BENCH_SIDE_PYTHON"),
                         help="A Python with river installed ('' to skip river).")
     parser.add_argument("--skip-service", action="store_true", help="Do not measure the service's CPU.")
+    parser.add_argument("--skip-writer", action="store_true", help="Do not measure the writer's cost per commit.")
+    parser.add_argument("--skip-detectors", action="store_true",
+                        help="Do not measure false alarms, delays and speed (only the CPU costs).")
     parser.add_argument("--tracking-uri", default=None, help="Store with wine-quality@champion (default: train one).")
-    parser.add_argument("--rounds", type=int, default=6, help="Alternating rounds of the CPU measurement.")
+    parser.add_argument("--rounds", type=int, default=12, help="Rounds of the CPU measurements.")
     parser.add_argument("--duration", type=float, default=5.0, help="Seconds of each round.")
     parser.add_argument("--groups", type=int, default=2_000, help="Group commits per round of the writer's cost.")
     args = parser.parse_args(argv)
     side = args.side_python if args.side_python and Path(args.side_python).exists() else None
     work = Path(tempfile.mkdtemp(prefix="driftloop-bench-stream-"))
     try:
-        lines = [f"Machine: {machine()}", ""]
-        lines += detector_tables(side, work, args.values, args.repeats)
-        lines += writer_cost(work, args.rounds, args.groups)
+        lines = [f"Machine: {machine()}; load average at the start {os.getloadavg()[0]:.1f}", ""]
+        if not args.skip_detectors:
+            lines += detector_tables(side, work, args.values, args.repeats)
+        if not args.skip_writer:
+            lines += writer_cost(work, args.rounds, args.groups)
         if not args.skip_service:
             lines += service_cost(work, args.tracking_uri, args.rounds, args.duration)
+        lines += ["", f"Load average at the end: {os.getloadavg()[0]:.1f}"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n".join(lines))

@@ -23,6 +23,7 @@ from driftloop.data.inference_log import (
     read_stream_events,
 )
 from driftloop.data.log_streams import error_of
+from driftloop.data.log_writer import GroupWriter
 from driftloop.stream import ADWIN, DETECTORS
 
 
@@ -210,3 +211,49 @@ def test_adwin_alone_runs_by_default(tmp_path: Path) -> None:
     detectors = read_stream_detectors(path)
     assert detectors["detector"].tolist() == ["adwin"] and detectors["n_values"].tolist() == [200]
     assert detectors["parameters"].tolist() == [ADWIN().state()["parameters"]]
+
+
+def test_a_crashed_writer_values_are_taken_from_the_log_by_the_next_one(tmp_path: Path) -> None:
+    """The writer queues the committed values and its detectors take them every FLUSH_SECONDS: a writer that dies
+    in between (here: its connection closed without the flush of a proper close) leaves them in the log's rows, and
+    the next writer takes them, predictions and errors, before any new value."""
+    rng = np.random.default_rng(8)
+    predictions = np.concatenate([rng.normal(5, 1, 1_500), rng.normal(7, 1, 1_500)])
+    labels = predictions + np.concatenate([rng.normal(0, 0.3, 1_500), rng.normal(0, 1.5, 1_500)])
+    path = tmp_path / "log.db"
+    with InferenceLog(path, streams=None):
+        pass
+    parts = batches(predictions, 100)
+    ids = [row_id for batch in parts for row_id in batch.ids]
+    messages = [(0, "predictions", (b.ids, b.timestamp_ns, b.model_name, b.model_version, b.inputs, b.predictions))
+                for b in parts]
+    for start, stop in ((0, 10), (10, 30)):  # two writers die before a flush
+        writer = GroupWriter(path, "normal", streams=ALL)
+        for message in messages[start:stop]:
+            assert writer.write([message])[0][1] is None
+        labelled = slice(100 * start, 100 * stop)
+        assert writer.write([(1, "feedback", (list(zip(ids[labelled], labels[labelled].tolist())), False))])[0][1] \
+            is None
+        writer.connection.close()
+    assert read_stream_events(path).empty and read_stream_detectors(path).empty  # nothing was flushed
+    writer = GroupWriter(path, "normal", streams=ALL)
+    writer.close()
+    assert logged_events(path, "predictions") == expected_events(predictions)
+    assert logged_events(path, "errors") == expected_events(np.abs(predictions - labels))
+    assert any(logged_events(path, "errors").values())
+    assert set(read_stream_detectors(path)["n_values"]) == {3_000}
+
+
+def test_rows_logged_without_detectors_are_not_streamed(tmp_path: Path) -> None:
+    """Detectors on, then a writer without them, then detectors again: the detectors take the values logged while
+    they ran, in order, and none of those logged while they were off."""
+    values = shifted(9, 3_000)
+    parts = batches(values, 100)
+    path = tmp_path / "log.db"
+    for streams, chunk in ((ALL, parts[:10]), (None, parts[10:20]), (ALL, parts[20:])):
+        with InferenceLog(path, streams=streams) as log:
+            for batch in chunk:
+                log.submit_predictions(batch).result()
+    streamed = np.concatenate([values[:1_000], values[2_000:]])
+    assert logged_events(path, "predictions") == expected_events(streamed)
+    assert set(read_stream_detectors(path)["n_values"]) == {2_000}

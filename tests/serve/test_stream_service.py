@@ -132,9 +132,10 @@ def test_stationary_traffic_records_no_detection(start_server, trained_wine_stor
 
 
 def test_the_detectors_state_survives_a_restart(start_server, wine_uri: str, tmp_path: Path) -> None:
-    """Part of a shifted stream, a killed service (SIGKILL), the rest to a new one on the same log: the detections
-    of every detector are those of detectors fed the whole stream at once (ADWIN and Page-Hinkley checked against
-    river, CUSUM against the textbook recursion in tests/stream)."""
+    """Part of a shifted stream, a killed service (SIGKILL), the rest to a new one on the same log, killed too, then
+    a third start: the detections of every detector are those of detectors fed the whole stream at once (ADWIN and
+    Page-Hinkley checked against river, CUSUM against the textbook recursion in tests/stream). The values that a
+    killed writer had committed but not yet given to its detectors are taken from the log by the next one."""
     log = tmp_path / "inference-log.db"
     traffic = pd.concat([wines("red", 600, seed=4), wines("white", 600, seed=5, alcohol_over=12)], ignore_index=True)
     every = [arg for name in DETECTORS for arg in ("--stream-detector", name)]
@@ -142,6 +143,8 @@ def test_the_detectors_state_survives_a_restart(start_server, wine_uri: str, tmp
         server = start_server("--model", f"{MODEL}@champion", "--tracking-uri", wine_uri, "--log", str(log), *every)
         send(server, part)
         server.kill()
+    server = start_server("--model", f"{MODEL}@champion", "--tracking-uri", wine_uri, "--log", str(log), *every)
+    assert server.stop() is not None
     logged = read_inference_log(log)
     predictions = logged["prediction"].to_numpy(dtype=np.float64)
     errors = np.abs(predictions - logged["label"].to_numpy(dtype=np.float64))
@@ -162,7 +165,7 @@ def test_detectors_can_be_chosen_configured_and_switched_off(start_server, wine_
     assert "Streaming detectors: page_hinkley (threshold=2.5, delta=0.01), cusum" in server.output.read_text()
     traffic = wines("red", 300, seed=6)
     send(server, traffic)
-    server.kill()
+    assert server.stop() is not None  # the writer's last flush: its detectors take what is queued
     detectors = read_stream_detectors(log)
     assert sorted(set(detectors["detector"])) == ["cusum", "page_hinkley"]
     chosen = detectors.loc[detectors["detector"] == "page_hinkley", "parameters"].iloc[0]

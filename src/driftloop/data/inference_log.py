@@ -199,7 +199,8 @@ class InferenceLog:
         The streaming detectors run on the predictions and errors (:mod:`driftloop.data.log_streams`): their
         parameters by name (:func:`driftloop.stream.parse_detectors`); ``None`` or empty: none.
     on_streams
-        Called after each commit that fed the detectors, with what it did to each
+        Called after each flush of the detectors (every
+        :data:`~driftloop.data.log_streams.FLUSH_SECONDS` while values come), with what it did to each
         (:class:`~driftloop.data.log_streams.StreamUpdate`), e.g. to set gauges.
 
     The writing itself happens in a child process (:mod:`driftloop.data.log_writer`), so that it runs on another
@@ -438,7 +439,11 @@ class InferenceLog:
             self._acknowledge(message, on_loop=True)
 
     def _acknowledge(self, message: Any, *, on_loop: bool) -> None:
-        _, outcome, rows, seconds, updates = message
+        if message[0] == "streams":  # a flush of the streaming detectors
+            if message[1] and self.on_streams is not None:
+                self.on_streams([StreamUpdate(*update) for update in message[1]])
+            return
+        _, outcome, rows, seconds = message
         by_loop: dict[Any, list[tuple[Callable[..., None], Any, BaseException | None]]] = {}
         for seq, error, result in outcome:
             settle = self._pending.pop(seq, None)
@@ -451,8 +456,6 @@ class InferenceLog:
             by_loop.setdefault(loop, []).append((settle, result, failure))
         if self.on_commit is not None:
             self.on_commit(len(outcome), rows, seconds)
-        if updates and self.on_streams is not None:
-            self.on_streams([StreamUpdate(*update) for update in updates])
         for loop, items in by_loop.items():
             if loop is None:
                 _settle_all(items)

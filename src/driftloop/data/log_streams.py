@@ -8,17 +8,36 @@ one detector of each configured kind (:func:`driftloop.stream.parse_detectors`; 
 not count twice), and only when its prediction is in the log when the label arrives (a label that comes before its
 prediction is stored, but not streamed).
 
-The writer updates the detectors while it writes a group (one compiled pass per detector and group) and saves their
-state and their detections in the same transaction as the group's rows, so that after a crash or a restart the
-detectors are exactly where the committed rows left them; if the group's transaction fails, they are read back
-from the database. Tables::
+The writer queues the values of each committed group (a list append: nothing else happens per request) and runs the
+detectors on what is queued every :data:`FLUSH_SECONDS` (one compiled pass per detector and stream), when it
+closes, and (through :meth:`StreamMonitor.due`) when the queue waits that long without new input. A flush saves the
+detectors' states, their detections and the position of the last row they took in one transaction. Why not per
+commit: saving the states with every group commit gave up the writer's single-statement commit for a transaction,
+wrote one more page to the write-ahead log (and its fsync), and added the detector calls to the writer and the
+Prometheus updates to the server, for every commit; with 1-row requests, a commit or two per request, that was
+most of the ~10 % of CPU per request the detectors added (``BENCHMARKS.md``). A flush takes every value queued in
+half a second at once, so its cost per request shrinks with the traffic.
+
+A restart loses nothing: the values committed since the last flush are in the log's own rows, and a writer that
+starts after one that did not close (killed, crashed) takes them again from the log, in the log's order
+(:meth:`StreamMonitor.reload`), before any new value; so the detectors are exactly where a detector fed every
+committed value would be, and the detections of a killed writer's last moments are recorded by the next one.
+A detection is therefore recorded up to :data:`FLUSH_SECONDS` after its row is acknowledged (or, after a crash,
+when the service starts again). The errors stream's values are kept in the ``error`` column of the ``feedback``
+table (NULL for labels that were not streamed), so that it, too, can be taken again from the log. Tables::
 
     stream_state(model_name, model_version, signal, detector, parameters, state, n_values, n_detections)
                             each detector's parameters (JSON) and state (:meth:`StreamDetector.pack`, bytes)
     stream_events(seq, ts, model_name, model_version, signal, detector, position, row_id)
-                            one row per detection: when (the time of the group's commit, ns), the position of the
-                            value in its stream (0-based, counted from the model version's first value) and the id
-                            of the logged prediction whose value (or whose label's error) it was
+                            one row per detection: when (the time of the flush that found it, ns), the position of
+                            the value in its stream (0-based, counted from the model version's first value) and the
+                            id of the logged prediction whose value (or whose label's error) it was
+    stream_position(signal, seq, open)
+                            the ``seq`` of the last ``predictions`` (``feedback``) row the detectors took, and whether
+                            a writer with detectors has the log open (1 until it closes: left at 1 by a crash)
+
+Rows logged while no writer ran detectors (``--no-stream-detectors``) are not streamed: a writer that starts after
+one that closed properly begins with the rows that come after it.
 
 A detector whose saved parameters differ from the configured ones starts afresh with the configured ones (its
 count of values goes on); a saved detector that is no longer configured is kept but not fed. A log without these
@@ -30,6 +49,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,6 +60,8 @@ if TYPE_CHECKING:
     from driftloop.stream import StreamDetector
 
 SIGNALS = ("predictions", "errors")
+FLUSH_SECONDS = 0.5
+"""How long committed values wait, at most, before the detectors take them (and their detections are recorded)."""
 DEFAULT_STREAMS: dict[str, dict[str, Any]] = {"adwin": {}}
 """The detectors run by default: ADWIN alone, whose false alarms do not depend on the stream's scale or on a warm-up
 (none on a million stationary values, ``bench/stream.py``). Page-Hinkley's defaults (river's) are in the stream's
@@ -56,7 +78,15 @@ CREATE TABLE IF NOT EXISTS stream_events (
     seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL,
     signal TEXT NOT NULL, detector TEXT NOT NULL, position INTEGER NOT NULL, row_id TEXT
 );
+CREATE TABLE IF NOT EXISTS stream_position (signal TEXT PRIMARY KEY, seq INTEGER NOT NULL, open INTEGER NOT NULL);
 """
+_LAST_SEQ = {"predictions": "SELECT coalesce(max(seq), 0) FROM predictions",
+             "errors": "SELECT coalesce(max(seq), 0) FROM feedback"}
+_REPLAY = {  # the values committed after a position, in the order the writer queued them
+    "predictions": "SELECT seq, id, model_name, model_version, prediction FROM predictions WHERE seq > ? ORDER BY seq",
+    "errors": "SELECT f.seq, f.id, p.model_name, p.model_version, f.error FROM feedback AS f JOIN predictions AS p "
+              "ON p.id = f.id WHERE f.seq > ? AND f.error IS NOT NULL ORDER BY f.seq",
+}
 
 Key = tuple[str, str, str, str]  # model name, model version, signal, detector
 
@@ -124,8 +154,9 @@ def _detectors() -> Any:
 
 
 def _upgrade(connection: sqlite3.Connection) -> None:
-    """Bring the tables of a log written by the first release of the streaming detectors (state as JSON, events
-    without row ids) to the current layout, keeping every state and event (inside the caller's transaction)."""
+    """Bring the tables of a log written by an earlier release of the streaming detectors (state as JSON, events
+    without row ids, no streamed errors) to the current layout, keeping every state and event (inside the caller's
+    transaction)."""
     columns = _columns(connection, "stream_state")
     if columns and "parameters" not in columns:
         rows = connection.execute("SELECT * FROM stream_state").fetchall()
@@ -139,28 +170,42 @@ def _upgrade(connection: sqlite3.Connection) -> None:
     events = _columns(connection, "stream_events")
     if events and "row_id" not in events:
         connection.execute("ALTER TABLE stream_events ADD COLUMN row_id TEXT")
+    if "error" not in _columns(connection, "feedback"):
+        connection.execute("ALTER TABLE feedback ADD COLUMN error REAL")
 
 
 class StreamMonitor:
-    """The detectors of one inference log, updated by its writer (one process, one thread).
+    """The detectors of one inference log, fed by its writer (one process, one thread).
 
     ``detectors``: the parameters of each detector that every stream feeds, by name
-    (:data:`driftloop.stream.DETECTORS`; default :data:`DEFAULT_STREAMS`).
+    (:data:`driftloop.stream.DETECTORS`; default :data:`DEFAULT_STREAMS`). The writer calls :meth:`queue` after each
+    commit and :meth:`flush` (inside a transaction of its own) when :meth:`due`, and :meth:`close` (idem) when it
+    stops; :meth:`reload` after a failed flush.
     """
 
-    def __init__(self, connection: sqlite3.Connection, detectors: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, connection: sqlite3.Connection, detectors: dict[str, dict[str, Any]] | None = None,
+                 flush_seconds: float = FLUSH_SECONDS) -> None:
         self.connection = connection
+        self.flush_seconds = flush_seconds
         configured = DEFAULT_STREAMS if detectors is None else detectors
         kinds = _detectors().DETECTORS
         self.configured = {name: (kinds[name], json.dumps(kinds[name](**parameters).state()["parameters"]))
                            for name, parameters in configured.items()}
         for make, _ in self.configured.values():  # load the compiled code now (or compile it, the first time):
-            make().update_many([0.0])  # not while the first request waits for its commit
+            make().update_many([0.0])  # not while the first values wait for it
         connection.execute("BEGIN IMMEDIATE")
         try:
             _upgrade(connection)
             for statement in filter(str.strip, SCHEMA.split(";")):
                 connection.execute(statement)
+            closed = connection.execute("SELECT count(*) FROM stream_position WHERE open = 0").fetchone()[0]
+            if closed or not connection.execute("SELECT 1 FROM stream_position").fetchone():
+                # a new table, or the last writer with detectors closed: rows logged since were not streamed
+                connection.executemany("INSERT OR REPLACE INTO stream_position VALUES (?, ?, 1)",
+                                       [(signal, connection.execute(_LAST_SEQ[signal]).fetchone()[0])
+                                        for signal in SIGNALS])
+            else:
+                connection.execute("UPDATE stream_position SET open = 1")
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -169,7 +214,8 @@ class StreamMonitor:
         self.reload()
 
     def reload(self) -> None:
-        """Forget what was not saved: the detectors as the database holds them (after a rolled-back group)."""
+        """Forget what is not saved: the detectors as the database holds them, and the values committed after the
+        saved positions queued again from the log's rows."""
         self._tracked: dict[Key, _Tracked] = {}
         for name, version, signal, kind, parameters, state, n_values, n_detections in self.connection.execute(
                 "SELECT * FROM stream_state"):
@@ -181,52 +227,96 @@ class StreamMonitor:
             else:  # configured anew: starts afresh, its stream's positions go on
                 detector, parameters = make(**json.loads(wanted)), wanted
             self._tracked[(name, version, signal, kind)] = _Tracked(detector, parameters, n_values, n_detections)
-        self._fed: dict[Key, int] = {}  # values fed to each detector in the pending group
-        self._events: list[tuple[Key, int, str]] = []  # its detections: (detector, position in the stream, row id)
+        self._queued: dict[tuple[str, str, str], tuple[list[np.ndarray], list[Sequence[str]]]] = {}
+        self._positions = dict(self.connection.execute("SELECT signal, seq FROM stream_position"))
+        self._flushed_at = time.monotonic()
+        for signal in SIGNALS:
+            self._replay(signal)
 
-    def observe(self, model_name: str, model_version: str, signal: str, values: np.ndarray,
-                ids: Sequence[str]) -> None:
-        """Feed ``values`` (NaN skipped), those of the rows ``ids``, to every detector of the model version's
-        ``signal``."""
-        values = np.asarray(values, dtype=np.float64)
-        finite = np.isfinite(values)
-        if not finite.all():
-            kept = np.flatnonzero(finite)
-            values, ids = values[kept], [ids[i] for i in kept.tolist()]
-        if not len(values):
+    def _replay(self, signal: str) -> None:
+        """Queue the values of the rows committed after the saved position of ``signal``, in the log's order."""
+        rows = self.connection.execute(_REPLAY[signal], (self._positions[signal],)).fetchall()
+        if not rows:
             return
-        for kind, (make, parameters) in self.configured.items():
-            key = (model_name, model_version, signal, kind)
-            tracked = self._tracked.get(key)
-            if tracked is None:
-                tracked = self._tracked[key] = _Tracked(make(**json.loads(parameters)), parameters, 0, 0)
-            for position in tracked.detector.update_finite(values).tolist():
-                self._events.append((key, tracked.n_values + position, ids[position]))
-                tracked.n_detections += 1
-            tracked.n_values += len(values)
-            self._fed[key] = self._fed.get(key, 0) + len(values)
+        seqs, ids, names, versions, values = zip(*rows)
+        if signal == "predictions":
+            values = streamable(list(values))
+        for (name, version), kept in _by_model_version(names, versions).items():
+            self.queue(name, version, signal, np.asarray(values, dtype=np.float64)[kept], [ids[i] for i in kept],
+                       0)
+        self._positions[signal] = seqs[-1]
 
-    def save(self, timestamp_ns: int) -> list[StreamUpdate]:
-        """Write the changed states and the detections (inside the caller's transaction); say what changed."""
-        if not self._fed:
-            return []
+    def queue(self, model_name: str, model_version: str, signal: str, values: np.ndarray, ids: Sequence[str],
+              last_seq: int) -> None:
+        """Queue ``values`` (NaN skipped later), those of the committed rows ``ids``, for the model version's
+        ``signal``; ``last_seq``: the ``seq`` of the last row committed for ``signal`` (0: unchanged)."""
+        queued = self._queued.setdefault((model_name, model_version, signal), ([], []))
+        queued[0].append(values)
+        queued[1].append(ids)
+        if last_seq:
+            self._positions[signal] = max(self._positions[signal], last_seq)
+
+    def due(self) -> float | None:
+        """Seconds until the queued values must be taken (0 or less: now); None when nothing is queued."""
+        if not self._queued:
+            return None
+        return self.flush_seconds - (time.monotonic() - self._flushed_at)
+
+    def flush(self, timestamp_ns: int) -> list[StreamUpdate]:
+        """Feed the queued values to the detectors; write their states, detections and positions (inside the
+        caller's transaction); say what changed. After a failed transaction, call :meth:`reload`."""
+        fed: dict[Key, int] = {}
+        events: list[tuple[Key, int, str]] = []  # (detector, position in its stream, row id)
+        for (model_name, model_version, signal), (chunks, id_chunks) in self._queued.items():
+            values = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+            ids = [row_id for chunk in id_chunks for row_id in chunk]
+            finite = np.isfinite(values)
+            if not finite.all():
+                kept = np.flatnonzero(finite)
+                values, ids = values[kept], [ids[i] for i in kept.tolist()]
+            if not len(values):
+                continue
+            for kind, (make, parameters) in self.configured.items():
+                key = (model_name, model_version, signal, kind)
+                tracked = self._tracked.get(key)
+                if tracked is None:
+                    tracked = self._tracked[key] = _Tracked(make(**json.loads(parameters)), parameters, 0, 0)
+                for position in tracked.detector.update_finite(values).tolist():
+                    events.append((key, tracked.n_values + position, ids[position]))
+                    tracked.n_detections += 1
+                tracked.n_values += len(values)
+                fed[key] = fed.get(key, 0) + len(values)
         tracked = self._tracked
         self.connection.executemany(
             "INSERT OR REPLACE INTO stream_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(*key, tracked[key].parameters, tracked[key].detector.pack(), tracked[key].n_values,
-              tracked[key].n_detections) for key in self._fed])
+              tracked[key].n_detections) for key in fed])
+        self.connection.executemany(
+            "INSERT INTO stream_events (ts, model_name, model_version, signal, detector, position, row_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(timestamp_ns, *key, position, row_id) for key, position, row_id in events])
+        self.connection.executemany("UPDATE stream_position SET seq = ? WHERE signal = ?",
+                                    [(seq, signal) for signal, seq in self._positions.items()])
         detections: dict[Key, int] = {}
-        if self._events:
-            self.connection.executemany(
-                "INSERT INTO stream_events (ts, model_name, model_version, signal, detector, position, row_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(timestamp_ns, *key, position, row_id) for key, position, row_id in self._events])
-            for key, _, _ in self._events:
-                detections[key] = detections.get(key, 0) + 1
-        updates = [StreamUpdate(*key, fed, detections.get(key, 0), tracked[key].detector.statistic)
-                   for key, fed in self._fed.items()]
-        self._fed, self._events = {}, []
+        for key, _, _ in events:
+            detections[key] = detections.get(key, 0) + 1
+        self._queued, self._flushed_at = {}, time.monotonic()
+        return [StreamUpdate(*key, count, detections.get(key, 0), tracked[key].detector.statistic)
+                for key, count in fed.items()]
+
+    def close(self, timestamp_ns: int) -> list[StreamUpdate]:
+        """:meth:`flush`, and mark the log closed by this writer (inside the caller's transaction)."""
+        updates = self.flush(timestamp_ns)
+        self.connection.execute("UPDATE stream_position SET open = 0")
         return updates
+
+
+def _by_model_version(names: Sequence[str], versions: Sequence[str]) -> dict[tuple[str, str], list[int]]:
+    """The positions of each (model name, model version) in the rows, in order."""
+    found: dict[tuple[str, str], list[int]] = {}
+    for index, key in enumerate(zip(names, versions)):
+        found.setdefault(key, []).append(index)
+    return found
 
 
 EVENT_COLUMNS = ("model_name", "model_version", "signal", "detector", "position", "row_id")

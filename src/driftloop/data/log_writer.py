@@ -10,14 +10,16 @@ per column per row holds it. In a thread of the server, that work competes with 
 cost the service a third of its throughput on batches; in its own process it runs on another core, and the server
 only pickles each batch once (a few microseconds for numpy columns).
 
-The writer also runs the log's streaming detectors (:mod:`driftloop.data.log_streams`) on the predictions and
-errors of each group, and commits their state with the group.
+The writer also runs the log's streaming detectors (:mod:`driftloop.data.log_streams`): it queues the predictions
+and errors of each committed group, and the detectors take them every
+:data:`~driftloop.data.log_streams.FLUSH_SECONDS` in a transaction of their own (the flush's
+:class:`~driftloop.data.log_streams.StreamUpdate` tuples then go to the parent as ``("streams", updates)``).
 
 Protocol. Parent to child: ``(seq, kind, payload)`` with kind ``"predictions"`` (payload ``(ids, timestamp_ns,
 model_name, model_version, encode_columns(inputs), predictions)``, checked by :mod:`driftloop.data.log_checks`) or
 ``"feedback"`` (payload ``([(id, label), ...], overwrite)``). Child to parent: first ``("ready", None)`` or
 ``("error", message)``; then, after each commit, ``("done", [(seq, error_message_or_None, result), ...], rows,
-seconds, stream updates)`` (:class:`~driftloop.data.log_streams.StreamUpdate` tuples); the result of feedback is
+seconds)``, and after each flush of the streaming detectors ``("streams", updates)``; the result of feedback is
 ``(accepted, orphan ids, overwritten ids, conflicting ids)``, that of predictions ``()`` or, when nothing was written
 because some of its ids are in the log already, those ids. The child acknowledges a message only after the
 transaction holding it is committed; a message that cannot be written is reported failed alone
@@ -187,15 +189,38 @@ class GroupWriter:
         upgrade(self.connection)
         self.state = _State.load(self.connection)
         self.streams = StreamMonitor(self.connection, streams) if streams else None
-        self.stream_updates: list[tuple] = []
-        """What the committed groups did to the streaming detectors since the caller last emptied this list."""
 
-    def close(self) -> None:
+    def flush_streams(self, *, closing: bool = False) -> list[tuple]:
+        """Feed the queued values to the streaming detectors and commit what they did (closing: also mark the log
+        closed by this writer); the :class:`~driftloop.data.log_streams.StreamUpdate` tuples. A flush that fails is
+        rolled back, and the detectors and their queue read back from the log."""
+        if self.streams is None:
+            return []
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            updates = (self.streams.close if closing else self.streams.flush)(time.time_ns())
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            self.streams.reload()
+            raise
+        return [tuple(vars(update).values()) for update in updates]
+
+    def close(self) -> list[tuple]:
+        """Flush the streaming detectors, checkpoint and close; what the last flush did to the detectors."""
+        updates = []
+        try:
+            updates = self.flush_streams(closing=True)
+        except sqlite3.Error:  # their values are in the log: the next writer takes them
+            pass
         try:
             self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
             pass
         self.connection.close()
+        return updates
 
     def write(self, group: list[tuple[int, str, Any]]) -> list[tuple[int, str | None, Any]]:
         """Write and commit ``group``; return ``(seq, error or None, result)`` for each message.
@@ -239,35 +264,34 @@ class GroupWriter:
         batches = [payload for _, kind, payload in group if kind == "predictions"]
         changes = self._schema_changes(batches)
         new_sets = {(b[2], b[3]): tuple(b[4]) for b in batches if (b[2], b[3]) not in self.state.feature_sets}
-        statements = self._insert_statements(batches, changes)
-        if (self.streams is None and len(statements) == 1 and not changes and not new_sets
-                and len(batches) == len(group)):
-            connection.execute(*statements[0])
-            return results
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            self._apply_schema_changes(changes)
-            connection.executemany("INSERT OR IGNORE INTO feature_sets VALUES (?, ?, ?)",
-                                   [(*key, json.dumps(names)) for key, names in new_sets.items()])
-            for sql, parameters in statements:
-                connection.execute(sql, parameters)
-            if self.streams is not None:
-                for batch in batches:
-                    self.streams.observe(batch[2], batch[3], "predictions", streamable(batch[5]), batch[0])
-            for index, (_, kind, payload) in enumerate(group):
-                if kind == "feedback":
-                    results[index] = self._insert_feedback(*payload)
-            updates = [] if self.streams is None else self.streams.save(time.time_ns())
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:  # SQLite rolls back by itself after some errors (disk full, I/O)
-                connection.execute("ROLLBACK")
-            self.state = _State.load(connection)
-            if self.streams is not None:
-                self.streams.reload()
-            raise
-        self.stream_updates.extend(tuple(vars(update).values()) for update in updates)
-        self.state.feature_sets.update(new_sets)
+        statements, batches = self._insert_statements(batches, changes)
+        streamed: list[tuple] = []  # (model name, version, signal, values, ids, last seq), queued once committed
+        if len(statements) == 1 and not changes and not new_sets and len(batches) == len(group):
+            last_seq = connection.execute(*statements[0]).lastrowid
+        else:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                self._apply_schema_changes(changes)
+                connection.executemany("INSERT OR IGNORE INTO feature_sets VALUES (?, ?, ?)",
+                                       [(*key, json.dumps(names)) for key, names in new_sets.items()])
+                last_seq = 0
+                for sql, parameters in statements:
+                    last_seq = connection.execute(sql, parameters).lastrowid
+                for index, (_, kind, payload) in enumerate(group):
+                    if kind == "feedback":
+                        results[index] = self._insert_feedback(*payload, streamed)
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:  # SQLite rolls back by itself after some errors (disk full, I/O)
+                    connection.execute("ROLLBACK")
+                self.state = _State.load(connection)
+                raise
+            self.state.feature_sets.update(new_sets)
+        if self.streams is not None:
+            for model_name, model_version, ids, predictions in batches:  # in the order of their rows in the log
+                self.streams.queue(model_name, model_version, "predictions", streamable(predictions), ids, last_seq)
+            for item in streamed:
+                self.streams.queue(*item)
         return results
 
     def _schema_changes(self, batches: list[tuple]) -> dict[str, tuple[str, str, bool]]:
@@ -302,15 +326,19 @@ class GroupWriter:
                 self.connection.execute("UPDATE features SET dtype = ? WHERE name = ?", (dtype, name))
             self.state.columns[name] = (column, dtype)
 
-    def _insert_statements(self, batches: list[tuple],
-                           changes: dict[str, tuple[str, str, bool]]) -> list[tuple[str, list[Any]]]:
+    def _insert_statements(self, batches: list[tuple], changes: dict[str, tuple[str, str, bool]]
+                           ) -> tuple[list[tuple[str, list[Any]]], list[tuple[str, str, list[str], list[Any]]]]:
+        """The statements that insert ``batches`` (one multi-row INSERT per feature set, chunked), and the batches'
+        ``(model name, model version, ids, predictions)`` in the order the statements insert their rows."""
         by_names: dict[tuple[str, ...], list[Any]] = {}
+        inserted: dict[tuple[str, ...], list[tuple[str, str, list[str], list[Any]]]] = {}
         for ids, timestamp_ns, model_name, model_version, inputs, predictions in batches:
             names = tuple(inputs)
             n = len(ids)
             rows = zip(ids, repeat(timestamp_ns, n), repeat(model_name, n), repeat(model_version, n), predictions,
                        *(_sql_values(inputs[k]) for k in names))
             by_names.setdefault(names, []).extend(chain.from_iterable(rows))
+            inserted.setdefault(names, []).append((model_name, model_version, ids, predictions))
         limit = self.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         statements = []
         for names, flat in by_names.items():
@@ -323,13 +351,15 @@ class GroupWriter:
                 chunk = flat[start: start + per_statement]
                 sql = f"INSERT INTO predictions ({columns}) VALUES " + ", ".join([placeholder] * (len(chunk) // width))
                 statements.append((sql, chunk))
-        return statements
+        return statements, [batch for group in inserted.values() for batch in group]
 
-    def _insert_feedback(self, items: list[tuple[str, Any]], overwrite: bool) -> tuple:
+    def _insert_feedback(self, items: list[tuple[str, Any]], overwrite: bool, streamed: list[tuple]) -> tuple:
         """Store the labels; without ``overwrite``, none at all if one would replace a different label.
 
         Returns ``(accepted, orphan ids, overwritten ids, conflicting ids)``: with conflicts, nothing is written and
         ``accepted`` is 0. Every label received is appended to ``feedback`` (the history); ``labels`` keeps the latest.
+        With streaming detectors, the first label of a logged prediction also records its error in ``feedback``
+        and appends ``(model name, model version, "errors", errors, ids, last feedback seq)`` to ``streamed``.
         """
         now = time.time_ns()
         execute = self.connection.execute
@@ -347,10 +377,14 @@ class GroupWriter:
             return 0, (), (), tuple(dict.fromkeys(changed))
         orphans = []
         errors: dict[tuple[str, str], tuple[list[float], list[str]]] = {}  # each model version's errors, row ids
+        insert = ("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)" if self.streams is None else
+                  "INSERT INTO feedback (id, label, ts, orphan, error) VALUES (?, ?, ?, ?, ?)")
+        last_seq = 0
         for row_id, label in items:
             predicted = execute("SELECT prediction, model_name, model_version FROM predictions WHERE id = ?",
                                 (row_id,)).fetchone()
             known = predicted is not None
+            error = None
             if not known:
                 orphans.append(row_id)
             elif self.streams is not None and execute("SELECT 1 FROM labels WHERE id = ?", (row_id,)).fetchone() is None:
@@ -359,11 +393,12 @@ class GroupWriter:
                     values, ids = errors.setdefault((predicted[1], predicted[2]), ([], []))
                     values.append(error)
                     ids.append(row_id)
-            execute("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)", (row_id, label, now, int(not known)))
+            last_seq = execute(insert, (row_id, label, now, int(not known)) + (() if self.streams is None else (error,))
+                               ).lastrowid
             execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                     "label = excluded.label, ts = excluded.ts", (row_id, label, now))
         for (model_name, model_version), (values, ids) in errors.items():
-            self.streams.observe(model_name, model_version, "errors", np.array(values), ids)  # type: ignore[union-attr]
+            streamed.append((model_name, model_version, "errors", np.array(values), ids, last_seq))
         return len(items), tuple(orphans), tuple(dict.fromkeys(changed)), ()
 
 
@@ -434,13 +469,25 @@ def main(argv: list[str] | None = None) -> int:
                 rows += _rows(message[1], message[2])
             started = time.perf_counter()
             outcome = writer.write(group)
-            updates, writer.stream_updates = writer.stream_updates, []
+            _send(stdout, ("done", outcome, rows, time.perf_counter() - started))
+        due = writer.streams.due() if writer.streams is not None else None
+        if due is not None and not ended and due > 0 and not select.select([stdin_fd], [], [], due)[0]:
+            due = 0  # no input for as long as the queued values may wait
+        if due is not None and due <= 0 and not ended:
             try:
-                send_message(stdout, ("done", outcome, rows, time.perf_counter() - started, updates))
-            except OSError:  # the parent is gone: the rows are committed all the same
-                pass
-    writer.close()
+                _send(stdout, ("streams", writer.flush_streams()))
+            except sqlite3.Error as error:  # their values are in the log: queued again, for the next flush
+                print(f"driftloop log writer: the streaming detectors could not save their state: {error}",
+                      file=sys.stderr)
+    _send(stdout, ("streams", writer.close()))
     return 0
+
+
+def _send(stdout: BinaryIO, message: Any) -> None:
+    try:
+        send_message(stdout, message)
+    except OSError:  # the parent is gone: what the message reports is committed all the same
+        pass
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ class ServiceMetrics:
         self.log_group.observe(requests)
 
     def on_streams(self, updates: list[StreamUpdate]) -> None:
-        """Called by the log after a commit that fed the streaming detectors."""
+        """Called by the log after each flush of the streaming detectors."""
         for update in updates:
             labels = (update.signal, update.detector)
             self.stream_values.labels(*labels).inc(update.values)
