@@ -18,6 +18,7 @@
     python bench/stream.py                                   # trains the wine model in a temporary store first
     python bench/stream.py --skip-service --side-python side-venv/bin/python
     python bench/stream.py --skip-detectors --rounds 12 --duration 3      # only the CPU costs
+    git worktree add /tmp/before <commit> && python bench/stream.py --skip-detectors --baseline-src /tmp/before/src
 
 river has no CUSUM in its latest release (0.26.1), so CUSUM has no river column.
 """
@@ -286,24 +287,33 @@ def _run_round(servers: list[Server], send: Any) -> dict[str, dict[str, float]]:
     return measured
 
 
-def service_cost(work: Path, tracking_uri: str | None, rounds: int, duration: float) -> list[str]:
+def service_cost(work: Path, tracking_uri: str | None, rounds: int, duration: float,
+                 baseline: str | None = None) -> list[str]:
+    """The CPU per request of the service in every configuration (and, with ``baseline``, a source folder of
+    another driftloop, that driftloop's detectors off and ADWIN, in the same rounds)."""
     uri = tracking_uri or train(work)
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, MLFLOW_DISABLE_TELEMETRY="true")
+    configurations = [(name, flags, env) for name, flags in CONFIGURATIONS.items()]
+    if baseline:
+        other = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")])))
+        configurations += [("baseline off", CONFIGURATIONS["off"], other),
+                           ("baseline adwin", CONFIGURATIONS["adwin (default)"], other)]
     servers = []
-    for name, flags in CONFIGURATIONS.items():
+    for index, (name, flags, server_env) in enumerate(configurations):
         port = free_port()
         servers.append(Server(name, [sys.executable, "-m", "driftloop", "serve", "-m", "wine-quality@champion",
                                      "--port", str(port), "--poll-interval", "0", "--log",
-                                     str(work / f"{name.split()[0]}.db"), *flags],
-                              port, "/predict", "/health", env, work))
+                                     str(work / f"service-{index}.db"), *flags],
+                              port, "/predict", "/health", server_env, work))
     lines = ["", f"CPU per request of `driftloop serve --log` (synchronous=full, the default; no registry polls), "
              f"{rounds} rounds of {duration:g} s, each loading the {len(servers)} configurations at once (the same "
              "machine load for each; per configuration 2 keep-alive connections, closed loop); CPU from the "
              "scheduler's ns counters of every thread of the server and its log writer. Added: median over the "
-             "rounds of each round's ratio to the detectors-off server (interquartile range; range):", "",
+             "rounds of each round's ratio to the detectors-off server (the baseline's ADWIN: to the baseline's "
+             "detectors-off server; interquartile range; range):", "",
              "| endpoint, payload | detectors off: µs/request (server + writer) | "
-             + " | ".join(f"{n}: µs/request (server + writer), added" for n in list(CONFIGURATIONS)[1:]) + " |",
-             "|---|---:|" + "---:|" * (len(CONFIGURATIONS) - 1)]
+             + " | ".join(f"{s.name}: µs/request (server + writer), added" for s in servers[1:]) + " |",
+             "|---|---:|" + "---:|" * (len(servers) - 1)]
     off = servers[0]
     with contextlib.ExitStack() as stack:
         for server in servers:
@@ -346,7 +356,8 @@ def _service_line(run_name: str, cpu: dict[str, list[dict[str, float]]], off: st
     for name in cpu:
         if name == off:
             continue
-        added = sorted(100 * (mine["total"] / base["total"] - 1) for mine, base in zip(cpu[name], cpu[off]))
+        reference = "baseline off" if name == "baseline adwin" else off
+        added = sorted(100 * (mine["total"] / base["total"] - 1) for mine, base in zip(cpu[name], cpu[reference]))
         quartiles = statistics.quantiles(added, n=4) if len(added) > 1 else [added[0]] * 3
         cells.append(f"{cell(name)}, {statistics.median(added):+.1f}% (IQR {quartiles[0]:+.1f}% to "
                      f"{quartiles[2]:+.1f}%; {added[0]:+.1f}% to {added[-1]:+.1f}%)")
@@ -360,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--side-python", default=os.environ.get("DRIFTLOOP_BENCH_SIDE_PYTHON"),
                         help="A Python with river installed ('' to skip river).")
     parser.add_argument("--skip-service", action="store_true", help="Do not measure the service's CPU.")
+    parser.add_argument("--baseline-src", default=None, metavar="DIR",
+                        help="The src folder of another driftloop (e.g. a checkout of an earlier commit): its service "
+                             "with the detectors off and with ADWIN joins the CPU rounds.")
     parser.add_argument("--skip-writer", action="store_true", help="Do not measure the writer's cost per commit.")
     parser.add_argument("--skip-detectors", action="store_true",
                         help="Do not measure false alarms, delays and speed (only the CPU costs).")
@@ -377,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_writer:
             lines += writer_cost(work, args.rounds, args.groups)
         if not args.skip_service:
-            lines += service_cost(work, args.tracking_uri, args.rounds, args.duration)
+            lines += service_cost(work, args.tracking_uri, args.rounds, args.duration, args.baseline_src)
         lines += ["", f"Load average at the end: {os.getloadavg()[0]:.1f}"]
     finally:
         shutil.rmtree(work, ignore_errors=True)

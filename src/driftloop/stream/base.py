@@ -108,6 +108,35 @@ class StreamDetector:
         return f"{type(self).__name__}({shown})"
 
 
+class CountAndSums(StreamDetector):
+    """A detector whose state is a count of values (``_n``, int64) and a few running sums (``_sums``, float64, one
+    per name in ``_NAMES``), updated in place by its compiled kernel: saved, packed and restored here."""
+
+    _NAMES: ClassVar[tuple[str, ...]] = ()
+
+    def reset(self) -> None:
+        self._n = np.zeros(1, dtype=np.int64)
+        self._sums = np.zeros(len(self._NAMES))
+
+    def _saved(self) -> dict[str, Any]:
+        return {"n": int(self._n[0]), **dict(zip(self._NAMES, self._sums.tolist(), strict=True))}
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        self._n[0] = saved["n"]
+        self._sums[:] = [saved[name] for name in self._NAMES]
+
+    def _packed(self) -> list[np.ndarray]:
+        return [self._n, self._sums]
+
+    def _unpack(self, data: np.ndarray) -> None:
+        self._n[0] = data[0]
+        self._sums[:] = data[1:]
+
+    @property
+    def seen(self) -> int:
+        return int(self._n[0])
+
+
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a finite real number (not a bool, not a string).
 

@@ -8,11 +8,11 @@ from typing import Any
 import numba
 import numpy as np
 
-from driftloop.stream.base import StreamDetector, check_parameter, is_number
+from driftloop.stream.base import CountAndSums, check_parameter, is_number
 from driftloop.stream.page_hinkley import MODES
 
 
-class CUSUM(StreamDetector):
+class CUSUM(CountAndSums):
     r"""Tabular CUSUM: one-sided cumulative sums of standardised deviations from a reference level.
 
     The first ``warmup`` values give the reference mean :math:`\mu_0` and standard deviation :math:`\sigma_0`
@@ -61,7 +61,7 @@ class CUSUM(StreamDetector):
 
     name = "cusum"
     parameters = ("warmup", "slack", "threshold", "mode")
-    _NAMES = ("mean", "squares", "up", "down")
+    _NAMES = ("mean", "squares", "up", "down")  # the warm-up's mean (Welford), then mu_0; its squares; S+, S-
 
     def __init__(self, warmup: int = 100, slack: float = 0.5, threshold: float = 10.0, mode: str = "both") -> None:
         owner = "CUSUM"
@@ -72,28 +72,10 @@ class CUSUM(StreamDetector):
         self.warmup, self.slack, self.threshold, self.mode = warmup, float(slack), float(threshold), mode
         self.reset()
 
-    def reset(self) -> None:
-        self._n = np.zeros(1, dtype=np.int64)
-        self._sums = np.zeros(4)  # the warm-up's mean (Welford), then mu_0; its sum of squared deviations; S+, S-
-
     def update_finite(self, values: np.ndarray) -> np.ndarray:
         out = np.empty(len(values), dtype=np.int64)
         found = _run(values, out, self._n, self._sums, self.warmup, self.slack, self.threshold, MODES.index(self.mode))
         return out[:found]
-
-    def _saved(self) -> dict[str, Any]:
-        return {"n": int(self._n[0]), **dict(zip(self._NAMES, self._sums.tolist(), strict=True))}
-
-    def _packed(self) -> list[np.ndarray]:
-        return [self._n, self._sums]
-
-    def _unpack(self, data: np.ndarray) -> None:
-        self._n[0] = data[0]
-        self._sums[:] = data[1:]
-
-    def _restore(self, saved: dict[str, Any]) -> None:
-        self._n[0] = saved["n"]
-        self._sums[:] = [saved[name] for name in self._NAMES]
 
     @property
     def reference(self) -> tuple[float, float]:
@@ -109,10 +91,6 @@ class CUSUM(StreamDetector):
         up, down = float(self._sums[2]), float(self._sums[3])
         value = up if self.mode == "up" else down if self.mode == "down" else max(up, down)
         return value / sigma if sigma > 0 else (math.inf if value > 0 else 0.0)
-
-    @property
-    def seen(self) -> int:
-        return int(self._n[0])
 
 
 @numba.njit(cache=True, nogil=True)

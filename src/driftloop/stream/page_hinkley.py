@@ -7,12 +7,12 @@ from typing import Any
 import numba
 import numpy as np
 
-from driftloop.stream.base import StreamDetector, check_parameter, is_number
+from driftloop.stream.base import CountAndSums, check_parameter, is_number
 
 MODES = ("up", "down", "both")
 
 
-class PageHinkley(StreamDetector):
+class PageHinkley(CountAndSums):
     r"""Page-Hinkley test: a cumulative sum of deviations from the running mean, against its running extreme.
 
     With :math:`\bar x_t` the mean of the values so far, the two sums
@@ -58,7 +58,7 @@ class PageHinkley(StreamDetector):
 
     name = "page_hinkley"
     parameters = ("min_instances", "delta", "threshold", "alpha", "mode")
-    _NAMES = ("mean", "up", "down", "lowest_up", "highest_down")
+    _NAMES = ("mean", "up", "down", "lowest_up", "highest_down")  # the running mean, U, L, min U, max L
 
     def __init__(self, min_instances: int = 30, delta: float = 0.005, threshold: float = 50.0,
                  alpha: float = 1 - 0.0001, mode: str = "both") -> None:
@@ -73,29 +73,11 @@ class PageHinkley(StreamDetector):
             min_instances, float(delta), float(threshold), float(alpha), mode)
         self.reset()
 
-    def reset(self) -> None:
-        self._n = np.zeros(1, dtype=np.int64)
-        self._sums = np.zeros(5)  # the running mean, U, L, min U (set by the first value), max L
-
     def update_finite(self, values: np.ndarray) -> np.ndarray:
         out = np.empty(len(values), dtype=np.int64)
         found = _run(values, out, self._n, self._sums, self.min_instances, self.delta, self.threshold, self.alpha,
                      MODES.index(self.mode))
         return out[:found]
-
-    def _saved(self) -> dict[str, Any]:
-        return {"n": int(self._n[0]), **dict(zip(self._NAMES, self._sums.tolist(), strict=True))}
-
-    def _packed(self) -> list[np.ndarray]:
-        return [self._n, self._sums]
-
-    def _unpack(self, data: np.ndarray) -> None:
-        self._n[0] = data[0]
-        self._sums[:] = data[1:]
-
-    def _restore(self, saved: dict[str, Any]) -> None:
-        self._n[0] = saved["n"]
-        self._sums[:] = [saved[name] for name in self._NAMES]
 
     @property
     def statistic(self) -> float:
@@ -103,10 +85,6 @@ class PageHinkley(StreamDetector):
         _, u, low, lowest_up, highest_down = self._sums.tolist()
         up, down = u - lowest_up, highest_down - low
         return up if self.mode == "up" else down if self.mode == "down" else max(up, down)
-
-    @property
-    def seen(self) -> int:
-        return int(self._n[0])
 
 
 @numba.njit(cache=True, nogil=True)
