@@ -112,14 +112,19 @@ def test_health_version_and_metrics(client: TestClient, wine_rows: list) -> None
 
 
 def test_streaming_detectors_are_counted_on_metrics(client: TestClient, wine_rows: list, tmp_path: Path) -> None:
-    """Predictions and labels reach the log writer's streaming detectors; /metrics counts what they took and shows
-    their statistics; their state is in the log."""
+    """Predictions and labels reach the log writer's streaming detectors (which take the queued values every
+    FLUSH_SECONDS); /metrics counts what they took and shows their statistics; their state is in the log."""
+    import time
+
     ids = client.post("/predict", json={"dataframe_records": wine_rows[:150]}).json()["ids"]
     client.post("/invocations", json={"dataframe_records": wine_rows[150:200]})
     assert client.post("/feedback", json=[{"id": i, "label": 5} for i in ids[:120]]).status_code == 200
-    text = client.get("/metrics").text
-    assert 'driftloop_stream_values_total{detector="adwin",signal="predictions"} 200.0' in text  # the default
-    assert 'driftloop_stream_values_total{detector="adwin",signal="errors"} 120.0' in text
+    expected = ['driftloop_stream_values_total{detector="adwin",signal="predictions"} 200.0',  # the default
+                'driftloop_stream_values_total{detector="adwin",signal="errors"} 120.0']
+    deadline = time.monotonic() + 30  # a flush is due within FLUSH_SECONDS; generous for a loaded machine
+    while not all(line in (text := client.get("/metrics").text) for line in expected) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(line in text for line in expected), text
     assert 'driftloop_stream_statistic{detector="adwin",signal="errors"}' in text
     import sqlite3
 

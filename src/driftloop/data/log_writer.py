@@ -363,16 +363,18 @@ class GroupWriter:
         """
         now = time.time_ns()
         execute = self.connection.execute
-        changed, first = [], {}
+        changed, first, labelled = [], {}, set()  # labelled: the ids that had a label before this request
         for row_id, label in items:
             if row_id in first:
                 if first[row_id] != label:
                     changed.append(row_id)
                 continue
             first[row_id] = label
-            row = execute("SELECT label FROM labels WHERE id = ? AND label IS NOT ?", (row_id, label)).fetchone()
+            row = execute("SELECT label IS NOT ? FROM labels WHERE id = ?", (label, row_id)).fetchone()
             if row is not None:
-                changed.append(row_id)
+                labelled.add(row_id)
+                if row[0]:
+                    changed.append(row_id)
         if changed and not overwrite:
             return 0, (), (), tuple(dict.fromkeys(changed))
         orphans = []
@@ -387,7 +389,8 @@ class GroupWriter:
             error = None
             if not known:
                 orphans.append(row_id)
-            elif self.streams is not None and execute("SELECT 1 FROM labels WHERE id = ?", (row_id,)).fetchone() is None:
+            elif self.streams is not None and row_id not in labelled:  # the id's first label
+                labelled.add(row_id)
                 error = error_of(predicted[0], label)
                 if error is not None:
                     values, ids = errors.setdefault((predicted[1], predicted[2]), ([], []))
