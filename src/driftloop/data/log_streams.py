@@ -37,7 +37,9 @@ table (NULL for labels that were not streamed), so that it, too, can be taken ag
                             a writer with detectors has the log open (1 until it closes: left at 1 by a crash)
 
 Rows logged while no writer ran detectors (``--no-stream-detectors``) are not streamed: a writer that starts after
-one that closed properly begins with the rows that come after it.
+one that closed properly begins with the rows that come after it. (After a crash, the position stays where the
+crashed writer left it: if writers without detectors ran in between, the next writer with detectors takes their
+rows too, read from the log at its start.)
 
 A detector whose saved parameters differ from the configured ones starts afresh with the configured ones (its
 count of values goes on); a saved detector that is no longer configured is kept but not fed. A log without these
