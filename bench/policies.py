@@ -65,8 +65,8 @@ def error_key(runs: dict[int, list[dict]]) -> str:
 
 
 def summarise(runs: dict[int, list[dict]], policies: list[str]) -> list[dict]:
-    """Per policy: mean, min and max cumulative error over the phases, mean retrains, promotions and rejections (and
-    the mean accuracy and ROC AUC of a classifier)."""
+    """Per policy: mean, min and max cumulative error over the phases, mean retrains (challengers trained), skipped
+    retrains, promotions and rejections (and the mean accuracy and ROC AUC of a classifier)."""
     key = error_key(runs)
     rows = []
     for policy in policies:
@@ -75,6 +75,7 @@ def summarise(runs: dict[int, list[dict]], policies: list[str]) -> list[dict]:
         row = {
             "policy": policy, "mae_mean": statistics.fmean(errors), "mae_min": min(errors), "mae_max": max(errors),
             "retrains_mean": statistics.fmean(r["retrains"] for r in results),
+            "skipped_mean": statistics.fmean(r.get("skipped", 0) for r in results),
             "promotions_mean": statistics.fmean(r["promotions"] for r in results),
             "rejected_mean": statistics.fmean(r["rejected"] for r in results),
         }
@@ -86,7 +87,8 @@ def summarise(runs: dict[int, list[dict]], policies: list[str]) -> list[dict]:
 
 
 def curve_verdict(summary: list[dict], policy: str = "performance") -> str:
-    """Issue 16's acceptance on the means: no fixed schedule with as many or fewer retrains has a lower error."""
+    """Issue 16's acceptance on the means: no fixed schedule with as many or fewer retrains (challengers trained,
+    skipped ones left out) has a lower error."""
     by_policy = {row["policy"]: row for row in summary}
     row = by_policy.get(policy)
     if row is None:
@@ -167,13 +169,13 @@ def main(argv: list[str] | None = None) -> None:
         table = Table(title=f"Retraining policies on {name}, {args.phases} window phase(s) "
                             f"({time.perf_counter() - start:.0f} s)")
         extras = [extra for extra in ("accuracy", "roc_auc") if extra in summary[0]]
-        for column in ("policy", f"{key} mean", f"{key} min", f"{key} max", *extras, "retrains", "promotions",
-                       "rejected"):
+        for column in ("policy", f"{key} mean", f"{key} min", f"{key} max", *extras, "retrains", "skipped",
+                       "promotions", "rejected"):
             table.add_column(column, justify="left" if column == "policy" else "right")
         for row in summary:
             table.add_row(row["policy"], f"{row['mae_mean']:.4g}", f"{row['mae_min']:.4g}", f"{row['mae_max']:.4g}",
                           *(f"{row[extra]:.3f}" for extra in extras), f"{row['retrains_mean']:.1f}",
-                          f"{row['promotions_mean']:.1f}", f"{row['rejected_mean']:.1f}")
+                          f"{row['skipped_mean']:.1f}", f"{row['promotions_mean']:.1f}", f"{row['rejected_mean']:.1f}")
         console.print(table)
         lines = [curve_verdict(summary)] + (target_verdicts(summary) if name == "bike" else [])
         if args.hindsight:

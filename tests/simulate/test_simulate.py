@@ -204,10 +204,29 @@ def test_the_champion_is_never_validated_on_rows_it_trained_on():
     assert result.promotions == 1 and "on 24 holdout rows" in result.events[-1], result.events
     assert champion.trained_through == stream.train_end - pd.Timedelta(days=1)
     kept = _retrain(stream, settings, champion, stream.train_end + 2 * week, 1, result, "test")
-    assert kept is champion and result.rejected == 1
+    assert kept is champion and (result.skipped, result.rejected, result.retrains) == (1, 0, 1)
     assert "(17 of the 24 holdout rows trained the champion)" in result.events[-1], result.events
     _retrain(stream, settings, champion, stream.train_end + 5 * week, 4, result, "test")
     assert result.promotions == 2 and "on 24 holdout rows" in result.events[-1], result.events
+
+
+def test_skipped_retrains_are_not_counted_as_retrains():
+    """On daily rows the weekly schedule fires every window, but a week after a promotion only 7 of the 24 holdout
+    rows are unseen by the champion: those retrains train nothing. They are counted as ``skipped``, apart from the
+    retrains (challengers trained and judged), in the result and in its JSON row."""
+    from driftloop.simulate.data import trump_approval
+    from driftloop.simulate.report import as_json_lines
+
+    stream = trump_approval()
+    settings = SimulationSettings(train_days=365, until=stream.train_end + pd.Timedelta(days=7 * 9))
+    weekly = simulate(stream, ["schedule:1"], settings)[0]
+    windows = window_count(stream, settings)
+    assert weekly.skipped > 0 and weekly.retrains > 0
+    assert weekly.retrains + weekly.skipped == windows  # the schedule fired after every window
+    assert weekly.retrains == weekly.promotions + weekly.rejected
+    assert sum("skipped: too few labelled rows" in event for event in weekly.events) == weekly.skipped
+    row = json.loads(as_json_lines([weekly])[0])
+    assert (row["retrains"], row["skipped"]) == (weekly.retrains, weekly.skipped)
 
 
 def test_policies_share_their_retrains_models_and_replay_the_same_in_a_pool(bike, short):

@@ -90,7 +90,7 @@ def simulate(data: str, task: str | None, policy: str, label_delay: str, window:
              tracking_uri: str | None, register: bool, naive_lag: str | None, promotion_rule: str,
              until: str | None) -> None:
     """Replay a dataset as production traffic and compare retraining policies (cumulative MAE/RMSE, or accuracy,
-    log loss and ROC AUC for a classifier; retrains, alerts, promotions, rejected challengers)."""
+    log loss and ROC AUC for a classifier; retrains, skipped retrains, alerts, promotions, rejected challengers)."""
     import pandas as pd
     from rich.console import Console
 

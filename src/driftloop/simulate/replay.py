@@ -23,7 +23,9 @@ For each window (a week by default), in time order:
    rows it did not train on. A promoted challenger is refitted on all
    those labelled rows, holdout included (validate, then refit on everything; ``SimulationSettings.refit``), and
    becomes the champion from the next window on, with the validated model's holdout metrics as training metrics
-   and a reference profile of its training rows; a rejected one is counted and dropped.
+   and a reference profile of its training rows; a rejected one is counted and dropped. When fewer than
+   ``min_holdout_rows`` labelled rows can train the challenger or judge the champion, nothing is trained: the
+   retrain is counted as ``skipped``, not among the ``retrains`` (which are ``promotions + rejected``).
 
 Classifiers: a dataset whose ``task`` is ``classification`` holds class codes; its models are scored on accuracy,
 log loss and ROC AUC, and its naive benchmark is the persistence forecast (the previous row's label) unless a
@@ -121,9 +123,11 @@ def default_rules(task: str = "regression") -> list[AlertRule]:
     return [rule for rule in load_rules() if rule.metric not in regression_only]
 
 
-RESULT_KEYS = ("policy", "mae", "rmse", "retrains", "alerts", "promotions", "rejected")
-CLASSIFICATION_RESULT_KEYS = ("policy", "accuracy", "log_loss", "roc_auc", "retrains", "alerts", "promotions",
-                              "rejected")
+RESULT_KEYS = ("policy", "mae", "rmse", "retrains", "skipped", "alerts", "promotions", "rejected")
+CLASSIFICATION_RESULT_KEYS = ("policy", "accuracy", "log_loss", "roc_auc", "retrains", "skipped", "alerts",
+                              "promotions", "rejected")
+"""``retrains`` counts the challengers trained and judged (``promotions + rejected``); ``skipped`` the times the
+policy fired but too few labelled rows were there to train and validate a challenger (nothing was trained)."""
 
 
 def result_keys(task: str) -> tuple[str, ...]:
@@ -231,7 +235,8 @@ class SimulationSettings:
 @dataclass
 class PolicyResult:
     policy: str
-    retrains: int = 0
+    retrains: int = 0  # challengers trained and judged: promotions + rejected
+    skipped: int = 0  # retrains the policy asked for when too few labelled rows could train or judge one
     alerts: int = 0
     promotions: int = 0
     rejected: int = 0
@@ -341,8 +346,7 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
             result.alerts += 1
         decision = decide(history, config, last_retrain=last_retrain, training_metrics=champion.training_metrics)
         if decision.retrain:
-            result.retrains += 1
-            last_retrain = position
+            last_retrain = position  # a skipped retrain too: the policy's cooldown and schedule count from here
             champion = _retrain(dataset, settings, champion, window.end, position, result, decision.reason, fits,
                                 registry)
         if progress is not None:
@@ -408,12 +412,13 @@ def _retrain(dataset: Dataset, settings: SimulationSettings, champion: _Champion
     # spans more than the windows since), part of the holdout trained it and would flatter it.
     unseen = holdout[holdout[dataset.timestamp] > champion.trained_through]
     if len(fit_rows) < settings.min_holdout_rows or len(unseen) < settings.min_holdout_rows:
-        result.rejected += 1
+        result.skipped += 1
         seen = len(holdout) - len(unseen)
         because = f" ({seen} of the {len(holdout)} holdout rows trained the champion)" if seen else ""
-        result.events.append(f"window {position}: {reason}; too few labelled rows to train and validate a "
+        result.events.append(f"window {position}: {reason}; skipped: too few labelled rows to train and validate a "
                              f"challenger{because}, champion kept")
         return champion
+    result.retrains += 1
     challenger = fits.challenger(position, fit_rows)
     version = registry.propose(challenger, fit_rows[list(dataset.features)], position) if registry else None
     y = unseen[dataset.target].to_numpy()

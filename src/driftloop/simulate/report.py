@@ -32,7 +32,7 @@ def _figures(result: PolicyResult) -> tuple[str, ...]:
 
 
 HEADERS = {"mae": "MAE", "rmse": "RMSE", "accuracy": "accuracy", "log_loss": "log loss", "roc_auc": "ROC AUC"}
-COUNTS = ("policy", "retrains", "alerts", "promotions", "rejected")
+COUNTS = ("policy", "retrains", "skipped", "alerts", "promotions", "rejected")
 
 
 def _cell(result: PolicyResult, key: str) -> str:
@@ -44,7 +44,7 @@ def _cell(result: PolicyResult, key: str) -> str:
 
 def as_json_lines(results: Sequence[PolicyResult]) -> list[str]:
     """One JSON object per policy with the keys of :func:`~driftloop.simulate.replay.result_keys`: policy, mae,
-    rmse (or accuracy, log_loss, roc_auc for a classifier), retrains, alerts, promotions, rejected."""
+    rmse (or accuracy, log_loss, roc_auc for a classifier), retrains, skipped, alerts, promotions, rejected."""
     lines = []
     for result in results:
         summary = result.summary()
@@ -60,8 +60,12 @@ def _columns(results: Sequence[PolicyResult]) -> tuple[str, ...]:
 
 def as_table(results: Sequence[PolicyResult], *, title: str = "Retraining policies") -> Table:
     table = Table(title=title)
-    for column in _columns(results):
-        table.add_column(HEADERS.get(column, column), justify="left" if column == "policy" else "right")
+    names = max((len(r.policy) for r in results), default=6)
+    for column in _columns(results):  # policy names whole, on one line: a narrow terminal squeezes the counts
+        if column == "policy":
+            table.add_column("policy", justify="left", no_wrap=True, min_width=names)
+        else:
+            table.add_column(HEADERS.get(column, column), justify="right")
     for r in results:
         table.add_row(*(_cell(r, key) for key in _columns(results)))
     return table
