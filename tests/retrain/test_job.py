@@ -260,3 +260,44 @@ def test_the_promotion_rule_decides_on_the_same_evidence(store: str, white: Path
     assert sorted(run.data.params["promotion_rule"] for run in runs) == ["better", "not-worse"]
     with pytest.raises(DriftloopError, match="'rule' parameter of retrain must be one of better, not-worse; got 'x'"):
         retrain(client, MODEL, WINE_PROJECT, white, rule="x", **common)
+
+
+def test_the_champion_is_judged_only_on_holdout_rows_it_did_not_train_on(store: str, white: Path,
+                                                                          workdir: Path) -> None:
+    """Every model the job trains records which rows trained it; a later retrain whose data overlaps them leaves
+    those rows out of the holdout the champion is judged on, and is skipped, changing nothing, when too few remain.
+    The rows a champion saw are found here independently, by merging on every column."""
+    from driftloop.retrain import training_rows
+    from driftloop.retrain.job import MIN_HOLDOUT_ROWS, RetrainSkipped
+
+    client = connect(store)
+    first = retrain(client, MODEL, WINE_PROJECT, white, target="quality", parameters={"alpha": "0.01"})
+    assert first.decision == "promoted" and first.champion_after == first.refit == "3"
+    # the first champion was trained by the project alone: no record, its holdout is taken as it comes
+    runs = client.search_runs([client.get_experiment_by_name(RETRAINING_EXPERIMENT).experiment_id])
+    assert runs[0].data.params["holdout_rows_seen_by_champion"] == "unknown"
+    wine = pd.read_csv(white)
+    recorded = {version: training_rows.load(client, MODEL, version) for version in ("2", "3")}
+    assert len(recorded["2"]) == len(wine.iloc[:1200].drop_duplicates())  # the validated challenger's rows
+    assert len(recorded["3"]) == len(wine.drop_duplicates())  # the refit's: all 1,500
+
+    # the same file again: its holdout (the freshest 300 rows) trained the champion, version 3
+    before = registry_state(client)
+    with pytest.raises(RetrainSkipped, match=r"300 of the 300 holdout rows trained the champion \(version 3\)"):
+        retrain(client, MODEL, WINE_PROJECT, white, target="quality", parameters={"alpha": "0.01"})
+    assert registry_state(client) == before
+
+    # rows 600-1,699: the freshest 220 are the holdout; those among the champion's 1,500 (rows 1,480-1,499 and any
+    # duplicate of an earlier row) are left out
+    overlap = workdir / "overlap.csv"
+    full = pd.read_csv(WINE_PROJECT / "data" / "winequality-white.csv", sep=";")
+    full.iloc[600:1700].to_csv(overlap, index=False)
+    holdout = full.iloc[1480:1700]
+    trained = wine.drop_duplicates()
+    seen = holdout.merge(trained, on=list(full.columns), how="left", indicator=True)["_merge"] == "both"
+    assert 20 <= seen.sum() < len(holdout) - MIN_HOLDOUT_ROWS
+    second = retrain(client, MODEL, WINE_PROJECT, overlap, target="quality", parameters={"alpha": "0.01"})
+    assert second.holdout_rows == 220 and second.validation.rows == 220 - seen.sum()
+    assert f"({seen.sum()} holdout rows that trained the champion left out)" in second.reason
+    audit = client.get_run(second.audit_run_id).data.params
+    assert audit["holdout_rows_seen_by_champion"] == str(seen.sum())

@@ -168,7 +168,7 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
                           options: MonitorOptions, params: tuple[str, ...]) -> None:
     """Decide with the policy on this model version's whole monitoring history; retrain when it says so."""
     from driftloop.cli.retrain import default_actor, print_retrain_outcome
-    from driftloop.retrain.job import retrain
+    from driftloop.retrain.job import RetrainSkipped, retrain
     from driftloop.retrain.policies import decide
     from driftloop.tracking.profiles import training_metrics
     from driftloop.tracking.projects import parse_parameter_pairs
@@ -179,10 +179,14 @@ def _apply_retrain_policy(client, outcome: MonitorOutcome, config, project: str,
     click.echo(f"Retrain policy {decision.policy}: {'retrain' if decision.retrain else 'no retrain'} "
                f"({decision.reason})")
     if decision.retrain:
-        result = retrain(client, outcome.model.name, project, data_path, target=options.target,
-                         timestamp_column=options.timestamp_column, parameters=parse_parameter_pairs(params),
-                         metric=config.metric if config.metric in ("mae", "mse", "rmse", "accuracy") else "mae",
-                         actor=default_actor())
+        try:
+            result = retrain(client, outcome.model.name, project, data_path, target=options.target,
+                             timestamp_column=options.timestamp_column, parameters=parse_parameter_pairs(params),
+                             metric=config.metric if config.metric in ("mae", "mse", "rmse", "accuracy") else "mae",
+                             actor=default_actor())
+        except RetrainSkipped as skipped:
+            click.echo(str(skipped))
+            return
         print_retrain_outcome(result)
 
 

@@ -12,7 +12,12 @@ Steps (:func:`retrain`):
 4. Run the project locally (:func:`driftloop.tracking.projects.run_project`). A failed run leaves the champion as
    it was; the failure is recorded as a run in experiment ``retraining`` and raised (exit code 1).
 5. The version the project registered (found by its run id) receives alias ``challenger``; both models predict the
-   holdout and :func:`driftloop.retrain.validation.compare` decides. A promotion is a compare-and-set against the
+   holdout and :func:`driftloop.retrain.validation.compare` decides. The champion is judged only on holdout rows
+   it did not train on: every model the job trains records the fingerprints of its training rows
+   (:mod:`driftloop.retrain.training_rows`), and the holdout rows among the champion's are left out (counted in
+   the audit run's ``holdout_rows_seen_by_champion``; ``unknown`` for a champion trained outside the job). When
+   fewer than ``MIN_HOLDOUT_ROWS`` are left, the retrain is skipped before anything is trained
+   (:class:`RetrainSkipped`). A promotion is a compare-and-set against the
    champion seen in step 1, so two retrains started at once cannot both promote.
 6. Validate, then refit on everything: a challenger that passed is fitted once more by the project, on all the
    labelled rows, holdout included (a second project run), so that the promoted model has seen the freshest rows
@@ -40,6 +45,7 @@ from mlflow import MlflowClient
 
 from driftloop.data.inference_log import is_inference_log, read_inference_log
 from driftloop.errors import DriftloopError
+from driftloop.retrain import training_rows
 from driftloop.retrain.validation import METRICS, RULES, ValidationResult, compare
 from driftloop.retrain.workspace import training_folder
 from driftloop.tracking.projects import check_parameters, load_project, run_project
@@ -62,6 +68,11 @@ LOG_COLUMNS = ("id", "model_name", "model_version", "prediction", "label_timesta
 MIN_LABELLED_ROWS = 50
 """Fewest labelled rows a retrain accepts (training and holdout together)."""
 MIN_HOLDOUT_ROWS = 10
+
+
+class RetrainSkipped(DriftloopError):
+    """Too few holdout rows are left to judge the champion on once the rows it trained on are left out: nothing was
+    trained and the registry is unchanged (``driftloop monitor --retrain`` reports it and goes on)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,16 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
             f"The holdout has {len(holdout)} rows; validation needs at least {MIN_HOLDOUT_ROWS}: "
             f"give more labelled rows or a larger holdout fraction."
         )
+    # The champion is judged only on holdout rows it did not train on (recorded when the retrain job trained it).
+    champion_rows = training_rows.load(client, name, champion)
+    unseen = holdout if champion_rows is None else holdout[~training_rows.seen(holdout, champion_rows)]
+    if len(unseen) < MIN_HOLDOUT_ROWS:
+        raise RetrainSkipped(
+            f"Retrain skipped: {len(holdout) - len(unseen)} of the {len(holdout)} holdout rows trained the champion "
+            f"(version {champion}), which leaves {len(unseen)} to judge it on; validation needs at least "
+            f"{MIN_HOLDOUT_ROWS}: give labelled rows fresher than the champion's training data."
+        )
+    left_out = len(holdout) - len(unseen)
 
     # 2. recovery of crashed retrains
     recover(client, name, actor=actor)
@@ -216,19 +237,22 @@ def retrain(client: MlflowClient, name: str, project: str | Path, data: str | Pa
     # 3-4. train
     audit = {"champion": champion, "project": str(spec.directory), "data": str(data), "actor": actor,
              "training_rows": len(training), "holdout_rows": len(holdout), "margin": margin, "metric": metric,
-             "promotion_rule": rule,
+             "promotion_rule": rule, "holdout_rows_seen_by_champion": "unknown" if champion_rows is None else left_out,
              **{f"param.{key}": value for key, value in given.items()}}
     project_run, challenger = _train(client, name, spec.directory, given, training, audit, champion)
     mark_challenger(client, name, challenger, owner=owner_id())
 
     # 5. validate
     try:
-        features = holdout.drop(columns=[target_name])
+        features = unseen.drop(columns=[target_name])
         uri = client.tracking_uri
         champion_pred = _predict(uri, f"models:/{name}/{champion}", features)
         challenger_pred = _predict(uri, f"models:/{name}/{challenger}", features)
-        validation = compare(holdout[target_name].to_numpy(), champion_pred, challenger_pred, metric=metric,
+        validation = compare(unseen[target_name].to_numpy(), champion_pred, challenger_pred, metric=metric,
                              margin=margin, seed=seed, rule=rule)
+        if left_out:
+            validation = validation._replace(reason=f"{validation.reason} ({left_out} holdout rows that trained "
+                                                    f"the champion left out)")
     except Exception as error:
         reason = f"validation failed: {error}"
         decide_challenger(client, name, challenger, decision="failed", reason=reason, actor=actor)
@@ -291,7 +315,9 @@ def _train(client: MlflowClient, name: str, project: Path, given: Mapping[str, s
     elif not versions:
         reason = f"project run {result.run_id} registered no version of {name!r}"
     else:
-        return result.run_id, str(max(int(v.version) for v in versions))
+        version = str(max(int(v.version) for v in versions))
+        training_rows.record(client, name, version, result.run_id, rows)
+        return result.run_id, version
     record_event(client, "retrain", name, params={**audit, "decision": "failed", "project_run_id": result.run_id,
                                                    "reason": reason}, status="FAILED")
     raise DriftloopError(f"Retrain of {name!r} failed; the champion (version {champion}) is unchanged: {reason}.")
