@@ -68,6 +68,8 @@ def demo(compare_policies: bool, skip_simulation: bool, folder: str | None, trac
     console.print(f"Monitoring runs in experiment 'model-monitoring', one per version (store {client.tracking_uri}).")
     if compare_policies:
         _compare_policies(console, client)
+    console.print("A classifier closes the same loop: [bold]driftloop simulate --data seattle-rain --policy all[/] "
+                  "(rain or dry, daily; accuracy, log loss, ROC AUC; about 3 minutes).")
     experiment_id = client.get_run(new.run_id).info.experiment_id
     link = experiment_url(DEFAULT_UI_ADDRESS, experiment_id)
     console.print(f"Look at it: [bold]driftloop ui[/] then open {link} -> a run's Model metrics (drift/, "
