@@ -15,8 +15,10 @@ of the weekly schedule's with at most one sixth of its retrains.
 Other bundled datasets (``--data seattle-weather seattle-rain seattle-temps trump-approval``; issue 16) are replayed
 with the same policies and more fixed schedules, once (phase 0), and each gets the checks of issue 16: the default
 policy (``performance``) against the curve of fixed schedules — no schedule with as many or fewer retrains may reach a
-lower error (MAE, or log loss for a classifier) — and against the best schedule in hindsight with as many retrains
-(:mod:`driftloop.simulate.hindsight`, fitted and scored in the same run):
+lower error (MAE, or log loss for a classifier); for each schedule that does, in phase 0, the paired difference of
+the two replays' per-row losses with its bootstrap interval, to tell a real gap from the noise of one replay — and
+against the best schedule in hindsight with as many retrains (:mod:`driftloop.simulate.hindsight`, fitted and
+scored in the same run):
 
     python bench/policies.py --data seattle-weather seattle-rain seattle-temps trump-approval --phases 1 \
         --policies never schedule:1 schedule:2 schedule:4 schedule:8 schedule:13 drift performance --hindsight
@@ -36,12 +38,14 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from drift import machine  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from driftloop.retrain.validation import bootstrap_mean_ci  # noqa: E402
 from driftloop.simulate.data import BUNDLED  # noqa: E402
 from driftloop.simulate.hindsight import best_schedules, replay_costs  # noqa: E402
 from driftloop.simulate.replay import ALL_POLICIES, Dataset, SimulationSettings, simulate, window_count  # noqa: E402
@@ -99,6 +103,34 @@ def curve_verdict(summary: list[dict], policy: str = "performance") -> str:
         return (f"{policy} is ABOVE the fixed schedules' curve: " + ", ".join(
             f"{r['policy']} {r['mae_mean']:.4g} with {r['retrains_mean']:.1f} retrains" for r in beaten))
     return f"{policy} lies on or below the fixed schedules' curve ({row['mae_mean']:.4g}, {row['retrains_mean']:.1f})"
+
+
+def paired_lines(results: list, policy: str = "performance", seed: int = 0) -> list[str]:
+    """Is the default policy's distance to each fixed schedule that beats it with as many or fewer retrains more
+    than the noise of one replay? The two replays score the same production rows, so their per-row losses
+    (``PolicyResult.row_losses``) are paired: the mean difference with a 95 % percentile bootstrap interval over
+    rows, and over whole windows (the rows of a window resampled together: losses of neighbouring rows are
+    correlated)."""
+    by_policy = {result.policy: result for result in results}
+    default = by_policy.get(policy)
+    if default is None:
+        return []
+    key = "mae" if default.task == "regression" else "log_loss"
+    sizes = np.array([window.rows for window in default.windows if window.rows], dtype=int)
+    lines = []
+    for other in results:
+        if not (other.policy.startswith("schedule:") and other.retrains <= default.retrains
+                and getattr(other, key) < getattr(default, key)):
+            continue
+        differences = default.row_losses - other.row_losses
+        low, high = bootstrap_mean_ci(differences, resamples=4000, seed=seed)
+        sums = np.add.reduceat(differences, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+        draws = np.random.default_rng(seed).integers(0, len(sizes), size=(4000, len(sizes)))
+        block_low, block_high = np.quantile(sums[draws].sum(axis=1) / sizes[draws].sum(axis=1), [0.025, 0.975])
+        lines.append(f"{policy} - {other.policy}: {key} difference {differences.mean():+.4f} on {len(differences)} "
+                     f"rows, 95 % CI [{low:+.4f}, {high:+.4f}] over rows, [{block_low:+.4f}, {block_high:+.4f}] over "
+                     f"{len(sizes)} windows")
+    return lines
 
 
 def hindsight_lines(dataset: Dataset, settings: SimulationSettings, phase: list[dict], key: str) -> list[str]:
@@ -164,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
                 results = simulate(shifted(base, days), args.policies, settings,
                                    progress=lambda n: progress.advance(task, n))
                 runs[days] = [result.summary() for result in results]
+                if days == 0:
+                    paired = paired_lines(results)
         key = error_key(runs)
         summary = summarise(runs, args.policies)
         table = Table(title=f"Retraining policies on {name}, {args.phases} window phase(s) "
@@ -177,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
                           *(f"{row[extra]:.3f}" for extra in extras), f"{row['retrains_mean']:.1f}",
                           f"{row['skipped_mean']:.1f}", f"{row['promotions_mean']:.1f}", f"{row['rejected_mean']:.1f}")
         console.print(table)
-        lines = [curve_verdict(summary)] + (target_verdicts(summary) if name == "bike" else [])
+        lines = [curve_verdict(summary), *paired] + (target_verdicts(summary) if name == "bike" else [])
         if args.hindsight:
             lines += hindsight_lines(base, settings, runs[0], key)
         for line in lines:

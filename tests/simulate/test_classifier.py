@@ -53,6 +53,8 @@ def test_never_scores_the_first_champion_as_scikit_learn_does(stream, short):
     labels = list(range(len(stream.classes)))
     assert never.accuracy == pytest.approx(skm.accuracy_score(y, np.argmax(proba, axis=1)), abs=1e-12)
     assert never.log_loss == pytest.approx(skm.log_loss(y, proba, labels=labels), rel=1e-9)
+    per_row = -np.log(np.clip(proba[np.arange(len(y)), y], np.finfo("float64").eps, 1))  # each row's log loss
+    assert never.row_losses == pytest.approx(per_row, rel=1e-9)
     if len(labels) == 2:
         expected_auc = skm.roc_auc_score(y, proba[:, 1])
     else:  # macro one-vs-rest; every class occurs in this slice, so scikit-learn's definition applies as is

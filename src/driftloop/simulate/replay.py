@@ -248,6 +248,9 @@ class PolicyResult:
     roc_auc: float = math.nan
     windows: list[WindowResult] = field(default_factory=list, repr=False)
     events: list[str] = field(default_factory=list, repr=False)
+    row_losses: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    """Per production row, in time order, the served model's absolute error (regression) or log loss: two
+    policies' replays score the same rows, so their losses can be compared row by row."""
 
     def summary(self) -> dict[str, object]:
         """Exactly the keys of :func:`result_keys` for the task."""
@@ -353,6 +356,7 @@ def simulate_policy(dataset: Dataset, policy: str, settings: SimulationSettings 
             progress(1)
     for key, value in scoring.cumulative_metrics(dataset.task, labels, predictions).items():
         setattr(result, key, value)
+    result.row_losses = scoring.row_losses_of(dataset.task, labels, predictions)
     result.windows = history
     return result
 

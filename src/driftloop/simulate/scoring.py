@@ -111,6 +111,16 @@ def cumulative_metrics(task: str, labels: Sequence[np.ndarray], predictions: Seq
             "log_loss": float(np.mean(row_losses(codes, proba, "log_loss"))), "roc_auc": roc_auc(codes, proba)}
 
 
+def row_losses_of(task: str, labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) -> np.ndarray:
+    """Per row, the loss the validation compares: |ŷ - y| for regression, -log p(label) for classification."""
+    if not labels:
+        return np.empty(0)
+    y, predicted = np.concatenate(labels), np.concatenate(predictions)
+    if task == "regression":
+        return np.abs(predicted - y)
+    return row_losses(y.astype(int), predicted, "log_loss")
+
+
 def holdout_metrics(task: str, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """A model's training metrics: its figures on its holdout (what the performance policy compares with)."""
     return cumulative_metrics(task, [y], [predicted])
