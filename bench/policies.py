@@ -18,7 +18,7 @@ policy (``performance``) against the curve of fixed schedules — no schedule wi
 lower error (MAE, or log loss for a classifier); for each schedule that does, in phase 0, the paired difference of
 the two replays' per-row losses with its bootstrap interval, to tell a real gap from the noise of one replay — and
 against the best schedule in hindsight with as many retrains (:mod:`driftloop.simulate.hindsight`, fitted and
-scored in the same run):
+scored in the same run) and the spread of schedules with as many retrains at random times:
 
     python bench/policies.py --data seattle-weather seattle-rain seattle-temps trump-approval --phases 1 \
         --policies never schedule:1 schedule:2 schedule:4 schedule:8 schedule:13 drift performance --hindsight
@@ -133,15 +133,34 @@ def paired_lines(results: list, policy: str = "performance", seed: int = 0) -> l
     return lines
 
 
-def hindsight_lines(dataset: Dataset, settings: SimulationSettings, phase: list[dict], key: str) -> list[str]:
-    """Each policy of phase 0 against the best schedule in hindsight with as many retrains."""
+def schedule_cost(costs: np.ndarray, retrain_after: np.ndarray) -> float:
+    """Total cost of retraining after the windows ``retrain_after`` (sorted) with every challenger promoted: window
+    ``w`` is served by the model of the last retrain before it (model 0, the first champion, before any)."""
+    windows = np.arange(costs.shape[1])
+    after = np.concatenate([[-1], np.asarray(retrain_after, dtype=int)])  # -1: the first champion, model 0
+    models = after[np.searchsorted(after, windows, side="left") - 1] + 1  # the last retrain after a window < w
+    return float(costs[models, windows].sum())
+
+
+def hindsight_lines(dataset: Dataset, settings: SimulationSettings, phase: list[dict], key: str,
+                    draws: int = 2000) -> list[str]:
+    """Each policy of phase 0 against the best schedule in hindsight with as many retrains, and against ``draws``
+    schedules with as many retrains at random times (every challenger promoted; median and 95 % range): where the
+    random times' range is wide, one replay of a fixed schedule is one draw from it."""
     costs, rows = replay_costs(dataset, settings)
     schedules = best_schedules(costs, costs.shape[1] - 1)
+    rng = np.random.default_rng(0)
     lines = []
     for result in phase:
-        best = schedules[min(int(result["retrains"]), len(schedules) - 1)].cost / rows
+        retrains = min(int(result["retrains"]), len(schedules) - 1)
+        best = schedules[retrains].cost / rows
+        random_costs = [schedule_cost(costs, np.sort(rng.choice(costs.shape[1] - 1, retrains, replace=False))) / rows
+                        for _ in range(draws if retrains else 0)]
+        spread = (f"; random times with as many: median {np.median(random_costs):.4g}, 95 % in "
+                  f"[{np.quantile(random_costs, 0.025):.4g}, {np.quantile(random_costs, 0.975):.4g}]"
+                  if random_costs else "")
         lines.append(f"{result['policy']:>12}: {key} {result[key]:.4g} with {result['retrains']} retrains; best in "
-                     f"hindsight with as many: {best:.4g} ({result[key] / best - 1:+.1%})")
+                     f"hindsight with as many: {best:.4g} ({result[key] / best - 1:+.1%}){spread}")
     return lines
 
 
