@@ -92,8 +92,9 @@ def test_a_missing_time_or_target_column_is_named(tmp_path):
 @pytest.mark.parametrize("shuffled", [False, True], ids=["time-ordered", "shuffled"])
 def test_reading_window_by_window_holds_about_one_window(tmp_path, shuffled):
     """3.2M rows x 8 columns of 8 bytes (205 MB) in 16 files, 64 windows of 50k rows: in a fresh process, Arrow's
-    peak allocation while every window is read stays below half of the two needed columns read whole (51 MB): one
-    window, one file's needed columns and the read-ahead batches, whatever the number of files."""
+    peak allocation while every window is read stays below three quarters of the two needed columns read whole
+    (51 MB): one window, one file's needed columns and the read-ahead batches, whatever the number of files. (The
+    peak depends on how far Arrow's reader threads get ahead: 15-22 MB on a quiet machine, 26 MB seen under load.)"""
     rows = 3_200_000
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({f"c{i}": rng.normal(size=rows) for i in range(6)})
@@ -118,4 +119,4 @@ def test_reading_window_by_window_holds_about_one_window(tmp_path, shuffled):
                             env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     peak = int(result.stdout.split()[-1])
-    assert peak < rows * 16 / 2, peak
+    assert peak < rows * 16 * 3 / 4, peak
