@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
@@ -83,3 +84,39 @@ def test_a_spark_job_failing_halfway_writes_no_window(spark, wine_store, workdir
     again = _monitor(wine_store, *args)
     assert again.exit_code in (0, 3), again.output
     assert sorted(_chart(client)["rows"]) == [0, 1, 2, 3, 4]  # four closed windows, the last one open
+
+
+def test_categorical_counts_of_every_column_in_one_aggregate_match_the_numpy_comparison(spark, tmp_path):
+    """Two categorical columns (one with values the reference never saw, and missing values) and a numeric one:
+    the Spark engine's drift rows and ``unseen`` quality per window equal :meth:`ReferenceProfile.compare` of the
+    window's rows."""
+    from driftloop.monitor.engine import MonitorInputs
+    from driftloop.profile import ReferenceProfile
+    from driftloop.spark.monitor import assess_windows_spark, read_windows
+
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame({"x": rng.normal(size=600), "colour": rng.choice(["red", "white"], 600),
+                              "size": rng.choice([1, 2, 3], 600)})
+    profile = ReferenceProfile(categorical_columns=["size"]).fit(reference)
+    rows = 900
+    data = pd.DataFrame({"x": rng.normal(0.2, 1.0, rows), "colour": rng.choice(["red", "white", "rose", None], rows),
+                         "size": rng.choice([1, 2, 3, 4], rows),
+                         "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.uniform(0, 3, rows)), "D")})
+    data["ts"] = data["ts"].astype("datetime64[ns]")
+    folder = tmp_path / "windows"
+    ds.write_dataset(pa.Table.from_pandas(data, preserve_index=False), folder, format="parquet",
+                     max_rows_per_file=250, max_rows_per_group=250)
+    features = ["x", "colour", "size"]
+    frame, cut = read_windows(spark, str(folder), features, time_column="ts", window="1d", rows=None, target=None,
+                              notes=[])
+    inputs = MonitorInputs(profile, features, None)
+    results = assess_windows_spark(frame, cut.windows, inputs, task=None, partitions=2, notes=[])
+    assert len(results) == 3
+    for result in results:
+        rows_in = data[(data["ts"] >= result.start.tz_localize(None)) & (data["ts"] < result.end.tz_localize(None))]
+        expected = profile.compare(rows_in[features])
+        pd.testing.assert_frame_equal(result.drift.reset_index(drop=True), expected, rtol=1e-9)
+        unseen = (~rows_in["colour"].isin(["red", "white"]) & rows_in["colour"].notna()).mean()
+        assert result.metrics["quality/colour/unseen"] == pytest.approx(unseen)
+        assert result.metrics["quality/size/unseen"] == pytest.approx((rows_in["size"] == 4).mean())
+        assert result.metrics["quality/colour/missing_rate"] == pytest.approx(rows_in["colour"].isna().mean())

@@ -1,12 +1,14 @@
 """The monitor's windows in Spark: cut by time, then drift, data quality, coverage and regression performance per
 window from Spark aggregates, as :class:`~driftloop.monitor.results.WindowResult` for the monitor's logging.
 
-What each figure is made of (one Spark job each, over the windows still to assess):
+What each figure is made of (over the windows still to assess):
 
 - rows, missing and non-finite values, values outside the reference's range, rows with a prediction and a label,
-  and the sums of regression performance: one ``groupBy(window).agg``; ``performance/r2`` needs each window's mean
-  label first (a second aggregate, so that the sum of squares is not taken around zero);
-- categorical counts: ``groupBy(window, value).count()`` per categorical column (also the ``unseen`` quality);
+  and the sums of regression performance: one ``groupBy(window).agg``; ``performance/r2``'s sum of squares around
+  the mean label is ``var_pop`` times the count (Spark merges per-partition central moments, so the sum is not taken
+  around zero: T. F. Chan, G. H. Golub and R. J. LeVeque, 1979);
+- categorical counts: one aggregate over the grouping sets ``(window, column)`` of every categorical column (also
+  the ``unseen`` quality);
 - numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries`.
 
 The statistics, thresholds and verdicts are then those of the numpy engine
@@ -207,33 +209,28 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                   & ~truth.isin(float("inf"), float("-inf")) & ~predicted.isin(float("inf"), float("-inf")))
         error = F.when(usable, predicted - truth)
         aggregates += [F.count(error).alias("usable"), F.sum(F.abs(error)).alias("absolute"),
-                       F.sum(error * error).alias("squared"), F.sum(F.when(usable, truth)).alias("truth"),
+                       F.sum(error * error).alias("squared"), F.var_pop(F.when(usable, truth)).alias("spread"),
                        F.sum(F.when(usable & (truth % 1 != 0), 1).otherwise(0)).alias("fractional"),
                        F.countDistinct(F.when(usable, truth)).alias("levels"),
                        F.sum(F.when(usable & (F.rint(predicted) == truth), 1).otherwise(0)).alias("rounded_right")]
     totals = {row._w: row for row in frame.groupBy("_w").agg(*aggregates).collect()}
-    spread: dict[int, float] = {}
-    if regression:
-        means = {w: row.truth / row.usable for w, row in totals.items() if row.usable}
-        if means:
-            centre = F.create_map(*[item for w, mean in means.items() for item in (F.lit(w), F.lit(mean))])
-            deviation = F.when(usable, truth - centre[F.col("_w")])
-            spread = {row._w: row.ss for row in frame.groupBy("_w").agg(F.sum(deviation * deviation).alias("ss"))
-                      .collect()}
 
-    # 2. categorical counts per window
-    categories: dict[str, dict[int, tuple[list, list[int], int]]] = {}
-    for name in categorical:
-        per_window: dict[int, tuple[list, list[int], int]] = {}
-        for row in frame.groupBy("_w", _column(name).alias("value")).count().collect():
-            values, counts, missing = per_window.get(row._w, ([], [], 0))
-            if row.value is None or (isinstance(row.value, float) and np.isnan(row.value)):
-                missing += row["count"]
+    # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
+    categories: dict[str, dict[int, tuple[list, list[int], int]]] = {name: {} for name in categorical}
+    if categorical:
+        cells = [_column(name) for name in categorical]
+        counted = frame.groupingSets([[F.col("_w"), cell] for cell in cells], F.col("_w"), *cells).agg(
+            F.count(F.lit(1)).alias("_count"), *[F.grouping(cell).alias(f"_g{i}") for i, cell in enumerate(cells)])
+        for row in counted.collect():
+            position = next(i for i in range(len(categorical)) if row[f"_g{i}"] == 0)
+            name, value = categorical[position], row[1 + position]  # columns: _w, the cells, _count, _g*
+            values, counts, missing = categories[name].get(row._w, ([], [], 0))
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                missing += row._count
             else:
-                values.append(row.value)
-                counts.append(row["count"])
-            per_window[row._w] = (values, counts, missing)
-        categories[name] = per_window
+                values.append(value)
+                counts.append(row._count)
+            categories[name][row._w] = (values, counts, missing)
 
     # 3. numeric drift from the global sort
     codes = {name: i for i, name in enumerate(numeric)}
@@ -280,7 +277,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             if regression and row.usable:
                 result.metrics["performance/mae"] = row.absolute / row.usable
                 result.metrics["performance/rmse"] = float(np.sqrt(row.squared / row.usable))
-                result.metrics["performance/r2"] = _r2(row.squared, spread.get(code, 0.0), row.usable)
+                result.metrics["performance/r2"] = _r2(row.squared, row.spread * row.usable, row.usable)
                 if row.fractional == 0 and row.levels <= MAX_SCORE_LEVELS:  # whole-number scores
                     result.metrics["performance/accuracy"] = row.rounded_right / row.usable
     return results
