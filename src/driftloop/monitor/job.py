@@ -230,6 +230,7 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
     if target is not None:
         raise DriftloopError("--target needs --engine numpy: the Spark engine does not measure the model's "
                              "performance on the reference nor fit a performance estimator.")
+    from driftloop.spark.cells import quoted
     from driftloop.spark.profile import FILE, ROW, fit_profile_spark, numbers_from_text_spark, read_reference
     from driftloop.spark.session import DEFAULT_SHUFFLE_PARTITIONS, spark_session
 
@@ -246,8 +247,8 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
         with use_tracking_uri(client.tracking_uri):
             score = mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
                                             env_manager="local")
-        frame = frame.select(*[F.col(f"`{c}`") for c in features],
-                             score(F.struct(*[F.col(f"`{c}`") for c in features])).alias(PREDICTION), FILE, ROW)
+        frame = frame.select(*[quoted(c) for c in features],
+                             score(F.struct(*[quoted(c) for c in features])).alias(PREDICTION), FILE, ROW)
         return fit_profile_spark(frame, ReferenceProfile(), partitions=DEFAULT_SHUFFLE_PARTITIONS)
 
     profile = _spark_call(fit)

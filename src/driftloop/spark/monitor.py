@@ -37,6 +37,7 @@ from driftloop.monitor.performance import MAX_SCORE_LEVELS
 from driftloop.monitor.results import WindowResult
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
+from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.stats.constant import roundoff_tolerance
 
@@ -48,25 +49,6 @@ def _not_read(windows: Sequence[WindowSpec]):
     raise DriftloopError("The Spark engine assesses windows in Spark; their rows are not read on the driver.")
 
 
-def _column(name: str):
-    """The Spark column of a data column named ``name``, whatever it holds: dots, spaces and backticks (doubled
-    inside the quotes, Spark's escape) are not read as structure."""
-    from pyspark.sql import functions as F
-
-    return F.col("`" + name.replace("`", "``") + "`")
-
-
-def _present(frame, name: str):
-    """A Spark condition: the cell holds a value (not null, not NaN)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, FloatType
-
-    column = _column(name)
-    if isinstance(frame.schema[name].dataType, DoubleType | FloatType):
-        return column.isNotNull() & ~F.isnan(column)
-    return column.isNotNull()
-
-
 def _nanoseconds(frame, name: str):
     """The time column as nanoseconds since the epoch (a timestamp, or integer nanoseconds as Parquet stores
     pandas' times when read with ``spark.sql.legacy.parquet.nanosAsLong``)."""
@@ -74,7 +56,7 @@ def _nanoseconds(frame, name: str):
     from pyspark.sql.types import IntegerType, LongType, TimestampNTZType, TimestampType
 
     kind = frame.schema[name].dataType
-    column = _column(name)
+    column = quoted(name)
     if isinstance(kind, TimestampType | TimestampNTZType):
         return F.unix_micros(column.cast("timestamp")) * F.lit(1000)
     if isinstance(kind, LongType | IntegerType):
@@ -123,13 +105,13 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     columns = [c for c in names if c in wanted]
     stamps = _nanoseconds(frame, time_column)
     span = F.lit(length.value)
-    frame = frame.select(*[_column(c) for c in columns]).withColumn("_ns", stamps)
+    frame = frame.select(*[quoted(c) for c in columns]).withColumn("_ns", stamps)
     frame = frame.withColumn("_w", ((F.col("_ns") - F.pmod(F.col("_ns"), span)) / span).cast("long"))
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
     if PREDICTION not in columns and score is not None and all(c in names for c in features):
-        frame = frame.withColumn(PREDICTION, score()(F.struct(*[_column(c) for c in features])))
-    labelled = F.sum(F.when(_present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
+        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features])))
+    labelled = F.sum(F.when(present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
     facts = frame.groupBy("_w").agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
                                     F.max("_ns").alias("latest")).collect()
     if not facts:
@@ -184,28 +166,28 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     positions = {name: i for i, name in enumerate(dict.fromkeys([*features_present,
                                                                  *[c for c in compared if c in names]]))}
     for name, position in positions.items():
-        column = _column(name)
-        aggregates.append(F.sum(F.when(~_present(frame, name), 1).otherwise(0)).alias(f"missing_{position}"))
+        column = quoted(name)
+        aggregates.append(F.sum(F.when(~present(frame, name), 1).otherwise(0)).alias(f"missing_{position}"))
         if isinstance(schema[name], NumericType):
             infinite = column.isin(float("inf"), float("-inf"))
             aggregates.append(F.sum(F.when(infinite, 1).otherwise(0)).alias(f"infinite_{position}"))
             if name in ranges:
                 low, high = ranges[name]
-                outside = _present(frame, name) & ~infinite & ((column < low) | (column > high))
+                outside = present(frame, name) & ~infinite & ((column < low) | (column > high))
                 aggregates.append(F.sum(F.when(outside, 1).otherwise(0)).alias(f"outside_{position}"))
     has_prediction, has_label = PREDICTION in names, LABEL in names
     regression = has_prediction and has_label and (task or ("regression" if isinstance(
         profile.columns_.get(PREDICTION), NumericColumn) else "classification")) == "regression"
     if has_prediction:
-        aggregates.append(F.sum(F.when(_present(frame, PREDICTION), 1).otherwise(0)).alias("predicted"))
+        aggregates.append(F.sum(F.when(present(frame, PREDICTION), 1).otherwise(0)).alias("predicted"))
     if has_label:
-        aggregates.append(F.sum(F.when(_present(frame, LABEL), 1).otherwise(0)).alias("labels"))
+        aggregates.append(F.sum(F.when(present(frame, LABEL), 1).otherwise(0)).alias("labels"))
         if has_prediction:
-            both = _present(frame, PREDICTION) & _present(frame, LABEL)
+            both = present(frame, PREDICTION) & present(frame, LABEL)
             aggregates.append(F.sum(F.when(both, 1).otherwise(0)).alias("predicted_labelled"))
     if regression:
         truth, predicted = F.col(LABEL).cast("double"), F.col(PREDICTION).cast("double")
-        usable = (_present(frame, LABEL) & _present(frame, PREDICTION)
+        usable = (present(frame, LABEL) & present(frame, PREDICTION)
                   & ~truth.isin(float("inf"), float("-inf")) & ~predicted.isin(float("inf"), float("-inf")))
         error = F.when(usable, predicted - truth)
         aggregates += [F.count(error).alias("usable"), F.sum(F.abs(error)).alias("absolute"),
@@ -218,7 +200,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
     categories: dict[str, dict[int, tuple[list, list[int], int]]] = {name: {} for name in categorical}
     if categorical:
-        cells = [_column(name) for name in categorical]
+        cells = [quoted(name) for name in categorical]
         counted = frame.groupingSets([[F.col("_w"), cell] for cell in cells], F.col("_w"), *cells).agg(
             F.count(F.lit(1)).alias("_count"), *[F.grouping(cell).alias(f"_g{i}") for i, cell in enumerate(cells)])
         for row in counted.collect():
@@ -240,7 +222,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         value = F.col("_v.v")
         pieces = []
         for name in numeric:
-            cell = _column(name).cast("double")
+            cell = quoted(name).cast("double")
             held = references[codes[name]].constant
             if held is not None:  # snapped to the constant as the numpy engine snaps (stats.constant.snap_sorted)
                 tolerance = roundoff_tolerance(held)
@@ -248,7 +230,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             pieces.append(F.struct(F.lit(codes[name]).alias("c"), cell.alias("v")))
         long = (frame.select("_w", F.explode(F.array(*pieces)).alias("_v"))
                 .select(F.col("_w").alias("w"), F.col("_v.c").alias("c"), value.alias("v"))
-                .where(value.isNotNull() & ~F.isnan(value) & ~value.isin(float("inf"), float("-inf"))))
+                .where(finite(value)))
     summaries = numeric_summaries(long, references, partitions) if long is not None else {}
 
     results = []

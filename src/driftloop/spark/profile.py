@@ -51,6 +51,7 @@ from driftloop.profile import ReferenceProfile
 from driftloop.profile.bins import bin_counts, quantile_edges, quantile_ranks
 from driftloop.profile.columns import CategoricalColumn, NumericColumn, strided_positions
 from driftloop.profile.quantiles import summary_ranks
+from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import check_same_runs, sorted_runs
 from driftloop.stats.constant import constant_value
 
@@ -75,32 +76,10 @@ def read_reference(spark, data_path: str):
     return frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
 
 
-def _finite(value):
-    return value.isNotNull() & ~_nan(value) & ~value.isin(float("inf"), float("-inf"))
-
-
-def _nan(value):
-    from pyspark.sql import functions as F
-
-    return F.isnan(value)
-
-
-def _present(frame, name: str):
-    """The cell holds a value: not null, and not NaN in a floating-point column (pandas' missing values)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, FloatType
-
-    column = F.col(f"`{name}`")
-    if isinstance(frame.schema[name].dataType, DoubleType | FloatType):
-        return column.isNotNull() & ~F.isnan(column)
-    return column.isNotNull()
-
-
 def fit_profile_spark(frame, profile: ReferenceProfile, *, partitions: int) -> ReferenceProfile:
     """Fit ``profile`` (unfitted: its parameters are used) on the Spark DataFrame ``frame`` of
     :func:`read_reference` (see the module docstring); return it, fitted."""
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
 
     policy = profile.check_params()
@@ -116,7 +95,7 @@ def fit_profile_spark(frame, profile: ReferenceProfile, *, partitions: int) -> R
     kinds = {f.name: f.dataType for f in frame.schema.fields}
     numeric = [c for c in wanted if c not in forced and isinstance(kinds[c], NumericType)]
     categorical = [c for c in wanted if c not in numeric]
-    data = frame.select(*[F.col(f"`{c}`") for c in dict.fromkeys([*wanted, FILE, ROW])])
+    data = frame.select(*[quoted(c) for c in dict.fromkeys([*wanted, FILE, ROW])])
     data = data.persist(StorageLevel.MEMORY_AND_DISK)  # read by four jobs (and a model's predictions made once)
     try:
         fitted = _fit(data, profile, policy, numeric, categorical, partitions)
@@ -126,9 +105,7 @@ def fit_profile_spark(frame, profile: ReferenceProfile, *, partitions: int) -> R
 
 
 def _number(name: str):
-    from pyspark.sql import functions as F
-
-    return F.col(f"`{name}`").cast("double")
+    return quoted(name).cast("double")
 
 
 def _fit(data, profile: ReferenceProfile, policy, numeric: list[str], categorical: list[str],
@@ -140,12 +117,12 @@ def _fit(data, profile: ReferenceProfile, policy, numeric: list[str], categorica
     aggregates = [F.count(F.lit(1)).alias("rows")]
     for i, name in enumerate(numeric):
         x = _number(name)
-        finite = F.when(_finite(x), x)
-        aggregates += [F.count(finite).alias(f"n{i}"), F.count(F.when(x.isin(float("inf"), float("-inf")), 1))
-                       .alias(f"inf{i}"), F.min(finite).alias(f"min{i}"), F.max(finite).alias(f"max{i}"),
-                       F.avg(finite).alias(f"mean{i}"), F.stddev_pop(finite).alias(f"std{i}")]
+        kept = F.when(finite(x), x)
+        aggregates += [F.count(kept).alias(f"n{i}"), F.count(F.when(x.isin(float("inf"), float("-inf")), 1))
+                       .alias(f"inf{i}"), F.min(kept).alias(f"min{i}"), F.max(kept).alias(f"max{i}"),
+                       F.avg(kept).alias(f"mean{i}"), F.stddev_pop(kept).alias(f"std{i}")]
     for i, name in enumerate(categorical):
-        aggregates.append(F.count(F.when(_present(data, name), 1)).alias(f"present{i}"))
+        aggregates.append(F.count(F.when(present(data, name), 1)).alias(f"present{i}"))
     totals = data.agg(*aggregates).first()
     rows = int(totals.rows)
     if rows == 0:
@@ -297,7 +274,7 @@ def _select_ranks(data, numeric: list[str], varying: list[int], totals, profile:
     value = F.col("_v.v")
     long = (data.select(F.explode(F.array(*pieces)).alias("_v"))
             .select(F.col("_v.c").cast("long").alias("w"), F.col("_v.c").alias("c"), value.alias("v"))
-            .where(_finite(value)))
+            .where(finite(value)))
     plans = {}
     for i in varying:
         n = int(totals[f"n{i}"])
@@ -331,7 +308,7 @@ def _category_table(data, name: str) -> tuple[list[Any], NDArray[np.int64]]:
     :func:`driftloop.profile.columns.fit_categorical` orders them), and their counts."""
     from pyspark.sql import functions as F
 
-    counted = (data.where(_present(data, name)).groupBy(F.col(f"`{name}`").alias("value"))
+    counted = (data.where(present(data, name)).groupBy(quoted(name).alias("value"))
                .agg(F.count(F.lit(1)).alias("k"), F.min(F.struct(FILE, ROW)).alias("first")).collect())
     counted.sort(key=lambda row: (-row.k, row["first"][0], row["first"][1]))
     return [row.value for row in counted], np.array([row.k for row in counted], dtype=np.int64)
@@ -362,8 +339,8 @@ def _picker(shared):
                     picked = values[at]
                 else:
                     items = cells.to_pylist()
-                    present = np.array([not (v is None or (isinstance(v, float) and v != v)) for v in items])
-                    at = np.flatnonzero(present)[local]
+                    filled = np.array([not (v is None or (isinstance(v, float) and v != v)) for v in items])
+                    at = np.flatnonzero(filled)[local]
                     picked = np.array([codes[column][items[j]] for j in at], dtype=np.float64)
                 out["c"] += [column] * len(at)
                 out["position"] += positions.tolist()
@@ -381,7 +358,7 @@ def _calibration_rows(data, numeric: list[str], categorical: list[str], codes: d
     from pyspark.sql import functions as F
 
     names = [*numeric, *categorical]
-    flags = [_finite(_number(name)) for name in numeric] + [_present(data, name) for name in categorical]
+    flags = [finite(_number(name)) for name in numeric] + [present(data, name) for name in categorical]
     block = F.expr(f"`{ROW}` DIV {BLOCK_ROWS}").alias("_block")
     counted = (data.groupBy(F.col(FILE), block)
                .agg(*[F.count(F.when(flag, 1)).alias(f"f{i}") for i, flag in enumerate(flags)]).collect())
@@ -401,7 +378,7 @@ def _calibration_rows(data, numeric: list[str], categorical: list[str], codes: d
     kinds = {i: "numeric" if i < len(numeric) else "categorical" for i in range(len(names))}
     by_code = {names.index(name): table for name, table in codes.items()}
     columns = [F.col(FILE), block, F.col(ROW)] + [_number(name).alias(name) if name in numeric
-                                                  else F.col(f"`{name}`") for name in names]
+                                                  else quoted(name) for name in names]
     shared = data.sparkSession.sparkContext.broadcast((dict(plan), kinds, by_code))
     try:
         picked = (data.select(*columns).repartition(partitions, FILE, "_block")
@@ -442,11 +419,11 @@ def numbers_from_text_spark(frame, names: list[str]):
                 if read.wrong_type:
                     yield pd.DataFrame({"c": [name], "wrong": [int(read.wrong_type)], "example": [repr(read.example)]})
 
-    bad = frame.select(*[F.col(f"`{c}`") for c in text]).mapInPandas(check, "c string, wrong long, example string")
+    bad = frame.select(*[quoted(c) for c in text]).mapInPandas(check, "c string, wrong long, example string")
     wrong = bad.groupBy("c").agg(F.sum("wrong").alias("wrong"), F.min("example").alias("example")).collect()
     if wrong:
         first = min(wrong, key=lambda row: text.index(row.c))
         raise DriftloopError(f"The reference column {first.c!r} must hold numbers (the model's signature says so); "
                              f"{first.wrong} value(s) are not, such as {first.example}.")
     convert = F.pandas_udf(lambda values: pd.Series(numbers_from_text(values).values), "double")
-    return frame.withColumns({name: convert(F.col(f"`{name}`")) for name in text})
+    return frame.withColumns({name: convert(quoted(name)) for name in text})
