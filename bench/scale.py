@@ -30,6 +30,8 @@ start-up (the JVM) is timed apart from its pass; target: within 5x the numpy eng
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -124,9 +126,14 @@ def extract_src(ref: str, destination: Path) -> Path:
     return destination / "src"
 
 
-def monitor(uri: str, data: Path, engine: str, src: Path = REPO / "src", label: str = "") -> Pass:
-    """``run_monitor`` with ``engine`` and the sources ``src`` in a child process, into a fresh experiment."""
+def monitor(uri: str, data: Path, engine: str, src: Path = REPO / "src", label: str = "",
+            events: Path | None = None) -> Pass:
+    """``run_monitor`` with ``engine`` and the sources ``src`` in a child process, into a fresh experiment; Spark's
+    event log goes to the folder ``events``."""
     env = {**os.environ, "PYTHONPATH": str(src)}
+    if events is not None:  # Spark's event log: every task's timings, for the per-partition figures (the UI is off)
+        env["PYSPARK_SUBMIT_ARGS"] = (f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={events} "
+                                      "--conf spark.eventLog.compress=false pyspark-shell")
     experiment = f"bench-scale-{engine}{label}-{uuid.uuid4().hex[:8]}"
     child = subprocess.run([sys.executable, "-c", MONITOR, uri, str(data), experiment, engine],
                            capture_output=True, text=True, check=False, env=env)
@@ -136,6 +143,48 @@ def monitor(uri: str, data: Path, engine: str, src: Path = REPO / "src", label: 
     startup = next((float(line.split()[1]) for line in lines if line.startswith("startup")), 0.0)
     total, cpu, peak, windows, points = child.stdout.split()[-5:]
     return Pass(float(total), float(cpu), int(peak), windows, points, startup)
+
+
+class Stage(NamedTuple):
+    """One Spark stage of the pass, from the event log: its name, tasks (partitions), the sum and the largest of
+    its tasks' run times and CPU times (JVM threads only: Python workers' CPU is not counted there), in seconds."""
+
+    name: str
+    tasks: int
+    run: float
+    longest: float
+    cpu: float
+
+
+def spark_stages(events: Path) -> list[Stage]:
+    """The stages of the Spark pass with their tasks' timings, read from the event log in ``events``."""
+    names: dict[int, str] = {}
+    tasks: dict[int, list[tuple[float, float]]] = {}
+    for log in (path for path in events.rglob("*") if path.is_file() and not path.name.startswith("appstatus")):
+        for line in log.read_text().splitlines():
+            event = json.loads(line)
+            kind = event.get("Event")
+            if kind == "SparkListenerStageCompleted":
+                info = event["Stage Info"]
+                names[info["Stage ID"]] = info["Stage Name"]
+            elif kind == "SparkListenerTaskEnd" and event.get("Task Metrics"):
+                metrics = event["Task Metrics"]
+                tasks.setdefault(event["Stage ID"], []).append(
+                    (metrics["Executor Run Time"] / 1e3, metrics["Executor CPU Time"] / 1e9))
+    return [Stage(names.get(stage, "?"), len(times), sum(t for t, _ in times), max(t for t, _ in times),
+                  sum(c for _, c in times)) for stage, times in sorted(tasks.items())]
+
+
+def cluster_cores(task_seconds: float, rows: int, *, daily_rows: float = 1e9, within: float = 3600.0,
+                  fixed: float = 0.0, efficiency: float = 0.7) -> int:
+    """Cores that process ``daily_rows`` within ``within`` seconds: the measured task time per row scaled to a day,
+    spread over the cores at ``efficiency`` (stragglers, scheduling), after the ``fixed`` seconds that do not shrink
+    with more cores (driver, start-up): ``ceil(task_seconds / rows * daily_rows / ((within - fixed) * efficiency))``.
+
+    >>> cluster_cores(100.0, 1_000_000, fixed=600.0)  # 1e5 task seconds over 2,100 s a core
+    48
+    """
+    return math.ceil(task_seconds / rows * daily_rows / ((within - fixed) * efficiency))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -191,7 +240,10 @@ def main(argv: list[str] | None = None) -> None:
     row("metric points written with log_batch", lambda one: one.points)
     console.print(table)
     if args.spark:
-        spark = monitor(uri, data, "spark")
+        events = folder / "spark-events"
+        shutil.rmtree(events, ignore_errors=True)
+        events.mkdir()
+        spark = monitor(uri, data, "spark", events=events)
         compare = Table(title=f"Spark engine in local[2] against the numpy engine, same {rows:,} rows, same run")
         compare.add_column("what")
         compare.add_column("seconds", justify="right")
@@ -201,6 +253,22 @@ def main(argv: list[str] | None = None) -> None:
         compare.add_row("[bold]Spark / numpy[/] (target <= 5x)", f"[bold]{spark.seconds / ours.seconds:.1f}x[/]")
         compare.add_row("metric points: numpy / Spark", f"{ours.points} / {spark.points}")
         console.print(compare)
+        stages = spark_stages(events)
+        timings = Table(title=f"where the Spark pass's time goes: {len(stages)} stages (Spark's event log)")
+        for name in ("stage", "tasks", "task run s", "longest task s", "task CPU s (JVM)"):
+            timings.add_column(name, justify="left" if name == "stage" else "right")
+        for stage in stages:
+            timings.add_row(stage.name[:60], str(stage.tasks), f"{stage.run:.1f}", f"{stage.longest:.2f}",
+                            f"{stage.cpu:.1f}")
+        task_seconds = sum(stage.run for stage in stages)
+        timings.add_row("[bold]all tasks[/]", str(sum(s.tasks for s in stages)), f"[bold]{task_seconds:.1f}[/]", "",
+                        f"{sum(s.cpu for s in stages):.1f}")
+        console.print(timings)
+        fixed = max(spark.seconds - task_seconds / 2, 0.0) + spark.startup  # not covered by the 2 cores' tasks
+        cores = cluster_cores(task_seconds, rows, fixed=fixed)
+        console.print(f"projection: 1e9 rows a day within an hour: ceil({task_seconds:.1f} s / {rows:,} rows x 1e9 / "
+                      f"((3600 - {fixed:.0f} s fixed) x 0.7)) = {cores} cores, e.g. {math.ceil(cores / 4)} executors "
+                      "x 4 cores")
     console.print(machine())
     if not args.keep and args.folder is None:
         shutil.rmtree(folder, ignore_errors=True)
