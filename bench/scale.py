@@ -160,7 +160,7 @@ def spark_stages(events: Path) -> list[Stage]:
     """The stages of the Spark pass with their tasks' timings, read from the event log in ``events``."""
     names: dict[int, str] = {}
     tasks: dict[int, list[tuple[float, float]]] = {}
-    for log in (path for path in events.rglob("*") if path.is_file() and not path.name.startswith("appstatus")):
+    for log in events.rglob("events_*"):  # not the status file nor Hadoop's hidden .crc checksums
         for line in log.read_text().splitlines():
             event = json.loads(line)
             kind = event.get("Event")
