@@ -41,8 +41,9 @@ from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.stats.constant import roundoff_tolerance
 
-NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and regression performance; not "
-                "estimated performance, multivariate drift, classification performance or distribution charts")
+NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
+                "accuracy and f1); not estimated performance, multivariate drift, ROC AUC and log loss (class "
+                "probabilities) or distribution charts")
 
 
 def _not_read(windows: Sequence[WindowSpec]):
@@ -196,6 +197,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                        F.countDistinct(F.when(usable, truth)).alias("levels"),
                        F.sum(F.when(usable & (F.rint(predicted) == truth), 1).otherwise(0)).alias("rounded_right")]
     totals = {row._w: row for row in frame.groupBy("_w").agg(*aggregates).collect()}
+    confusion = _confusion_counts(frame, schema) if has_prediction and has_label and not regression else {}
 
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
     categories: dict[str, dict[int, tuple[list, list[int], int]]] = {name: {} for name in categorical}
@@ -262,7 +264,43 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                 result.metrics["performance/r2"] = _r2(row.squared, row.spread * row.usable, row.usable)
                 if row.fractional == 0 and row.levels <= MAX_SCORE_LEVELS:  # whole-number scores
                     result.metrics["performance/accuracy"] = row.rounded_right / row.usable
+            elif code in confusion:
+                result.metrics.update(classification_metrics(confusion[code]))
     return results
+
+
+def _confusion_counts(frame, schema: dict) -> dict[int, dict[tuple, int]]:
+    """Per window, the rows of each (label, predicted class) pair among the rows with both: one aggregate.
+    Numbers are compared as numbers when both columns hold numbers, else as text (as the numpy engine aligns
+    labels with the model's outputs, :func:`~driftloop.monitor.performance.align_labels`)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import NumericType
+
+    numbers = isinstance(schema[LABEL], NumericType) and isinstance(schema[PREDICTION], NumericType)
+    kind = "double" if numbers else "string"
+    pairs = (frame.where(present(frame, LABEL) & present(frame, PREDICTION))
+             .groupBy("_w", F.col(LABEL).cast(kind).alias("truth"), F.col(PREDICTION).cast(kind).alias("predicted"))
+             .count().collect())
+    confusion: dict[int, dict[tuple, int]] = {}
+    for row in pairs:
+        confusion.setdefault(row._w, {})[(row.truth, row.predicted)] = row["count"]
+    return confusion
+
+
+def classification_metrics(confusion: dict[tuple, int]) -> dict[str, float]:
+    """Accuracy and macro F1 from the counts of (label, predicted class) pairs, as scikit-learn computes them:
+    ``F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c)`` over every class seen as a label or a prediction, averaged.
+
+    >>> classification_metrics({("a", "a"): 3, ("a", "b"): 1, ("b", "b"): 2})
+    {'performance/accuracy': 0.8333333333333334, 'performance/f1': 0.8285714285714285}
+    """
+    total = sum(confusion.values())
+    classes = {c for pair in confusion for c in pair}
+    right = {c: confusion.get((c, c), 0) for c in classes}
+    as_label = {c: sum(k for (t, _), k in confusion.items() if t == c) for c in classes}
+    as_predicted = {c: sum(k for (_, q), k in confusion.items() if q == c) for c in classes}
+    f1 = [2 * right[c] / (as_label[c] + as_predicted[c]) for c in classes]
+    return {"performance/accuracy": sum(right.values()) / total, "performance/f1": float(np.mean(f1))}
 
 
 def _r2(squared: float, spread: float, usable: int) -> float:
