@@ -47,7 +47,7 @@ def test_spark_engine_measures_a_classifier_as_the_numpy_engine_does(spark, work
     production["ts"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(production)) * 7, "min")
                         ).astype("datetime64[ns]")
     ds.write_dataset(pa.Table.from_pandas(production, preserve_index=False), workdir / "production",
-                     format="parquet", max_rows_per_file=300)
+                     format="parquet", max_rows_per_file=300, max_rows_per_group=300)
     for engine in ("numpy", "spark"):
         result = CliRunner().invoke(cli, ["monitor", "--model", "colour@champion", "--data", "production",
                                           "--timestamp-column", "ts", "--window", "1d", "--target", "colour",

@@ -39,6 +39,7 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
 from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
+from driftloop.spark.session import spark_path
 from driftloop.stats.constant import roundoff_tolerance
 
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
@@ -81,7 +82,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
                              "give --timestamp-column and --window instead of --rows, or use --engine numpy.")
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     try:
-        frame = spark.read.parquet(data_path)
+        frame = spark.read.parquet(spark_path(data_path))
     except Exception as error:  # Spark's AnalysisException: a path without Parquet files, a schema conflict
         raise DriftloopError(f"Spark could not read {data_path!r}: {str(error).splitlines()[0]}") from None
     names = list(frame.columns)

@@ -52,3 +52,16 @@ def spark_session(master: str | None = None):
             .config("spark.sql.shuffle.partitions", str(DEFAULT_SHUFFLE_PARTITIONS))
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .getOrCreate())
+
+
+def spark_path(path: str) -> str:
+    """``path`` as Spark should read it: a local path made absolute (the JVM resolves relative paths against its own
+    working folder, which is not this process's once the session was started elsewhere); URIs (``s3a://``,
+    ``hdfs://``, ``file:``) unchanged.
+
+    >>> spark_path("s3a://bucket/logs"), spark_path("/data/logs")
+    ('s3a://bucket/logs', '/data/logs')
+    """
+    if "://" in path or path.startswith("file:"):
+        return path
+    return os.path.abspath(path)
