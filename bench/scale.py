@@ -36,11 +36,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import uuid
-from io import BytesIO
 from pathlib import Path
 from typing import NamedTuple
 
@@ -55,6 +53,7 @@ from drift import machine, make_table  # noqa: E402
 from monitor import register_model  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from startup import extract_src  # noqa: E402
 
 from driftloop.data.dataset import open_dataset  # noqa: E402
 from driftloop.tracking import connect  # noqa: E402
@@ -115,15 +114,6 @@ class Pass(NamedTuple):
     windows: str
     points: str
     startup: float = 0.0
-
-
-def extract_src(ref: str, destination: Path) -> Path:
-    """The ``src/`` folder of commit ``ref``, written under ``destination`` (as ``bench/startup.py`` does)."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, "src"], check=True,
-                             capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(destination, filter="data")
-    return destination / "src"
 
 
 def monitor(uri: str, data: Path, engine: str, src: Path = REPO / "src", label: str = "",

@@ -48,14 +48,21 @@ def wine_model_store(red: pd.DataFrame, folder: Path) -> str:
     return uri
 
 
-def test_two_replicas_are_monitored_as_one_service(start_server, tmp_path: Path) -> None:
+def two_replicas(start_server, folder: Path) -> tuple[pd.DataFrame, str, list[Path], list]:
+    """The red wines, a store with the profiled wine model, and two `driftloop serve` replicas of it, each with its
+    own inference log."""
     red = pd.read_csv(REPO / "examples" / "wine" / "data" / "winequality-red.csv", sep=";")
     red[COLUMNS] = red[COLUMNS].astype("float64")
-    uri = wine_model_store(red, tmp_path)
-    red[COLUMNS].iloc[:600].to_csv(tmp_path / "reference.csv", index=False)
-    invoke("profile", "--model", f"{MODEL}@champion", "--data", str(tmp_path / "reference.csv"), "--tracking-uri", uri)
-    logs = [tmp_path / "replica-a.db", tmp_path / "replica-b.db"]
+    uri = wine_model_store(red, folder)
+    red[COLUMNS].iloc[:600].to_csv(folder / "reference.csv", index=False)
+    invoke("profile", "--model", f"{MODEL}@champion", "--data", str(folder / "reference.csv"), "--tracking-uri", uri)
+    logs = [folder / "replica-a.db", folder / "replica-b.db"]
     servers = [start_server("--model", f"{MODEL}@champion", "--tracking-uri", uri, "--log", str(log)) for log in logs]
+    return red, uri, logs, servers
+
+
+def test_two_replicas_are_monitored_as_one_service(start_server, tmp_path: Path) -> None:
+    red, uri, logs, servers = two_replicas(start_server, tmp_path)
     traffic = red.iloc[600:1200].reset_index(drop=True)
     served: dict[str, tuple[float, int]] = {}  # id -> (prediction, which replica served it)
     clients = [httpx.Client(base_url=server.url, timeout=60) for server in servers]
@@ -141,13 +148,7 @@ def test_every_replica_stream_detections_reach_the_monitor_of_the_export(start_s
     from driftloop.data.log_export import read_export_stream_detectors, read_export_stream_events
     from tests.serve.test_stream_service import wines
 
-    red = pd.read_csv(REPO / "examples" / "wine" / "data" / "winequality-red.csv", sep=";")
-    red[COLUMNS] = red[COLUMNS].astype("float64")
-    uri = wine_model_store(red, tmp_path)
-    red[COLUMNS].iloc[:600].to_csv(tmp_path / "reference.csv", index=False)
-    invoke("profile", "--model", f"{MODEL}@champion", "--data", str(tmp_path / "reference.csv"), "--tracking-uri", uri)
-    logs = [tmp_path / "replica-a.db", tmp_path / "replica-b.db"]
-    servers = [start_server("--model", f"{MODEL}@champion", "--tracking-uri", uri, "--log", str(log)) for log in logs]
+    _, uri, logs, servers = two_replicas(start_server, tmp_path)
     traffic = pd.concat([wines("red", 1_000, seed=1), wines("white", 700, seed=2, alcohol_over=12)],
                         ignore_index=True)
     clients = [httpx.Client(base_url=server.url, timeout=60) for server in servers]
