@@ -1,5 +1,6 @@
 """Column names as users write them reach Spark as names, not as structure: a dot (Spark's field access), a
-backtick (its quote), spaces, `(`, `%`, `°` — the figures equal the numpy engine's."""
+backtick (its quote), spaces, `(`, `%`, `°`, and the short names the engine once gave its own columns (`_w`, `_ns`,
+`_count`, `_g0`: overwritten by them before) — the figures equal the numpy engine's."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from driftloop.monitor.job import _spark_cause
 from tests.conftest import register_champion
 from tests.monitor.test_late_data import _runs, _series
 
-COLUMNS = ["temp (°C)", "humidity %", "wind.speed", "rank`x", "a b"]
+COLUMNS = ["temp (°C)", "humidity %", "wind.speed", "rank`x", "a b", "_w", "_ns", "_count", "_g0", "v"]
 
 
 def test_awkward_names_give_the_numpy_engines_figures(spark, workdir) -> None:
@@ -35,7 +36,7 @@ def test_awkward_names_give_the_numpy_engines_figures(spark, workdir) -> None:
     today.to_parquet(workdir / "today.parquet")
     runner = CliRunner()
     profiled = runner.invoke(cli, ["profile", "--model", "awkward@champion", "--data", str(workdir / "reference.csv"),
-                                   "--target", "y", "--tracking-uri", uri])
+                                   "--target", "y", "--multivariate", "none", "--tracking-uri", uri])  # numpy only
     assert profiled.exit_code == 0, profiled.output
     for engine in ("numpy", "spark"):
         result = runner.invoke(cli, ["monitor", "--model", "awkward@champion", "--data", str(workdir / "today.parquet"),

@@ -42,6 +42,11 @@ from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.spark.session import spark_path
 from driftloop.stats.constant import roundoff_tolerance
 
+#: The engine's own columns beside the data's: each row's window code and time in nanoseconds, and the count and
+#: grouping flags of the categorical aggregate. Named so that no data column takes them by accident; one that does is
+#: refused by name (it would be overwritten).
+WINDOW, NANOS, COUNT, GROUPING = "_driftloop_window", "_driftloop_ns", "_driftloop_count", "_driftloop_grouping"
+
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
                 "accuracy and f1); not estimated performance, multivariate drift, ROC AUC and log loss (class "
                 "probabilities) or distribution charts")
@@ -105,23 +110,27 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if target is not None and target != LABEL:
         wanted.discard(LABEL)
     columns = [c for c in names if c in wanted]
+    taken = [c for c in columns if c in (WINDOW, NANOS, COUNT) or c.startswith(GROUPING)]
+    if taken:
+        raise DriftloopError(f"The column(s) {', '.join(map(repr, taken))} of {data_path!r} take the names the Spark "
+                             "engine gives its own columns; rename them, or use --engine numpy.")
     stamps = _nanoseconds(frame, time_column)
     span = F.lit(length.value)
-    frame = frame.select(*[quoted(c) for c in columns]).withColumn("_ns", stamps)
-    frame = frame.withColumn("_w", ((F.col("_ns") - F.pmod(F.col("_ns"), span)) / span).cast("long"))
+    frame = frame.select(*[quoted(c) for c in columns]).withColumn(NANOS, stamps)
+    frame = frame.withColumn(WINDOW, ((F.col(NANOS) - F.pmod(F.col(NANOS), span)) / span).cast("long"))
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
     if PREDICTION not in columns and score is not None and all(c in names for c in features):
         frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features])))
     labelled = F.sum(F.when(present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
-    facts = frame.groupBy("_w").agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
-                                    F.max("_ns").alias("latest")).collect()
+    facts = frame.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
+                                      F.max(NANOS).alias("latest")).collect()
     if not facts:
         raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(names)}): nothing to monitor.")
     if label is not None and target is None and not any(row.labelled for row in facts):
         notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
         frame, label = frame.drop(LABEL), None
-    by_code = {row._w: row for row in facts}
+    by_code = {row[WINDOW]: row for row in facts}
     specs = []
     for code in range(min(by_code), max(by_code) + 1):
         start = pd.Timestamp(code * length.value, tz="UTC")
@@ -153,7 +162,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     profile = inputs.profile
     # the windows' codes since the epoch, whatever the step they are logged at
     code_of = {int(w.start.value // (w.end.value - w.start.value)): w for w in cut_windows}
-    frame = frame.where(F.col("_w").isin(list(code_of)))
+    frame = frame.where(F.col(WINDOW).isin(list(code_of)))
     names = set(frame.columns)
     schema = {f.name: f.dataType for f in frame.schema.fields}
     compared = [c for c in profile.columns_ if (c in inputs.features or c == PREDICTION)]
@@ -197,25 +206,25 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                        F.sum(F.when(usable & (truth % 1 != 0), 1).otherwise(0)).alias("fractional"),
                        F.countDistinct(F.when(usable, truth)).alias("levels"),
                        F.sum(F.when(usable & (F.rint(predicted) == truth), 1).otherwise(0)).alias("rounded_right")]
-    totals = {row._w: row for row in frame.groupBy("_w").agg(*aggregates).collect()}
+    totals = {row[WINDOW]: row for row in frame.groupBy(WINDOW).agg(*aggregates).collect()}
     confusion = _confusion_counts(frame, schema) if has_prediction and has_label and not regression else {}
 
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
     categories: dict[str, dict[int, tuple[list, list[int], int]]] = {name: {} for name in categorical}
     if categorical:
         cells = [quoted(name) for name in categorical]
-        counted = frame.groupingSets([[F.col("_w"), cell] for cell in cells], F.col("_w"), *cells).agg(
-            F.count(F.lit(1)).alias("_count"), *[F.grouping(cell).alias(f"_g{i}") for i, cell in enumerate(cells)])
+        counted = frame.groupingSets([[F.col(WINDOW), cell] for cell in cells], F.col(WINDOW), *cells).agg(
+            F.count(F.lit(1)).alias(COUNT), *[F.grouping(cell).alias(f"{GROUPING}{i}") for i, cell in enumerate(cells)])
         for row in counted.collect():
-            position = next(i for i in range(len(categorical)) if row[f"_g{i}"] == 0)
-            name, value = categorical[position], row[1 + position]  # columns: _w, the cells, _count, _g*
-            values, counts, missing = categories[name].get(row._w, ([], [], 0))
+            position = next(i for i in range(len(categorical)) if row[f"{GROUPING}{i}"] == 0)
+            name, value = categorical[position], row[1 + position]  # columns: the window, the cells, the count, the groupings
+            values, counts, missing = categories[name].get(row[WINDOW], ([], [], 0))
             if value is None or (isinstance(value, float) and np.isnan(value)):
-                missing += row._count
+                missing += row[COUNT]
             else:
                 values.append(value)
-                counts.append(row._count)
-            categories[name][row._w] = (values, counts, missing)
+                counts.append(row[COUNT])
+            categories[name][row[WINDOW]] = (values, counts, missing)
 
     # 3. numeric drift from the global sort
     codes = {name: i for i, name in enumerate(numeric)}
@@ -231,8 +240,8 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                 tolerance = roundoff_tolerance(held)
                 cell = F.when((cell >= held - tolerance) & (cell <= held + tolerance), F.lit(held)).otherwise(cell)
             pieces.append(F.struct(F.lit(codes[name]).alias("c"), cell.alias("v")))
-        long = (frame.select("_w", F.explode(F.array(*pieces)).alias("_v"))
-                .select(F.col("_w").alias("w"), F.col("_v.c").alias("c"), value.alias("v"))
+        long = (frame.select(WINDOW, F.explode(F.array(*pieces)).alias("_v"))
+                .select(F.col(WINDOW).alias("w"), F.col("_v.c").alias("c"), value.alias("v"))
                 .where(finite(value)))
     summaries = numeric_summaries(long, references, partitions) if long is not None else {}
 
@@ -280,11 +289,11 @@ def _confusion_counts(frame, schema: dict) -> dict[int, dict[tuple, int]]:
     numbers = isinstance(schema[LABEL], NumericType) and isinstance(schema[PREDICTION], NumericType)
     kind = "double" if numbers else "string"
     pairs = (frame.where(present(frame, LABEL) & present(frame, PREDICTION))
-             .groupBy("_w", F.col(LABEL).cast(kind).alias("truth"), F.col(PREDICTION).cast(kind).alias("predicted"))
+             .groupBy(WINDOW, F.col(LABEL).cast(kind).alias("truth"), F.col(PREDICTION).cast(kind).alias("predicted"))
              .count().collect())
     confusion: dict[int, dict[tuple, int]] = {}
     for row in pairs:
-        confusion.setdefault(row._w, {})[(row.truth, row.predicted)] = row["count"]
+        confusion.setdefault(row[WINDOW], {})[(row.truth, row.predicted)] = row["count"]
     return confusion
 
 
@@ -344,7 +353,7 @@ def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: 
     from pyspark.sql.types import NumericType
 
     expected = list(inputs.features)
-    ignored = {*inputs.ignored_columns, PREDICTION, LABEL, "_ns", "_w"}
+    ignored = {*inputs.ignored_columns, PREDICTION, LABEL, NANOS, WINDOW}
     missing_columns = [c for c in expected if c not in names]
     extra = [c for c in [*names, *inputs.unread_columns] if c not in expected and c not in ignored]
     metrics = {"quality/missing_columns": float(len(missing_columns)), "quality/extra_columns": float(len(extra))}
