@@ -175,15 +175,22 @@ def _ticket_is_live(key: str, value: str) -> bool:
         return False
     if not live or key in _ABANDONED_TICKETS:
         return False
+    return not _gone_from_this_host(holder)
+
+
+def _gone_from_this_host(holder: str) -> bool:
+    """Whether ``holder`` (``<host>:<pid>``) names a process of this host that no longer runs; a process of another
+    host, or one this user may not signal (it runs), is not known to be gone."""
     host, _, pid = holder.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-    return True
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _live_tickets(client: MlflowClient, name: str, prefix: str) -> set[str]:
@@ -393,22 +400,11 @@ def decide_challenger(client: MlflowClient, name: str, version: str, *, decision
 
 
 def _owner_gone(tags: Mapping[str, str], stale_after: float) -> bool:
-    host, _, pid = tags.get(TAG + "owner", "").rpartition(":")
     try:
         age = time.time() - float(tags.get(TAG + "registered_at", "0"))
     except ValueError:
         age = float("inf")
-    if age > stale_after:
-        return True
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-    return False
+    return age > stale_after or _gone_from_this_host(tags.get(TAG + "owner", ""))
 
 
 def undecided_challengers(client: MlflowClient, name: str) -> list[ModelVersion]:
