@@ -235,7 +235,6 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
     from driftloop.spark.session import DEFAULT_SHUFFLE_PARTITIONS, spark_session
 
     def fit() -> ReferenceProfile:
-        import mlflow.pyfunc
         from pyspark.sql import functions as F
 
         spark = spark_session(spark_master)
@@ -244,9 +243,7 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
         if missing:
             raise DriftloopError(f"The reference data lacks column(s) the model expects: {', '.join(missing)}.")
         frame = numbers_from_text_spark(frame, _numeric_inputs(pyfunc_model))
-        with use_tracking_uri(client.tracking_uri):
-            score = mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
-                                            env_manager="local")
+        score = _spark_scorer(client, model, spark)
         frame = frame.select(*[quoted(c) for c in features],
                              score(F.struct(*[quoted(c) for c in features])).alias(PREDICTION), FILE, ROW)
         return fit_profile_spark(frame, ReferenceProfile(), partitions=DEFAULT_SHUFFLE_PARTITIONS)
@@ -461,19 +458,22 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, opt
     from driftloop.spark.session import spark_session
 
     def cut():
-        import mlflow.pyfunc
-
         spark = spark_session(options.spark_master)
 
-        def score():
-            with use_tracking_uri(client.tracking_uri):
-                return mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
-                                               env_manager="local")
-
         return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
-                            rows=options.rows, target=options.target, notes=notes, score=score, numeric=numeric)
+                            rows=options.rows, target=options.target, notes=notes,
+                            score=lambda: _spark_scorer(client, model, spark), numeric=numeric)
 
     return _spark_call(cut)
+
+
+def _spark_scorer(client: MlflowClient, model: ModelVersionRef, spark):
+    """The model as a Spark UDF of its inputs (:func:`mlflow.pyfunc.spark_udf`, in this interpreter's packages)."""
+    import mlflow.pyfunc
+
+    with use_tracking_uri(client.tracking_uri):
+        return mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
+                                       env_manager="local")
 
 
 def _spark_assess(frame, todo: Sequence[WindowSpec], inputs: MonitorInputs, options: MonitorOptions,
@@ -525,8 +525,8 @@ def run_monitor(
     notes: list[str] = []
     spark_frame = None
     if options.engine == "spark":
-        numeric = [c for c in features if c in _numeric_inputs(pyfunc_model)
-                   or isinstance(profile.columns_.get(c), NumericColumn)]
+        typed_numeric = set(_numeric_inputs(pyfunc_model))
+        numeric = [c for c in features if c in typed_numeric or isinstance(profile.columns_.get(c), NumericColumn)]
         spark_frame, cut = _spark_cut(client, model, data_path, options, features, numeric, notes)
     else:
         cut = _cut(data_path, options, features, notes)

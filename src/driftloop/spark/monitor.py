@@ -39,7 +39,7 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
 from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
-from driftloop.spark.session import spark_path
+from driftloop.spark.session import read_parquet
 from driftloop.stats.constant import roundoff_tolerance
 
 #: The engine's own columns beside the data's: each row's window code and time in nanoseconds, and the count and
@@ -86,10 +86,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         raise DriftloopError("The Spark engine cuts windows by time only (Spark does not keep the files' row order): "
                              "give --timestamp-column and --window instead of --rows, or use --engine numpy.")
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
-    try:
-        frame = spark.read.parquet(spark_path(data_path))
-    except Exception as error:  # Spark's AnalysisException: a path without Parquet files, a schema conflict
-        raise DriftloopError(f"Spark could not read {data_path!r}: {str(error).splitlines()[0]}") from None
+    frame = read_parquet(spark, data_path)
     names = list(frame.columns)
     text = [c for c in numeric if c in names and isinstance(frame.schema[c].dataType, StringType)]
     if text:

@@ -53,7 +53,7 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn, strided_
 from driftloop.profile.quantiles import summary_ranks
 from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import check_same_runs, sorted_runs
-from driftloop.spark.session import spark_path
+from driftloop.spark.session import read_parquet
 from driftloop.stats.constant import constant_value
 
 #: Columns holding each row's file and row index (the rows' order), added by :func:`read_reference`.
@@ -70,10 +70,7 @@ def read_reference(spark, data_path: str):
     """The Parquet file or folder ``data_path`` as a Spark DataFrame with each row's file and row index."""
     from pyspark.sql import functions as F
 
-    try:
-        frame = spark.read.parquet(spark_path(data_path))
-    except Exception as error:  # Spark's AnalysisException: a path without Parquet files, a schema conflict
-        raise DriftloopError(f"Spark could not read {data_path!r}: {str(error).splitlines()[0]}") from None
+    frame = read_parquet(spark, data_path)
     return frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
 
 

@@ -65,3 +65,12 @@ def spark_path(path: str) -> str:
     if "://" in path or path.startswith("file:"):
         return path
     return os.path.abspath(path)
+
+
+def read_parquet(spark, data_path: str):
+    """The Parquet file or folder ``data_path`` (:func:`spark_path`) as a Spark DataFrame; a path Spark cannot read
+    (no Parquet files, a schema conflict) is a one-line error."""
+    try:
+        return spark.read.parquet(spark_path(data_path))
+    except Exception as error:  # Spark's AnalysisException
+        raise DriftloopError(f"Spark could not read {data_path!r}: {str(error).splitlines()[0]}") from None
