@@ -113,6 +113,7 @@ def test_a_long_outage_ends_the_pass_with_a_clear_error_and_the_rerun_completes(
     assert "Error: Lost the connection to the tracking store postgresql://" in out
     assert "while writing the windows, and it did not come back within 1.5 s (3 attempts)" in out
     assert "run the same command again once the store answers (nothing is written twice)" in out
+    assert "Until then MLflow shows the run as RUNNING: the store could not be told that this pass failed." in out
     monkeypatch.undo()
     out = monitor(uri, tmp_path)  # the lock's lease of the failed pass does not block it
     assert_every_point_once(uri)

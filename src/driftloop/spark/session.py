@@ -1,5 +1,9 @@
 """The SparkSession of the Spark engine: ``local[*]`` unless a master is given (``--spark-master`` or the
-``SPARK_MASTER`` of a cluster's ``spark-submit``), UTC session time zone (window bounds are UTC), no UI."""
+``SPARK_MASTER`` of a cluster's ``spark-submit``), UTC session time zone (window bounds are UTC), no UI.
+
+A local session that driftloop starts itself binds to the loopback address and logs with ``log4j2.properties``
+beside this module (Spark's warnings, not its start-up chatter), where the user has not configured them
+(``SPARK_LOCAL_IP``; ``SPARK_CONF_DIR``, ``PYSPARK_SUBMIT_ARGS``); a cluster's ``spark-submit`` keeps its own."""
 
 from __future__ import annotations
 
@@ -8,11 +12,15 @@ import shutil
 import sys
 import warnings
 
+from pathlib import Path
+
 from driftloop.errors import DriftloopError
 
 #: Shuffle partitions of the engine's sorts and aggregations when none is configured: enough to keep every core of
 #: a small cluster busy, few enough that a laptop does not pay for hundreds of tiny tasks.
 DEFAULT_SHUFFLE_PARTITIONS = 8
+
+LOG_CONFIGURATION = Path(__file__).with_name("log4j2.properties")
 
 
 def spark_available() -> str | None:
@@ -46,12 +54,24 @@ def spark_session(master: str | None = None):
             # local workers: this interpreter and its packages (Spark starts the resolved binary, outside a venv)
             builder = (builder.config("spark.pyspark.python", sys.executable)
                        .config("spark.executorEnv.PYTHONPATH", os.pathsep.join(p for p in sys.path if p)))
+        if (master or "local").startswith("local"):
+            builder = _quiet_local_jvm(builder)
     return (builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")  # stage bars would overwrite the monitor's own output
             .config("spark.sql.shuffle.partitions", str(DEFAULT_SHUFFLE_PARTITIONS))
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .getOrCreate())
+
+
+def _quiet_local_jvm(builder):
+    """A local session's JVM: bound to the loopback address (Spark otherwise warns that the host name resolves to
+    it and picks another interface) and logging with :data:`LOG_CONFIGURATION`, where the user set neither."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # read by the JVM that PySpark starts, before its conf
+    if not any(os.environ.get(name) for name in ("SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS", "JDK_JAVA_OPTIONS")):
+        builder = builder.config("spark.driver.extraJavaOptions",
+                                 f"-Dlog4j2.configurationFile={LOG_CONFIGURATION.as_uri()}")
+    return builder
 
 
 def spark_path(path: str) -> str:

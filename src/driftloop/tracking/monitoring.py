@@ -24,7 +24,8 @@ Layout of a monitoring run (experiment ``model-monitoring``, created when missin
   closed, whether the alert was notified. Nothing in it is ever rewritten; the report and the CLI say when a verdict
   was revised. A window's alert (or ``unknown`` verdict) is notified once (the record says which were).
 * **Status.** A pass sets the run RUNNING while it writes and FINISHED (FAILED on an error) when it ends: the MLflow
-  UI shows a monitoring run as running only while a pass is writing to it.
+  UI shows a monitoring run as running only while a pass is writing to it — or after a pass that lost its store,
+  which could not be told the pass failed: the run shows RUNNING until the next pass completes it.
 * **Crashes.** The steps a pass is about to log are recorded in the tag ``driftloop.writing_steps`` and cleared
   once their JSON record is written; the next pass reads back the points a crashed one left at those steps and
   logs none of them again (:func:`adopt_stored_figures`). Every earlier provisional child is deleted when a new one

@@ -90,7 +90,8 @@ def retry_on_connection_loss(action: Callable[[], T], *, uri: str, what: str,
                 raise DriftloopError(
                     f"Lost the connection to the tracking store {redact_uri(uri)} while {what}, and it did not come "
                     f"back within {sum(delays):g} s ({attempt} attempts): {first_line(error)}. What was written is "
-                    "kept: run the same command again once the store answers (nothing is written twice)."
+                    "kept: run the same command again once the store answers (nothing is written twice). Until then "
+                    "MLflow shows the run as RUNNING: the store could not be told that this pass failed."
                 ) from None
             logger.warning("Lost the connection to the tracking store while %s (%s); attempt %d in %g s.",
                            what, first_line(error), attempt + 1, delay)
