@@ -21,23 +21,18 @@ from __future__ import annotations
 
 import argparse
 import functools
-import glob
 import os
-import pwd
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tests.local_servers: the tests' real servers
 
 import pandas as pd  # noqa: E402
 from drift import machine, make_table  # noqa: E402
@@ -48,12 +43,7 @@ from rich.table import Table  # noqa: E402
 
 from driftloop.monitor.job import MonitorOptions, run_monitor  # noqa: E402
 from driftloop.tracking import connect  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.local_servers import Unavailable, create_database, free_port, local_postgres, running_server  # noqa: E402
 
 
 class ClientTimer:
@@ -92,71 +82,16 @@ class ClientTimer:
 
 
 @contextmanager
-def postgres(folder: Path) -> Iterator[int | None]:
-    """A PostgreSQL server on a free port (as the ``postgres`` user under root), or None when not installed."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        yield None
-        return
-    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))), None)
-    if found is None:
-        yield None
-        return
-    binaries = Path(found).parent
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if prefix:
-        pwd.getpwnam("postgres")
-    data = Path(tempfile.mkdtemp(prefix="driftloop-bench-postgres-"))
-    if prefix:
-        shutil.chown(data, "postgres", "postgres")
-    port = free_port()
-    subprocess.run([*prefix, str(binaries / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "bench",
-                    "--no-sync"], check=True, capture_output=True)
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
-    subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l",
-                    str(data / "log"), "-w", "start"], check=True, capture_output=True)
-    try:
-        yield port
-    finally:
-        subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "stop"],
-                       capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
-
-
-def create_database(port: int, name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(host="127.0.0.1", port=port, user="bench", dbname="postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://bench@127.0.0.1:{port}/{name}"
-
-
-@contextmanager
 def tracking_server(backend: str, folder: Path) -> Iterator[str]:
     """``mlflow server`` on ``backend`` with served artifacts, on a free port; its URI."""
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    with open(folder / f"server-{port}.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-                                    "--artifacts-destination", str(folder / f"artifacts-{port}"), "--host",
-                                    "127.0.0.1", "--port", str(port), "--workers", "2"],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mlflow server on {backend} did not start") from None
-                time.sleep(0.5)
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--artifacts-destination",
+               str(folder / f"artifacts-{port}"), "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    with running_server(command, health_url=f"http://127.0.0.1:{port}/health", env=env,
+                        log=folder / f"server-{port}.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
 
 
 def measure(uri: str, reference: pd.DataFrame, production: Path, repeats: int) -> tuple[float, float, int]:
@@ -194,13 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     results["sqlite"] = measure(f"sqlite:///{folder / 'mlflow.db'}", reference, path, args.repeats)
     with tracking_server(f"sqlite:///{folder / 'served.db'}", folder) as uri:
         results["http+sqlite"] = measure(uri, reference, path, args.repeats)
-    with postgres(folder) as port:
-        if port is None:
-            console.print("PostgreSQL rows left out: initdb or the psycopg driver is not installed")
-        else:
-            results["postgresql"] = measure(create_database(port, "direct"), reference, path, args.repeats)
-            with tracking_server(create_database(port, "served"), folder) as uri:
+    try:
+        with local_postgres("bench") as server:
+            results["postgresql"] = measure(create_database(server, "direct"), reference, path, args.repeats)
+            with tracking_server(create_database(server, "served"), folder) as uri:
                 results["http+postgresql"] = measure(uri, reference, path, args.repeats)
+    except Unavailable as missing:
+        console.print(f"PostgreSQL rows left out: {missing}")
 
     table = Table(title=f"one monitoring pass, {args.rows:,} rows in {DAYS} daily windows, 25 columns "
                         f"(median of {args.repeats})")

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,61 +12,6 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 REPO = Path(__file__).resolve().parents[1]
 WINE_PROJECT = REPO / "examples" / "wine"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class RunningServer:
-    """A server process started by :func:`running_server`: the process and the file its output goes to."""
-
-    process: subprocess.Popen
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-@contextlib.contextmanager
-def running_server(command: list[str], *, health_url: str, log: Path, cwd: Path | None = None,
-                   env: dict[str, str] | None = None, timeout: float = 120.0) -> Iterator[RunningServer]:
-    """Start ``command`` in a session of its own with its output in the file ``log`` (never a pipe: a pipe nobody
-    reads fills up after ~64 KiB of access log and stalls the server), wait until ``health_url`` answers 200, yield
-    it; on exit stop the whole session (SIGTERM, then SIGKILL after 30 s)."""
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    server = RunningServer(process, log)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"{' '.join(command[:4])} exited early with code {process.returncode}: "
-                            f"{server.output()[-3000:]}")
-            try:
-                with urllib.request.urlopen(health_url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{health_url} did not answer within {timeout} s: {server.output()[-3000:]}")
-            time.sleep(0.3)
-        yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from rich.console import Console
 from driftloop.cli.main import cli
 from driftloop.cli.windows_table import print_reasons, windows_table
 from driftloop.monitor.results import WindowResult
-from tests.conftest import free_port
+from tests.local_servers import free_port
 
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "scipy", "pyarrow")
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from driftloop.cli.main import cli
-from tests.conftest import free_port, running_server
+from tests.local_servers import free_port, running_server
 
 
 def _processes() -> dict[int, tuple[int, int, str]]:

@@ -19,14 +19,14 @@ from sklearn.linear_model import LinearRegression
 from driftloop.cli.main import cli
 from driftloop.tracking import retries
 from driftloop.tracking.store import use_tracking_uri
-from tests.postgres.conftest import PostgresServer, create_database
+from tests.local_servers import PostgresServer, create_database
 
 WINDOWS = 5
 
 
 def monitored_store(server: PostgresServer, name: str, folder: Path) -> str:
     """A database ``name`` holding model ``m@champion`` (a linear regression on a, b) with its reference profile."""
-    uri = create_database(server.port, name)
+    uri = create_database(server, name)
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000)})
     frame["y"] = frame["a"] + 2 * frame["b"] + rng.normal(0, 0.1, size=3000)

@@ -16,7 +16,7 @@ import pytest
 from driftloop.errors import DriftloopError
 from driftloop.tracking import connect
 from driftloop.tracking.registry import registry_lock
-from tests.conftest import free_port, running_server
+from tests.local_servers import free_port, running_server
 from tests.retrain.test_registry import MODEL, assert_one_of_two_racing_promotions_wins, make_store
 
 TICKET_PREFIX = "driftloop.lock."

@@ -15,7 +15,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
+from tests.local_servers import free_port
 
 COLUMNS = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides", "free sulfur dioxide",
            "total sulfur dioxide", "density", "pH", "sulphates", "alcohol"]

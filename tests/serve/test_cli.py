@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from driftloop.cli.main import cli
 from driftloop.data.inference_log import InferenceLog, PredictionBatch, new_row_ids
-from tests.conftest import free_port
+from tests.local_servers import free_port
 
 
 def test_serve_without_the_alias_is_a_one_line_error(wine_uri: str, workdir: Path) -> None:

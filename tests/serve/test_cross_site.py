@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from driftloop.data.inference_log import log_summary, read_inference_log
-from tests.conftest import free_port
+from tests.local_servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 

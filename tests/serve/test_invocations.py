@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from driftloop.data.inference_log import read_inference_log
-from tests.conftest import free_port
+from tests.local_servers import free_port
 from tests.serve.conftest import COLUMNS, ServerProcess
 
 JSON = "application/json"

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from driftloop.tracking.model_page import DATASET_CONTEXT, HEADLINE_METRICS
-from tests.conftest import free_port, running_server
+from tests.local_servers import free_port, running_server
 from tests.tracking.test_logged_models import Store, churn_rows, invoke, log_churn, run_the_loop
 
 CHROMIUM = Path("/usr/bin/chromium")
