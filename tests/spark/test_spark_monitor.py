@@ -14,6 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from driftloop.spark.monitor import NOT_COMPUTED
+from driftloop.tracking.monitoring import read_state
 from tests.conftest import copy_store
 from tests.monitor.test_late_data import _chart, _monitor, _red, _runs, _series
 
@@ -63,6 +64,15 @@ def test_spark_engine_gives_the_numpy_engines_figures(spark, wine_store, workdir
     for key in ("rows", "drift/share", "performance/mae"):  # the same timestamps (window ends) as well
         times = {p.step: p.timestamp for p in client.get_metric_history(numpy_run.info.run_id, key)}
         assert {p.step: p.timestamp for p in client.get_metric_history(spark_run.info.run_id, key)} == times
+    # the report's charts: the same columns, bins and shares in every window
+    charts = {engine: {index: [(d.column, d.labels, d.statistic) for d in window.distributions]
+                       for index, window in read_state(client, run.info.run_id).closed.items()}
+              for engine, run in (("numpy", numpy_run), ("spark", spark_run))}
+    assert charts["spark"] == charts["numpy"] and any(charts["numpy"].values())
+    shares = {engine: [share for window in read_state(client, run.info.run_id).closed.values()
+                       for d in window.distributions for share in (*d.reference_share, *d.window_share, d.value)]
+              for engine, run in (("numpy", numpy_run), ("spark", spark_run))}
+    assert shares["spark"] == pytest.approx(shares["numpy"], rel=1e-9, abs=1e-12)
 
 
 def test_a_spark_job_failing_halfway_writes_no_window(spark, wine_store, workdir):

@@ -365,17 +365,19 @@ class ReferenceProfile:
         result["n_missing"] = result["n_missing"].astype("Int64")
         return result
 
-    def compare_summaries(self, summaries: dict[str, WindowSummary]) -> pd.DataFrame:
-        """:meth:`compare` from each column's :class:`WindowSummary` computed elsewhere (the Spark engine computes
-        them from per-partition summaries): the same table, thresholds and verdicts as :meth:`compare` of a window
-        with those summaries."""
+    def compare_summaries(self, summaries: dict[str, WindowSummary]) -> Comparison:
+        """:meth:`compare_window` from each column's :class:`WindowSummary` computed elsewhere (the Spark engine
+        computes them from per-partition summaries): the same table, thresholds and verdicts as :meth:`compare` of a
+        window with those summaries, and the window counts they hold."""
         self._check_fitted()
         unknown = [c for c in summaries if c not in self.columns_]
         if unknown:
             raise invalid_parameter("summaries", "ReferenceProfile.compare_summaries",
                                     f"profiled columns among {list(self.columns_)}", unknown)
         rows = [row for name, summary in summaries.items() for row in self._rows(self.columns_[name], summary)]
-        return self._result_table(rows)
+        counts = {name: summary.pair.window_counts for name, summary in summaries.items()
+                  if summary.pair is not None and summary.pair.window_counts is not None}
+        return Comparison(self._result_table(rows), counts)
 
     def _compare_column(self, column: Column, data: Any) -> tuple[list[dict[str, Any]], NDArray[np.int64] | None]:
         """The result rows of ``column`` and the window's counts (``None`` when not computed)."""

@@ -15,9 +15,9 @@ The statistics, thresholds and verdicts are then those of the numpy engine
 (:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
 
 Not computed by this engine (the numpy engine's figures that need a model run on each row, or rows in memory):
-estimated performance, the multivariate detectors, classification performance, the label type checks, the
-report's distribution charts, and windows by count (Spark does not keep the files' row order); the pass says so in
-its notes.
+estimated performance, the multivariate detectors, ROC AUC and log loss, the label type checks, and windows by
+count (Spark does not keep the files' row order); the pass says so in its notes. The report's distribution charts
+are drawn from the bin and category counts the statistics were computed from, as the numpy engine draws them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from driftloop.data.windows import parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor import window_coverage as coverage
 from driftloop.monitor.cutting import LABEL, PREDICTION, Cut, timestamp_column
-from driftloop.monitor.engine import MonitorInputs, _drift_metrics
+from driftloop.monitor.engine import MonitorInputs, _drift_metrics, _top_distributions
 from driftloop.monitor.performance import MAX_SCORE_LEVELS
 from driftloop.monitor.results import WindowResult
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
@@ -49,7 +49,7 @@ WINDOW, NANOS, COUNT, GROUPING = "_driftloop_window", "_driftloop_ns", "_driftlo
 
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
                 "accuracy and f1); not estimated performance, multivariate drift, ROC AUC and log loss (class "
-                "probabilities) or distribution charts")
+                "probabilities)")
 
 
 def _not_read(windows: Sequence[WindowSpec]):
@@ -251,13 +251,14 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         if rows == 0:
             continue
         result.metrics.update(_quality(inputs, row, rows, names, positions, schema, categories, code))
-        drift = profile.compare_summaries(
-            {name: _summary(profile.columns_[name], name, names, schema, row, positions, categories, summaries,
-                            codes, code) for name in compared})
-        result.drift = drift
-        drift_metrics, drift_reasons = _drift_metrics(drift, inputs.features)
+        comparison = profile.compare_summaries(
+            {name: _summary(profile, name, names, schema, row, positions, categories, summaries, codes, code)
+             for name in compared})
+        result.drift = comparison.table
+        drift_metrics, drift_reasons = _drift_metrics(comparison.table, inputs.features)
         result.metrics.update(drift_metrics)
         result.reasons.extend(drift_reasons)
+        result.distributions = _top_distributions(inputs, comparison)
         if has_prediction:
             result.metrics[coverage.PREDICTIONS] = row.predicted / rows
             if has_label:
@@ -320,11 +321,12 @@ def _r2(squared: float, spread: float, usable: int) -> float:
     return 1.0 - squared / spread
 
 
-def _summary(column, name: str, names: set[str], schema: dict, row, positions: dict[str, int],
+def _summary(profile, name: str, names: set[str], schema: dict, row, positions: dict[str, int],
              categories: dict, summaries: dict, codes: dict[str, int], code: int) -> WindowSummary:
-    """The :class:`~driftloop.profile.statistics.WindowSummary` of one compared column in window ``code``."""
+    """The :class:`~driftloop.profile.statistics.WindowSummary` of the compared column ``name`` in window ``code``."""
     from pyspark.sql.types import NumericType
 
+    column = profile.columns_[name]
     if name not in names:
         return WindowSummary.failed(f"column {name!r} is missing from the window")
     position = positions[name]
@@ -336,7 +338,10 @@ def _summary(column, name: str, names: set[str], schema: dict, row, positions: d
         summary = summaries.get((code, codes[name]))
         if summary is None:
             return WindowSummary(None, 0, n_missing)
-        pair = Pair(column.values, None, column.counts, summary.bins, column.n, column.std, summary.gaps)
+        # the window's bin counts where a statistic counts them, as the numpy engine (they also draw its chart)
+        counted = any(s.needs == "counts" for s in profile.statistics_for(column))
+        pair = Pair(column.values, None, column.counts, summary.bins if counted else None, column.n, column.std,
+                    summary.gaps)
         return WindowSummary(pair, summary.gaps.n_window, n_missing, summary.departures)
     values, counts, missing = categories[name].get(code, ([], [], 0))
     aligned = column.align(values, np.asarray(counts, dtype=np.int64))
