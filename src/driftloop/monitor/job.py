@@ -480,8 +480,8 @@ def _spark_assess(frame, todo: Sequence[WindowSpec], inputs: MonitorInputs, opti
                   notes: list[str]) -> list[WindowResult]:
     from driftloop.spark.monitor import assess_windows_spark
 
-    simple = MonitorInputs(inputs.profile, inputs.features, None, ignored_columns=inputs.ignored_columns,
-                           unread_columns=inputs.unread_columns)
+    simple = MonitorInputs(inputs.profile, inputs.features, None, stream=inputs.stream,
+                           ignored_columns=inputs.ignored_columns, unread_columns=inputs.unread_columns)
     return _spark_call(lambda: assess_windows_spark(frame, todo, simple, task=options.task,
                                                     partitions=options.spark_partitions, notes=notes))
 

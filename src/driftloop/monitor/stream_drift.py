@@ -43,8 +43,16 @@ class StreamActivity:
 def stream_detections(activity: StreamActivity, frame: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
     """The metrics and reasons of a window of the inference log (its columns ``id``, ``timestamp`` and, when some
     label arrived in the log, ``label``)."""
-    hits = activity.events[activity.events["row_id"].isin(frame[ID])]
     labelled = LABEL in frame.columns and bool(frame[LABEL].notna().any())
+    return detections_among(activity, frame[ID], frame[TIMESTAMP] if TIMESTAMP in frame.columns else None, labelled)
+
+
+def detections_among(activity: StreamActivity, ids: pd.Series, stamps: pd.Series | None,
+                     labelled: bool) -> tuple[dict[str, float], list[str]]:
+    """:func:`stream_detections` of a window from the ids of its rows (only those that some detection names are
+    needed: the Spark engine passes just these), their log times ``stamps`` (aligned with ``ids``, or ``None``) and
+    whether any of its rows has a label."""
+    hits = activity.events[activity.events["row_id"].isin(ids)]
     metrics: dict[str, float] = {}
     for detector, signal in activity.streams:
         if signal != "errors" or labelled:
@@ -54,8 +62,8 @@ def stream_detections(activity: StreamActivity, frame: pd.DataFrame) -> tuple[di
         metrics[f"{PREFIX}/{detector}/{signal}"] = float(len(found))
         versions = ", ".join(dict.fromkeys(found["model_version"].astype(str)))
         first = found["row_id"].iloc[0]
-        stamps = frame.loc[frame[ID] == first, TIMESTAMP] if TIMESTAMP in frame.columns else pd.Series()
-        logged = f", logged {pd.Timestamp(stamps.iloc[0]).isoformat()}" if len(stamps) else ""
+        logged_at = stamps[(ids == first).to_numpy()] if stamps is not None else pd.Series()
+        logged = f", logged {pd.Timestamp(logged_at.iloc[0]).isoformat()}" if len(logged_at) else ""
         reasons.append(f"{REASON_PREFIX}{detector} on {signal}: {len(found)} change(s) detected (model version "
                        f"{versions}; first at row {first}{logged})")
     return metrics, reasons

@@ -9,7 +9,12 @@ What each figure is made of (over the windows still to assess):
   around zero: T. F. Chan, G. H. Golub and R. J. LeVeque, 1979);
 - categorical counts: one aggregate over the grouping sets ``(window, column)`` of every categorical column (also
   the ``unseen`` quality);
-- numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries`.
+- numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries`;
+- the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
+  with their ids and collected (:mod:`driftloop.monitor.stream_drift`).
+
+An export of inference logs (``driftloop log export``) is read by :mod:`driftloop.spark.log_export`: every
+replica's rows, with the labels that reached another replica matched by id.
 
 The statistics, thresholds and verdicts are then those of the numpy engine
 (:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
@@ -28,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.data.dataset import WindowSpec
+from driftloop.data.log_export import is_log_export
 from driftloop.data.windows import parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor import window_coverage as coverage
@@ -35,10 +41,12 @@ from driftloop.monitor.cutting import LABEL, PREDICTION, Cut, timestamp_column
 from driftloop.monitor.engine import MonitorInputs, _drift_metrics, _top_distributions
 from driftloop.monitor.performance import MAX_SCORE_LEVELS
 from driftloop.monitor.results import WindowResult
+from driftloop.monitor.stream_drift import ID, TIMESTAMP, StreamActivity, detections_among
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
 from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
+from driftloop.spark.log_export import read_log_export_spark
 from driftloop.spark.session import read_parquet
 from driftloop.stats.constant import roundoff_tolerance
 
@@ -86,7 +94,8 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         raise DriftloopError("The Spark engine cuts windows by time only (Spark does not keep the files' row order): "
                              "give --timestamp-column and --window instead of --rows, or use --engine numpy.")
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
-    frame = read_parquet(spark, data_path)
+    export = is_log_export(data_path)
+    frame = read_log_export_spark(spark, data_path, notes) if export else read_parquet(spark, data_path)
     names = list(frame.columns)
     text = [c for c in numeric if c in names and isinstance(frame.schema[c].dataType, StringType)]
     if text:
@@ -103,7 +112,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         raise DriftloopError(f"The target column {target!r} is not in the data; give --labels PATH for late labels.")
     label = target if target is not None else (LABEL if LABEL in names else None)
     length = parse_window_length(window or "1d")
-    wanted = {*features, PREDICTION, *([label] if label else []), time_column}
+    wanted = {*features, PREDICTION, *([label] if label else []), time_column, *((ID, TIMESTAMP) if export else ())}
     if target is not None and target != LABEL:
         wanted.discard(LABEL)
     columns = [c for c in names if c in wanted]
@@ -204,6 +213,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                        F.countDistinct(F.when(usable, truth)).alias("levels"),
                        F.sum(F.when(usable & (F.rint(predicted) == truth), 1).otherwise(0)).alias("rounded_right")]
     totals = {row[WINDOW]: row for row in frame.groupBy(WINDOW).agg(*aggregates).collect()}
+    detected = _detected_rows(frame, inputs.stream) if inputs.stream is not None and ID in names else None
     confusion = _confusion_counts(frame, schema) if has_prediction and has_label and not regression else {}
 
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
@@ -251,6 +261,12 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         if rows == 0:
             continue
         result.metrics.update(_quality(inputs, row, rows, names, positions, schema, categories, code))
+        if detected is not None:
+            found = detected[detected[WINDOW] == code]
+            stream_metrics, stream_reasons = detections_among(inputs.stream, found[ID], found[TIMESTAMP],
+                                                              has_label and row.labels > 0)
+            result.metrics.update(stream_metrics)
+            result.reasons.extend(stream_reasons)
         comparison = profile.compare_summaries(
             {name: _summary(profile, name, names, schema, row, positions, categories, summaries, codes, code)
              for name in compared})
@@ -275,6 +291,26 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             elif code in confusion:
                 result.metrics.update(classification_metrics(confusion[code]))
     return results
+
+
+def _detected_rows(frame, activity: StreamActivity) -> pd.DataFrame:
+    """The window code, id and log time of the rows that a detection of the service's streaming detectors names
+    (:mod:`driftloop.monitor.stream_drift`): a join with the detections' ids, few rows collected."""
+    from pyspark.sql import functions as F
+
+    ids = activity.events["row_id"].drop_duplicates().astype(str).tolist()
+    empty = pd.DataFrame({WINDOW: pd.Series(dtype="int64"), ID: pd.Series(dtype="str"),
+                          TIMESTAMP: pd.Series(dtype="datetime64[ns, UTC]")})
+    if not ids:
+        return empty
+    named = frame.sparkSession.createDataFrame([(i,) for i in ids], f"{ID} string")
+    stamps = _nanoseconds(frame, TIMESTAMP) if TIMESTAMP in frame.columns else F.lit(None).cast("long")
+    rows = (frame.select(WINDOW, F.col(ID).cast("string").alias(ID), stamps.alias(TIMESTAMP))
+            .join(F.broadcast(named), ID).collect())
+    if not rows:
+        return empty
+    return pd.DataFrame({WINDOW: [r[WINDOW] for r in rows], ID: [r[ID] for r in rows],
+                         TIMESTAMP: pd.to_datetime([r[TIMESTAMP] for r in rows], utc=True, unit="ns")})
 
 
 def _confusion_counts(frame, schema: dict) -> dict[int, dict[tuple, int]]:

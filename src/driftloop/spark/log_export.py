@@ -1,0 +1,67 @@
+"""A ``driftloop log export`` folder read by the Spark engine as the numpy engine reads it
+(:func:`driftloop.data.log_export.read_log_export`): the union of the replicas' predictions, each row with the
+latest label any replica received for it.
+
+Read as a plain Parquet folder, an export would give wrong figures without a word: Spark skips the ``_labels``
+folder (its name starts with ``_``), so the labels that reached another replica than the one that served the
+prediction — most of them behind a load balancer — would be missing from performance and coverage; and Spark's
+partition discovery would add ``date`` and ``replica`` columns, replacing a feature named ``date`` by the partition's
+day. So the predictions are read from their files (no partition columns), and the orphan labels are joined by id:
+
+- of each id's orphan labels the latest is kept: the largest ``(label_timestamp, replica, row in its file)``, which is
+  the last one of the numpy engine's stable sort by ``label_timestamp`` over the replicas' files in path order;
+- it replaces the row's own label when the row has none or an older one (``label_timestamp``);
+- ids held by two rows are refused, as the numpy engine refuses them, and orphan labels whose prediction is in no
+  exported replica are counted in a note.
+
+Rows stay in Spark; the driver receives counts and, for a refusal, one example id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from driftloop.errors import DriftloopError, NoRowsError
+from driftloop.spark.session import spark_path
+
+ID, LABEL, LABEL_TIMESTAMP = "id", "label", "label_timestamp"
+_INCOMING, _INCOMING_AT = "_driftloop_orphan_label", "_driftloop_orphan_label_timestamp"
+
+
+def read_log_export_spark(spark, folder: str, notes: list[str]):
+    """The union of the replicas of the export ``folder`` as a Spark DataFrame (see the module docstring)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    root = Path(folder)
+    parts = sorted(root.glob("date=*/replica=*/part-0.parquet"))
+    if not parts:
+        raise NoRowsError(f"The export {folder!r} holds no predictions yet: nothing to monitor.")
+    # the files, not the folder: Spark would add the partition keys as columns (a feature may be named ``date``)
+    rows = spark.read.option("mergeSchema", "true").parquet(*[spark_path(str(p)) for p in parts])
+    repeated = rows.groupBy(ID).agg(F.count(F.lit(1)).alias("n")).where(F.col("n") > 1)
+    found = repeated.agg(F.sum("n").alias("rows"), F.min(ID).alias("example")).collect()[0]
+    if found["rows"]:
+        raise DriftloopError(f"The export {folder!r} holds {found['rows']} rows whose id another row has too, such as "
+                             f"{found['example']!r}: two replicas exported the same log under different names?")
+    label_parts = sorted((root / "_labels").glob("replica=*/part-0.parquet"))
+    if not label_parts:
+        return rows
+    orphans = (spark.read.option("mergeSchema", "true").parquet(*[spark_path(str(p)) for p in label_parts])
+               .select(ID, LABEL, LABEL_TIMESTAMP,
+                       F.regexp_extract(F.col("_metadata.file_path"), r"/replica=([^/]+)/[^/]+$", 1).alias("_replica"),
+                       F.col("_metadata.row_index").alias("_row")))
+    newest_first = Window.partitionBy(ID).orderBy(F.col(LABEL_TIMESTAMP).desc(), F.col("_replica").desc(),
+                                                  F.col("_row").desc())
+    latest = (orphans.withColumn("_rank", F.row_number().over(newest_first)).where(F.col("_rank") == 1)
+              .select(ID, F.col(LABEL).alias(_INCOMING), F.col(LABEL_TIMESTAMP).alias(_INCOMING_AT)))
+    unmatched = latest.join(rows.select(ID), ID, "left_anti").count()
+    if unmatched:
+        notes.append(f"{unmatched} label(s) in the export match no prediction of its replicas (not used): export "
+                     "every replica's log")
+    joined = rows.join(latest, ID, "left")
+    newer = F.col(_INCOMING_AT).isNotNull() & (F.col(LABEL_TIMESTAMP).isNull()
+                                               | (F.col(_INCOMING_AT) > F.col(LABEL_TIMESTAMP)))
+    return (joined.withColumn(LABEL, F.when(newer, F.col(_INCOMING)).otherwise(F.col(LABEL)))
+            .withColumn(LABEL_TIMESTAMP, F.when(newer, F.col(_INCOMING_AT)).otherwise(F.col(LABEL_TIMESTAMP)))
+            .drop(_INCOMING, _INCOMING_AT))
