@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftloop.data.inference_log import (
     IdsInLog,
@@ -22,7 +24,7 @@ from driftloop.data.inference_log import (
     read_stream_detectors,
     read_stream_events,
 )
-from driftloop.data.log_streams import error_of
+from driftloop.data.log_streams import error_of, errors_of
 from driftloop.data.log_writer import GroupWriter
 from driftloop.stream import ADWIN, DETECTORS
 
@@ -99,6 +101,73 @@ def test_errors_stream_is_the_first_label_of_each_logged_prediction(tmp_path: Pa
 def test_a_classifier_errors_are_zero_or_one() -> None:
     assert [error_of(p, y) for p, y in (("cat", "cat"), ("cat", "dog"), (1, 1.0), (True, False), (2.5, 4))] == \
         [0.0, 1.0, 0.0, 1.0, 1.5]
+
+
+numbers = st.integers(-(2**64), 2**64) | st.floats(allow_nan=True, allow_infinity=True)
+scalars = numbers | st.booleans() | st.sampled_from(["cat", "dog", "", "1.5"]) | st.none()
+
+
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(numbers, numbers), max_size=40) | st.lists(st.tuples(scalars, scalars), max_size=40))
+def test_errors_of_a_request_are_the_errors_of_each_label(pairs: list) -> None:
+    """The errors of a request's labels at once (numbers only: without a Python loop) are those of each label,
+    bit for bit (large integers and infinities included)."""
+    predictions, labels = [p for p, _ in pairs], [y for _, y in pairs]
+    assert [repr(e) for e in errors_of(predictions, labels)] == [repr(error_of(p, y)) for p, y in pairs]
+
+
+def test_the_errors_stream_of_mixed_requests_is_that_of_one_label_at_a_time(tmp_path: Path) -> None:
+    """Requests mixing two model versions (a regressor's numbers, a classifier's classes), a missing prediction,
+    orphans, ids labelled before and ids twice in one request: the ``error`` column and each version's errors
+    stream are those of the rule applied one label at a time (the first label of a logged prediction streams)."""
+    rng = np.random.default_rng(12)
+    n = 2_400
+    numeric = np.concatenate([rng.normal(5, 1, n // 2), rng.normal(5, 1, n // 2)])
+    truth = numeric + np.concatenate([rng.normal(0, 0.3, n // 2), rng.normal(0, 2.0, n // 2)])
+    classes = rng.choice(["red", "white"], 600).tolist()
+    ts = time.time_ns()
+    ids_1, ids_2 = new_row_ids(n, ts), new_row_ids(600, ts + 1)
+    predicted = {**dict(zip(ids_1, numeric.tolist())), **dict(zip(ids_2, classes))}
+    predicted[ids_1[7]] = None  # a prediction the log holds as NULL
+    version = {**{i: "1" for i in ids_1}, **{i: "2" for i in ids_2}}
+    candidates = [*zip(ids_1, truth.tolist()), *zip(ids_2, rng.choice(["red", "white"], 600).tolist())]
+    order = rng.permutation(len(candidates))
+    requests, start = [], 0
+    while start < len(order):
+        size = int(rng.integers(1, 150))
+        items = [candidates[i] for i in order[start:start + size]]
+        if len(items) > 3 and rng.random() < 0.5:
+            items += [("orphan-" + str(start), 1.0), items[0], items[1]]  # an orphan, an id twice
+        if requests and rng.random() < 0.5:
+            items.append((requests[-1][0][0], 42.0))  # an id labelled before: replaced, not streamed
+        requests.append(items)
+        start += size
+    path = tmp_path / "log.db"
+    with InferenceLog(path, streams=ALL) as log:
+        for ids, model_version, values in ((ids_1, "1", [predicted[i] for i in ids_1]), (ids_2, "2", classes)):
+            log.submit_predictions(PredictionBatch(ids, ts, "m", model_version, {"x": np.zeros(len(ids))},
+                                                   values)).result()
+        for items in requests:
+            log.submit_feedback(items, overwrite=True).result()
+    expected_rows, streams, labelled = [], {"1": [], "2": []}, set()
+    for items in requests:
+        for row_id, label in items:
+            error = None
+            if row_id in predicted and row_id not in labelled:
+                labelled.add(row_id)
+                error = error_of(predicted[row_id], label)
+                if error is not None:
+                    streams[version[row_id]].append(error)
+            expected_rows.append((row_id, label, int(row_id not in predicted), error))
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT id, label, orphan, error FROM feedback ORDER BY seq").fetchall()
+    assert rows == expected_rows
+    for model_version, errors in streams.items():
+        assert logged_events(path, "errors", model_version) == expected_events(np.array(errors))
+    assert any(logged_events(path, "errors", "1").values())
+    detectors = read_stream_detectors(path)
+    fed = detectors[detectors["signal"] == "errors"].groupby("model_version")["n_values"].unique()
+    assert {v: fed[v].tolist() for v in fed.index} == {"1": [n - 1], "2": [600]}
 
 
 def test_a_failed_group_leaves_the_detectors_as_committed(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from driftloop.data.log_layout import INTERNAL_COLUMNS, column_for, feature_columns, feature_sets, upgrade
-from driftloop.data.log_streams import StreamMonitor, error_of, streamable
+from driftloop.data.log_streams import StreamMonitor, by_model_version, errors_of, streamable
 
 _HEADER = struct.Struct("<I")
 
@@ -377,32 +377,64 @@ class GroupWriter:
                     changed.append(row_id)
         if changed and not overwrite:
             return 0, (), (), tuple(dict.fromkeys(changed))
-        orphans = []
-        errors: dict[tuple[str, str], tuple[list[float], list[str]]] = {}  # each model version's errors, row ids
-        insert = ("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)" if self.streams is None else
-                  "INSERT INTO feedback (id, label, ts, orphan, error) VALUES (?, ?, ?, ?, ?)")
-        last_seq = 0
-        for row_id, label in items:
-            predicted = execute("SELECT prediction, model_name, model_version FROM predictions WHERE id = ?",
-                                (row_id,)).fetchone()
-            known = predicted is not None
-            error = None
-            if not known:
-                orphans.append(row_id)
-            elif self.streams is not None and row_id not in labelled:  # the id's first label
-                labelled.add(row_id)
-                error = error_of(predicted[0], label)
-                if error is not None:
-                    values, ids = errors.setdefault((predicted[1], predicted[2]), ([], []))
-                    values.append(error)
-                    ids.append(row_id)
-            last_seq = execute(insert, (row_id, label, now, int(not known)) + (() if self.streams is None else (error,))
-                               ).lastrowid
-            execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "label = excluded.label, ts = excluded.ts", (row_id, label, now))
-        for (model_name, model_version), (values, ids) in errors.items():
-            streamed.append((model_name, model_version, "errors", np.array(values), ids, last_seq))
-        return len(items), tuple(orphans), tuple(dict.fromkeys(changed)), ()
+        ids, labels = [row_id for row_id, _ in items], [label for _, label in items]
+        predicted = [execute("SELECT prediction, model_name, model_version FROM predictions WHERE id = ?",
+                             (row_id,)).fetchone() for row_id in ids]
+        orphan = [int(found is None) for found in predicted]
+        if self.streams is None:
+            self.connection.executemany("INSERT INTO feedback (id, label, ts, orphan) VALUES (?, ?, ?, ?)",
+                                        zip(ids, labels, repeat(now), orphan))
+        else:
+            self._insert_streamed_feedback(ids, labels, now, orphan, predicted, labelled, len(first) < len(items),
+                                           streamed)
+        self.connection.executemany("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                                    "label = excluded.label, ts = excluded.ts", zip(ids, labels, repeat(now)))
+        orphans = tuple(row_id for row_id, is_orphan in zip(ids, orphan) if is_orphan)
+        return len(items), orphans, tuple(dict.fromkeys(changed)), ()
+
+    def _insert_streamed_feedback(self, ids: list[str], labels: list[Any], now: int, orphan: list[int],
+                                  predicted: list[tuple | None], labelled: set[str], repeated: bool,
+                                  streamed: list[tuple]) -> None:
+        """Append the labels to ``feedback`` with the error of each id's first label of a logged prediction, and
+        those errors to ``streamed`` by model version. ``labelled``: the ids that had a label before this request;
+        ``repeated``: whether an id comes twice in it.
+
+        The usual request (labels of logged predictions, each for the first time, of one model version) takes no
+        Python loop per label: the errors come from :func:`~driftloop.data.log_streams.errors_of`, the rows go to
+        ``executemany`` as columns (``BENCHMARKS.md``: the errors stream's cost per label).
+        """
+        if labelled or repeated:
+            firsts = []  # the positions of the labels that feed the errors stream
+            for index, (row_id, found) in enumerate(zip(ids, predicted)):
+                if found is not None and row_id not in labelled:
+                    labelled.add(row_id)
+                    firsts.append(index)
+        else:
+            firsts = [index for index, found in enumerate(predicted) if found is not None]
+        every = len(firsts) == len(ids)
+        errors: list[float | None] = []
+        column: list[float | None] = [None] * len(ids)  # the error column of each row (NULL: not streamed)
+        if firsts:
+            predictions, names, versions = zip(*(predicted if every else [predicted[i] for i in firsts]))
+            errors = errors_of(predictions, labels if every else [labels[i] for i in firsts])
+            if every:
+                column = errors
+            else:
+                for index, error in zip(firsts, errors):
+                    column[index] = error
+        self.connection.executemany("INSERT INTO feedback (id, label, ts, orphan, error) VALUES (?, ?, ?, ?, ?)",
+                                    zip(ids, labels, repeat(now), orphan, column))
+        if not firsts:
+            return
+        last_seq = self.connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+        values = np.array(errors, dtype=np.float64)  # None (a missing prediction) is NaN: skipped by the detectors
+        first_ids = ids if every else [ids[i] for i in firsts]
+        for (model_name, model_version), kept in by_model_version(names, versions).items():
+            if len(kept) < len(firsts):
+                values_kept, ids_kept = values[kept], [first_ids[k] for k in kept]
+            else:
+                values_kept, ids_kept = values, first_ids
+            streamed.append((model_name, model_version, "errors", values_kept, ids_kept, last_seq))
 
 
 def _rows(kind: str, payload: Any) -> int:
