@@ -6,7 +6,8 @@
 2. Detection delay: ``--repeats`` streams of 2,000 values of N(0, 1) then 2,000 of N(shift, 1) (shifts of 0.5, 1
    and 2 standard deviations): the values between the shift and the first detection at or after it (median, and
    the share of streams where it is missed within the 2,000 values), and false alarms before the shift.
-3. The log writer's CPU per group commit, in this process: detectors off, ADWIN (the default), all three.
+3. The log writer's CPU per group commit, in this process: detectors off, ADWIN (the default), all three;
+   predictions of 1 and 100 rows, feedback of 100 labels.
 4. CPU per request: three ``driftloop serve --log`` processes on the same model, with the detectors off
    (``--no-stream-detectors``), with the default (ADWIN) and with all three detectors, loaded at the same time in
    each of ``--rounds`` rounds (so that the machine's load, which other processes change from second to second,
@@ -153,9 +154,11 @@ WRITER_CONFIGURATIONS = {"off": None, "adwin (default)": {"adwin": {}},
 
 
 def writer_cost(work: Path, rounds: int, groups: int) -> list[str]:
-    """The log writer's CPU per group commit (in this process, no HTTP): groups of one request of 1 or 100 rows of
-    11 features, with the detectors off, ADWIN, or all three, each round ending with the detectors' flush (in the
-    service: every FLUSH_SECONDS); rounds in rotating order, the median of each."""
+    """The log writer's CPU per group commit (in this process, no HTTP): groups of one request, with the detectors
+    off, ADWIN, or all three, each round ending with the detectors' flush (in the service: every FLUSH_SECONDS);
+    rounds in rotating order, the median of each. Requests: predictions of 1 or 100 rows of 11 features, and
+    feedback of 100 labels (each for a logged prediction of its own, logged before the timed part: each label
+    feeds the errors stream)."""
     from driftloop.data.inference_log import InferenceLog, new_row_ids
     from driftloop.data.log_writer import GroupWriter
 
@@ -163,12 +166,24 @@ def writer_cost(work: Path, rounds: int, groups: int) -> list[str]:
     lines = ["", f"The log writer's CPU per group commit (`GroupWriter.write` in one process, synchronous=normal, "
              f"{groups:,} groups of one request per round, then one flush of the detectors; {rounds} rounds in "
              "rotating order; median):", "",
-             "| rows per group | " + " | ".join(f"{name}, µs" for name in WRITER_CONFIGURATIONS) + " |",
+             "| request | " + " | ".join(f"{name}, µs" for name in WRITER_CONFIGURATIONS) + " |",
              "|---|" + "---:|" * len(WRITER_CONFIGURATIONS)]
-    for rows in (1, 100):
+
+    def predictions(rows: int) -> list:
+        stamp = time.time_ns()
+        inputs = {f"x{i}": rng.normal(size=rows) for i in range(11)}
+        return [(0, "predictions", (new_row_ids(rows, stamp), stamp, "m", "1", inputs,
+                                    rng.normal(5, 1, rows).tolist()))]
+
+    def feedback(writer: GroupWriter, rows: int) -> list:
+        logged = predictions(rows)
+        writer.write(logged)
+        return [(0, "feedback", (list(zip(logged[0][2][0], rng.integers(3, 9, rows).tolist())), False))]
+
+    for request, rows in (("predictions", 1), ("predictions", 100), ("feedback", 100)):
         writers = {}
         for index, (name, streams) in enumerate(WRITER_CONFIGURATIONS.items()):
-            path = work / f"writer-{rows}-{index}.db"
+            path = work / f"writer-{request}-{rows}-{index}.db"
             with InferenceLog(path, streams=None):
                 pass
             writers[name] = GroupWriter(path, "normal", streams=streams)
@@ -176,20 +191,19 @@ def writer_cost(work: Path, rounds: int, groups: int) -> list[str]:
         names = list(writers)
         for round_index in range(rounds):
             for name in names[round_index % len(names):] + names[:round_index % len(names)]:
-                prepared = []
-                for _ in range(groups):
-                    stamp = time.time_ns()
-                    inputs = {f"x{i}": rng.normal(size=rows) for i in range(11)}
-                    payload = (new_row_ids(rows, stamp), stamp, "m", "1", inputs, rng.normal(5, 1, rows).tolist())
-                    prepared.append([(0, "predictions", payload)])
+                writer = writers[name]
+                prepared = [predictions(rows) if request == "predictions" else feedback(writer, rows)
+                            for _ in range(groups)]
+                writer.flush_streams()  # the logged predictions' values are not part of the timed flush
                 started = time.process_time()
                 for group in prepared:
-                    writers[name].write(group)
-                writers[name].flush_streams()
+                    writer.write(group)
+                writer.flush_streams()
                 measured[name].append(1e6 * (time.process_time() - started) / groups)
         for writer in writers.values():
             writer.close()
-        lines.append(f"| {rows} | " + " | ".join(f"{statistics.median(values):.0f}" for values in measured.values())
+        label = f"{request}, {rows} {'row' if request == 'predictions' else 'label'}{'s' if rows > 1 else ''}"
+        lines.append(f"| {label} | " + " | ".join(f"{statistics.median(values):.0f}" for values in measured.values())
                      + " |")
         print(lines[-1], flush=True)
     return lines
