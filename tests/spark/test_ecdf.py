@@ -1,70 +1,67 @@
-"""The Spark engine's numeric summaries from a global sort (:mod:`driftloop.spark.ecdf`) equal the one-machine walk
-(:func:`driftloop.stats.ecdf_gaps`, :func:`driftloop.profile.bins.bin_counts`, the KS p-value) whatever the
-partitioning: ties within and across windows, values equal to the reference's, groups split over partitions."""
+"""The Spark engine's numeric summaries (:mod:`driftloop.spark.ecdf`) equal the one-machine figures
+(:func:`driftloop.stats.ecdf_gaps`, :func:`driftloop.profile.bins.bin_counts`, the departures, the KS p-value) and
+scipy's, whatever the partitioning: ties within and across windows, values equal to the reference's, missing and
+infinite cells, a constant reference with round-off, and each window's values spread over many files, partitions,
+Arrow batches and packed pieces."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from scipy import stats as scipy_stats
 
 from driftloop import stats
 from driftloop.profile.bins import bin_counts, quantile_edges
-from driftloop.spark.ecdf import ColumnReference, numeric_summaries, segment_walk, weighted_bin_counts
-from driftloop.stats.constant import roundoff_tolerance, snap_sorted
+from driftloop.spark.ecdf import PIECE, ColumnReference, numeric_summaries
+from driftloop.stats.constant import snap_sorted
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_segments_merge_to_the_one_machine_walk(seed):
-    """Cut a window's sorted distinct values into random segments: the merged segments give ecdf_gaps exactly."""
-    rng = np.random.default_rng(seed)
-    reference = np.sort(np.round(rng.normal(size=400), 1))
-    window = np.sort(np.round(rng.normal(0.3, 1.2, size=250), 1))
-    values, counts = np.unique(window, return_counts=True)
-    cuts = np.sort(rng.choice(np.arange(1, len(values)), size=4, replace=False))
-    bounds = [0, *cuts, len(values)]
-    parts = []
-    offset = 0
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        following = values[stop] if stop < len(values) else None
-        parts.append(segment_walk(values[start:stop], counts[start:stop], reference, len(window), offset, following,
-                                  start == 0))
-        offset += int(counts[start:stop].sum())
-    expected = stats.ecdf_gaps(reference, window)
-    assert max(p[0] for p in parts) == expected.scaled_max_gap
-    assert sum(p[2] for p in parts) == pytest.approx(expected.area, rel=1e-12)
-    edges = quantile_edges(reference, 10)
-    assert weighted_bin_counts(values, counts, edges).tolist() == bin_counts(window, edges).tolist()
-
-
-def test_numeric_summaries_in_spark_equal_numpy(spark):
-    rng = np.random.default_rng(7)
+def _windows(rng) -> tuple[dict[int, np.ndarray], pd.DataFrame]:
+    """References of three columns (rounded normal: ties; exponential; held at 0.3) and four windows of rows in
+    wide form: column sizes differ (missing cells), with NaN and infinities, and window 3 larger than a piece."""
     references = {0: np.sort(np.round(rng.normal(size=600), 1)), 1: np.sort(rng.exponential(size=300)),
                   2: np.full(200, 0.3)}
+    frames = []
+    for w, size in enumerate([300, 340, 380, PIECE + 4000]):
+        x0 = np.round(rng.normal(0.2 * w, 1.0, size=size), 1)
+        x1 = rng.exponential(1.0 + w, size=size)
+        x1[rng.random(size) < 0.2] = np.nan  # missing
+        x1[:3] = [np.inf, -np.inf, np.nan]
+        x2 = np.where(rng.random(size) < 0.1 * w, 0.5, 0.1 * 3)  # 0.30000000000000004: snapped to 0.3
+        frames.append(pd.DataFrame({"w": w, "x0": x0, "x1": x1, "x2": x2}))
+    return references, pd.concat(frames, ignore_index=True)
+
+
+def test_numeric_summaries_in_spark_equal_numpy_and_scipy_over_many_files_and_batches(spark, tmp_path):
+    """Each window's rows shuffled over 9 Parquet files (every file holds rows of every window), read in Arrow
+    batches of 500 rows: a plan that summarised a group per file, partition, batch or piece would differ."""
+    rng = np.random.default_rng(7)
+    references, data = _windows(rng)
+    data = data.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(data)), 9)):
+        pq.write_table(pa.Table.from_pandas(data.iloc[part], preserve_index=False), folder / f"part-{i}.parquet",
+                       row_group_size=700)
     edges = {c: quantile_edges(r, 10) for c, r in references.items()}
-    rows, windows = [], {}
-    for w in range(4):
-        samples = {0: np.round(rng.normal(0.2 * w, 1.0, size=200 + 40 * w), 1),
-                   1: rng.exponential(1.0 + w, size=150),
-                   2: np.where(rng.random(100) < 0.1 * w, 0.5, 0.1 * 3)}
-        for c, sample in samples.items():
-            windows[(w, c)] = np.sort(sample)
-            tolerance = roundoff_tolerance(0.3)  # the engine snaps a constant column's values in Spark likewise
-            snapped = np.where((sample >= 0.3 - tolerance) & (sample <= 0.3 + tolerance), 0.3, sample) \
-                if c == 2 else sample
-            rows += [(w, c, float(x)) for x in snapped]
-    frame = spark.createDataFrame(rows, "w long, c int, v double")
-    got = numeric_summaries(frame, {c: ColumnReference(r, edges[c], 0.3 if c == 2 else None)
-                                    for c, r in references.items()}, partitions=5)
-    assert set(got) == set(windows)
-    for (w, c), window in windows.items():
+    previous = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
+    try:
+        frame = spark.read.parquet(str(folder)).select("w", "x0", "x1", "x2").repartition(5)
+        got = numeric_summaries(frame, [ColumnReference(references[c], edges[c], 0.3 if c == 2 else None)
+                                        for c in range(3)], partitions=3)
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
+    assert set(got) == {(w, c) for w in range(4) for c in range(3)}
+    for (w, c), summary in got.items():
+        values = data.loc[data["w"] == w, f"x{c}"].to_numpy()
+        window = np.sort(values[np.isfinite(values)])
         reference = references[c]
         departures = snap_sorted(window, 0.3) if c == 2 else 0
-        expected = stats.ecdf_gaps(reference, window)
-        summary = got[(w, c)]
-        assert (summary.gaps.n_reference, summary.gaps.n_window, summary.gaps.scaled_max_gap) == \
-               (expected.n_reference, expected.n_window, expected.scaled_max_gap), (w, c)
-        assert summary.gaps.area == pytest.approx(expected.area, rel=1e-12, abs=1e-15)
+        assert summary.gaps == stats.ecdf_gaps(reference, window), (w, c)  # bit for bit, the area too
         assert summary.bins.tolist() == bin_counts(window, edges[c]).tolist()
         assert summary.departures == departures
         ks = stats.ks_2samp_sorted(reference, window, gaps=summary.gaps)
@@ -72,3 +69,13 @@ def test_numeric_summaries_in_spark_equal_numpy(spark):
         assert ks.statistic == pytest.approx(oracle.statistic, abs=1e-12)
         assert ks.p_value == pytest.approx(oracle.pvalue, rel=1e-9)
         assert summary.gaps.area == pytest.approx(scipy_stats.wasserstein_distance(reference, window), rel=1e-9)
+    assert got[(3, 2)].departures > 0 and got[(0, 2)].departures == 0  # the round-off 0.1 * 3 is not a departure
+
+
+def test_a_group_without_finite_values_has_no_summary(spark):
+    frame = spark.createDataFrame([(0, 1.0, None), (0, 2.0, float("nan")), (1, float("inf"), 3.0)],
+                                  "w long, a double, b double")
+    references = [ColumnReference(np.array([1.0, 2.0]), np.array([1.0, 2.0]), None)] * 2
+    got = numeric_summaries(frame, references, partitions=2)
+    assert set(got) == {(0, 0), (1, 1)}
+    assert got[(0, 0)].gaps == stats.ecdf_gaps([1.0, 2.0], [1.0, 2.0])

@@ -1,46 +1,55 @@
-"""KS, Wasserstein-1 and the binned counts of numeric columns in Spark, exact, from one global sort.
+"""KS, Wasserstein-1, the binned counts and the departures of numeric columns in Spark, exact: each (window,
+column) group's values gathered by one hash shuffle and summarised in one Python task by the numpy engine's own
+functions.
 
-Input: the finite values of every (window, column) group in long form ``(w, c, v)``. They are range-partitioned
-by ``(w, c, v)`` (one shuffle), their distinct values counted and sorted within each partition, and kept while two
-passes read them:
+Input: a DataFrame whose first column is the window code and whose other columns are the numeric columns (doubles,
+constant columns not yet snapped), in the order of their references. Two steps, one shuffle:
 
-1. per partition and group: the first value and the number of window values (a small aggregate, collected);
-   the driver turns them into each segment's *offset* (window values of its group in earlier partitions), the
-   *next start* (first value of its group in the next partition holding it) and the group's size ``m``;
-2. per partition (``mapInArrow``): each segment walks its window values merged with the slice of the reference
-   (broadcast, sorted) that it owns, ``[first value, next start)`` (from ``-inf`` for a group's first segment, to
-   ``+inf`` for its last), starting from the running counts ``i = #reference < first value`` and ``j = offset``.
-   At every pooled distinct value ``z`` it has ``i = n F(z)`` and ``j = m G(z)``, as the one-machine walk
-   (:func:`driftloop.stats.ecdf_gaps`) has, so the segment's largest scaled gap ``max |(m/g) i - (n/g) j|`` and
-   its share of the area ``sum |F - G| (z_{k+1} - z_k)`` (the last step reaching to the next start) are those of
-   the one-machine walk over the same points. Bin counts over the reference's edges are counted alike.
+1. map, no shuffle (``mapInArrow`` over the wide rows: no row per value): each Arrow batch's finite values of every
+   (window, column) are packed as raw float64 bytes, in pieces of at most :data:`PIECE` values — one row
+   ``(w, c, piece)`` per piece, so Spark moves 8 bytes per value and a few rows per batch;
+2. one hash shuffle by ``(w, c)`` into ``partitions`` tasks (``groupBy("w", "c").applyInArrow``): the task that
+   receives a group concatenates its pieces (in any order), sorts them, snaps the values within round-off of a
+   constant reference to it (:func:`driftloop.stats.constant.snap_sorted`, counting the departures), counts the bins
+   over the reference's edges (:func:`driftloop.profile.bins.bin_counts`) and walks both CDFs
+   (:func:`driftloop.stats.ecdf_gaps`) — the calls the numpy engine makes on the same sorted values
+   (:meth:`ReferenceProfile._summarise <driftloop.profile.ReferenceProfile>`), so every figure is the numpy
+   engine's, bit for bit (the sort of a multiset does not depend on the order its pieces arrive in).
 
-The driver merges the segments: the largest gap is the maximum (an integer: KS is exact), the area the sum (only
-the order of the floating-point additions differs: Wasserstein-1 agrees to about 1e-15 relative), bin counts and
-departures from a constant reference the sums. Rows never reach the driver: it receives one small row per segment.
+The driver receives one small row per group (sizes, the integer largest gap, the area, the bin counts, the
+departures); rows never reach it.
 
-References: D. E. Knuth, *The Art of Computer Programming*, vol. 3, section 5.2.4 (merging sorted runs); M. Zaharia
-et al., "Resilient distributed datasets", NSDI 2012 (range partitioning, ``mapPartitions``).
+Memory: a reduce task holds one (window, column) group's finite values about twice (the received pieces and the
+sorted copy): 16 bytes per value, 16 MB for a window of a million rows, 1.6 GB for 100 million. A window whose
+values of one column do not fit in one Python worker's memory needs shorter windows (or the numpy engine out of
+core). A map task holds one Arrow batch (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows).
+
+References: J. Dean and S. Ghemawat, "MapReduce: simplified data processing on large clusters", OSDI 2004 (a map,
+a shuffle by key, a reduce per key); D. E. Knuth, *The Art of Computer Programming*, vol. 3, section 5.2 (sorting).
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from driftloop.errors import DriftloopError
 from driftloop.stats import ECDFGaps
+
+#: Values per packed piece (64 KB): the rows Spark sends a reduce task in one Arrow batch (at most
+#: ``maxRecordsPerBatch``, 10,000 by default) stay far below Arrow's 2 GB per binary column.
+PIECE = 8192
+
+PIECES_SCHEMA = "w long, c int, piece binary"
+SUMMARY_SCHEMA = "w long, c int, n long, m long, h long, area double, departures long, bins array<long>"
 
 
 class ColumnReference(NamedTuple):
-    """What the walk needs of a numeric reference column: its sorted values (or quantile summary, as the profile
-    keeps them), the bin edges, and the constant it holds (``None`` unless the reference is constant)."""
+    """What a numeric column's window summary needs of its reference: its sorted values (or quantile summary, as
+    the profile keeps them), the bin edges, and the constant it holds (``None`` unless the reference is
+    constant)."""
 
     values: NDArray[np.float64]
     edges: NDArray[np.float64]
@@ -56,182 +65,89 @@ class NumericSummary(NamedTuple):
     departures: int
 
 
-PARTIAL_SCHEMA = "w long, c int, p int, first double, k long, h long, largest double, area double, " \
-                 "departures long, bins array<long>"
+def summarise_values(values: NDArray[np.float64], reference: ColumnReference) -> NumericSummary:
+    """The summary of one group's finite ``values`` (any order; sorted here, in place) against ``reference``, by the
+    numpy engine's functions in its order: sort, snap to a constant reference, bin counts, CDF gaps.
 
-
-class SortedRuns(NamedTuple):
-    """The values of every (``w``, ``c``) group sorted across partitions: ``ordered`` (columns ``w, c, v, k, p``:
-    each distinct value once with its count ``k``, partition ``p``; cached), ``heads`` (per partition and group its
-    first value and count), ``segments`` (``(p, w, c)`` -> offset, next start, whether it is the group's first
-    segment) and ``totals`` (values per group)."""
-
-    ordered: Any
-    heads: list
-    segments: dict[tuple[int, int, int], tuple[int, float | None, bool]]
-    totals: dict[tuple[int, int], int]
-
-
-@contextmanager
-def sorted_runs(long, partitions: int) -> Iterator[SortedRuns]:
-    """The global sort of ``long`` (columns ``w, c, v``) into ``partitions`` ranges, cached while the block runs
-    (see the module docstring: one shuffle, then one small aggregate collected). Neither ``w`` nor ``c`` may be a
-    constant: Spark drops a constant grouping key, and the count then needs a hash exchange that breaks the ranges
-    (checked: an error rather than wrong figures)."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
-    # one shuffle: the range partitioning also clusters equal values, so the count needs no exchange of its own
-    ordered = (long.repartitionByRange(partitions, "w", "c", "v")
-               .groupBy("w", "c", "v").agg(F.count(F.lit(1)).alias("k"))
-               .sortWithinPartitions("w", "c", "v")
-               .withColumn("p", F.spark_partition_id()).persist(StorageLevel.MEMORY_AND_DISK))
-    try:
-        heads = ordered.groupBy("p", "w", "c").agg(F.min("v").alias("first"), F.max("v").alias("last"),
-                                                    F.sum("k").alias("k")).collect()
-        by_group: dict[tuple[int, int], list[tuple[int, float, int, float]]] = defaultdict(list)
-        for row in heads:
-            by_group[(row.w, row.c)].append((row.p, row.first, row.k, row["last"]))
-        segments: dict[tuple[int, int, int], tuple[int, float | None, bool]] = {}
-        totals: dict[tuple[int, int], int] = {}
-        for (w, c), parts in by_group.items():
-            parts.sort()
-            if any(before[3] >= after[1] for before, after in zip(parts, parts[1:])):
-                raise DriftloopError("The Spark engine's global sort did not give ranges (Spark planned another "
-                                     "exchange between the range partitioning and the count): report this.")
-            offset = 0
-            for position, (p, _first, k, _last) in enumerate(parts):
-                following = parts[position + 1][1] if position + 1 < len(parts) else None
-                segments[(p, w, c)] = (offset, following, position == 0)
-                offset += k
-            totals[(w, c)] = offset
-        yield SortedRuns(ordered, heads, segments, totals)
-    finally:
-        ordered.unpersist()
-
-
-def check_same_runs(runs: SortedRuns, partials: list) -> None:
-    """Refuse results whose partitions (first value and count per segment) differ from the ``heads`` of the first
-    pass: an executor lost its cached blocks and recomputed them differently."""
-    expected = {(row.p, row.w, row.c): (row.first, row.k) for row in runs.heads}
-    if {(r.p, r.w, r.c): (r.first, r.k) for r in partials} != expected:
-        raise DriftloopError("The Spark engine's two passes over the sorted values saw different partitions "
-                             "(an executor lost its cached blocks and recomputed them): run the command again.")
-
-
-def weighted_bin_counts(values: NDArray[np.float64], counts: NDArray[np.int64],
-                        edges: NDArray[np.float64]) -> NDArray[np.int64]:
-    """:func:`driftloop.profile.bins.bin_counts` of sorted distinct ``values`` each repeated ``counts`` times.
-
-    >>> weighted_bin_counts(np.array([-5.0, 0.0, 1.5, 2.0, 9.0]), np.array([1, 1, 2, 1, 3]), np.array([0.0, 1.0, 2.0]))
-    array([1, 1, 3, 3])
+    >>> ref = ColumnReference(np.array([0.0, 1.0, 1.0, 2.0, 2.0, 3.0]), np.array([1.0, 2.0]), None)
+    >>> summary = summarise_values(np.array([3.0, 0.0, 0.0, 0.0]), ref)
+    >>> summary.gaps.scaled_max_gap, summary.gaps.area, summary.bins.tolist()
+    (7, 0.9166666666666667, [3, 0, 1])
     """
-    if len(edges) == 1:
-        inner = np.array([np.searchsorted(values, edges[0], side="left"),
-                          np.searchsorted(values, edges[0], side="right")])
-    else:
-        inner = np.empty(len(edges), dtype=np.int64)
-        inner[:-1] = np.searchsorted(values, edges[:-1], side="left")
-        inner[-1] = np.searchsorted(values, edges[-1], side="right")
-    running = np.concatenate([[0], np.cumsum(counts)])
-    return np.diff(np.concatenate([[0], running[inner], [running[-1]]])).astype(np.int64)
+    from driftloop.profile.bins import bin_counts
+    from driftloop.stats import ecdf_gaps
+    from driftloop.stats.constant import snap_sorted
+
+    values.sort()
+    departures = snap_sorted(values, reference.constant) if reference.constant is not None else 0
+    return NumericSummary(ecdf_gaps(reference.values, values, check=False), bin_counts(values, reference.edges),
+                          departures)
 
 
-def segment_walk(values: NDArray[np.float64], counts: NDArray[np.int64], reference: NDArray[np.float64], m: int,
-                 offset: int, next_start: float | None, first: bool) -> tuple[int, float, float]:
-    """The largest scaled gap, the largest float gap and the area of one segment (see the module docstring).
+def _pack(batches: Iterator) -> Iterator:
+    """Step 1 (``mapInArrow``): each batch's finite values per (window, column), packed in pieces of
+    :data:`PIECE` values."""
+    import pyarrow as pa
 
-    >>> ref = np.array([0.0, 1.0, 1.0, 2.0, 2.0, 3.0])
-    >>> whole = segment_walk(np.array([0.0, 3.0]), np.array([3, 1]), ref, 4, 0, None, True)
-    >>> left = segment_walk(np.array([0.0]), np.array([3]), ref, 4, 0, 3.0, True)
-    >>> right = segment_walk(np.array([3.0]), np.array([1]), ref, 4, 3, None, False)
-    >>> whole[0], max(left[0], right[0]), whole[2], left[2] + right[2]  # as ecdf_gaps: 7 and 0.91666...
-    (7, 7, 0.9166666666666667, 0.9166666666666667)
-    """
-    n = len(reference)
-    low = 0 if first else int(np.searchsorted(reference, values[0], side="left"))
-    high = n if next_start is None else int(np.searchsorted(reference, next_start, side="left"))
-    points = np.union1d(reference[low:high], values)
-    i = np.searchsorted(reference, points, side="right").astype(np.int64)
-    running = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    j = offset + running[np.searchsorted(values, points, side="right")]
-    g = math.gcd(n, m)
-    if n * m < 2**62:
-        scaled = int(np.abs(i * (m // g) - j * (n // g)).max())
-    else:  # pragma: no cover - samples of more than 2**31 values: recovered from the float gap, as ecdf_gaps does
-        scaled = 0
-    gap = np.abs(i / n - j / m)
-    area = float(np.sum(gap[:-1] * np.diff(points)))
-    if next_start is not None:
-        area += float(gap[-1] * (next_start - points[-1]))
-    return scaled, float(gap.max()), area
+    schema = pa.schema([("w", pa.int64()), ("c", pa.int32()), ("piece", pa.binary())])
+    for batch in batches:
+        codes = batch.column(0).to_numpy()
+        windows = np.unique(codes)
+        out: dict[str, list] = {"w": [], "c": [], "piece": []}
+        for c in range(1, batch.num_columns):
+            column = batch.column(c).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)  # null: NaN
+            for code in windows:
+                values = column if len(windows) == 1 else column[codes == code]
+                values = values[np.isfinite(values)]
+                for start in range(0, len(values), PIECE):
+                    out["w"].append(int(code))
+                    out["c"].append(c - 1)
+                    out["piece"].append(values[start:start + PIECE].tobytes())
+        yield pa.RecordBatch.from_pydict(out, schema=schema)
 
 
-def _walker(shared):
-    """The ``mapInArrow`` function of pass 2 over one partition (``shared``: the broadcast segments and
-    references)."""
+def _gathered(pieces) -> NDArray[np.float64]:
+    """The float64 values of a binary column of packed pieces (no nulls), in one new array."""
+    parts = []
+    for chunk in pieces.chunks:
+        if len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        parts.append(data.view(np.float64))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
 
-    def walk(batches):
+
+def _summariser(shared):
+    """Step 2 (``applyInArrow``): one group's summary (``shared``: the broadcast references)."""
+
+    def summarise(table):
         import pyarrow as pa
 
-        segments, totals, references = shared.value
-        batches = list(batches)  # the partition's segments, sorted: one partition is one range of the sort
-        if not batches:
-            return
-        table = pa.Table.from_batches(batches)
-        w = table.column("w").to_numpy()
-        c = table.column("c").to_numpy()
-        p = table.column("p").to_numpy()
-        v = table.column("v").to_numpy()
-        k = table.column("k").to_numpy()
-        starts = np.flatnonzero(np.r_[True, (w[1:] != w[:-1]) | (c[1:] != c[:-1])])
-        ends = np.r_[starts[1:], len(w)]
-        rows: dict[str, list[Any]] = defaultdict(list)
-        for start, end in zip(starts, ends, strict=True):
-            key = (int(p[start]), int(w[start]), int(c[start]))
-            offset, next_start, first = segments[key]
-            reference = references[key[2]]
-            values, counts = v[start:end], k[start:end]
-            m = totals[key[1:]]
-            scaled, largest, area = segment_walk(values, counts, reference.values, m, offset, next_start, first)
-            departures = int(counts[values != reference.constant].sum()) if reference.constant is not None else 0
-            for name, value in (("w", key[1]), ("c", key[2]), ("p", key[0]), ("first", float(values[0])),
-                                ("k", int(counts.sum())), ("h", scaled), ("largest", largest), ("area", area),
-                                ("departures", departures),
-                                ("bins", weighted_bin_counts(values, counts, reference.edges).tolist())):
-                rows[name].append(value)
-        schema = pa.schema([("w", pa.int64()), ("c", pa.int32()), ("p", pa.int32()), ("first", pa.float64()),
-                            ("k", pa.int64()), ("h", pa.int64()), ("largest", pa.float64()), ("area", pa.float64()),
-                            ("departures", pa.int64()), ("bins", pa.list_(pa.int64()))])
-        yield pa.RecordBatch.from_pydict(dict(rows), schema=schema)
+        references = shared.value
+        w, c = table.column("w")[0].as_py(), table.column("c")[0].as_py()
+        summary = summarise_values(_gathered(table.column("piece")), references[c])
+        gaps = summary.gaps
+        return pa.table({"w": pa.array([w], pa.int64()), "c": pa.array([c], pa.int32()),
+                         "n": pa.array([gaps.n_reference], pa.int64()), "m": pa.array([gaps.n_window], pa.int64()),
+                         "h": pa.array([gaps.scaled_max_gap], pa.int64()), "area": pa.array([gaps.area]),
+                         "departures": pa.array([summary.departures], pa.int64()),
+                         "bins": pa.array([summary.bins.tolist()], pa.list_(pa.int64()))})
 
-    return walk
+    return summarise
 
 
-def numeric_summaries(long, references: dict[int, ColumnReference], partitions: int
+def numeric_summaries(frame, references: Sequence[ColumnReference], partitions: int
                       ) -> dict[tuple[int, int], NumericSummary]:
-    """Exact gaps, bin counts and departures of every (window ``w``, column ``c``) group of the finite values
-    ``v`` of the Spark DataFrame ``long`` (constant columns already snapped to their constant), against
-    ``references[c]``; ``partitions`` ranges of the global sort."""
-    with sorted_runs(long, partitions) as runs:
-        shared = long.sparkSession.sparkContext.broadcast((runs.segments, runs.totals, references))
-        try:
-            partials = runs.ordered.mapInArrow(_walker(shared), PARTIAL_SCHEMA).collect()
-        finally:
-            shared.unpersist()
-    check_same_runs(runs, partials)
-    totals = runs.totals
-    merged: dict[tuple[int, int], list] = defaultdict(list)
-    for row in sorted(partials, key=lambda r: (r.w, r.c, r.p)):
-        merged[(row.w, row.c)].append(row)
-    result = {}
-    for (w, c), rows in merged.items():
-        n, m = len(references[c].values), totals[(w, c)]
-        h = max(r.h for r in rows)
-        if n * m >= 2**62:  # pragma: no cover - as ecdf_gaps
-            h = round(max(r.largest for r in rows) * (n // math.gcd(n, m)) * m)
-        area = sum(r.area for r in rows)  # in partition order: value order
-        bins = np.sum([np.asarray(r.bins, dtype=np.int64) for r in rows], axis=0)
-        result[(w, c)] = NumericSummary(ECDFGaps(n, m, int(h), float(area)), bins,
-                                        int(sum(r.departures for r in rows)))
-    return result
+    """Exact gaps, bin counts and departures of every (window ``w``, column ``c``) group that has finite values,
+    keyed ``(w, c)``: ``frame``'s first column is the window code, its column ``1 + c`` holds the doubles
+    compared with ``references[c]``; ``partitions`` tasks share the groups (see the module docstring)."""
+    shared = frame.sparkSession.sparkContext.broadcast(list(references))
+    try:
+        pieces = frame.mapInArrow(_pack, PIECES_SCHEMA)
+        rows = (pieces.repartition(partitions, "w", "c").groupBy("w", "c")
+                .applyInArrow(_summariser(shared), SUMMARY_SCHEMA).collect())
+    finally:
+        shared.unpersist()
+    return {(row.w, row.c): NumericSummary(ECDFGaps(row.n, row.m, row.h, row.area),
+                                           np.asarray(row.bins, dtype=np.int64), row.departures) for row in rows}

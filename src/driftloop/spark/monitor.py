@@ -9,7 +9,8 @@ What each figure is made of (over the windows still to assess):
   around zero: T. F. Chan, G. H. Golub and R. J. LeVeque, 1979);
 - categorical counts: one aggregate over the grouping sets ``(window, column)`` of every categorical column (also
   the ``unseen`` quality);
-- numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries`;
+- numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries` (one hash
+  shuffle by window and column; a task holds one window's values of one column);
 - the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
   with their ids and collected (:mod:`driftloop.monitor.stream_drift`).
 
@@ -44,11 +45,10 @@ from driftloop.monitor.results import WindowResult
 from driftloop.monitor.stream_drift import ID, TIMESTAMP, StreamActivity, detections_among
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
-from driftloop.spark.cells import finite, present, quoted
+from driftloop.spark.cells import present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.spark.log_export import read_log_export_spark
 from driftloop.spark.session import read_parquet
-from driftloop.stats.constant import roundoff_tolerance
 
 #: The engine's own columns beside the data's: each row's window code and time in nanoseconds, and the count and
 #: grouping flags of the categorical aggregate. Named so that no data column takes them by accident; one that does is
@@ -233,24 +233,11 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                 counts.append(row[COUNT])
             categories[name][row[WINDOW]] = (values, counts, missing)
 
-    # 3. numeric drift from the global sort
+    # 3. numeric drift: each (window, column)'s values gathered by one hash shuffle, summarised by numpy's functions
     codes = {name: i for i, name in enumerate(numeric)}
-    references = {codes[name]: _numeric_reference(profile.columns_[name]) for name in numeric}
-    long = None
-    if numeric:
-        value = F.col("_v.v")
-        pieces = []
-        for name in numeric:
-            cell = quoted(name).cast("double")
-            held = references[codes[name]].constant
-            if held is not None:  # snapped to the constant as the numpy engine snaps (stats.constant.snap_sorted)
-                tolerance = roundoff_tolerance(held)
-                cell = F.when((cell >= held - tolerance) & (cell <= held + tolerance), F.lit(held)).otherwise(cell)
-            pieces.append(F.struct(F.lit(codes[name]).alias("c"), cell.alias("v")))
-        long = (frame.select(WINDOW, F.explode(F.array(*pieces)).alias("_v"))
-                .select(F.col(WINDOW).alias("w"), F.col("_v.c").alias("c"), value.alias("v"))
-                .where(finite(value)))
-    summaries = numeric_summaries(long, references, partitions) if long is not None else {}
+    references = [_numeric_reference(profile.columns_[name]) for name in numeric]
+    wide = frame.select(WINDOW, *[quoted(name).cast("double").alias(f"c{codes[name]}") for name in numeric])
+    summaries = numeric_summaries(wide, references, partitions) if numeric else {}
 
     results = []
     for code, spec in sorted(code_of.items(), key=lambda item: item[1].index):

@@ -7,7 +7,7 @@ What each part is made of:
 1. rows, missing and non-finite values, minimum, maximum, mean and standard deviation of every column: one
    aggregate (Spark's ``stddev_pop`` merges per-partition central moments: T. F. Chan, G. H. Golub and R. J.
    LeVeque, "Updating formulae and a pairwise algorithm for computing sample variances", 1979);
-2. numeric columns: the finite values sorted globally (:func:`driftloop.spark.ecdf.sorted_runs`: one range
+2. numeric columns: the finite values sorted globally (:func:`driftloop.spark.ranges.sorted_runs`: one range
    shuffle, each distinct value once with its count, per-partition offsets), then each partition returns, run-length
    encoded, the values at the ranks the profile keeps — every rank up to ``max_exact_size`` values, else the
    ranks of the quantile summary (:func:`driftloop.profile.quantiles.summary_ranks`) and of the bin edges
@@ -52,7 +52,7 @@ from driftloop.profile.bins import bin_counts, quantile_edges, quantile_ranks
 from driftloop.profile.columns import CategoricalColumn, NumericColumn, strided_positions
 from driftloop.profile.quantiles import summary_ranks
 from driftloop.spark.cells import finite, present, quoted
-from driftloop.spark.ecdf import check_same_runs, sorted_runs
+from driftloop.spark.ranges import check_same_runs, sorted_runs
 from driftloop.spark.session import read_parquet
 from driftloop.stats.constant import constant_value
 
