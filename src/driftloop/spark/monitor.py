@@ -6,7 +6,8 @@ What each figure is made of (over the windows still to assess):
 - rows, missing and non-finite values, values outside the reference's range, rows with a prediction and a label,
   and the sums of regression performance: one ``groupBy(window).agg``; ``performance/r2``'s sum of squares around
   the mean label is ``var_pop`` times the count (Spark merges per-partition central moments, so the sum is not taken
-  around zero: T. F. Chan, G. H. Golub and R. J. LeVeque, 1979);
+  around zero: T. F. Chan, G. H. Golub and R. J. LeVeque, 1979); the number of label levels (whole-number scores
+  get an accuracy) by a second aggregate over the windows whose labels are all whole numbers only;
 - categorical counts: one aggregate over the grouping sets ``(window, column)`` of every categorical column (also
   the ``unseen`` quality);
 - numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries` (one hash
@@ -210,10 +211,15 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         aggregates += [F.count(error).alias("usable"), F.sum(F.abs(error)).alias("absolute"),
                        F.sum(error * error).alias("squared"), F.var_pop(F.when(usable, truth)).alias("spread"),
                        F.sum(F.when(usable & (truth % 1 != 0), 1).otherwise(0)).alias("fractional"),
-                       F.countDistinct(F.when(usable, truth)).alias("levels"),
                        F.sum(F.when(usable & (F.rint(predicted) == truth), 1).otherwise(0)).alias("rounded_right")]
     totals = {row[WINDOW]: row for row in frame.groupBy(WINDOW).agg(*aggregates).collect()}
     detected = _detected_rows(frame, inputs.stream) if inputs.stream is not None and ID in names else None
+    levels: dict[int, int] = {}
+    whole = [code for code, row in totals.items() if regression and row.usable and row.fractional == 0]
+    if whole:  # label levels only where the labels may be scores: beside the aggregate, a countDistinct would
+        # group every row by its label (a second shuffle of every row and its aggregate buffers)
+        levels = {row[WINDOW]: row.levels for row in frame.where(F.col(WINDOW).isin(whole) & usable)
+                  .groupBy(WINDOW).agg(F.countDistinct(truth).alias("levels")).collect()}
     confusion = _confusion_counts(frame, schema) if has_prediction and has_label and not regression else {}
 
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
@@ -273,7 +279,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                 result.metrics["performance/mae"] = row.absolute / row.usable
                 result.metrics["performance/rmse"] = float(np.sqrt(row.squared / row.usable))
                 result.metrics["performance/r2"] = _r2(row.squared, row.spread * row.usable, row.usable)
-                if row.fractional == 0 and row.levels <= MAX_SCORE_LEVELS:  # whole-number scores
+                if row.fractional == 0 and levels[code] <= MAX_SCORE_LEVELS:  # whole-number scores
                     result.metrics["performance/accuracy"] = row.rounded_right / row.usable
             elif code in confusion:
                 result.metrics.update(classification_metrics(confusion[code]))
