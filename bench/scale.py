@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -248,8 +249,8 @@ def main(argv: list[str] | None = None) -> None:
         for name in ("stage", "tasks", "task run s", "longest task s", "task CPU s (JVM)"):
             timings.add_column(name, justify="left" if name == "stage" else "right")
         for stage in stages:
-            timings.add_row(stage.name[:60], str(stage.tasks), f"{stage.run:.1f}", f"{stage.longest:.2f}",
-                            f"{stage.cpu:.1f}")
+            site = re.sub(r"\S*/", "", stage.name)  # "collect at monitor.py:124": the line that started the job
+            timings.add_row(site[:60], str(stage.tasks), f"{stage.run:.1f}", f"{stage.longest:.2f}", f"{stage.cpu:.1f}")
         task_seconds = sum(stage.run for stage in stages)
         timings.add_row("[bold]all tasks[/]", str(sum(s.tasks for s in stages)), f"[bold]{task_seconds:.1f}[/]", "",
                         f"{sum(s.cpu for s in stages):.1f}")
