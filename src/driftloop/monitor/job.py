@@ -451,8 +451,8 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, opt
                features: Sequence[str], numeric: Sequence[str], notes: list[str]):
     """The data as a Spark DataFrame and its windows (:func:`driftloop.spark.monitor.read_windows`); data without
     predictions is scored in Spark by the model (:func:`mlflow.pyfunc.spark_udf`)."""
-    if options.labels_path is not None or options.naive_lag is not None or options.naive_series:
-        raise DriftloopError("The Spark engine reads labels from the data: --labels, --naive-lag and --naive-series "
+    if options.naive_lag is not None or options.naive_series:
+        raise DriftloopError("The Spark engine does not compute the naive benchmark: --naive-lag and --naive-series "
                              "need --engine numpy.")
     from driftloop.spark.monitor import read_windows
     from driftloop.spark.session import spark_session
@@ -462,7 +462,8 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, opt
 
         return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
                             rows=options.rows, target=options.target, notes=notes,
-                            score=lambda: _spark_scorer(client, model, spark), numeric=numeric)
+                            score=lambda: _spark_scorer(client, model, spark), numeric=numeric,
+                            labels_path=options.labels_path, id_column=options.id_column)
 
     return _spark_call(cut)
 

@@ -48,6 +48,7 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
 from driftloop.spark.cells import present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
+from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import read_log_export_spark
 from driftloop.spark.session import read_parquet
 
@@ -82,7 +83,8 @@ def _nanoseconds(frame, name: str):
 
 
 def read_windows(spark, data_path: str, features: Sequence[str], *, time_column: str | None, window: str | None,
-                 rows: int | None, target: str | None, notes: list[str], score=None, numeric: Sequence[str] = ()):
+                 rows: int | None, target: str | None, notes: list[str], score=None, numeric: Sequence[str] = (),
+                 labels_path: str | None = None, id_column: str = "id"):
     """The data as a Spark DataFrame with its window code ``_w``, and the :class:`Cut` (windows, rows and labelled
     rows per window, watermark) from one aggregate. Data without a ``prediction`` column is scored by the UDF that
     ``score()`` makes (of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there.
@@ -97,6 +99,9 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     export = is_log_export(data_path)
     frame = read_log_export_spark(spark, data_path, notes) if export else read_parquet(spark, data_path)
+    if labels_path is not None:  # late labels by id: the column ``label`` replaces the data's own and ``target``
+        frame = join_labels_spark(spark, frame, labels_path, id_column, target or LABEL, notes)
+        target = None
     names = list(frame.columns)
     text = [c for c in numeric if c in names and isinstance(frame.schema[c].dataType, StringType)]
     if text:
@@ -134,7 +139,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
                                       F.max(NANOS).alias("latest")).collect()
     if not facts:
         raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(names)}): nothing to monitor.")
-    if label is not None and target is None and not any(row.labelled for row in facts):
+    if label is not None and target is None and labels_path is None and not any(row.labelled for row in facts):
         notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
         frame, label = frame.drop(LABEL), None
     by_code = {row[WINDOW]: row for row in facts}
