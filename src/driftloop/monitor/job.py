@@ -272,7 +272,7 @@ class MonitorOptions:
     label_delay: str | None = None  # how long a window stays open for late labels and rows: "7d", or rows
     engine: str = "numpy"  # "spark": windows and statistics computed by Apache Spark (driftloop.spark)
     spark_master: str | None = None  # the Spark master URL (default local[*], or the cluster's spark-submit)
-    spark_partitions: int = 8  # ranges of the Spark engine's global sort
+    spark_partitions: int = 8  # tasks of the Spark engine's shuffle of numeric values by (window, column)
 
 
 @dataclass
@@ -483,8 +483,11 @@ def _spark_assess(frame, todo: Sequence[WindowSpec], inputs: MonitorInputs, opti
 
     simple = MonitorInputs(inputs.profile, inputs.features, None, stream=inputs.stream,
                            ignored_columns=inputs.ignored_columns, unread_columns=inputs.unread_columns)
-    return _spark_call(lambda: assess_windows_spark(frame, todo, simple, task=options.task,
-                                                    partitions=options.spark_partitions, notes=notes))
+    try:
+        return _spark_call(lambda: assess_windows_spark(frame, todo, simple, task=options.task,
+                                                        partitions=options.spark_partitions, notes=notes))
+    finally:
+        frame.unpersist()  # the frame scored by the model is cached by read_windows
 
 
 def _spark_call(compute):

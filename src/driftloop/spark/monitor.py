@@ -90,6 +90,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     ``score()`` makes (of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there.
     ``numeric`` are the inputs the model's signature types as numbers: one stored as text is refused, naming it
     (the numpy engine reads such numbers, :mod:`driftloop.data.coercion`; Spark's casts accept other spellings)."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
 
@@ -133,7 +134,10 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
     if PREDICTION not in columns and score is not None and all(c in names for c in features):
-        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features])))
+        # scored once: the window facts and each aggregate of the assessment read the frame again (kept until the
+        # assessment ends, assess_windows_spark's caller unpersists it)
+        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features]))).persist(
+            StorageLevel.MEMORY_AND_DISK)
     labelled = F.sum(F.when(present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
     facts = frame.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
                                       F.max(NANOS).alias("latest")).collect()
