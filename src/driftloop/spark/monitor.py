@@ -133,11 +133,6 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     frame = frame.withColumn(WINDOW, ((F.col(NANOS) - F.pmod(F.col(NANOS), span)) / span).cast("long"))
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
-    if PREDICTION not in columns and score is not None and all(c in names for c in features):
-        # scored once: the window facts and each aggregate of the assessment read the frame again (kept until the
-        # assessment ends, assess_windows_spark's caller unpersists it)
-        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features]))).persist(
-            StorageLevel.MEMORY_AND_DISK)
     labelled = F.sum(F.when(present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
     facts = frame.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
                                       F.max(NANOS).alias("latest")).collect()
@@ -146,6 +141,11 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if label is not None and target is None and labels_path is None and not any(row.labelled for row in facts):
         notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
         frame, label = frame.drop(LABEL), None
+    if PREDICTION not in columns and score is not None and all(c in names for c in features):
+        # scored once, cached: each aggregate of the assessment reads the frame again (the facts above need no
+        # prediction); assess_windows_spark's caller unpersists it
+        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features]))).persist(
+            StorageLevel.MEMORY_AND_DISK)
     by_code = {row[WINDOW]: row for row in facts}
     specs = []
     for code in range(min(by_code), max(by_code) + 1):
