@@ -39,7 +39,8 @@ from numpy.typing import NDArray
 from driftloop.stats import ECDFGaps
 
 #: Values per packed piece (64 KB): the rows Spark sends a reduce task in one Arrow batch (at most
-#: ``maxRecordsPerBatch``, 10,000 by default) stay far below Arrow's 2 GB per binary column.
+#: ``spark.sql.execution.arrow.maxRecordsPerBatch``, 10,000 by default: 655 MB) stay below Arrow's 2 GB per binary
+#: column.
 PIECE = 8192
 
 PIECES_SCHEMA = "w long, c int, piece binary"
