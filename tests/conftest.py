@@ -41,9 +41,10 @@ def trained_wine_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def register_champion(uri: str, name: str, model, features) -> None:
+def register_champion(uri: str, name: str, model, features, **options) -> None:
     """Log a fitted scikit-learn ``model`` with the signature of ``features`` (a DataFrame of its inputs) as version 1
-    of the registered model ``name`` in the store at ``uri``, and point its ``champion`` alias at it."""
+    of the registered model ``name`` in the store at ``uri`` (``options`` for :func:`mlflow.sklearn.log_model`), and
+    point its ``champion`` alias at it."""
     import mlflow
     import mlflow.sklearn
     from mlflow import MlflowClient
@@ -53,7 +54,7 @@ def register_champion(uri: str, name: str, model, features) -> None:
     try:
         with mlflow.start_run():
             mlflow.sklearn.log_model(model, name="model", registered_model_name=name,
-                                     signature=infer_signature(features, model.predict(features)))
+                                     signature=infer_signature(features, model.predict(features)), **options)
     finally:
         mlflow.set_tracking_uri(None)
     MlflowClient(uri).set_registered_model_alias(name, "champion", "1")

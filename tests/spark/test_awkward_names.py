@@ -55,30 +55,6 @@ def test_awkward_names_give_the_numpy_engines_figures(spark, workdir) -> None:
     assert max(got["drift/features_drifted"].values()) == 2
 
 
-def test_numbers_stored_as_text_are_refused_by_name(spark, workdir) -> None:
-    """The numpy engine reads `"0.5"` as 0.5 and counts what is not a number; Spark's casts accept other spellings,
-    so the Spark engine refuses such a column up front, naming it (it failed deep in the scoring UDF before)."""
-    rng = np.random.default_rng(6)
-    frame = pd.DataFrame(rng.normal(size=(600, 2)), columns=["humidity %", "x"])
-    frame["y"] = frame.sum(axis=1)
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    register_champion(uri, "texty", LinearRegression().fit(frame[["humidity %", "x"]], frame["y"]),
-                      frame[["humidity %", "x"]])
-    frame.iloc[:300].to_csv(workdir / "reference.csv", index=False)
-    today = frame.iloc[300:].assign(**{"humidity %": lambda f: f["humidity %"].map(repr)})
-    today["ts"] = pd.date_range("2024-01-01", periods=len(today), freq="h").astype("datetime64[ns]")
-    today.to_parquet(workdir / "today.parquet")
-    runner = CliRunner()
-    assert runner.invoke(cli, ["profile", "--model", "texty@champion", "--data", str(workdir / "reference.csv"),
-                               "--tracking-uri", uri]).exit_code == 0
-    result = runner.invoke(cli, ["monitor", "--model", "texty@champion", "--data", str(workdir / "today.parquet"),
-                                 "--timestamp-column", "ts", "--window", "5d", "--engine", "spark",
-                                 "--tracking-uri", uri])
-    assert result.exit_code == 1, result.output
-    assert "numeric input(s) 'humidity %' are stored as text" in result.output and "--engine numpy" in result.output
-    assert "Traceback" not in result.output
-
-
 def test_a_failed_python_worker_is_reported_by_its_own_error_line() -> None:
     message = ("An exception was thrown from the Python worker: Traceback (most recent call last):\n"
                '  File "x.py", line 3, in udf\n    raise ValueError("no")\n'

@@ -14,7 +14,8 @@ day. So the predictions are read from their files (no partition columns), and th
 - ids held by two rows are refused, as the numpy engine refuses them, and orphan labels whose prediction is in no
   exported replica are counted in a note.
 
-Rows stay in Spark; the driver receives counts and, for a refusal, one example id.
+Rows stay in Spark, each with its file and row index (:data:`~driftloop.spark.profile.FILE`,
+:data:`~driftloop.spark.profile.ROW`); the driver receives counts and, for a refusal, one example id.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from driftloop.errors import DriftloopError, NoRowsError
+from driftloop.spark.profile import FILE, ROW
 from driftloop.spark.session import spark_path
 
 ID, LABEL, LABEL_TIMESTAMP = "id", "label", "label_timestamp"
@@ -39,6 +41,7 @@ def read_log_export_spark(spark, folder: str, notes: list[str]):
         raise NoRowsError(f"The export {folder!r} holds no predictions yet: nothing to monitor.")
     # the files, not the folder: Spark would add the partition keys as columns (a feature may be named ``date``)
     rows = spark.read.option("mergeSchema", "true").parquet(*[spark_path(str(p)) for p in parts])
+    rows = rows.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
     repeated = rows.groupBy(ID).agg(F.count(F.lit(1)).alias("n")).where(F.col("n") > 1)
     found = repeated.agg(F.sum("n").alias("rows"), F.min(ID).alias("example")).collect()[0]
     if found["rows"]:

@@ -10,6 +10,9 @@ What each figure is made of (over the windows still to assess):
   get an accuracy) by a second aggregate over the windows whose labels are all whole numbers only;
 - categorical counts: one aggregate over the grouping sets ``(window, column)`` of every categorical column (also
   the ``unseen`` quality);
+- numeric inputs stored as text (and labels stored as text for a model that outputs numbers): read row by row as the
+  numpy engine reads them (:mod:`driftloop.spark.text_numbers`, Python workers), so the model scores the numbers
+  and the window aggregate counts what is not a number (``type_errors``, ``label_type_errors``);
 - numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries` (one hash
   shuffle by window and column; a task holds one window's values of one column);
 - the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
@@ -22,9 +25,9 @@ The statistics, thresholds and verdicts are then those of the numpy engine
 (:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
 
 Not computed by this engine (the numpy engine's figures that need a model run on each row, or rows in memory):
-estimated performance, the multivariate detectors, ROC AUC and log loss, the label type checks, and windows by
-count (Spark does not keep the files' row order); the pass says so in its notes. The report's distribution charts
-are drawn from the bin and category counts the statistics were computed from, as the numpy engine draws them.
+estimated performance, the multivariate detectors, ROC AUC and log loss, and windows by count (Spark does not keep
+the files' row order); the pass says so in its notes. The report's distribution charts are drawn from the bin and
+category counts the statistics were computed from, as the numpy engine draws them.
 """
 
 from __future__ import annotations
@@ -50,12 +53,17 @@ from driftloop.spark.cells import present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import read_log_export_spark
+from driftloop.spark.profile import FILE, ROW
 from driftloop.spark.session import read_parquet
+from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 
 #: The engine's own columns beside the data's: each row's window code and time in nanoseconds, and the count and
-#: grouping flags of the categorical aggregate. Named so that no data column takes them by accident; one that does is
-#: refused by name (it would be overwritten).
-WINDOW, NANOS, COUNT, GROUPING = "_driftloop_window", "_driftloop_ns", "_driftloop_count", "_driftloop_grouping"
+#: grouping flags of the categorical aggregate (and each row's file and row index, :data:`FILE` and :data:`ROW`, and
+#: the values that are not numbers of a column read from text, :data:`~driftloop.spark.text_numbers.NOT_A_NUMBER`).
+#: Named with the prefix :data:`ENGINE` so that no data column takes them by accident; one that does is refused by
+#: name (it would be overwritten).
+ENGINE = "_driftloop_"
+WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
 
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
                 "accuracy and f1); not estimated performance, multivariate drift, ROC AUC and log loss (class "
@@ -85,14 +93,17 @@ def _nanoseconds(frame, name: str):
 def read_windows(spark, data_path: str, features: Sequence[str], *, time_column: str | None, window: str | None,
                  rows: int | None, target: str | None, notes: list[str], score=None, numeric: Sequence[str] = (),
                  labels_path: str | None = None, id_column: str = "id"):
-    """The data as a Spark DataFrame with its window code ``_w``, and the :class:`Cut` (windows, rows and labelled
-    rows per window, watermark) from one aggregate. Data without a ``prediction`` column is scored by the UDF that
-    ``score()`` makes (of the model's inputs, :func:`mlflow.pyfunc.spark_udf`) when every input is there.
-    ``numeric`` are the inputs the model's signature types as numbers: one stored as text is refused, naming it
-    (the numpy engine reads such numbers, :mod:`driftloop.data.coercion`; Spark's casts accept other spellings)."""
+    """The data as a Spark DataFrame with its window code (:data:`WINDOW`) and each row's file and row index
+    (:data:`FILE`, :data:`ROW`), and the :class:`Cut` (windows, rows and labelled rows per window, watermark) from
+    one aggregate. ``numeric`` are the model's inputs typed or profiled as numbers: one stored as text is read as the
+    numpy engine reads it (:mod:`driftloop.spark.text_numbers`), and so is a label stored as text when the model
+    outputs numbers (:func:`~driftloop.monitor.performance.align_labels`). Data without a ``prediction`` column is
+    scored by the UDF that ``score()`` makes (of the model's inputs, read as numbers: :func:`mlflow.pyfunc.spark_udf`)
+    when every input is there. A frame scored or read from text is cached; :func:`assess_windows_spark`'s caller
+    unpersists it."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType
+    from pyspark.sql.types import NumericType
 
     if rows is not None:
         raise DriftloopError("The Spark engine cuts windows by time only (Spark does not keep the files' row order): "
@@ -100,15 +111,12 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     export = is_log_export(data_path)
     frame = read_log_export_spark(spark, data_path, notes) if export else read_parquet(spark, data_path)
+    if not export:  # each row's file and row index (an export's rows have theirs), before any join
+        frame = frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
     if labels_path is not None:  # late labels by id: the column ``label`` replaces the data's own and ``target``
         frame = join_labels_spark(spark, frame, labels_path, id_column, target or LABEL, notes)
         target = None
-    names = list(frame.columns)
-    text = [c for c in numeric if c in names and isinstance(frame.schema[c].dataType, StringType)]
-    if text:
-        raise DriftloopError(f"The model's numeric input(s) {', '.join(map(repr, text))} are stored as text in "
-                             f"{data_path!r}; the Spark engine reads numbers only. Store them as numbers, or use "
-                             "--engine numpy (it reads numbers written as text and counts what is not a number).")
+    names = [c for c in frame.columns if c not in (FILE, ROW)]
     time_column = timestamp_column(names, time_column)
     if time_column is None:
         raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time.")
@@ -123,13 +131,14 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if target is not None and target != LABEL:
         wanted.discard(LABEL)
     columns = [c for c in names if c in wanted]
-    taken = [c for c in columns if c in (WINDOW, NANOS, COUNT) or c.startswith(GROUPING)]
+    taken = [c for c in columns if c.startswith(ENGINE)]
     if taken:
         raise DriftloopError(f"The column(s) {', '.join(map(repr, taken))} of {data_path!r} take the names the Spark "
                              "engine gives its own columns; rename them, or use --engine numpy.")
     stamps = _nanoseconds(frame, time_column)
     span = F.lit(length.value)
-    frame = frame.select(*[quoted(c) for c in columns]).withColumn(NANOS, stamps)
+    frame = frame.select(*[quoted(c) for c in columns], FILE, ROW).withColumn(NANOS, stamps)
+    frame, from_text = read_numbers_from_text(frame, [c for c in numeric if c in features])
     frame = frame.withColumn(WINDOW, ((F.col(NANOS) - F.pmod(F.col(NANOS), span)) / span).cast("long"))
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
@@ -141,11 +150,14 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if label is not None and target is None and labels_path is None and not any(row.labelled for row in facts):
         notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
         frame, label = frame.drop(LABEL), None
-    if PREDICTION not in columns and score is not None and all(c in names for c in features):
-        # scored once, cached: each aggregate of the assessment reads the frame again (the facts above need no
-        # prediction); assess_windows_spark's caller unpersists it
-        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features]))).persist(
-            StorageLevel.MEMORY_AND_DISK)
+    scored = PREDICTION not in columns and score is not None and all(c in names for c in features)
+    if scored:  # after the facts, which need no prediction
+        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features])))
+    if label is not None and PREDICTION in frame.columns and isinstance(frame.schema[PREDICTION].dataType, NumericType):
+        frame, labels_from_text = read_numbers_from_text(frame, [LABEL])  # as the model's outputs are: numbers
+        from_text += labels_from_text
+    if scored or from_text:  # Python UDFs (the model, numbers read from text) run once, cached: each aggregate of
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)  # the assessment reads the frame again
     by_code = {row[WINDOW]: row for row in facts}
     specs = []
     for code in range(min(by_code), max(by_code) + 1):
@@ -179,7 +191,8 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     # the windows' codes since the epoch, whatever the step they are logged at
     code_of = {int(w.start.value // (w.end.value - w.start.value)): w for w in cut_windows}
     frame = frame.where(F.col(WINDOW).isin(list(code_of)))
-    names = set(frame.columns)
+    names = {c for c in frame.columns if not c.startswith(ENGINE)}
+    read_from_text = {c for c in names if not_a_number(c) in frame.columns}
     schema = {f.name: f.dataType for f in frame.schema.fields}
     compared = [c for c in profile.columns_ if (c in inputs.features or c == PREDICTION)]
     numeric = [c for c in compared if isinstance(profile.columns_[c], NumericColumn) and c in names
@@ -202,7 +215,11 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                 low, high = ranges[name]
                 outside = present(frame, name) & ~infinite & ((column < low) | (column > high))
                 aggregates.append(F.sum(F.when(outside, 1).otherwise(0)).alias(f"outside_{position}"))
+        if name in read_from_text:
+            aggregates += _not_numbers(name, f"_{position}")
     has_prediction, has_label = PREDICTION in names, LABEL in names
+    if has_label and LABEL in read_from_text:
+        aggregates += _not_numbers(LABEL, "_label")
     regression = has_prediction and has_label and (task or ("regression" if isinstance(
         profile.columns_.get(PREDICTION), NumericColumn) else "classification")) == "regression"
     if has_prediction:
@@ -262,7 +279,10 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         results.append(result)
         if rows == 0:
             continue
-        result.metrics.update(_quality(inputs, row, rows, names, positions, schema, categories, code))
+        quality, quality_reasons = _quality(inputs, row, rows, names, positions, schema, categories, code,
+                                           read_from_text)
+        result.metrics.update(quality)
+        result.reasons.extend(quality_reasons)
         if detected is not None:
             found = detected[detected[WINDOW] == code]
             stream_metrics, stream_reasons = detections_among(inputs.stream, found[ID], found[TIMESTAMP],
@@ -282,6 +302,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             if has_label:
                 result.metrics[coverage.LABELS] = row.predicted_labelled / rows
         if has_label and has_prediction:
+            result.metrics.update(_label_types(row, rows, LABEL in read_from_text, result.reasons))
             result.metrics["performance/label_coverage"] = row.labels / rows
             result.metrics["performance/labelled_rows"] = float(row.labels)
             if regression and row.usable:
@@ -387,31 +408,72 @@ def _summary(profile, name: str, names: set[str], schema: dict, row, positions: 
                          missing)
 
 
+def _not_numbers(name: str, suffix: str) -> list:
+    """The aggregates of a column read from text: its values that are not numbers (``wrong``), and the first of them
+    in the files' row order (``example``, the one the numpy engine names)."""
+    from pyspark.sql import functions as F
+
+    wrong = quoted(not_a_number(name))
+    return [F.count(wrong).alias(f"wrong{suffix}"),
+            F.min(F.when(wrong.isNotNull(), F.struct(F.col(FILE), F.col(ROW), wrong))).alias(f"example{suffix}")]
+
+
+def _label_types(row, rows: int, from_text: bool, reasons: list[str]) -> dict[str, float]:
+    """``quality/label_type_errors`` (and ``quality/labels_coerced_from_text``) as the numpy engine computes them
+    (:func:`driftloop.monitor.engine._aligned_labels`): labels stored as text read as the model's numbers."""
+    if not from_text:
+        return {"quality/label_type_errors": 0.0}
+    metrics = {"quality/label_type_errors": row.wrong_label / rows}
+    if row.wrong_label:
+        reasons.append(f"labels: {row.wrong_label} label(s) are not of the model's output type (numbers), such as "
+                       f"{row.example_label[2]!r}: left out of performance")
+    if row.labels:  # the labels read as numbers
+        metrics["quality/labels_coerced_from_text"] = row.labels / rows
+    return metrics
+
+
 def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: dict[str, int], schema: dict,
-             categories: dict, code: int) -> dict[str, float]:
-    """The keys and values of :func:`driftloop.monitor.quality.quality_metrics` for a window, from the aggregates."""
+             categories: dict, code: int, read_from_text: set[str]) -> tuple[dict[str, float], list[str]]:
+    """The keys and values of :func:`driftloop.monitor.quality.quality_metrics` for a window, and its reasons, from
+    the aggregates. A column read from text holds its numbers, null where the text was missing or not a number."""
     from pyspark.sql.types import NumericType
 
     expected = list(inputs.features)
-    ignored = {*inputs.ignored_columns, PREDICTION, LABEL, NANOS, WINDOW}
+    ignored = {*inputs.ignored_columns, PREDICTION, LABEL}
     missing_columns = [c for c in expected if c not in names]
     extra = [c for c in [*names, *inputs.unread_columns] if c not in expected and c not in ignored]
     metrics = {"quality/missing_columns": float(len(missing_columns)), "quality/extra_columns": float(len(extra))}
+    reasons = [f"columns the model expects are missing: {', '.join(missing_columns)}"] if missing_columns else []
     missing_cells = 0
+    converted_columns = []
     for name in expected:
         if name not in names:
             continue
-        missing = row[f"missing_{positions[name]}"]
+        position = positions[name]
+        missing = row[f"missing_{position}"]
+        wrong = row[f"wrong_{position}"] if name in read_from_text else 0
+        missing -= wrong  # a column read from text is null where the text was missing or not a number
         missing_cells += missing
         metrics[f"quality/{name}/missing_rate"] = missing / rows
         if name in inputs.reference_ranges and isinstance(schema[name], NumericType):
-            metrics[f"quality/{name}/type_errors"] = 0.0
-            metrics[f"quality/{name}/out_of_range"] = row[f"outside_{positions[name]}"] / rows
+            if name in read_from_text:
+                converted = rows - missing - wrong
+                metrics[f"quality/{name}/coerced_from_text"] = converted / rows
+                if converted:
+                    converted_columns.append(name)
+                if wrong:
+                    reasons.append(f"column {name!r}: {wrong} value(s) are not numbers, such as "
+                                   f"{row[f'example_{position}'][2]!r}")
+            metrics[f"quality/{name}/type_errors"] = wrong / rows
+            metrics[f"quality/{name}/out_of_range"] = row[f"outside_{position}"] / rows
         elif name in inputs.reference_categories and name in categories:
             values, counts, _ = categories[name].get(code, ([], [], 0))
             known = inputs.reference_categories[name]
             metrics[f"quality/{name}/unseen"] = sum(k for v, k in zip(values, counts, strict=True)
                                                     if v not in known) / rows
+    if converted_columns:
+        reasons.append(f"numbers stored as text were read as numbers (losslessly) in {len(converted_columns)} "
+                       "column(s): " + ", ".join(converted_columns))
     cells = rows * len(expected)
     metrics["quality/missing_rate"] = (missing_cells + rows * len(missing_columns)) / cells if cells else float("nan")
-    return metrics
+    return metrics, reasons

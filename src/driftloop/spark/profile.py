@@ -397,31 +397,22 @@ def _calibration_rows(data, numeric: list[str], categorical: list[str], codes: d
 
 
 def numbers_from_text_spark(frame, names: list[str]):
-    """``frame`` with those of the columns ``names`` (the model's numeric inputs) that Spark does not read as numbers
-    converted losslessly, row by row, by the numpy engine's :func:`~driftloop.data.coercion.numbers_from_text`
-    (Python workers, only for such columns); a value that is not a number is a one-line error naming the column."""
-    import pandas as pd
+    """``frame`` (of :func:`read_reference`) with those of the columns ``names`` (the model's numeric inputs) that
+    Spark does not read as numbers converted losslessly, row by row, as the numpy engine converts them
+    (:func:`driftloop.spark.text_numbers.read_numbers_from_text`); a value that is not a number is a one-line error
+    naming the column and the first such value in the files' row order."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import NumericType
 
-    from driftloop.data.coercion import numbers_from_text
+    from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 
-    text = [c for c in names if c in frame.columns and not isinstance(frame.schema[c].dataType, NumericType)]
+    frame, text = read_numbers_from_text(frame, names)
     if not text:
         return frame
-
-    def check(batches):
-        for batch in batches:
-            for name in text:
-                read = numbers_from_text(batch[name])
-                if read.wrong_type:
-                    yield pd.DataFrame({"c": [name], "wrong": [int(read.wrong_type)], "example": [repr(read.example)]})
-
-    bad = frame.select(*[quoted(c) for c in text]).mapInPandas(check, "c string, wrong long, example string")
-    wrong = bad.groupBy("c").agg(F.sum("wrong").alias("wrong"), F.min("example").alias("example")).collect()
-    if wrong:
-        first = min(wrong, key=lambda row: text.index(row.c))
-        raise DriftloopError(f"The reference column {first.c!r} must hold numbers (the model's signature says so); "
-                             f"{first.wrong} value(s) are not, such as {first.example}.")
-    convert = F.pandas_udf(lambda values: pd.Series(numbers_from_text(values).values), "double")
-    return frame.withColumns({name: convert(quoted(name)) for name in text})
+    wrong = [quoted(not_a_number(name)) for name in text]
+    found = frame.agg(*[F.count(w) for w in wrong],
+                      *[F.min(F.when(w.isNotNull(), F.struct(F.col(FILE), F.col(ROW), w))) for w in wrong]).first()
+    for i, name in enumerate(text):
+        if found[i]:
+            raise DriftloopError(f"The reference column {name!r} must hold numbers (the model's signature says so); "
+                                 f"{found[i]} value(s) are not, such as {found[len(text) + i][2]!r}.")
+    return frame.drop(*[not_a_number(name) for name in text])
