@@ -1,7 +1,11 @@
 """Classification performance in the Spark engine (``local[2]``): accuracy and macro F1 per window from the counts
-of (label, predicted class) pairs, equal to the numpy engine's and to scikit-learn's on the same rows."""
+of (label, predicted class) pairs, ROC AUC and log loss from the model's class probabilities (binary, and
+one-vs-rest macro over three classes), equal to the numpy engine's and to scikit-learn's on the same rows; a window
+whose rows the model refuses gets no probability figure in either engine."""
 
 from __future__ import annotations
+
+import math
 
 import mlflow
 import mlflow.sklearn
@@ -14,10 +18,10 @@ from click.testing import CliRunner
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from driftloop.cli.main import cli
-from tests.conftest import WINE_PROJECT
+from tests.conftest import WINE_PROJECT, register_champion
 from tests.monitor.test_late_data import _runs, _series
 
 FEATURES = ["volatile acidity", "total sulfur dioxide", "chlorides"]
@@ -44,6 +48,8 @@ def test_spark_engine_measures_a_classifier_as_the_numpy_engine_does(spark, work
     production = data.iloc[3000:4200][[*FEATURES, "colour"]].reset_index(drop=True)
     production["prediction"] = model.predict(production[FEATURES])
     production.loc[::7, "colour"] = None  # rows without a label are not measured
+    refused = 1000  # a missing input the model refuses: no class probabilities for its window, in either engine
+    production.loc[refused, FEATURES[0]] = np.nan
     production["ts"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(production)) * 7, "min")
                         ).astype("datetime64[ns]")
     ds.write_dataset(pa.Table.from_pandas(production, preserve_index=False), workdir / "production",
@@ -58,12 +64,77 @@ def test_spark_engine_measures_a_classifier_as_the_numpy_engine_does(spark, work
     expected, got = _series(client, numpy_run), _series(client, spark_run)
     days = production.assign(day=production["ts"].dt.floor("D")).groupby("day")
     assert got["performance/f1"].keys() == expected["performance/f1"].keys() and len(got["performance/f1"]) >= 4
+    assert got["performance/roc_auc"].keys() == expected["performance/roc_auc"].keys()
     for step, (_, rows) in enumerate(days):
         labelled = rows[rows["colour"].notna()]
-        for key, score in (("performance/accuracy", accuracy_score(labelled["colour"], labelled["prediction"])),
-                           ("performance/f1", f1_score(labelled["colour"], labelled["prediction"], average="macro"))):
+        figures = [("performance/accuracy", accuracy_score(labelled["colour"], labelled["prediction"])),
+                   ("performance/f1", f1_score(labelled["colour"], labelled["prediction"], average="macro"))]
+        if refused in rows.index:
+            assert step in expected["performance/accuracy"] and step not in expected["performance/roc_auc"]
+        else:
+            probabilities = model.predict_proba(labelled[FEATURES])
+            figures += [("performance/roc_auc", roc_auc_score(labelled["colour"], probabilities[:, 1])),
+                        ("performance/log_loss", log_loss(labelled["colour"], probabilities))]
+        for key, score in figures:
             if step not in expected[key]:  # the last window is open: its figures are provisional
                 continue
-            assert got[key][step] == pytest.approx(expected[key][step], rel=1e-12), (key, step)
-            assert got[key][step] == pytest.approx(score, rel=1e-12), (key, step)
-    assert "performance/roc_auc" in expected and "performance/roc_auc" not in got  # class probabilities: numpy only
+            assert got[key][step] == pytest.approx(expected[key][step], rel=1e-9), (key, step)
+            assert got[key][step] == pytest.approx(score, rel=1e-9), (key, step)
+
+
+COLUMNS = ["temp (°C)", "wind.speed", "rank`x"]
+
+
+def test_three_classes_scored_in_spark_give_the_numpy_engines_roc_auc_and_log_loss(spark, workdir):
+    """Classes 0, 1, 2 (integers) predicted by the model in Spark, under awkward column names; one day lacks
+    class 2 among its labels (one-vs-rest ROC AUC undefined: NaN in scikit-learn), one holds a label the model does
+    not know (no figure); tied scores (a rounded input) counted half."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(2400, 3)), columns=COLUMNS)
+    frame["wind.speed"] = frame["wind.speed"].round(0)  # few distinct values: ties among the scores
+    frame["y"] = np.digitize(frame.sum(axis=1) + rng.normal(scale=1.0, size=len(frame)), [-1.0, 1.0])
+    model = LogisticRegression(max_iter=1000).fit(frame[COLUMNS].iloc[:800], frame["y"].iloc[:800])
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    register_champion(uri, "three", model, frame[COLUMNS])
+    frame.iloc[:800][COLUMNS].to_csv(workdir / "reference.csv", index=False)
+    production = frame.iloc[800:].reset_index(drop=True)
+    production["ts"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(production)) * 5, "min")
+                        ).astype("datetime64[ns]")
+    day = production["ts"].dt.floor("D")
+    production.loc[(day == day.unique()[1]) & (production["y"] == 2), "y"] = 1  # no class 2 that day
+    production.loc[production.index[day == day.unique()[2]][3], "y"] = 7  # a class the model does not know
+    production["y"] = production["y"].astype("float64")
+    production.loc[::9, "y"] = np.nan
+    ds.write_dataset(pa.Table.from_pandas(production, preserve_index=False), workdir / "production",
+                     format="parquet", max_rows_per_file=250, max_rows_per_group=250)
+    profiled = CliRunner().invoke(cli, ["profile", "--model", "three@champion", "--data", "reference.csv",
+                                        "--multivariate", "none", "--tracking-uri", uri])
+    assert profiled.exit_code == 0, profiled.output
+    for engine in ("numpy", "spark"):
+        result = CliRunner().invoke(cli, ["monitor", "--model", "three@champion", "--data", "production",
+                                          "--timestamp-column", "ts", "--window", "1d", "--target", "y",
+                                          "--experiment", engine, "--engine", engine, "--tracking-uri", uri])
+        assert result.exit_code in (0, 3), result.output
+    client = MlflowClient(uri)
+    expected, got = _series(client, _runs(client, "numpy")[0]), _series(client, _runs(client, "spark")[0])
+    assert got.keys() == expected.keys()
+    # NaN (the days without class 2, with an unknown class) is not written to MLflow
+    assert got["performance/roc_auc"].keys() == expected["performance/roc_auc"].keys() == {0, 3, 4}
+    assert got["performance/log_loss"].keys() == expected["performance/log_loss"].keys() == {0, 1, 3, 4}
+    for step, (_, rows) in enumerate(production.groupby(day)):
+        labelled = rows[rows["y"].notna()]
+        if step not in got["performance/accuracy"]:  # the open window, provisional
+            continue
+        for key in ("performance/roc_auc", "performance/log_loss", "performance/accuracy", "performance/f1"):
+            if step in expected[key]:
+                assert got[key][step] == pytest.approx(expected[key][step], rel=1e-9), (key, step)
+        probabilities = model.predict_proba(labelled[COLUMNS])
+        if step == 1:  # scikit-learn: undefined for class 2, so the macro mean is NaN
+            assert math.isnan(roc_auc_score(labelled["y"], probabilities, multi_class="ovr", labels=[0, 1, 2]))
+            assert got["performance/log_loss"][step] == pytest.approx(
+                log_loss(labelled["y"], probabilities, labels=[0, 1, 2]), rel=1e-9)
+        if step in (1, 2):
+            continue
+        auc = roc_auc_score(labelled["y"], probabilities, multi_class="ovr", average="macro", labels=[0, 1, 2])
+        assert got["performance/roc_auc"][step] == pytest.approx(auc, rel=1e-9)
+        assert got["performance/log_loss"][step] == pytest.approx(log_loss(labelled["y"], probabilities), rel=1e-9)

@@ -115,14 +115,23 @@ def _predictor(pyfunc_model) -> Callable[[pd.DataFrame], np.ndarray]:
     return predict
 
 
-def _probability_predictor(pyfunc_model) -> Callable[[pd.DataFrame], tuple[list, np.ndarray]] | None:
-    """``predict_proba`` of a scikit-learn classifier behind the pyfunc model, or ``None`` (other flavors give
-    labels only, so ROC AUC and log loss are not computed for them)."""
+def _classifier(pyfunc_model):
+    """The scikit-learn classifier behind the pyfunc model (it has ``predict_proba`` and ``classes_``), or ``None``
+    (other flavors give labels only, so ROC AUC and log loss are not computed for them)."""
     try:
         raw = pyfunc_model.get_raw_model()
     except Exception:  # MLflow raises for flavors without a raw model
         return None
     if not hasattr(raw, "predict_proba") or not hasattr(raw, "classes_"):
+        return None
+    return raw
+
+
+def _probability_predictor(pyfunc_model) -> Callable[[pd.DataFrame], tuple[list, np.ndarray]] | None:
+    """``predict_proba`` of the scikit-learn classifier behind the pyfunc model (:func:`_classifier`), with its
+    classes, or ``None``."""
+    raw = _classifier(pyfunc_model)
+    if raw is None:
         return None
     return lambda frame: (list(raw.classes_), raw.predict_proba(frame))
 
@@ -243,7 +252,7 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
         if missing:
             raise DriftloopError(f"The reference data lacks column(s) the model expects: {', '.join(missing)}.")
         frame = numbers_from_text_spark(frame, _numeric_inputs(pyfunc_model))
-        score = _spark_scorer(client, model, spark)
+        score = _spark_scorer(client, model, spark, pyfunc_model)
         frame = frame.select(*[quoted(c) for c in features],
                              score(F.struct(*[quoted(c) for c in features])).alias(PREDICTION), FILE, ROW)
         return fit_profile_spark(frame, ReferenceProfile(), partitions=DEFAULT_SHUFFLE_PARTITIONS)
@@ -447,7 +456,7 @@ def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes
     return cut_frame(frame, options.timestamp_column, options.window, options.rows)
 
 
-def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, options: MonitorOptions,
+def _spark_cut(client: MlflowClient, model: ModelVersionRef, pyfunc_model, data_path: str, options: MonitorOptions,
                features: Sequence[str], numeric: Sequence[str], notes: list[str]):
     """The data as a Spark DataFrame and its windows (:func:`driftloop.spark.monitor.read_windows`); data without
     predictions is scored in Spark by the model (:func:`mlflow.pyfunc.spark_udf`)."""
@@ -462,32 +471,53 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, data_path: str, opt
 
         return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
                             rows=options.rows, target=options.target, notes=notes,
-                            score=lambda: _spark_scorer(client, model, spark), numeric=numeric,
+                            score=lambda: _spark_scorer(client, model, spark, pyfunc_model), numeric=numeric,
                             labels_path=options.labels_path, id_column=options.id_column)
 
     return _spark_call(cut)
 
 
-def _spark_scorer(client: MlflowClient, model: ModelVersionRef, spark):
-    """The model as a Spark UDF of its inputs (:func:`mlflow.pyfunc.spark_udf`, in this interpreter's packages)."""
+def _spark_scorer(client: MlflowClient, model: ModelVersionRef, spark, pyfunc_model):
+    """The model as a Spark UDF of its inputs (:func:`mlflow.pyfunc.spark_udf`, in this interpreter's packages),
+    returning the type of the model's output in its signature (double without one): the type the numpy engine's
+    predictions have, from which it tells a classifier (classes as integers or text) from a regressor."""
     import mlflow.pyfunc
 
     with use_tracking_uri(client.tracking_uri):
-        return mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}", result_type="double",
-                                       env_manager="local")
+        return mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}",
+                                       result_type=_output_type(pyfunc_model), env_manager="local")
+
+
+#: Spark types of a model's output by the kind of its signature's numpy dtype (tensor outputs) or MLflow type.
+_SPARK_OUTPUT = {"i": "long", "u": "long", "f": "double", "b": "boolean", "U": "string", "S": "string", "O": "string",
+                 "boolean": "boolean", "integer": "integer", "long": "long", "float": "float", "double": "double",
+                 "string": "string"}
+
+
+def _output_type(pyfunc_model) -> str:
+    """The Spark type of the model's single output in its signature (``long`` for integer classes, ``string`` for
+    text ones, ``double``...); ``double`` without one."""
+    schema = pyfunc_model.metadata.get_output_schema()
+    kinds = schema.input_types() if schema is not None else []
+    if len(kinds) != 1:
+        return "double"
+    kind = kinds[0]
+    return _SPARK_OUTPUT.get(kind.kind if isinstance(kind, np.dtype) else getattr(kind, "name", ""), "double")
 
 
 def _spark_assess(frame, todo: Sequence[WindowSpec], inputs: MonitorInputs, options: MonitorOptions,
-                  notes: list[str]) -> list[WindowResult]:
+                  notes: list[str], classes: list | None = None) -> list[WindowResult]:
     from driftloop.spark.monitor import assess_windows_spark
 
     simple = MonitorInputs(inputs.profile, inputs.features, None, stream=inputs.stream,
-                           ignored_columns=inputs.ignored_columns, unread_columns=inputs.unread_columns)
+                           ignored_columns=inputs.ignored_columns, unread_columns=inputs.unread_columns,
+                           predict_proba=inputs.predict_proba)
     try:
         return _spark_call(lambda: assess_windows_spark(frame, todo, simple, task=options.task,
-                                                        partitions=options.spark_partitions, notes=notes))
+                                                        partitions=options.spark_partitions, notes=notes,
+                                                        classes=classes))
     finally:
-        frame.unpersist()  # the frame scored by the model is cached by read_windows
+        frame.unpersist()  # the frame scored by the model (or read from text) is cached by read_windows
 
 
 def _spark_call(compute):
@@ -531,7 +561,7 @@ def run_monitor(
     if options.engine == "spark":
         typed_numeric = set(_numeric_inputs(pyfunc_model))
         numeric = [c for c in features if c in typed_numeric or isinstance(profile.columns_.get(c), NumericColumn)]
-        spark_frame, cut = _spark_cut(client, model, data_path, options, features, numeric, notes)
+        spark_frame, cut = _spark_cut(client, model, pyfunc_model, data_path, options, features, numeric, notes)
     else:
         cut = _cut(data_path, options, features, notes)
     delay = parse_label_delay(options.label_delay, by_rows=cut.by_rows)
@@ -580,7 +610,9 @@ def run_monitor(
 
     history = sorted(state.closed.values(), key=lambda w: w.index)
     if spark_frame is not None:  # every figure is computed before anything is written: a failed job writes nothing
-        assessed = _spark_assess(spark_frame, todo, inputs, options, notes)
+        classifier = _classifier(pyfunc_model)
+        classes = list(classifier.classes_) if classifier is not None else None
+        assessed = _spark_assess(spark_frame, todo, inputs, options, notes, classes)
         evaluate([*history, *assessed], rules, training_metrics=training)
         step(len(todo))
     else:

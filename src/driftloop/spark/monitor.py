@@ -15,6 +15,8 @@ What each figure is made of (over the windows still to assess):
   and the window aggregate counts what is not a number (``type_errors``, ``label_type_errors``);
 - numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries` (one hash
   shuffle by window and column; a task holds one window's values of one column);
+- ROC AUC and log loss of a scikit-learn classifier: the model's class probabilities scored in Python workers,
+  then counts per window, class and distinct score (:mod:`driftloop.spark.probabilities`);
 - the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
   with their ids and collected (:mod:`driftloop.monitor.stream_drift`).
 
@@ -25,9 +27,9 @@ The statistics, thresholds and verdicts are then those of the numpy engine
 (:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
 
 Not computed by this engine (the numpy engine's figures that need a model run on each row, or rows in memory):
-estimated performance, the multivariate detectors, ROC AUC and log loss, and windows by count (Spark does not keep
-the files' row order); the pass says so in its notes. The report's distribution charts are drawn from the bin and
-category counts the statistics were computed from, as the numpy engine draws them.
+estimated performance, the multivariate detectors, and windows by count (Spark does not keep the files' row
+order); the pass says so in its notes. The report's distribution charts are drawn from the bin and category counts
+the statistics were computed from, as the numpy engine draws them.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from driftloop.spark.cells import present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import read_log_export_spark
+from driftloop.spark.probabilities import class_codes, probability_metrics_spark
 from driftloop.spark.profile import FILE, ROW
 from driftloop.spark.session import read_parquet
 from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
@@ -66,8 +69,8 @@ ENGINE = "_driftloop_"
 WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
 
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
-                "accuracy and f1); not estimated performance, multivariate drift, ROC AUC and log loss (class "
-                "probabilities)")
+                "accuracy, f1, and ROC AUC and log loss of a scikit-learn classifier); not estimated performance "
+                "or multivariate drift")
 
 
 def _not_read(windows: Sequence[WindowSpec]):
@@ -178,11 +181,12 @@ def _numeric_reference(column: NumericColumn) -> ColumnReference:
 
 
 def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: MonitorInputs, *, task: str | None,
-                         partitions: int, notes: list[str]) -> list[WindowResult]:
+                         partitions: int, notes: list[str], classes: Sequence | None = None) -> list[WindowResult]:
     """Every window of ``cut_windows`` assessed in Spark (see the module docstring); verdicts are set by the
-    caller, as for the numpy engine."""
+    caller, as for the numpy engine. ``classes`` are the classifier's classes, in the order of the columns of
+    ``inputs.predict_proba`` (for ROC AUC and log loss)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import NumericType
+    from pyspark.sql.types import DoubleType, FloatType, NumericType
 
     if not cut_windows:
         return []
@@ -220,8 +224,9 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     has_prediction, has_label = PREDICTION in names, LABEL in names
     if has_label and LABEL in read_from_text:
         aggregates += _not_numbers(LABEL, "_label")
+    # the numpy engine's task (monitor.performance.infer_task): floating-point predictions are a regressor's
     regression = has_prediction and has_label and (task or ("regression" if isinstance(
-        profile.columns_.get(PREDICTION), NumericColumn) else "classification")) == "regression"
+        schema[PREDICTION], FloatType | DoubleType) else "classification")) == "regression"
     if has_prediction:
         aggregates.append(F.sum(F.when(present(frame, PREDICTION), 1).otherwise(0)).alias("predicted"))
     if has_label:
@@ -247,6 +252,13 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         levels = {row[WINDOW]: row.levels for row in frame.where(F.col(WINDOW).isin(whole) & usable)
                   .groupBy(WINDOW).agg(F.countDistinct(truth).alias("levels")).collect()}
     confusion = _confusion_counts(frame, schema) if has_prediction and has_label and not regression else {}
+    probabilities = {}
+    if (has_prediction and has_label and not regression and inputs.predict_proba is not None and classes is not None
+            and all(c in names for c in inputs.features)):
+        numbers = isinstance(schema[PREDICTION], NumericType)
+        codes = class_codes(F.col(LABEL) if numbers else _label_text(frame, schema), classes, numbers)
+        probabilities = probability_metrics_spark(frame, WINDOW, codes, inputs.features, classes,
+                                                  inputs.predict_proba)
 
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
     categories: dict[str, dict[int, tuple[list, list[int], int]]] = {name: {} for name in categorical}
@@ -311,8 +323,13 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                 result.metrics["performance/r2"] = _r2(row.squared, row.spread * row.usable, row.usable)
                 if row.fractional == 0 and levels[code] <= MAX_SCORE_LEVELS:  # whole-number scores
                     result.metrics["performance/accuracy"] = row.rounded_right / row.usable
-            elif code in confusion:
-                result.metrics.update(classification_metrics(confusion[code]))
+            elif not regression:
+                if code in confusion:
+                    result.metrics.update(classification_metrics(confusion[code]))
+                if code in probabilities:
+                    metrics, reasons = probabilities[code]
+                    result.metrics.update(metrics)
+                    result.reasons.extend(reasons)
     return results
 
 
@@ -344,14 +361,27 @@ def _confusion_counts(frame, schema: dict) -> dict[int, dict[tuple, int]]:
     from pyspark.sql.types import NumericType
 
     numbers = isinstance(schema[LABEL], NumericType) and isinstance(schema[PREDICTION], NumericType)
-    kind = "double" if numbers else "string"
+    truth = F.col(LABEL).cast("double") if numbers else _label_text(frame, schema)
+    predicted = F.col(PREDICTION).cast("double" if numbers else "string")
     pairs = (frame.where(present(frame, LABEL) & present(frame, PREDICTION))
-             .groupBy(WINDOW, F.col(LABEL).cast(kind).alias("truth"), F.col(PREDICTION).cast(kind).alias("predicted"))
-             .count().collect())
+             .groupBy(WINDOW, truth.alias("truth"), predicted.alias("predicted")).count().collect())
     confusion: dict[int, dict[tuple, int]] = {}
     for row in pairs:
         confusion.setdefault(row[WINDOW], {})[(row.truth, row.predicted)] = row["count"]
     return confusion
+
+
+def _label_text(frame, schema: dict):
+    """The label as the text a model that outputs text is compared with (:func:`driftloop.monitor.performance
+    .align_labels`): a whole floating-point number without its decimal point (``1.0`` -> ``"1"``)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    label = F.col(LABEL)
+    if isinstance(schema[LABEL], DoubleType | FloatType):
+        whole = present(frame, LABEL) & (label == F.rint(label)) & (F.abs(label) < 2.0**63)
+        return F.when(whole, label.cast("long").cast("string")).otherwise(label.cast("string"))
+    return label.cast("string")
 
 
 def classification_metrics(confusion: dict[tuple, int]) -> dict[str, float]:
