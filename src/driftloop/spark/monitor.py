@@ -1,4 +1,4 @@
-"""The monitor's windows in Spark: cut by time, then drift, data quality, coverage and regression performance per
+"""The monitor's windows in Spark: cut by time or by count, then drift, data quality, coverage and performance per
 window from Spark aggregates, as :class:`~driftloop.monitor.results.WindowResult` for the monitor's logging.
 
 What each figure is made of (over the windows still to assess):
@@ -27,9 +27,11 @@ The statistics, thresholds and verdicts are then those of the numpy engine
 (:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
 
 Not computed by this engine (the numpy engine's figures that need a model run on each row, or rows in memory):
-estimated performance, the multivariate detectors, and windows by count (Spark does not keep the files' row
-order); the pass says so in its notes. The report's distribution charts are drawn from the bin and category counts
-the statistics were computed from, as the numpy engine draws them.
+estimated performance and the multivariate detectors; the pass says so in its notes. The report's distribution
+charts are drawn from the bin and category counts the statistics were computed from, as the numpy engine draws
+them. Count windows (``--rows``) follow the numpy engine's row order: the files in path order, then each file's row
+index (``_metadata``), or with a time column that order sorted by time (stably: a global sort of the rows' times and
+positions).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 #: name (it would be overwritten).
 ENGINE = "_driftloop_"
 WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
+#: Each row's position in the numpy engine's row order, its file's offset, its position in file order (count windows).
+POSITION, OFFSET, IN_FILE = f"{ENGINE}position", f"{ENGINE}offset", f"{ENGINE}file_position"
 
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
                 "accuracy, f1, and ROC AUC and log loss of a scikit-learn classifier); not estimated performance "
@@ -98,21 +102,23 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
                  labels_path: str | None = None, id_column: str = "id"):
     """The data as a Spark DataFrame with its window code (:data:`WINDOW`) and each row's file and row index
     (:data:`FILE`, :data:`ROW`), and the :class:`Cut` (windows, rows and labelled rows per window, watermark) from
-    one aggregate. ``numeric`` are the model's inputs typed or profiled as numbers: one stored as text is read as the
-    numpy engine reads it (:mod:`driftloop.spark.text_numbers`), and so is a label stored as text when the model
-    outputs numbers (:func:`~driftloop.monitor.performance.align_labels`). Data without a ``prediction`` column is
-    scored by the UDF that ``score()`` makes (of the model's inputs, read as numbers: :func:`mlflow.pyfunc.spark_udf`)
-    when every input is there. A frame scored or read from text is cached; :func:`assess_windows_spark`'s caller
-    unpersists it."""
+    one aggregate: windows of ``window`` by time (:func:`_time_windows`), or of ``rows`` rows (:func:`_count_windows`).
+    ``numeric`` are the model's inputs typed or profiled as numbers: one stored as text is read as the numpy engine
+    reads it (:mod:`driftloop.spark.text_numbers`), and so is a label stored as text when the model outputs numbers
+    (:func:`~driftloop.monitor.performance.align_labels`). Data without a ``prediction`` column is scored by the UDF
+    that ``score()`` makes (of the model's inputs, read as numbers: :func:`mlflow.pyfunc.spark_udf`) when every input
+    is there. A frame scored or read from text is cached; :func:`assess_windows_spark`'s caller unpersists it."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
 
-    if rows is not None:
-        raise DriftloopError("The Spark engine cuts windows by time only (Spark does not keep the files' row order): "
-                             "give --timestamp-column and --window instead of --rows, or use --engine numpy.")
+    if rows is not None and rows <= 0:
+        raise DriftloopError(f"The 'rows' option must be a positive row count; got {rows}.")
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     export = is_log_export(data_path)
+    if export and rows is not None:  # the numpy engine cuts an export's rows sorted by their log time
+        raise DriftloopError("The Spark engine cuts a log export's windows by time: give --timestamp-column and "
+                             "--window instead of --rows, or use --engine numpy.")
     frame = read_log_export_spark(spark, data_path, notes) if export else read_parquet(spark, data_path)
     if not export:  # each row's file and row index (an export's rows have theirs), before any join
         frame = frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
@@ -120,17 +126,18 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         frame = join_labels_spark(spark, frame, labels_path, id_column, target or LABEL, notes)
         target = None
     names = [c for c in frame.columns if c not in (FILE, ROW)]
-    time_column = timestamp_column(names, time_column)
-    if time_column is None:
-        raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time.")
-    if time_column not in names:
+    if rows is None:  # as the numpy engine: the log's own time column serves time windows, not count windows
+        time_column = timestamp_column(names, time_column)
+        if time_column is None:
+            raise DriftloopError("Give --timestamp-column (with --window) to cut windows by time, or --rows N.")
+    if time_column is not None and time_column not in names:
         raise DriftloopError(f"The timestamp column {time_column!r} is not in the data; its columns are: "
                              f"{', '.join(names)}.")
     if target is not None and target not in names:
         raise DriftloopError(f"The target column {target!r} is not in the data; give --labels PATH for late labels.")
     label = target if target is not None else (LABEL if LABEL in names else None)
-    length = parse_window_length(window or "1d")
-    wanted = {*features, PREDICTION, *([label] if label else []), time_column, *((ID, TIMESTAMP) if export else ())}
+    wanted = {*features, PREDICTION, *([label] if label else []), *([time_column] if time_column else []),
+              *((ID, TIMESTAMP) if export else ())}
     if target is not None and target != LABEL:
         wanted.discard(LABEL)
     columns = [c for c in names if c in wanted]
@@ -138,16 +145,25 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if taken:
         raise DriftloopError(f"The column(s) {', '.join(map(repr, taken))} of {data_path!r} take the names the Spark "
                              "engine gives its own columns; rename them, or use --engine numpy.")
-    stamps = _nanoseconds(frame, time_column)
-    span = F.lit(length.value)
-    frame = frame.select(*[quoted(c) for c in columns], FILE, ROW).withColumn(NANOS, stamps)
+    frame = frame.select(*[quoted(c) for c in columns], FILE, ROW)
+    if time_column is not None:
+        frame = frame.withColumn(NANOS, _nanoseconds(frame, time_column))
+    if rows is None:
+        length = parse_window_length(window or "1d")
+        span = F.lit(length.value)
+        frame = frame.withColumn(WINDOW, ((F.col(NANOS) - F.pmod(F.col(NANOS), span)) / span).cast("long"))
+    else:
+        frame = _in_file_order(frame, data_path)
+        if time_column is not None:
+            frame = _in_time_order(frame)
+        frame = frame.withColumn(WINDOW, F.expr(f"`{POSITION}` div {rows}"))
+    read = _first_rows_reader(frame, [c for c in features if c in names]) if rows is not None else _not_read
     frame, from_text = read_numbers_from_text(frame, [c for c in numeric if c in features])
-    frame = frame.withColumn(WINDOW, ((F.col(NANOS) - F.pmod(F.col(NANOS), span)) / span).cast("long"))
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
     labelled = F.sum(F.when(present(frame, LABEL), 1).otherwise(0)) if label else F.lit(0)
-    facts = frame.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"),
-                                      F.max(NANOS).alias("latest")).collect()
+    times = [F.min(NANOS).alias("earliest"), F.max(NANOS).alias("latest")] if time_column else []
+    facts = frame.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), labelled.alias("labelled"), *times).collect()
     if not facts:
         raise NoRowsError(f"The data {data_path!r} has no rows (columns: {', '.join(names)}): nothing to monitor.")
     if label is not None and target is None and labels_path is None and not any(row.labelled for row in facts):
@@ -161,18 +177,124 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         from_text += labels_from_text
     if scored or from_text:  # Python UDFs (the model, numbers read from text) run once, cached: each aggregate of
         frame = frame.persist(StorageLevel.MEMORY_AND_DISK)  # the assessment reads the frame again
+    unread = tuple(c for c in names if c not in columns and c != target)
     by_code = {row[WINDOW]: row for row in facts}
+    if rows is None:
+        return frame, _time_windows(by_code, length, time_column, label is not None, unread)
+    return frame, _count_windows(by_code, rows, time_column, label is not None, unread, read)
+
+
+def _time_windows(by_code: dict, length: pd.Timedelta, time_column: str, labelled: bool, unread: tuple) -> Cut:
+    """Windows of ``length`` aligned on the epoch, empty ones between the first and the last included (as
+    :func:`driftloop.data.dataset.scan_time_windows` cuts them), from the facts per window code."""
     specs = []
     for code in range(min(by_code), max(by_code) + 1):
         start = pd.Timestamp(code * length.value, tz="UTC")
         fact = by_code.get(code)
         specs.append(WindowSpec(code, start, start + length, fact.rows if fact else 0,
-                                (fact.labelled if fact else 0) if label else None))
-    watermark = pd.Timestamp(max(row.latest for row in facts), tz="UTC")
-    unread = tuple(c for c in names if c not in columns and c != target)
-    cut = Cut(specs, [watermark >= w.end for w in specs], f"by time, {length} of {time_column!r}", length, False,
-              watermark, _not_read, unread)
-    return frame, cut
+                                (fact.labelled if fact else 0) if labelled else None))
+    watermark = pd.Timestamp(max(row.latest for row in by_code.values()), tz="UTC")
+    return Cut(specs, [watermark >= w.end for w in specs], f"by time, {length} of {time_column!r}", length, False,
+               watermark, _not_read, unread)
+
+
+def _count_windows(by_code: dict, rows: int, time_column: str | None, labelled: bool, unread: tuple,
+                   read) -> Cut:
+    """Consecutive windows of ``rows`` rows in the numpy engine's row order (as
+    :func:`driftloop.data.dataset.scan_row_windows` cuts them): with a time column its bounds are the window's first
+    and last time stamps (plus 1 ns), else its row offsets written as nanoseconds after the epoch."""
+    total = sum(row.rows for row in by_code.values())
+    specs = []
+    for position in range(len(by_code)):
+        fact = by_code[position]
+        first = position * rows
+        if time_column is not None:
+            start = pd.Timestamp(fact.earliest, tz="UTC")
+            end = pd.Timestamp(fact.latest, tz="UTC") + pd.Timedelta(1, "ns")
+        else:
+            start, end = pd.Timestamp(first, tz="UTC"), pd.Timestamp(first + fact.rows, tz="UTC")
+        specs.append(WindowSpec(position, start, end, fact.rows, fact.labelled if labelled else None, first,
+                                by_rows=time_column is None))
+    if time_column is not None:
+        watermark = pd.Timestamp(max(row.latest for row in by_code.values()), tz="UTC")
+        order = f"time order of {time_column!r}"
+    else:
+        watermark, order = pd.Timestamp(total, tz="UTC"), "file order"
+    return Cut(specs, [w.rows == rows for w in specs], f"by count, {rows} rows in {order}", None,
+               time_column is None, watermark, read, unread)
+
+
+def _in_file_order(frame, data_path: str):
+    """``frame`` with each row's :data:`POSITION` in the numpy engine's row order: the files in the order of their
+    paths (as pyarrow lists a folder, :func:`driftloop.data.dataset.open_dataset`), then each file's row index.
+    The driver receives one row per file (its row count) and joins the files' offsets back (a broadcast)."""
+    from pyspark.sql import functions as F
+
+    files = frame.groupBy(FILE).agg(F.count(F.lit(1)).alias("n"), F.max(ROW).alias("last")).collect()
+    gaps = [row[FILE] for row in files if row["last"] != row.n - 1]
+    if gaps:  # pragma: no cover - Spark's row index counts every row of a file
+        raise DriftloopError(f"Spark read the file {gaps[0]!r} of {data_path!r} with gaps in its row index; cut by "
+                             "time (--window), or use --engine numpy.")
+    offsets, offset = [], 0
+    for row in sorted(files, key=lambda row: _local_path(row[FILE])):
+        offsets.append((row[FILE], offset))
+        offset += row.n
+    table = frame.sparkSession.createDataFrame(offsets, f"{FILE} string, {OFFSET} long")
+    return (frame.join(F.broadcast(table), FILE).withColumn(POSITION, F.col(OFFSET) + F.col(ROW))
+            .drop(OFFSET))
+
+
+def _local_path(uri: str) -> str:
+    """A file's path as pyarrow lists it, from the URI Spark gives (``file:///a%20b/x.parquet`` -> ``/a b/x.parquet``).
+
+    >>> _local_path("file:///data/a%20b/part-0.parquet")
+    '/data/a b/part-0.parquet'
+    """
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path)
+
+
+def _in_time_order(frame):
+    """``frame`` with :data:`POSITION` replaced by each row's place in time order, ties in file order (the numpy
+    engine's stable sort by time of the rows in file order, :func:`driftloop.data.windows.row_windows`): a global
+    sort of the (time, position) pairs alone, checkpointed on the executors with each pair's partition and its
+    place there; the driver receives one row per partition (its count) and the partitions' offsets are joined back,
+    then the places to the rows (one shuffle)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    ordered = (frame.select(POSITION, NANOS).orderBy(NANOS, POSITION)
+               .select(POSITION, F.spark_partition_id().alias("_part"), F.monotonically_increasing_id().alias("_id"))
+               .localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK))  # fixed partitions and ids
+    parts = ordered.groupBy("_part").agg(F.count(F.lit(1)).alias("n"), F.min("_id").alias("first"),
+                                         F.max("_id").alias("last")).collect()
+    if any(row["last"] - row["first"] + 1 != row.n for row in parts):  # pragma: no cover - Spark numbers them so
+        raise DriftloopError("Spark numbered the rows of a partition with gaps; cut by time (--window), or use "
+                             "--engine numpy.")
+    offsets, offset = [], 0
+    for row in sorted(parts, key=lambda row: row._part):
+        offsets.append((row._part, offset - row["first"]))  # the ids of a partition are consecutive from its first
+        offset += row.n
+    table = frame.sparkSession.createDataFrame(offsets, f"_part int, {OFFSET} long")
+    places = (ordered.join(F.broadcast(table), "_part")
+              .select(F.col(POSITION).alias(IN_FILE), (F.col(OFFSET) + F.col("_id")).alias(POSITION)))
+    return (frame.withColumnRenamed(POSITION, IN_FILE).join(places, IN_FILE)
+            .drop(IN_FILE))
+
+
+def _first_rows_reader(frame, features: Sequence[str]):
+    """The :attr:`Cut.reader` of count windows, for the data's identity only (:func:`driftloop.monitor.job._identity`
+    digests the first window's model inputs as stored): the rows of the windows asked for, collected to the
+    driver in order — one window's inputs at a time."""
+    from pyspark.sql import functions as F
+
+    def read(chosen: Sequence[WindowSpec]):
+        for spec in chosen:
+            rows = frame.where((F.col(POSITION) >= spec.first_row) & (F.col(POSITION) < spec.first_row + spec.rows))
+            yield spec, rows.orderBy(POSITION).select(*[quoted(c) for c in features]).toPandas()
+
+    return read
 
 
 def _numeric_reference(column: NumericColumn) -> ColumnReference:
@@ -192,8 +314,9 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         return []
     notes.append(NOT_COMPUTED)
     profile = inputs.profile
-    # the windows' codes since the epoch, whatever the step they are logged at
-    code_of = {int(w.start.value // (w.end.value - w.start.value)): w for w in cut_windows}
+    # the windows' codes: since the epoch for time windows, whatever the step they are logged at; count windows' own
+    code_of = {(w.index if w.first_row is not None else int(w.start.value // (w.end.value - w.start.value))): w
+               for w in cut_windows}
     frame = frame.where(F.col(WINDOW).isin(list(code_of)))
     names = {c for c in frame.columns if not c.startswith(ENGINE)}
     read_from_text = {c for c in names if not_a_number(c) in frame.columns}
