@@ -15,7 +15,10 @@ from scipy import stats as scipy_stats
 
 from driftloop import stats
 from driftloop.profile.bins import bin_counts, quantile_edges
+from driftloop.errors import DriftloopError
 from driftloop.spark.ecdf import PIECE, ColumnReference, numeric_summaries
+from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
+from driftloop.spark.monitor import DEFAULT_MAX_VALUES_PER_TASK, MAX_VALUES_CONF, _numeric_plan
 from driftloop.stats.constant import snap_sorted
 
 
@@ -35,9 +38,14 @@ def _windows(rng) -> tuple[dict[int, np.ndarray], pd.DataFrame]:
     return references, pd.concat(frames, ignore_index=True)
 
 
-def test_numeric_summaries_in_spark_equal_numpy_and_scipy_over_many_files_and_batches(spark, tmp_path):
+PLANS = {"gathered": numeric_summaries, "global sort": numeric_summaries_sorted}
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_numeric_summaries_in_spark_equal_numpy_and_scipy_over_many_files_and_batches(spark, tmp_path, plan):
     """Each window's rows shuffled over 9 Parquet files (every file holds rows of every window), read in Arrow
-    batches of 500 rows: a plan that summarised a group per file, partition, batch or piece would differ."""
+    batches of 500 rows: a plan that summarised a group per file, partition, batch or piece would differ. Both
+    plans: a window's values gathered in one task, and the global sort for windows too large for one."""
     rng = np.random.default_rng(7)
     references, data = _windows(rng)
     data = data.sample(frac=1.0, random_state=3).reset_index(drop=True)
@@ -51,8 +59,8 @@ def test_numeric_summaries_in_spark_equal_numpy_and_scipy_over_many_files_and_ba
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
     try:
         frame = spark.read.parquet(str(folder)).select("w", "x0", "x1", "x2").repartition(5)
-        got = numeric_summaries(frame, [ColumnReference(references[c], edges[c], 0.3 if c == 2 else None)
-                                        for c in range(3)], partitions=3)
+        got = PLANS[plan](frame, [ColumnReference(references[c], edges[c], 0.3 if c == 2 else None)
+                                  for c in range(3)], partitions=3)
     finally:
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
     assert set(got) == {(w, c) for w in range(4) for c in range(3)}
@@ -61,7 +69,12 @@ def test_numeric_summaries_in_spark_equal_numpy_and_scipy_over_many_files_and_ba
         window = np.sort(values[np.isfinite(values)])
         reference = references[c]
         departures = snap_sorted(window, 0.3) if c == 2 else 0
-        assert summary.gaps == stats.ecdf_gaps(reference, window), (w, c)  # bit for bit, the area too
+        expected = stats.ecdf_gaps(reference, window)
+        if plan == "gathered":
+            assert summary.gaps == expected, (w, c)  # bit for bit, the area too
+        else:  # the area summed over the sort's partitions: the additions in another order
+            assert summary.gaps._replace(area=expected.area) == expected, (w, c)
+            assert summary.gaps.area == pytest.approx(expected.area, rel=1e-12)
         assert summary.bins.tolist() == bin_counts(window, edges[c]).tolist()
         assert summary.departures == departures
         ks = stats.ks_2samp_sorted(reference, window, gaps=summary.gaps)
@@ -72,10 +85,30 @@ def test_numeric_summaries_in_spark_equal_numpy_and_scipy_over_many_files_and_ba
     assert got[(3, 2)].departures > 0 and got[(0, 2)].departures == 0  # the round-off 0.1 * 3 is not a departure
 
 
-def test_a_group_without_finite_values_has_no_summary(spark):
+@pytest.mark.parametrize("plan", PLANS)
+def test_a_group_without_finite_values_has_no_summary(spark, plan):
     frame = spark.createDataFrame([(0, 1.0, None), (0, 2.0, float("nan")), (1, float("inf"), 3.0)],
                                   "w long, a double, b double")
     references = [ColumnReference(np.array([1.0, 2.0]), np.array([1.0, 2.0]), None)] * 2
-    got = numeric_summaries(frame, references, partitions=2)
+    got = PLANS[plan](frame, references, partitions=2)
     assert set(got) == {(0, 0), (1, 1)}
     assert got[(0, 0)].gaps == stats.ecdf_gaps([1.0, 2.0], [1.0, 2.0])
+
+
+def test_windows_larger_than_a_task_take_the_global_sort_and_say_so(spark):
+    from driftloop.data.dataset import WindowSpec
+
+    windows = [WindowSpec(i, None, None, rows, None) for i, rows in enumerate([500, DEFAULT_MAX_VALUES_PER_TASK])]
+    notes: list[str] = []
+    assert _numeric_plan(spark, windows, notes) is numeric_summaries and not notes
+    spark.conf.set(MAX_VALUES_CONF, "499")
+    try:
+        assert _numeric_plan(spark, windows, notes) is numeric_summaries_sorted
+        assert notes == [f"windows of up to {DEFAULT_MAX_VALUES_PER_TASK:,} rows exceed {MAX_VALUES_CONF} (499 values "
+                         "a task): numeric drift from the global sort, exact but slower (raise the setting if the "
+                         "Python workers have the memory: 16 bytes a value)"]
+        spark.conf.set(MAX_VALUES_CONF, "lots")
+        with pytest.raises(DriftloopError, match=f"{MAX_VALUES_CONF} must be a positive number of values; got 'lots'"):
+            _numeric_plan(spark, windows, notes)
+    finally:
+        spark.conf.unset(MAX_VALUES_CONF)

@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 from mlflow import MlflowClient
 
-from driftloop.spark.monitor import NOT_COMPUTED
+from driftloop.spark.monitor import MAX_VALUES_CONF, NOT_COMPUTED
 from driftloop.tracking.monitoring import read_state
 from tests.conftest import copy_store
 from tests.monitor.test_late_data import _chart, _monitor, _red, _runs, _series
@@ -40,14 +40,21 @@ def _red_frame():
     return red
 
 
-def test_spark_engine_gives_the_numpy_engines_figures(spark, wine_store, workdir):
+@pytest.mark.parametrize("max_values", [None, "100"], ids=["windows-gathered", "windows-by-global-sort"])
+def test_spark_engine_gives_the_numpy_engines_figures(spark, wine_store, workdir, max_values):
     folder = _parquet(workdir, _red_frame())
     outputs = {}
-    for engine in ("numpy", "spark"):
-        result = _monitor(wine_store, "--data", str(folder), "--timestamp-column", "ts", "--window", "7d",
-                          "--target", "quality", "--experiment", engine, "--engine", engine)
-        assert result.exit_code in (0, 3), result.output
-        outputs[engine] = result.output
+    if max_values is not None:  # every window larger than a task: the numeric drift from the global sort
+        spark.conf.set(MAX_VALUES_CONF, max_values)
+    try:
+        for engine in ("numpy", "spark"):
+            result = _monitor(wine_store, "--data", str(folder), "--timestamp-column", "ts", "--window", "7d",
+                              "--target", "quality", "--experiment", engine, "--engine", engine)
+            assert result.exit_code in (0, 3), result.output
+            outputs[engine] = result.output
+    finally:
+        spark.conf.unset(MAX_VALUES_CONF)
+    assert (f"exceed {MAX_VALUES_CONF}" in " ".join(outputs["spark"].split())) == (max_values is not None)
     assert " ".join(NOT_COMPUTED.split()) in " ".join(outputs["spark"].split())  # what it leaves out, said
     client = MlflowClient(wine_store)
     (numpy_run, _), (spark_run, _) = _runs(client, "numpy"), _runs(client, "spark")

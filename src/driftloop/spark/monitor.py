@@ -14,7 +14,8 @@ What each figure is made of (over the windows still to assess):
   numpy engine reads them (:mod:`driftloop.spark.text_numbers`, Python workers), so the model scores the numbers
   and the window aggregate counts what is not a number (``type_errors``, ``label_type_errors``);
 - numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries` (one hash
-  shuffle by window and column; a task holds one window's values of one column);
+  shuffle by window and column; a task holds one window's values of one column), or for windows larger than
+  :data:`MAX_VALUES_CONF` the global sort of :mod:`driftloop.spark.ecdf_sorted`;
 - ROC AUC and log loss of a scikit-learn classifier: the model's class probabilities scored in Python workers,
   then counts per window, class and distinct score (:mod:`driftloop.spark.probabilities`);
 - the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
@@ -55,6 +56,7 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
 from driftloop.spark.cells import present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
+from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
 from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import read_log_export_spark
 from driftloop.spark.probabilities import class_codes, probability_metrics_spark
@@ -71,6 +73,12 @@ ENGINE = "_driftloop_"
 WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
 #: Each row's position in the numpy engine's row order, its file's offset, its position in file order (count windows).
 POSITION, OFFSET, IN_FILE = f"{ENGINE}position", f"{ENGINE}offset", f"{ENGINE}file_position"
+
+#: The Spark setting (``--conf`` of ``spark-submit``, ``spark-defaults.conf``) that bounds a numeric drift task: the
+#: values of one window's column held at once by one Python worker, 16 bytes each (:mod:`driftloop.spark.ecdf`).
+#: Larger windows take the global sort (:mod:`driftloop.spark.ecdf_sorted`).
+MAX_VALUES_CONF = "spark.driftloop.maxValuesPerTask"
+DEFAULT_MAX_VALUES_PER_TASK = 16_000_000
 
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
                 "accuracy, f1, and ROC AUC and log loss of a scikit-learn classifier); not estimated performance "
@@ -297,6 +305,27 @@ def _first_rows_reader(frame, features: Sequence[str]):
     return read
 
 
+def _numeric_plan(spark, windows: Sequence[WindowSpec], notes: list[str]):
+    """The numeric drift's plan: one task per (window, column) (:func:`~driftloop.spark.ecdf.numeric_summaries`)
+    while the largest window has at most :data:`MAX_VALUES_CONF` rows, else the global sort
+    (:func:`~driftloop.spark.ecdf_sorted.numeric_summaries_sorted`), which no window size exhausts."""
+    given = spark.conf.get(MAX_VALUES_CONF, str(DEFAULT_MAX_VALUES_PER_TASK))
+    try:
+        limit = int(given)
+        if limit <= 0:
+            raise ValueError
+    except ValueError:
+        raise DriftloopError(f"The Spark setting {MAX_VALUES_CONF} must be a positive number of values; got "
+                             f"{given!r}.") from None
+    largest = max((w.rows for w in windows), default=0)
+    if largest <= limit:
+        return numeric_summaries
+    notes.append(f"windows of up to {largest:,} rows exceed {MAX_VALUES_CONF} ({limit:,} values a task): numeric "
+                 "drift from the global sort, exact but slower (raise the setting if the Python workers have the "
+                 "memory: 16 bytes a value)")
+    return numeric_summaries_sorted
+
+
 def _numeric_reference(column: NumericColumn) -> ColumnReference:
     return ColumnReference(np.asarray(column.values, dtype=np.float64), np.asarray(column.edges, dtype=np.float64),
                            column.minimum if column.constant else None)
@@ -404,7 +433,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     codes = {name: i for i, name in enumerate(numeric)}
     references = [_numeric_reference(profile.columns_[name]) for name in numeric]
     wide = frame.select(WINDOW, *[quoted(name).cast("double").alias(f"c{codes[name]}") for name in numeric])
-    summaries = numeric_summaries(wide, references, partitions) if numeric else {}
+    summaries = _numeric_plan(frame.sparkSession, cut_windows, notes)(wide, references, partitions) if numeric else {}
 
     results = []
     for code, spec in sorted(code_of.items(), key=lambda item: item[1].index):
