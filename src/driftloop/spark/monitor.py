@@ -30,9 +30,8 @@ The statistics, thresholds and verdicts are then those of the numpy engine
 Not computed by this engine (the numpy engine's figures that need a model run on each row, or rows in memory):
 estimated performance and the multivariate detectors; the pass says so in its notes. The report's distribution
 charts are drawn from the bin and category counts the statistics were computed from, as the numpy engine draws
-them. Count windows (``--rows``) follow the numpy engine's row order: the files in path order, then each file's row
-index (``_metadata``), or with a time column that order sorted by time (stably: a global sort of the rows' times and
-positions).
+them. Count windows (``--rows``) follow the numpy engine's row order (:mod:`driftloop.spark.row_order`): the files
+in path order, then each file's row index (``_metadata``), or with a time column that order sorted by time.
 """
 
 from __future__ import annotations
@@ -61,6 +60,7 @@ from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import read_log_export_spark
 from driftloop.spark.probabilities import class_codes, probability_metrics_spark
 from driftloop.spark.profile import FILE, ROW
+from driftloop.spark.row_order import POSITION, first_rows_reader, in_file_order, in_time_order
 from driftloop.spark.session import read_parquet
 from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 
@@ -71,8 +71,6 @@ from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 #: name (it would be overwritten).
 ENGINE = "_driftloop_"
 WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
-#: Each row's position in the numpy engine's row order, its file's offset, its position in file order (count windows).
-POSITION, OFFSET, IN_FILE = f"{ENGINE}position", f"{ENGINE}offset", f"{ENGINE}file_position"
 
 #: The Spark setting (``--conf`` of ``spark-submit``, ``spark-defaults.conf``) that bounds a numeric drift task: the
 #: values of one window's column held at once by one Python worker, 16 bytes each (:mod:`driftloop.spark.ecdf`).
@@ -161,11 +159,11 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         span = F.lit(length.value)
         frame = frame.withColumn(WINDOW, ((F.col(NANOS) - F.pmod(F.col(NANOS), span)) / span).cast("long"))
     else:
-        frame = _in_file_order(frame, data_path)
+        frame = in_file_order(frame, data_path)
         if time_column is not None:
-            frame = _in_time_order(frame)
+            frame = in_time_order(frame, NANOS)
         frame = frame.withColumn(WINDOW, F.expr(f"`{POSITION}` div {rows}"))
-    read = _first_rows_reader(frame, [c for c in features if c in names]) if rows is not None else _not_read
+    read = first_rows_reader(frame, [c for c in features if c in names]) if rows is not None else _not_read
     frame, from_text = read_numbers_from_text(frame, [c for c in numeric if c in features])
     if label is not None and label != LABEL:
         frame = frame.withColumnRenamed(label, LABEL)
@@ -230,79 +228,6 @@ def _count_windows(by_code: dict, rows: int, time_column: str | None, labelled: 
         watermark, order = pd.Timestamp(total, tz="UTC"), "file order"
     return Cut(specs, [w.rows == rows for w in specs], f"by count, {rows} rows in {order}", None,
                time_column is None, watermark, read, unread)
-
-
-def _in_file_order(frame, data_path: str):
-    """``frame`` with each row's :data:`POSITION` in the numpy engine's row order: the files in the order of their
-    paths (as pyarrow lists a folder, :func:`driftloop.data.dataset.open_dataset`), then each file's row index.
-    The driver receives one row per file (its row count) and joins the files' offsets back (a broadcast)."""
-    from pyspark.sql import functions as F
-
-    files = frame.groupBy(FILE).agg(F.count(F.lit(1)).alias("n"), F.max(ROW).alias("last")).collect()
-    gaps = [row[FILE] for row in files if row["last"] != row.n - 1]
-    if gaps:  # pragma: no cover - Spark's row index counts every row of a file
-        raise DriftloopError(f"Spark read the file {gaps[0]!r} of {data_path!r} with gaps in its row index; cut by "
-                             "time (--window), or use --engine numpy.")
-    offsets, offset = [], 0
-    for row in sorted(files, key=lambda row: _local_path(row[FILE])):
-        offsets.append((row[FILE], offset))
-        offset += row.n
-    table = frame.sparkSession.createDataFrame(offsets, f"{FILE} string, {OFFSET} long")
-    return (frame.join(F.broadcast(table), FILE).withColumn(POSITION, F.col(OFFSET) + F.col(ROW))
-            .drop(OFFSET))
-
-
-def _local_path(uri: str) -> str:
-    """A file's path as pyarrow lists it, from the URI Spark gives (``file:///a%20b/x.parquet`` -> ``/a b/x.parquet``).
-
-    >>> _local_path("file:///data/a%20b/part-0.parquet")
-    '/data/a b/part-0.parquet'
-    """
-    from urllib.parse import unquote, urlparse
-
-    return unquote(urlparse(uri).path)
-
-
-def _in_time_order(frame):
-    """``frame`` with :data:`POSITION` replaced by each row's place in time order, ties in file order (the numpy
-    engine's stable sort by time of the rows in file order, :func:`driftloop.data.windows.row_windows`): a global
-    sort of the (time, position) pairs alone, checkpointed on the executors with each pair's partition and its
-    place there; the driver receives one row per partition (its count) and the partitions' offsets are joined back,
-    then the places to the rows (one shuffle)."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
-    ordered = (frame.select(POSITION, NANOS).orderBy(NANOS, POSITION)
-               .select(POSITION, F.spark_partition_id().alias("_part"), F.monotonically_increasing_id().alias("_id"))
-               .localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK))  # fixed partitions and ids
-    parts = ordered.groupBy("_part").agg(F.count(F.lit(1)).alias("n"), F.min("_id").alias("first"),
-                                         F.max("_id").alias("last")).collect()
-    if any(row["last"] - row["first"] + 1 != row.n for row in parts):  # pragma: no cover - Spark numbers them so
-        raise DriftloopError("Spark numbered the rows of a partition with gaps; cut by time (--window), or use "
-                             "--engine numpy.")
-    offsets, offset = [], 0
-    for row in sorted(parts, key=lambda row: row._part):
-        offsets.append((row._part, offset - row["first"]))  # the ids of a partition are consecutive from its first
-        offset += row.n
-    table = frame.sparkSession.createDataFrame(offsets, f"_part int, {OFFSET} long")
-    places = (ordered.join(F.broadcast(table), "_part")
-              .select(F.col(POSITION).alias(IN_FILE), (F.col(OFFSET) + F.col("_id")).alias(POSITION)))
-    return (frame.withColumnRenamed(POSITION, IN_FILE).join(places, IN_FILE)
-            .drop(IN_FILE))
-
-
-def _first_rows_reader(frame, features: Sequence[str]):
-    """The :attr:`Cut.reader` of count windows, for the data's identity only (:func:`driftloop.monitor.job._identity`
-    digests the first window's model inputs as stored): the rows of the windows asked for, collected to the
-    driver in order — one window's inputs at a time."""
-    from pyspark.sql import functions as F
-
-    def read(chosen: Sequence[WindowSpec]):
-        for spec in chosen:
-            rows = frame.where((F.col(POSITION) >= spec.first_row) & (F.col(POSITION) < spec.first_row + spec.rows))
-            yield spec, rows.orderBy(POSITION).select(*[quoted(c) for c in features]).toPandas()
-
-    return read
 
 
 def _numeric_plan(spark, windows: Sequence[WindowSpec], notes: list[str]):
