@@ -64,6 +64,7 @@ from driftloop.tracking.profiles import (
     load_model_profile,
     training_metrics,
 )
+from driftloop.tracking.quiet import quiet_loggers
 from driftloop.tracking.retries import retry_on_connection_loss
 from driftloop.tracking.store import use_tracking_uri
 
@@ -483,7 +484,9 @@ def _spark_scorer(client: MlflowClient, model: ModelVersionRef, spark, pyfunc_mo
     predictions have, from which it tells a classifier (classes as integers or text) from a regressor."""
     import mlflow.pyfunc
 
-    with use_tracking_uri(client.tracking_uri):
+    # env_manager="local" on purpose (the model's packages are this interpreter's): MLflow's warning about it, and
+    # its note on the flavor backend, would print on every Spark pass
+    with use_tracking_uri(client.tracking_uri), quiet_loggers("mlflow.pyfunc", "mlflow.models.flavor_backend_registry"):
         return mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}",
                                        result_type=_output_type(pyfunc_model), env_manager="local")
 

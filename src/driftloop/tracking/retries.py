@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import TypeVar
 
 from driftloop.errors import DriftloopError
 from driftloop.settings import redact_uri
+from driftloop.tracking.quiet import quiet_loggers
 
 T = TypeVar("T")
 
@@ -58,18 +58,6 @@ def first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
-@contextmanager
-def _quiet_mlflow_database_errors():
-    """MLflow logs every failed database call with a traceback before raising it; the caller reports it instead."""
-    database_logger = logging.getLogger(_MLFLOW_DATABASE_LOGGER)
-    level = database_logger.level
-    database_logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        database_logger.setLevel(level)
-
-
 def retry_on_connection_loss(action: Callable[[], T], *, uri: str, what: str,
                              delays: tuple[float, ...] | None = None,
                              sleep: Callable[[float], None] = time.sleep) -> T:
@@ -79,7 +67,8 @@ def retry_on_connection_loss(action: Callable[[], T], *, uri: str, what: str,
     delays = RETRY_DELAYS_SECONDS if delays is None else delays
     for attempt, delay in enumerate((*delays, None), start=1):
         try:
-            with _quiet_mlflow_database_errors():
+            # MLflow logs every failed database call with a traceback before raising it; the caller reports it
+            with quiet_loggers(_MLFLOW_DATABASE_LOGGER, level=logging.CRITICAL):
                 return action()
         except DriftloopError:
             raise
