@@ -198,9 +198,13 @@ def test_a_retrain_racing_a_rollback_refuses_and_reports_the_champion_of_the_reg
 
 
 STOPPED_WHILE_TRAINING = """
-import os, sys, time
+import os, signal, sys, time
 from driftloop.retrain import job
 from driftloop.tracking import connect
+
+# Ctrl-C raises KeyboardInterrupt, as in a terminal, also when the tests run as a background job (which inherits
+# SIGINT ignored, and Python then leaves it ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def training(client, directory, parameters):  # the project is running: its training rows are on disk
     print(parameters["data"], flush=True)

@@ -4,7 +4,6 @@ timestamps, in file order and in time order (rows stored in time order or not, t
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from sklearn.metrics import mean_absolute_error
 from driftloop.cli.main import cli
 from tests.conftest import register_champion
 from tests.monitor.test_late_data import _runs, _series
+from tests.spark.test_spark_monitor import assert_same_figures
 
 COLUMNS = ["temp (°C)", "wind.speed", "rank`x", "a b"]
 ROWS = 137
@@ -51,12 +51,7 @@ def _monitor(uri, folder, experiment, *args):
     runs = [_runs(client, f"{experiment}-{engine}")[0] for engine in ("numpy", "spark")]
     expected, got = (_series(client, run) for run in runs)
     assert got.keys() == expected.keys()
-    for key, points in got.items():
-        assert points.keys() == expected[key].keys(), key
-        for step, value in points.items():
-            other = expected[key][step]
-            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
-                (key, step, value, other)
+    assert_same_figures(got, expected)
     for key in ("rows", "performance/mae"):  # the same steps and timestamps (window ends)
         times = [{p.step: p.timestamp for p in client.get_metric_history(run.info.run_id, key)} for run in runs]
         assert times[0] == times[1]

@@ -4,7 +4,6 @@ ids are noted, and the figures equal the numpy engine's. Labels in a CSV file an
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from mlflow import MlflowClient
 
 from tests.monitor.test_late_data import _chart
 from tests.spark.test_log_export import _cli, _monitored_model, _table
-from tests.spark.test_spark_monitor import NUMPY_ONLY
+from tests.spark.test_spark_monitor import NUMPY_ONLY, assert_same_figures
 
 ROWS = 900
 
@@ -60,10 +59,5 @@ def test_spark_engine_joins_a_labels_file_as_the_numpy_engine(spark, workdir, fo
     expected, got = _chart(client, "numpy"), _chart(client, "spark")
     assert {k for k in expected if k not in got} <= {k for k in expected if k.startswith(NUMPY_ONLY)}
     assert set(got) <= set(expected) and {"performance/mae", "coverage/labels", "drift/date/ks"} <= set(got)
-    for key, points in got.items():
-        assert points.keys() == expected[key].keys(), key
-        for step, value in points.items():
-            other = expected[key][step]
-            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
-                (key, step, value, other)
+    assert_same_figures(got, expected)
     assert sum(got["performance/labelled_rows"].values()) == round(0.8 * ROWS)

@@ -6,11 +6,9 @@ default ADWIN detectors), the real export, the real CLI, real MLflow."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 from mlflow import MlflowClient
 from sklearn.linear_model import LinearRegression
@@ -22,7 +20,7 @@ from driftloop.data.log_streams import DEFAULT_STREAMS
 from driftloop.tracking.monitoring import read_state
 from tests.conftest import register_champion
 from tests.monitor.test_late_data import _chart, _runs
-from tests.spark.test_spark_monitor import NUMPY_ONLY
+from tests.spark.test_spark_monitor import NUMPY_ONLY, assert_same_figures
 
 DAY = 86_400 * 10**9
 START = pd.Timestamp("2024-03-04", tz="UTC").value
@@ -107,12 +105,7 @@ def test_spark_engine_reads_a_replicas_export_as_the_numpy_engine(spark, workdir
     assert set(got) <= set(expected)
     assert {"performance/mae", "coverage/labels", "drift/date/ks", "stream/adwin/predictions"} <= set(got)
     assert all(value == 1.0 for value in got["coverage/labels"].values())  # the other replica's labels too
-    for key, points in got.items():
-        assert points.keys() == expected[key].keys(), key
-        for step, value in points.items():
-            other = expected[key][step]
-            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
-                (key, step, value, other)
+    assert_same_figures(got, expected)
     assert sum(sum(got[k].values()) for k in got if k.startswith("stream/")) == detections
     reasons = {engine: {index: [r for r in window.reasons if r.startswith("stream drift: ")]
                         for index, window in read_state(client, _runs(client, engine)[0].info.run_id).closed.items()}

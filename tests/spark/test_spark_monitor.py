@@ -22,6 +22,16 @@ from tests.monitor.test_late_data import _chart, _monitor, _red, _runs, _series
 NUMPY_ONLY = ("estimated/", "multivariate/")
 
 
+def assert_same_figures(got: dict[str, dict[int, float]], expected: dict[str, dict[int, float]]) -> None:
+    """Every series of ``got`` ({metric: {step: value}}) holds the steps of the same series in ``expected`` with
+    the same values to 1e-9 (NaN where it is NaN)."""
+    for key, points in got.items():
+        assert points.keys() == expected[key].keys(), key
+        for step, value in points.items():
+            other = expected[key][step]
+            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
+                (key, step, value, other)
+
 @pytest.fixture
 def wine_store(trained_wine_store, workdir):
     return copy_store(trained_wine_store, workdir)
@@ -63,12 +73,7 @@ def test_spark_engine_gives_the_numpy_engines_figures(spark, wine_store, workdir
     assert "quality/label_type_errors" in got
     assert set(got) <= set(expected)
     assert any(k.endswith("/ks_p_value") for k in got) and "performance/r2" in got and "drift/share" in got
-    for key, points in got.items():
-        assert points.keys() == expected[key].keys(), key
-        for step, value in points.items():
-            other = expected[key][step]
-            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
-                (key, step, value, other)
+    assert_same_figures(got, expected)
     for key in ("rows", "drift/share", "performance/mae"):  # the same timestamps (window ends) as well
         times = {p.step: p.timestamp for p in client.get_metric_history(numpy_run.info.run_id, key)}
         assert {p.step: p.timestamp for p in client.get_metric_history(spark_run.info.run_id, key)} == times

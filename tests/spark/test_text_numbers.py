@@ -5,7 +5,6 @@ under awkward column names, over several files."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -22,6 +21,7 @@ from sklearn.metrics import mean_absolute_error
 from driftloop.cli.main import cli
 from tests.conftest import register_champion
 from tests.monitor.test_late_data import _runs, _series
+from tests.spark.test_spark_monitor import assert_same_figures
 
 INPUTS = ["humidity %", "wind.speed", "rank`x"]
 NUMPY_ONLY = ("estimated/", "multivariate/")  # what the Spark engine does not compute (its notes say so)
@@ -68,12 +68,7 @@ def test_numbers_stored_as_text_give_the_numpy_engines_figures(spark, workdir) -
     expected, got = _series(client, _runs(client, "numpy")[0]), _series(client, _runs(client, "spark")[0])
     assert {k for k in expected if k not in got if not k.startswith(NUMPY_ONLY)} == set()
     assert set(got) <= set(expected)
-    for key, points in got.items():
-        assert points.keys() == expected[key].keys(), key
-        for step, value in points.items():
-            other = expected[key][step]
-            assert (math.isnan(value) and math.isnan(other)) or value == pytest.approx(other, rel=1e-9, abs=1e-12), \
-                (key, step, value, other)
+    assert_same_figures(got, expected)
     # the figures themselves, from the rows: what is not a number, and the model's error on the numbers
     weeks = today.assign(week=(today["ts"] - pd.Timestamp(0)) // pd.Timedelta("7D"))
     for step, (_, rows) in enumerate(weeks.groupby("week")):
