@@ -133,3 +133,37 @@ def test_profile_measures_the_baseline_on_labels_read_as_the_model_outputs(workd
                                       str(workdir / "reference.csv"), "--target", "y", "--tracking-uri", uri])
     assert result.exit_code != 0 and "'y'" in result.output and "'yes'" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("engine", ["numpy", "spark"])
+def test_the_task_option_scores_whole_number_predictions_as_a_regression(workdir, engine):
+    """A count model whose outputs are whole numbers (int64 predictions in the data) is a regressor: the monitor
+    takes it for a classifier unless told, and ``--task regression`` must tell both engines (the numpy engine
+    ignored the option)."""
+    if engine == "spark":
+        from driftloop.spark.session import spark_available
+
+        if spark_available() is not None:
+            pytest.skip(spark_available())
+    rng = np.random.default_rng(11)
+    x = pd.DataFrame({"a": rng.normal(size=2 * ROWS), "b": rng.normal(size=2 * ROWS)})
+    y = np.round(np.exp(1 + 0.4 * x["a"]) + rng.normal(scale=0.5, size=2 * ROWS)).clip(0)
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    model = LinearRegression().fit(x.iloc[:ROWS], y.iloc[:ROWS])
+    register_champion(uri, "counts", model, x)
+    x.iloc[:ROWS].to_csv(workdir / "reference.csv", index=False)
+    assert CliRunner().invoke(cli, ["profile", "--model", "counts@champion", "--data", str(workdir / "reference.csv"),
+                                    "--tracking-uri", uri]).exit_code == 0
+    production = x.iloc[ROWS:].assign(prediction=np.round(model.predict(x.iloc[ROWS:])).astype("int64"),
+                                      y=y.iloc[ROWS:].to_numpy(), ts=pd.Timestamp("2024-01-01 00:00"))
+    path = workdir / "production.parquet"
+    production.to_parquet(path, index=False)
+    result = CliRunner().invoke(cli, ["monitor", "--model", "counts@champion", "--data", str(path), "--engine", engine,
+                                      "--timestamp-column", "ts", "--window", "1d", "--target", "y",
+                                      "--task", "regression", "--format", "json", "--tracking-uri", uri])
+    assert result.exit_code in (0, 3), result.output
+    (window,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    metrics = window["metrics"]
+    assert "performance/f1" not in metrics
+    assert metrics["performance/mae"] == pytest.approx(
+        mean_absolute_error(production["y"], production["prediction"]), rel=1e-12)

@@ -620,7 +620,7 @@ def run_monitor(
         step(len(todo))
     else:
         assessed = assess_windows(inputs, read_windows(), rules=rules, training_metrics=training, history=history,
-                                  progress=step)
+                                  task=options.task, progress=step)
     pass_notes = notes  # what every attempt of the write starts from
     closed_before = set(state.closed)  # a window closed since, and assessed here, was closed by an earlier attempt
 
