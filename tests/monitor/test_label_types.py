@@ -29,6 +29,17 @@ def _monitor(workdir, uri: str, name: str, production: pd.DataFrame, experiment:
     return window
 
 
+def _profiled(workdir, name: str, model, x: pd.DataFrame) -> str:
+    """Register ``model`` (fitted on the first ``ROWS`` rows of ``x``) as ``name@champion`` in a store in
+    ``workdir`` and attach its reference profile of those rows; the store's URI."""
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    register_champion(uri, name, model, x)
+    x.iloc[:ROWS].to_csv(workdir / "reference.csv", index=False)
+    assert CliRunner().invoke(cli, ["profile", "--model", f"{name}@champion", "--data", str(workdir / "reference.csv"),
+                                    "--tracking-uri", uri]).exit_code == 0
+    return uri
+
+
 @pytest.fixture(scope="module")
 def synthetic():
     rng = np.random.default_rng(7)
@@ -39,12 +50,8 @@ def synthetic():
 def test_integer_classes_with_missing_labels_are_compared_as_numbers(workdir, synthetic):
     """A CSV column of 0/1 labels with gaps reads as 1.0/0.0/NaN: compared as text, 1.0 never equals 1."""
     x, y = synthetic
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
     model = LogisticRegression().fit(x.iloc[:ROWS], y.iloc[:ROWS])
-    register_champion(uri, "ints", model, x)
-    x.iloc[:ROWS].to_csv(workdir / "reference.csv", index=False)
-    assert CliRunner().invoke(cli, ["profile", "--model", "ints@champion", "--data", str(workdir / "reference.csv"),
-                                    "--tracking-uri", uri]).exit_code == 0
+    uri = _profiled(workdir, "ints", model, x)
     production = x.iloc[ROWS:].assign(y=y.iloc[ROWS:].astype("float64"))
     production.loc[production.index[::10], "y"] = np.nan
     window = _monitor(workdir, uri, "ints", production, "floats")
@@ -75,12 +82,8 @@ def test_regression_labels_stored_as_text(workdir):
     rng = np.random.default_rng(3)
     x = pd.DataFrame({"a": rng.normal(size=2 * ROWS)})
     y = 3 * x["a"] + rng.normal(size=2 * ROWS)
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
     model = LinearRegression().fit(x.iloc[:ROWS], y.iloc[:ROWS])
-    register_champion(uri, "reg", model, x)
-    x.iloc[:ROWS].to_csv(workdir / "reference.csv", index=False)
-    assert CliRunner().invoke(cli, ["profile", "--model", "reg@champion", "--data", str(workdir / "reference.csv"),
-                                    "--tracking-uri", uri]).exit_code == 0
+    uri = _profiled(workdir, "reg", model, x)
     production = x.iloc[ROWS:].assign(y=[f" {v!r} " for v in y.iloc[ROWS:]])
     production.loc[production.index[4], "y"] = "1,5"
     window = _monitor(workdir, uri, "reg", production, "text")
@@ -148,12 +151,8 @@ def test_the_task_option_scores_whole_number_predictions_as_a_regression(workdir
     rng = np.random.default_rng(11)
     x = pd.DataFrame({"a": rng.normal(size=2 * ROWS), "b": rng.normal(size=2 * ROWS)})
     y = np.round(np.exp(1 + 0.4 * x["a"]) + rng.normal(scale=0.5, size=2 * ROWS)).clip(0)
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
     model = LinearRegression().fit(x.iloc[:ROWS], y.iloc[:ROWS])
-    register_champion(uri, "counts", model, x)
-    x.iloc[:ROWS].to_csv(workdir / "reference.csv", index=False)
-    assert CliRunner().invoke(cli, ["profile", "--model", "counts@champion", "--data", str(workdir / "reference.csv"),
-                                    "--tracking-uri", uri]).exit_code == 0
+    uri = _profiled(workdir, "counts", model, x)
     production = x.iloc[ROWS:].assign(prediction=np.round(model.predict(x.iloc[ROWS:])).astype("int64"),
                                       y=y.iloc[ROWS:].to_numpy(), ts=pd.Timestamp("2024-01-01 00:00"))
     path = workdir / "production.parquet"

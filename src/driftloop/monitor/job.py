@@ -241,7 +241,8 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
         raise DriftloopError("--target needs --engine numpy: the Spark engine does not measure the model's "
                              "performance on the reference nor fit a performance estimator.")
     from driftloop.spark.cells import quoted
-    from driftloop.spark.profile import FILE, ROW, fit_profile_spark, numbers_from_text_spark, read_reference
+    from driftloop.spark.profile import fit_profile_spark, numbers_from_text_spark, read_reference
+    from driftloop.spark.row_order import FILE, ROW
     from driftloop.spark.session import DEFAULT_SHUFFLE_PARTITIONS, spark_session
 
     def fit() -> ReferenceProfile:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from driftloop.spark.cells import finite, quoted
 from driftloop.spark.ecdf import ColumnReference, NumericSummary
 from driftloop.spark.ranges import check_same_runs, sorted_runs
 from driftloop.stats import ECDFGaps
@@ -135,16 +136,16 @@ def _long(frame, references: Sequence[ColumnReference]):
     window, *columns = frame.columns
     pieces = []
     for c, name in enumerate(columns):
-        cell = F.col(f"`{name}`").cast("double")
+        cell = quoted(name).cast("double")
         held = references[c].constant
         if held is not None:  # as the numpy engine snaps (stats.constant.snap_sorted)
             tolerance = roundoff_tolerance(held)
             cell = F.when((cell >= held - tolerance) & (cell <= held + tolerance), F.lit(held)).otherwise(cell)
         pieces.append(F.struct(F.lit(c).alias("c"), cell.alias("v")))
     value = F.col("_v.v")
-    return (frame.select(F.col(f"`{window}`").alias("w"), F.explode(F.array(*pieces)).alias("_v"))
+    return (frame.select(quoted(window).alias("w"), F.explode(F.array(*pieces)).alias("_v"))
             .select("w", F.col("_v.c").alias("c"), value.alias("v"))
-            .where(value.isNotNull() & ~F.isnan(value) & ~value.isin(float("inf"), float("-inf"))))
+            .where(finite(value)))
 
 
 def numeric_summaries_sorted(frame, references: Sequence[ColumnReference], partitions: int

@@ -21,22 +21,19 @@ from driftloop.data.readers import read_table
 from driftloop.errors import DriftloopError
 from driftloop.monitor.cutting import LABEL
 from driftloop.spark.cells import quoted
+from driftloop.spark.row_order import FILE, ROW, with_file_places
 from driftloop.spark.session import read_parquet
 
-_ID, _LABEL = "_driftloop_label_id", "_driftloop_label_value"
-_FILE, _ROW, _RANK = "_driftloop_label_file", "_driftloop_label_row", "_driftloop_label_rank"
+_ID, _LABEL, _RANK = "_driftloop_label_id", "_driftloop_label_value", "_driftloop_label_rank"
 
 
 def _read_labels(spark, path: str):
-    """The labels file as a Spark DataFrame with each row's place in the file order (:data:`_FILE`, :data:`_ROW`)."""
-    from pyspark.sql import functions as F
-
+    """The labels file as a Spark DataFrame with each row's place in the file order (:data:`FILE`, :data:`ROW`)."""
     source = Path(path)
     if "://" in path or source.is_dir() or source.suffix.lower() in (".parquet", ".pq"):
-        frame = read_parquet(spark, path)
-        return frame.select("*", F.col("_metadata.file_path").alias(_FILE), F.col("_metadata.row_index").alias(_ROW))
+        return with_file_places(read_parquet(spark, path))
     table = read_table(path)  # CSV: the numpy engine's reader, on the driver
-    table[_FILE], table[_ROW] = "", range(len(table))
+    table[FILE], table[ROW] = "", range(len(table))
     return spark.createDataFrame(table)
 
 
@@ -49,12 +46,12 @@ def join_labels_spark(spark, frame, path: str, id_column: str, label_column: str
     labels = _read_labels(spark, path)
     for column, role in ((id_column, "id"), (label_column, "label")):
         if column not in labels.columns:
-            shown = ", ".join(c for c in labels.columns if c not in (_FILE, _ROW))
+            shown = ", ".join(c for c in labels.columns if c not in (FILE, ROW))
             raise DriftloopError(f"The labels file has no {role} column {column!r}; its columns are: {shown}.")
     if id_column not in frame.columns:
         raise DriftloopError(f"The data has no id column {id_column!r} to join the labels on.")
-    last_first = Window.partitionBy(_ID).orderBy(F.col(_FILE).desc(), F.col(_ROW).desc())
-    ranked = (labels.select(quoted(id_column).alias(_ID), quoted(label_column).alias(_LABEL), _FILE, _ROW)
+    last_first = Window.partitionBy(_ID).orderBy(F.col(FILE).desc(), F.col(ROW).desc())
+    ranked = (labels.select(quoted(id_column).alias(_ID), quoted(label_column).alias(_LABEL), FILE, ROW)
               .withColumn(_RANK, F.row_number().over(last_first)))
     latest = ranked.where(F.col(_RANK) == 1).select(_ID, _LABEL)
     repeated = ranked.where(F.col(_RANK) > 1).count()

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from driftloop.errors import DriftloopError, NoRowsError
-from driftloop.spark.profile import FILE, ROW
+from driftloop.spark.row_order import FILE, ROW, with_file_places
 from driftloop.spark.session import spark_path
 
 ID, LABEL, LABEL_TIMESTAMP = "id", "label", "label_timestamp"
@@ -41,7 +41,7 @@ def read_log_export_spark(spark, folder: str, notes: list[str]):
         raise NoRowsError(f"The export {folder!r} holds no predictions yet: nothing to monitor.")
     # the files, not the folder: Spark would add the partition keys as columns (a feature may be named ``date``)
     rows = spark.read.option("mergeSchema", "true").parquet(*[spark_path(str(p)) for p in parts])
-    rows = rows.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
+    rows = with_file_places(rows)
     repeated = rows.groupBy(ID).agg(F.count(F.lit(1)).alias("n")).where(F.col("n") > 1)
     found = repeated.agg(F.sum("n").alias("rows"), F.min(ID).alias("example")).collect()[0]
     if found["rows"]:
@@ -50,12 +50,12 @@ def read_log_export_spark(spark, folder: str, notes: list[str]):
     label_parts = sorted((root / "_labels").glob("replica=*/part-0.parquet"))
     if not label_parts:
         return rows
-    orphans = (spark.read.option("mergeSchema", "true").parquet(*[spark_path(str(p)) for p in label_parts])
-               .select(ID, LABEL, LABEL_TIMESTAMP,
-                       F.regexp_extract(F.col("_metadata.file_path"), r"/replica=([^/]+)/[^/]+$", 1).alias("_replica"),
-                       F.col("_metadata.row_index").alias("_row")))
+    orphans = (with_file_places(spark.read.option("mergeSchema", "true")
+                                .parquet(*[spark_path(str(p)) for p in label_parts]))
+               .select(ID, LABEL, LABEL_TIMESTAMP, ROW,
+                       F.regexp_extract(F.col(FILE), r"/replica=([^/]+)/[^/]+$", 1).alias("_replica")))
     newest_first = Window.partitionBy(ID).orderBy(F.col(LABEL_TIMESTAMP).desc(), F.col("_replica").desc(),
-                                                  F.col("_row").desc())
+                                                  F.col(ROW).desc())
     latest = (orphans.withColumn("_rank", F.row_number().over(newest_first)).where(F.col("_rank") == 1)
               .select(ID, F.col(LABEL).alias(_INCOMING), F.col(LABEL_TIMESTAMP).alias(_INCOMING_AT)))
     unmatched = latest.join(rows.select(ID), ID, "left_anti").count()

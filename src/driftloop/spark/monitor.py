@@ -59,8 +59,15 @@ from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
 from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import read_log_export_spark
 from driftloop.spark.probabilities import class_codes, probability_metrics_spark
-from driftloop.spark.profile import FILE, ROW
-from driftloop.spark.row_order import POSITION, first_rows_reader, in_file_order, in_time_order
+from driftloop.spark.row_order import (
+    FILE,
+    POSITION,
+    ROW,
+    first_rows_reader,
+    in_file_order,
+    in_time_order,
+    with_file_places,
+)
 from driftloop.spark.session import read_parquet
 from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 
@@ -127,7 +134,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
                              "--window instead of --rows, or use --engine numpy.")
     frame = read_log_export_spark(spark, data_path, notes) if export else read_parquet(spark, data_path)
     if not export:  # each row's file and row index (an export's rows have theirs), before any join
-        frame = frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
+        frame = with_file_places(frame)
     if labels_path is not None:  # late labels by id: the column ``label`` replaces the data's own and ``target``
         frame = join_labels_spark(spark, frame, labels_path, id_column, target or LABEL, notes)
         target = None

@@ -53,11 +53,10 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn, strided_
 from driftloop.profile.quantiles import summary_ranks
 from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ranges import check_same_runs, sorted_runs
+from driftloop.spark.row_order import FILE, ROW, with_file_places
 from driftloop.spark.session import read_parquet
 from driftloop.stats.constant import constant_value
 
-#: Columns holding each row's file and row index (the rows' order), added by :func:`read_reference`.
-FILE, ROW = "_driftloop_file", "_driftloop_row"
 #: Rows of a file per block of the calibration's finite counts: the driver receives one small row per block.
 BLOCK_ROWS = 1 << 16
 
@@ -68,10 +67,7 @@ PICKED_SCHEMA = "c int, position long, value double"
 
 def read_reference(spark, data_path: str):
     """The Parquet file or folder ``data_path`` as a Spark DataFrame with each row's file and row index."""
-    from pyspark.sql import functions as F
-
-    frame = read_parquet(spark, data_path)
-    return frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
+    return with_file_places(read_parquet(spark, data_path))
 
 
 def fit_profile_spark(frame, profile: ReferenceProfile, *, partitions: int) -> ReferenceProfile:

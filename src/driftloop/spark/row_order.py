@@ -12,11 +12,20 @@ from collections.abc import Sequence
 from driftloop.data.dataset import WindowSpec
 from driftloop.errors import DriftloopError
 from driftloop.spark.cells import quoted
-from driftloop.spark.profile import FILE, ROW
 
+#: Columns holding each row's file and row index in it (:func:`with_file_places`).
+FILE, ROW = "_driftloop_file", "_driftloop_row"
 #: Each row's place in the numpy engine's row order, its file's offset, and its place in file order (engine columns,
 #: named as :data:`driftloop.spark.monitor.ENGINE` names them).
 POSITION, OFFSET, IN_FILE = "_driftloop_position", "_driftloop_offset", "_driftloop_file_position"
+
+
+def with_file_places(frame):
+    """``frame`` (as Spark read it from Parquet files) with each row's file (:data:`FILE`, a URI) and row index in
+    that file (:data:`ROW`), from Spark's ``_metadata``."""
+    from pyspark.sql import functions as F
+
+    return frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
 
 
 def in_file_order(frame, data_path: str):
