@@ -1,4 +1,5 @@
-"""The seasonal naive benchmark and the relative MAE, against brute force and scikit-learn."""
+"""The seasonal naive benchmark, the relative MAE and the probability metrics, against brute force and
+scikit-learn."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import mean_absolute_error
+from sklearn.metrics import log_loss, mean_absolute_error, roc_auc_score
 
 from driftloop.errors import DriftloopError
-from driftloop.monitor.performance import performance_metrics, relative_mae_metrics, seasonal_naive
+from driftloop.monitor.performance import (
+    performance_metrics,
+    probability_metrics,
+    relative_mae_metrics,
+    seasonal_naive,
+)
 
 START = pd.Timestamp("2024-03-01", tz="UTC")
 
@@ -87,3 +93,29 @@ def test_performance_metrics_with_a_benchmark_uses_labelled_rows_only():
     assert metrics["performance/naive_rows"] == 2.0
     assert metrics["performance/mae"] == pytest.approx(2.0)  # over the three labelled rows
     assert "performance/relative_mae" not in performance_metrics(predicted, labels, "regression")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(2, 4), st.integers(6, 40), st.integers(0, 2**32 - 1), st.sampled_from([None, 0.0, 0.5, 1.0001]))
+def test_probability_metrics_are_scikit_learns_or_say_why_not(classes, rows, seed, broken_sum):
+    """Probabilities (each row summing to 1) give scikit-learn's ROC AUC and log loss; one row scaled to another
+    sum (0 as a radius-neighbours outlier gives) gives no figure and a reason, where scikit-learn's multiclass
+    ROC AUC refuses the scores."""
+    rng = np.random.default_rng(seed)
+    proba = rng.dirichlet(np.ones(classes), size=rows)
+    labels = np.concatenate([np.arange(classes), rng.integers(0, classes, rows - classes)])
+    if broken_sum is not None:
+        proba[rng.integers(rows)] *= broken_sum
+    figures = probability_metrics(pd.Series(labels), proba, list(range(classes)))
+    if broken_sum is None:
+        assert figures.reason is None
+        score = proba[:, 1] if classes == 2 else proba
+        assert figures.metrics["performance/roc_auc"] == pytest.approx(
+            roc_auc_score(labels, score, multi_class="ovr", labels=list(range(classes))), rel=1e-12)
+        assert figures.metrics["performance/log_loss"] == pytest.approx(log_loss(labels, proba), rel=1e-12)
+        return
+    assert np.isnan(figures.metrics["performance/roc_auc"]) and np.isnan(figures.metrics["performance/log_loss"])
+    assert figures.reason.startswith(f"class probabilities unusable: 1 of {rows} labelled rows")
+    if classes > 2:
+        with pytest.raises(ValueError, match="sum up to 1.0"):
+            roc_auc_score(labels, proba, multi_class="ovr", labels=list(range(classes)))

@@ -19,8 +19,10 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+from sklearn.neighbors import RadiusNeighborsClassifier
 
 from driftloop.cli.main import cli
+from driftloop.tracking.monitoring import read_state
 from tests.conftest import WINE_PROJECT, register_champion
 from tests.monitor.test_late_data import _runs, _series
 
@@ -137,4 +139,58 @@ def test_three_classes_scored_in_spark_give_the_numpy_engines_roc_auc_and_log_lo
             continue
         auc = roc_auc_score(labelled["y"], probabilities, multi_class="ovr", average="macro", labels=[0, 1, 2])
         assert got["performance/roc_auc"][step] == pytest.approx(auc, rel=1e-9)
+        assert got["performance/log_loss"][step] == pytest.approx(log_loss(labelled["y"], probabilities), rel=1e-9)
+
+
+def test_probabilities_that_are_not_probabilities_give_a_reason_in_both_engines(spark, workdir):
+    """scikit-learn's RadiusNeighborsClassifier with an outlier label gives an outlier row the probabilities
+    (0, 0, 0): scikit-learn's multiclass ``roc_auc_score`` refuses them (the numpy engine stopped with a traceback)
+    and log loss of such a row means nothing. Both engines say so for the windows holding such a row, and measure
+    the other windows as scikit-learn does."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(2400, 2)), columns=COLUMNS[:2])
+    frame["y"] = np.digitize(frame.sum(axis=1) + rng.normal(scale=0.5, size=len(frame)), [-0.7, 0.7])
+    model = RadiusNeighborsClassifier(radius=2.0, outlier_label=-1).fit(frame[COLUMNS[:2]].iloc[:800],
+                                                                       frame["y"].iloc[:800])
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    register_champion(uri, "radius", model, frame[COLUMNS[:2]], skops_trusted_types=[
+        "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.neighbors._kd_tree.KDTree"])
+    frame.iloc[:800][COLUMNS[:2]].to_csv(workdir / "reference.csv", index=False)
+    production = frame.iloc[800:].reset_index(drop=True)
+    production["ts"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(production)) * 5, "min")
+                        ).astype("datetime64[ns]")
+    day = production["ts"].dt.floor("D")
+    outliers = [production.index[day == day.unique()[i]][10] for i in (1, 3)]
+    production.loc[outliers, "temp (°C)"] = 40.0  # no neighbour within the radius
+    production["y"] = production["y"].astype("float64")
+    production.loc[::9, "y"] = np.nan
+    ds.write_dataset(pa.Table.from_pandas(production, preserve_index=False), workdir / "production",
+                     format="parquet", max_rows_per_file=250, max_rows_per_group=250)
+    profiled = CliRunner().invoke(cli, ["profile", "--model", "radius@champion", "--data", "reference.csv",
+                                        "--multivariate", "none", "--tracking-uri", uri])
+    assert profiled.exit_code == 0, profiled.output
+    for engine in ("numpy", "spark"):
+        result = CliRunner().invoke(cli, ["monitor", "--model", "radius@champion", "--data", "production",
+                                          "--timestamp-column", "ts", "--window", "1d", "--target", "y",
+                                          "--experiment", engine, "--engine", engine, "--tracking-uri", uri])
+        assert result.exit_code in (0, 3), result.output
+    client = MlflowClient(uri)
+    expected, got = _series(client, _runs(client, "numpy")[0]), _series(client, _runs(client, "spark")[0])
+    assert got["performance/roc_auc"].keys() == expected["performance/roc_auc"].keys() == {0, 2, 4}
+    assert got["performance/log_loss"].keys() == expected["performance/log_loss"].keys() == {0, 2, 4}
+    reasons = {engine: {index: [r for r in window.reasons if r.startswith("class probabilities")]
+                        for index, window in read_state(client, _runs(client, engine)[0].info.run_id).closed.items()}
+               for engine in ("numpy", "spark")}
+    assert reasons["spark"] == reasons["numpy"]
+    for step in (1, 3):
+        (reason,) = reasons["numpy"][step]
+        assert "1 of " in reason and "(row sums from 0 to 1)" in reason and "no ROC AUC or log loss" in reason
+    for step, (_, rows) in enumerate(production.groupby(day)):
+        labelled = rows[rows["y"].notna()]
+        if step in (1, 3) or step not in got["performance/roc_auc"]:
+            continue
+        probabilities = model.predict_proba(labelled[COLUMNS[:2]])
+        auc = roc_auc_score(labelled["y"], probabilities, multi_class="ovr", average="macro", labels=[0, 1, 2])
+        assert got["performance/roc_auc"][step] == pytest.approx(auc, rel=1e-9)
+        assert expected["performance/roc_auc"][step] == pytest.approx(auc, rel=1e-9)
         assert got["performance/log_loss"][step] == pytest.approx(log_loss(labelled["y"], probabilities), rel=1e-9)

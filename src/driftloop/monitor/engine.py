@@ -223,7 +223,9 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
             except Exception as error:  # the model's own error: reported, the window goes on
                 result.reasons.append(f"class probabilities unavailable: {type(error).__name__}: {error}")
             else:
-                result.metrics.update(probability_metrics(frame[LABEL], probabilities, classes))
+                figures = probability_metrics(frame[LABEL], probabilities, classes)
+                result.metrics.update(figures.metrics)
+                result.reasons.extend([figures.reason] if figures.reason else [])
     if inputs.estimator is not None and PREDICTION in frame.columns:
         estimated, reasons = window_estimates(inputs.estimator, frame, inputs.features, frame[PREDICTION],
                                               inputs.predict_proba)

@@ -82,29 +82,61 @@ def align_labels(labels: pd.Series, predictions: pd.Series) -> AlignedLabels:
     return AlignedLabels(text, 0, 0, None)
 
 
-def probability_metrics(labels: pd.Series, probabilities: np.ndarray, classes: list) -> dict[str, float]:
+class ProbabilityFigures(NamedTuple):
+    """ROC AUC and log loss of a window (NaN where there is no figure), and why there is none when the model's
+    class probabilities are not probabilities."""
+
+    metrics: dict[str, float]
+    reason: str | None
+
+
+#: ``numpy.allclose``'s tolerances, which scikit-learn's multiclass ``roc_auc_score`` applies to each row's sum.
+SUM_RTOL, SUM_ATOL = 1e-5, 1e-8
+
+
+def unusable_probabilities(count: int, labelled: int, lowest_sum: float, highest_sum: float) -> str:
+    """The reason of a window whose model gave ``count`` of its ``labelled`` rows class probabilities that are not
+    probabilities (one engine's words for both engines)."""
+    return (f"class probabilities unusable: {count} of {labelled} labelled rows have values outside [0, 1] or that do "
+            f"not sum to 1 (row sums from {lowest_sum:.6g} to {highest_sum:.6g}); no ROC AUC or log loss")
+
+
+def probability_metrics(labels: pd.Series, probabilities: np.ndarray, classes: list) -> ProbabilityFigures:
     """ROC AUC (one-vs-rest, macro, for more than two classes) and log loss of the labelled rows, from the model's
     class probabilities (``probabilities[i, k]`` = P(row i is ``classes[k]``)). Labels the model does not know give
-    no figure (NaN) rather than a wrong one.
+    no figure (NaN) rather than a wrong one; so do probabilities that are not finite, outside [0, 1], or whose row
+    does not sum to 1 (:math:`|1 - \\sum_k p_{ik}| \\le 10^{-8} + 10^{-5} |\\sum_k p_{ik}|`, scikit-learn's rule for
+    multiclass ROC AUC, applied to every model, since log loss and a binary AUC of such scores mean nothing either),
+    with a reason.
 
     >>> m = probability_metrics(pd.Series([0, 1, 1, None]), np.array([[.9, .1], [.2, .8], [.4, .6], [.5, .5]]), [0, 1])
-    >>> round(m["performance/roc_auc"], 3), round(m["performance/log_loss"], 3)
-    (1.0, 0.28)
+    >>> round(m.metrics["performance/roc_auc"], 3), round(m.metrics["performance/log_loss"], 3), m.reason
+    (1.0, 0.28, None)
+    >>> probability_metrics(pd.Series([0, 1]), np.array([[.9, .3], [.2, .8]]), [0, 1]).reason[:55]
+    'class probabilities unusable: 1 of 2 labelled rows have'
     """
+    none = {"performance/roc_auc": float("nan"), "performance/log_loss": float("nan")}
     has_label = labels.notna().to_numpy()
     truth = labels[has_label].to_numpy()
     proba = np.asarray(probabilities, dtype="float64")[has_label]
     codes = pd.Index(classes).get_indexer(truth) if len(truth) else np.array([], dtype=int)
     if len(codes) == 0 or (codes < 0).any() or len(np.unique(codes)) < 2:
-        return {"performance/roc_auc": float("nan"), "performance/log_loss": float("nan")}
+        return ProbabilityFigures(none, None)
+    sums = proba.sum(axis=1)
+    usable = ((proba >= 0) & (proba <= 1)).all(axis=1) & (np.abs(1 - sums) <= SUM_ATOL + SUM_RTOL * np.abs(sums))
+    if not usable.all():
+        finite = sums[np.isfinite(sums)]
+        lowest, highest = (float(finite.min()), float(finite.max())) if len(finite) else (np.nan, np.nan)
+        return ProbabilityFigures(none, unusable_probabilities(int(np.count_nonzero(~usable)), len(codes), lowest,
+                                                               highest))
     if len(classes) == 2:
         auc = skm.roc_auc_score(codes, proba[:, 1])
     else:
         auc = skm.roc_auc_score(codes, proba, multi_class="ovr", average="macro", labels=list(range(len(classes))))
-    return {
+    return ProbabilityFigures({
         "performance/roc_auc": float(auc),
         "performance/log_loss": float(skm.log_loss(codes, proba, labels=list(range(len(classes))))),
-    }
+    }, None)
 
 
 def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta,

@@ -147,7 +147,7 @@ def window_performance(task: str, y: np.ndarray, predicted: np.ndarray, benchmar
     metrics = performance_metrics(pd.Series(codes, index=index), labels.astype(int), "classification")
     with warnings.catch_warnings():  # a class absent from the window: its one-vs-rest AUC is undefined (NaN)
         warnings.simplefilter("ignore", skm_exceptions.UndefinedMetricWarning)
-        metrics.update(probability_metrics(labels.astype(int), predicted, list(range(predicted.shape[1]))))
+        metrics.update(probability_metrics(labels.astype(int), predicted, list(range(predicted.shape[1]))).metrics)
     if benchmark is not None:
         metrics.update(relative_error_metrics(y.astype(float), codes.astype(float), benchmark))
     return metrics

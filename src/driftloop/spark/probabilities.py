@@ -9,7 +9,9 @@ one of them (it then says why, as the numpy engine does). The scored rows (windo
 persisted (memory and disk) for the two aggregates that read them:
 
 - per window: the rows whose probabilities failed, the labelled rows, those whose label the model does not know,
-  and the distinct classes among the labels (scikit-learn's conditions for a figure);
+  the distinct classes among the labels (scikit-learn's conditions for a figure), and the labelled rows whose
+  probabilities are not probabilities (a value outside [0, 1], or a row sum that ``numpy.allclose`` does not find
+  equal to 1), with the lowest and highest finite row sums for the reason;
 - per window, class :math:`k` and distinct score :math:`s = p_k`: the labelled rows of class :math:`k`
   (:math:`\mathrm{pos}_s`) and of another class (:math:`\mathrm{neg}_s`). The area under the ROC curve of class
   :math:`k` against the rest is the Mann-Whitney statistic with ties counted half,
@@ -33,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from driftloop.monitor.performance import SUM_ATOL, SUM_RTOL, unusable_probabilities
 
 #: What the probability UDF returns per row: the class probabilities, or why the model could not give them.
 SCORED_SCHEMA = "p array<double>, error string"
@@ -113,10 +117,17 @@ def probability_metrics_spark(frame, window: str, code, features: Sequence[str],
     scored = scored.select("w", "code", F.col("s.p").alias("p"), F.col("s.error").alias("error"))
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # the model scores each row once for both aggregates
     try:
+        labelled = (F.col("code") >= 0) & F.col("p").isNotNull()
+        row_sum = F.aggregate("p", F.lit(0.0), lambda total, p: total + p)
+        unusable = F.exists("p", lambda p: F.isnan(p) | (p < 0) | (p > 1)) | (
+            F.abs(1 - row_sum) > SUM_ATOL + SUM_RTOL * F.abs(row_sum))
+        finite_sum = F.when(labelled & ~F.isnan(row_sum) & (F.abs(row_sum) < float("inf")), row_sum)
         facts = {row.w: row for row in scored.groupBy("w").agg(
             F.count(F.when(F.col("p").isNull(), 1)).alias("failed"), F.min("error").alias("error"),
             F.count(F.when(F.col("code") < 0, 1)).alias("unknown"),
-            F.countDistinct(F.when(F.col("code") >= 0, F.col("code"))).alias("classes")).collect()}
+            F.countDistinct(F.when(F.col("code") >= 0, F.col("code"))).alias("classes"),
+            F.count(F.when(labelled, 1)).alias("labelled"), F.count(F.when(labelled & unusable, 1)).alias("unusable"),
+            F.min(finite_sum).alias("lowest"), F.max(finite_sum).alias("highest")).collect()}
         by_score = (scored.where((F.col("code") >= 0) & F.col("p").isNotNull())
                     .select("w", "code", F.posexplode("p").alias("k", "s"))
                     .groupBy("w", "k", "s").agg(F.count(F.when(F.col("k") == F.col("code"), 1)).alias("pos"),
@@ -142,6 +153,11 @@ def probability_metrics_spark(frame, window: str, code, features: Sequence[str],
         counts = per_window.get(w, {})
         if fact.unknown or fact.classes < 2:
             results[w] = ({"performance/roc_auc": float("nan"), "performance/log_loss": float("nan")}, [])
+            continue
+        if fact.unusable:
+            lowest, highest = (np.nan, np.nan) if fact.lowest is None else (fact.lowest, fact.highest)
+            results[w] = ({"performance/roc_auc": float("nan"), "performance/log_loss": float("nan")},
+                          [unusable_probabilities(fact.unusable, fact.labelled, lowest, highest)])
             continue
         scored_classes = [1] if len(classes) == 2 else range(len(classes))
         areas = [auc_from_counts(*counts.get(k, (0, 0, 0.0, 0.0))[:3]) for k in scored_classes]
