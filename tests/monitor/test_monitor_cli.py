@@ -220,3 +220,17 @@ def test_an_alert_posts_the_payload_to_the_webhook(wine_store, workdir):
                              filter_string="tags.`driftloop.kind` = 'monitoring'")[0]
     assert payload["run_id"] == run.info.run_id
     assert run.data.tags["driftloop.alert"] == "true"
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--engine", "spark", "--spark-partitions", "0"], "Invalid value for '--spark-partitions': 0 is not in the range x>=1"),
+    (["--engine", "spark", "--spark-partitions", "many"], "Invalid value for '--spark-partitions': 'many' is not a valid integer"),
+    (["--spark-partitions", "4"], "--spark-partitions sets the tasks of the Spark engine's shuffle: give --engine spark "
+                                  "with it (got --engine numpy)."),
+])
+def test_spark_partitions_out_of_range_or_without_the_spark_engine_is_refused_in_one_line(workdir, args, expected):
+    """Refused before anything is read or started (no store, no data, no Spark needed)."""
+    result = CliRunner().invoke(cli, ["monitor", "--model", "m@champion", "--data", str(workdir / "absent.parquet"),
+                                      "--rows", "10", "--tracking-uri", f"sqlite:///{workdir / 'mlflow.db'}", *args])
+    assert result.exit_code in (1, 2) and expected in result.output, result.output
+    assert "Traceback" not in result.output and not (workdir / "mlflow.db").exists()

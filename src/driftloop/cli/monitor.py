@@ -80,6 +80,9 @@ def run_lines(outcome: MonitorOutcome, experiment: str) -> list[str]:
                    "Parquet dataset (pip install 'driftloop[spark]', Java 17+).")
 @click.option("--spark-master", default=None, metavar="URL", envvar="DRIFTLOOP_SPARK_MASTER",
               help="Spark master for --engine spark (default local[*], or the master of spark-submit).")
+@click.option("--spark-partitions", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Tasks of --engine spark's shuffle of numeric values by (window, column) (default 8); about the "
+                   "cluster's cores.")
 @click.option("--retrain", "retrain_project", default=None, metavar="PROJECT_DIR",
               help="After the pass, apply the [retrain] policy of --rules and retrain with this MLflow project.")
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Project parameter for --retrain.")
@@ -87,7 +90,7 @@ def run_lines(outcome: MonitorOutcome, experiment: str) -> list[str]:
 @handle_errors
 def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, label_delay, id_column, target,
             experiment, rules_path, webhook, task, naive_lag, naive_series, output_format, engine, spark_master,
-            retrain_project, params, tracking_uri) -> None:
+            spark_partitions, retrain_project, params, tracking_uri) -> None:
     """Monitor a registered model on production data, window by window, into MLflow.
 
     Exits with code 3 when a window raises an alert for the first time, else 4 when a window assessed could not be
@@ -95,6 +98,9 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     """
     if window is not None and rows is not None:
         raise DriftloopError("Give either --window (time windows) or --rows (count windows), not both.")
+    if spark_partitions is not None and engine != "spark":
+        raise DriftloopError(f"--spark-partitions sets the tasks of the Spark engine's shuffle: give --engine spark "
+                             f"with it (got --engine {engine}).")
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -106,7 +112,8 @@ def monitor(model_spec, data_path, timestamp_column, window, rows, labels_path, 
     if webhook is not None:
         check_webhook_url(webhook)
     options = MonitorOptions(timestamp_column, window, rows, labels_path, id_column, target, experiment, rules_path,
-                             webhook, task, naive_lag, tuple(naive_series), label_delay, engine, spark_master)
+                             webhook, task, naive_lag, tuple(naive_series), label_delay, engine, spark_master,
+                             spark_partitions=spark_partitions or MonitorOptions.spark_partitions)
     retrain_config = None
     if retrain_project is not None:
         retrain_config = load_config(rules_path)

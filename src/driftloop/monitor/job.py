@@ -465,6 +465,9 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, pyfunc_model, data_
     if options.naive_lag is not None or options.naive_series:
         raise DriftloopError("The Spark engine does not compute the naive benchmark: --naive-lag and --naive-series "
                              "need --engine numpy.")
+    if options.spark_partitions < 1:
+        raise DriftloopError(f"The option spark_partitions must be a positive number of tasks; got "
+                             f"{options.spark_partitions}.")
     from driftloop.spark.monitor import read_windows
     from driftloop.spark.session import spark_session
 
