@@ -326,3 +326,40 @@ def test_rows_logged_without_detectors_are_not_streamed(tmp_path: Path) -> None:
     streamed = np.concatenate([values[:1_000], values[2_000:]])
     assert logged_events(path, "predictions") == expected_events(streamed)
     assert set(read_stream_detectors(path)["n_values"]) == {2_000}
+
+
+def _statements(writer: GroupWriter, groups: list[list]) -> list[str]:
+    """The SQL statements each group commit runs (the first words of each: what and on which table)."""
+    executed: list[str] = []
+    writer.connection.set_trace_callback(lambda sql: executed.append(" ".join(sql.split()[:3])))
+    for group in groups:
+        assert all(error is None for _, error, _ in writer.write(group))
+    writer.connection.set_trace_callback(None)
+    return executed
+
+
+def test_the_detectors_add_no_statement_to_a_group_commit(tmp_path: Path) -> None:
+    """With detectors, a group commit runs the statements it runs without them (the first label of a logged
+    prediction writes its error in the same INSERT): the detectors' own work waits for the flush, in a transaction
+    of its own (``BENCHMARKS.md``: each statement of a request costs the service's writer several microseconds)."""
+    rng = np.random.default_rng(13)
+    found = {}
+    for streams in (None, ALL):
+        path = tmp_path / f"{bool(streams)}.db"
+        with InferenceLog(path, streams=None):
+            pass
+        writer = GroupWriter(path, "full", streams=streams)
+        logged = batches(rng.normal(5, 1, 300), 100)
+        predictions = [[(0, "predictions", (b.ids, b.timestamp_ns, b.model_name, b.model_version, b.inputs,
+                                            b.predictions))] for b in logged]
+        ids = [row_id for batch in logged for row_id in batch.ids]
+        feedback = [[(1, "feedback", ([(ids[0], 5.0)], False))],  # one label
+                    [(1, "feedback", (list(zip(ids[1:101], rng.normal(5, 1, 100).tolist())), False))],
+                    [(1, "feedback", ([(ids[0], 5.0), (ids[200], 4.0), ("orphan", 1.0), (ids[200], 4.0)], False))],
+                    [(1, "feedback", ([(ids[250], 3.0)], False)), (2, "feedback", ([(ids[251], 3.0)], False))]]
+        found[bool(streams)] = _statements(writer, predictions + feedback)
+        writer.close()
+    assert found[True] == found[False]
+    detectors = read_stream_detectors(tmp_path / "True.db")
+    assert detectors.groupby("signal")["n_values"].unique().map(list).to_dict() == {"predictions": [300],
+                                                                                  "errors": [104]}

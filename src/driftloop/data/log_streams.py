@@ -8,15 +8,20 @@ one detector of each configured kind (:func:`driftloop.stream.parse_detectors`; 
 not count twice), and only when its prediction is in the log when the label arrives (a label that comes before its
 prediction is stored, but not streamed).
 
-The writer queues the values of each committed group (a list append: nothing else happens per request) and runs the
-detectors on what is queued every :data:`FLUSH_SECONDS` (one compiled pass per detector and stream), when it
-closes, and (through :meth:`StreamMonitor.due`) when the queue waits that long without new input. A flush saves the
-detectors' states, their detections and the position of the last row they took in one transaction. Why not per
-commit: saving the states with every group commit gave up the writer's single-statement commit for a transaction,
-wrote one more page to the write-ahead log (and its fsync), and added the detector calls to the writer and the
-Prometheus updates to the server, for every commit; with 1-row requests, a commit or two per request, that was
-most of the ~10 % of CPU per request the detectors added (``BENCHMARKS.md``). A flush takes every value queued in
-half a second at once, so its cost per request shrinks with the traffic.
+The writer queues the values of each committed group as they come (one tuple appended per request: the request's
+own lists, not converted, not split by model version) and runs the detectors on what is queued every
+:data:`FLUSH_SECONDS`, when it closes, and (through :meth:`StreamMonitor.due`) when the queue waits that long
+without new input. A flush groups the queued values by model version and stream, makes them arrays and feeds each
+detector in one compiled pass; it saves the detectors' states, their detections and the position of the last row
+they took (the log's last row: every committed row is queued) in one transaction. Why not per commit: saving the
+states with every group commit gave up the writer's single-statement commit for a transaction, wrote one more page
+to the write-ahead log (and its fsync), and added the detector calls to the writer and the Prometheus updates to
+the server, for every commit; with 1-row requests, a commit or two per request, that was most of the ~10 % of CPU
+per request the detectors added (``BENCHMARKS.md``). Why nothing else per request: in the service the writer runs
+each request's Python after waiting for it (and for its fsync), with cold caches, where each line costs several
+times what it does in a loop; converting the values to numpy, splitting them by model version and asking for the
+last row's ``seq`` per request cost a 1-label ``/feedback`` ~20 µs of the writer's CPU there (``BENCHMARKS.md``).
+A flush takes every value queued in half a second at once, so its cost per request shrinks with the traffic.
 
 A restart loses nothing: the values committed since the last flush are in the log's own rows, and a writer that
 starts after one that did not close (killed, crashed) takes them again from the log, in the log's order
@@ -86,6 +91,9 @@ CREATE TABLE IF NOT EXISTS stream_position (signal TEXT PRIMARY KEY, seq INTEGER
 """
 _LAST_SEQ = {"predictions": "SELECT coalesce(max(seq), 0) FROM predictions",
              "errors": "SELECT coalesce(max(seq), 0) FROM feedback"}
+_TAKEN = ("UPDATE stream_position SET seq = (SELECT coalesce(max(seq), 0) FROM predictions) "
+          "WHERE signal = 'predictions'",
+          "UPDATE stream_position SET seq = (SELECT coalesce(max(seq), 0) FROM feedback) WHERE signal = 'errors'")
 _REPLAY = {  # the values committed after a position, in the order the writer queued them
     "predictions": "SELECT seq, id, model_name, model_version, prediction FROM predictions WHERE seq > ? ORDER BY seq",
     "errors": "SELECT f.seq, f.id, p.model_name, p.model_version, f.error FROM feedback AS f JOIN predictions AS p "
@@ -93,6 +101,8 @@ _REPLAY = {  # the values committed after a position, in the order the writer qu
 }
 
 Key = tuple[str, str, str, str]  # model name, model version, signal, detector
+Queued = tuple[str, "str | Sequence[str]", "str | Sequence[str]", Sequence[Any], Sequence[str]]
+"""A request's values as queued: signal, model name(s), model version(s), values, ids (:meth:`StreamMonitor.queue`)."""
 
 
 @dataclass
@@ -154,15 +164,21 @@ _NUMBER_TYPES = frozenset({int, float})
 
 
 def streamable(values: Sequence[Any]) -> np.ndarray:
-    """Predictions as the values of the predictions stream: numbers (booleans as 0/1), NaN for the others (skipped).
+    """Values as the detectors take them: numbers (booleans as 0/1), NaN for the others (skipped); the predictions
+    as logged, the errors as :func:`error_of` gives them (``None`` for a missing prediction).
 
     >>> streamable([1.5, True, "a", None]).tolist()
     [1.5, 1.0, nan, nan]
-    >>> streamable([2, 3]).tolist()
-    [2.0, 3.0]
+    >>> streamable([2, 3.5]).tolist(), streamable([[1, 2], 3.0]).tolist()
+    ([2.0, 3.5], [nan, 3.0])
     """
-    array = np.asarray(values)
-    if array.ndim == 1 and array.dtype.kind in "biuf":  # numbers alone (the usual case): no loop in Python
+    if _NUMBER_TYPES.issuperset(map(type, values)):  # ints and floats alone (the usual case): no loop in Python
+        return np.array(values, dtype=np.float64)
+    try:
+        array = np.asarray(values)
+    except ValueError:  # lists of different lengths among the values: not numbers
+        array = None
+    if array is not None and array.ndim == 1 and array.dtype.kind in "biuf":  # numpy's numbers: no loop either
         return array.astype(np.float64)
     return np.array([float(v) if isinstance(v, (int, float)) and math.isfinite(v) else math.nan for v in values],
                     dtype=np.float64)
@@ -250,34 +266,24 @@ class StreamMonitor:
             else:  # configured anew: starts afresh, its stream's positions go on
                 detector, parameters = make(**json.loads(wanted)), wanted
             self._tracked[(name, version, signal, kind)] = _Tracked(detector, parameters, n_values, n_detections)
-        self._queued: dict[tuple[str, str, str], tuple[list[np.ndarray], list[Sequence[str]]]] = {}
-        self._positions = dict(self.connection.execute("SELECT signal, seq FROM stream_position"))
+        self._queued: list[Queued] = []
         self._flushed_at = time.monotonic()
-        for signal in SIGNALS:
-            self._replay(signal)
+        for signal, position in self.connection.execute("SELECT signal, seq FROM stream_position").fetchall():
+            self._replay(signal, position)
 
-    def _replay(self, signal: str) -> None:
-        """Queue the values of the rows committed after the saved position of ``signal``, in the log's order."""
-        rows = self.connection.execute(_REPLAY[signal], (self._positions[signal],)).fetchall()
-        if not rows:
-            return
-        seqs, ids, names, versions, values = zip(*rows)
-        if signal == "predictions":
-            values = streamable(list(values))
-        for (name, version), kept in by_model_version(names, versions).items():
-            self.queue(name, version, signal, np.asarray(values, dtype=np.float64)[kept], [ids[i] for i in kept],
-                       0)
-        self._positions[signal] = seqs[-1]
+    def _replay(self, signal: str, position: int) -> None:
+        """Queue the values of the rows committed after ``position`` for ``signal``, in the log's order."""
+        rows = self.connection.execute(_REPLAY[signal], (position,)).fetchall()
+        if rows:
+            _, ids, names, versions, values = zip(*rows)
+            self.queue(signal, names, versions, values, ids)
 
-    def queue(self, model_name: str, model_version: str, signal: str, values: np.ndarray, ids: Sequence[str],
-              last_seq: int) -> None:
-        """Queue ``values`` (NaN skipped later), those of the committed rows ``ids``, for the model version's
-        ``signal``; ``last_seq``: the ``seq`` of the last row committed for ``signal`` (0: unchanged)."""
-        queued = self._queued.setdefault((model_name, model_version, signal), ([], []))
-        queued[0].append(values)
-        queued[1].append(ids)
-        if last_seq:
-            self._positions[signal] = max(self._positions[signal], last_seq)
+    def queue(self, signal: str, model_name: str | Sequence[str], model_version: str | Sequence[str],
+              values: Sequence[Any], ids: Sequence[str]) -> None:
+        """Queue the ``values`` of the committed rows ``ids`` for ``signal``: predictions as logged (made numbers
+        by :func:`streamable` at the flush), errors as :func:`error_of` gives them (``None`` skipped); the model
+        name and version of all of them, or one of each per value. Nothing else happens until the flush."""
+        self._queued.append((signal, model_name, model_version, values, ids))
 
     def due(self) -> float | None:
         """Seconds until the queued values must be taken (0 or less: now); None when nothing is queued."""
@@ -290,9 +296,8 @@ class StreamMonitor:
         caller's transaction); say what changed. After a failed transaction, call :meth:`reload`."""
         fed: dict[Key, int] = {}
         events: list[tuple[Key, int, str]] = []  # (detector, position in its stream, row id)
-        for (model_name, model_version, signal), (chunks, id_chunks) in self._queued.items():
-            values = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-            ids = list(chain.from_iterable(id_chunks))
+        for (model_name, model_version, signal), (queued, ids) in by_stream(self._queued).items():
+            values = streamable(queued)
             finite = np.isfinite(values)
             if not finite.all():
                 kept = np.flatnonzero(finite)
@@ -318,12 +323,12 @@ class StreamMonitor:
             "INSERT INTO stream_events (ts, model_name, model_version, signal, detector, position, row_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(timestamp_ns, *key, position, row_id) for key, position, row_id in events])
-        self.connection.executemany("UPDATE stream_position SET seq = ? WHERE signal = ?",
-                                    [(seq, signal) for signal, seq in self._positions.items()])
+        for statement in _TAKEN:  # every committed row was queued: the detectors have taken the log to its end
+            self.connection.execute(statement)
         detections: dict[Key, int] = {}
         for key, _, _ in events:
             detections[key] = detections.get(key, 0) + 1
-        self._queued, self._flushed_at = {}, time.monotonic()
+        self._queued, self._flushed_at = [], time.monotonic()
         return [StreamUpdate(*key, count, detections.get(key, 0), tracked[key].detector.statistic)
                 for key, count in fed.items()]
 
@@ -332,6 +337,30 @@ class StreamMonitor:
         updates = self.flush(timestamp_ns)
         self.connection.execute("UPDATE stream_position SET open = 0")
         return updates
+
+
+def by_stream(queued: list[Queued]) -> dict[tuple[str, str, str], tuple[list[Any], list[str]]]:
+    """The queued values and ids of each (model name, model version, signal), in the order they were queued.
+
+    >>> streams = by_stream([("errors", ("m", "m"), ("1", "2"), [0.5, 1.0], ["a", "b"]),
+    ...                      ("predictions", "m", "1", [3], ["c"]), ("errors", "m", "1", [2.0], ["d"])])
+    >>> streams[("m", "1", "errors")], streams[("m", "2", "errors")], streams[("m", "1", "predictions")]
+    (([0.5, 2.0], ['a', 'd']), ([1.0], ['b']), ([3], ['c']))
+    """
+    streams: dict[tuple[str, str, str], tuple[list[Any], list[str]]] = {}
+    for signal, names, versions, values, ids in queued:
+        if not isinstance(names, str):
+            if names.count(names[0]) < len(names) or versions.count(versions[0]) < len(versions):
+                for (name, version), kept in by_model_version(names, versions).items():
+                    found = streams.setdefault((name, version, signal), ([], []))
+                    found[0].extend(values[i] for i in kept)
+                    found[1].extend(ids[i] for i in kept)
+                continue
+            names, versions = names[0], versions[0]  # one model version (the usual case)
+        found = streams.setdefault((names, versions, signal), ([], []))
+        found[0].extend(values)
+        found[1].extend(ids)
+    return streams
 
 
 def by_model_version(names: Sequence[str], versions: Sequence[str]) -> dict[tuple[str, str], list[int]]:

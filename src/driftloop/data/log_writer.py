@@ -46,7 +46,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from driftloop.data.log_layout import INTERNAL_COLUMNS, column_for, feature_columns, feature_sets, upgrade
-from driftloop.data.log_streams import StreamMonitor, by_model_version, errors_of, streamable
+from driftloop.data.log_streams import Queued, StreamMonitor, errors_of
 
 _HEADER = struct.Struct("<I")
 
@@ -265,18 +265,17 @@ class GroupWriter:
         changes = self._schema_changes(batches)
         new_sets = {(b[2], b[3]): tuple(b[4]) for b in batches if (b[2], b[3]) not in self.state.feature_sets}
         statements, batches = self._insert_statements(batches, changes)
-        streamed: list[tuple] = []  # (model name, version, signal, values, ids, last seq), queued once committed
+        streamed: list[Queued] = []  # the errors of the group's feedback, queued once committed
         if len(statements) == 1 and not changes and not new_sets and len(batches) == len(group):
-            last_seq = connection.execute(*statements[0]).lastrowid
+            connection.execute(*statements[0])
         else:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 self._apply_schema_changes(changes)
                 connection.executemany("INSERT OR IGNORE INTO feature_sets VALUES (?, ?, ?)",
                                        [(*key, json.dumps(names)) for key, names in new_sets.items()])
-                last_seq = 0
                 for sql, parameters in statements:
-                    last_seq = connection.execute(sql, parameters).lastrowid
+                    connection.execute(sql, parameters)
                 for index, (_, kind, payload) in enumerate(group):
                     if kind == "feedback":
                         results[index] = self._insert_feedback(*payload, streamed)
@@ -289,7 +288,7 @@ class GroupWriter:
             self.state.feature_sets.update(new_sets)
         if self.streams is not None:
             for model_name, model_version, ids, predictions in batches:  # in the order of their rows in the log
-                self.streams.queue(model_name, model_version, "predictions", streamable(predictions), ids, last_seq)
+                self.streams.queue("predictions", model_name, model_version, predictions, ids)
             for item in streamed:
                 self.streams.queue(*item)
         return results
@@ -358,8 +357,8 @@ class GroupWriter:
 
         Returns ``(accepted, orphan ids, overwritten ids, conflicting ids)``: with conflicts, nothing is written and
         ``accepted`` is 0. Every label received is appended to ``feedback`` (the history); ``labels`` keeps the latest.
-        With streaming detectors, the first label of a logged prediction also records its error in ``feedback``
-        and appends ``(model name, model version, "errors", errors, ids, last feedback seq)`` to ``streamed``.
+        With streaming detectors, the first label of a logged prediction also records its error in ``feedback``,
+        and the request's errors are appended to ``streamed`` (as :meth:`StreamMonitor.queue` takes them).
         """
         now = time.time_ns()
         execute = self.connection.execute
@@ -394,14 +393,16 @@ class GroupWriter:
 
     def _insert_streamed_feedback(self, ids: list[str], labels: list[Any], now: int, orphan: list[int],
                                   predicted: list[tuple | None], labelled: set[str], repeated: bool,
-                                  streamed: list[tuple]) -> None:
+                                  streamed: list[Queued]) -> None:
         """Append the labels to ``feedback`` with the error of each id's first label of a logged prediction, and
-        those errors to ``streamed`` by model version. ``labelled``: the ids that had a label before this request;
-        ``repeated``: whether an id comes twice in it.
+        those errors to ``streamed``. ``labelled``: the ids that had a label before this request; ``repeated``:
+        whether an id comes twice in it.
 
-        The usual request (labels of logged predictions, each for the first time, of one model version) takes no
-        Python loop per label: the errors come from :func:`~driftloop.data.log_streams.errors_of`, the rows go to
-        ``executemany`` as columns (``BENCHMARKS.md``: the errors stream's cost per label).
+        The usual request (labels of logged predictions, each for the first time) takes no Python loop per label:
+        the errors come from :func:`~driftloop.data.log_streams.errors_of`, the rows go to ``executemany`` as
+        columns; the errors are queued as they are, with each one's model name and version, and become an array
+        (split by model version) at the flush (``BENCHMARKS.md``: the errors stream's cost per label, and per
+        request).
         """
         if labelled or repeated:
             firsts = []  # the positions of the labels that feed the errors stream
@@ -424,17 +425,8 @@ class GroupWriter:
                     column[index] = error
         self.connection.executemany("INSERT INTO feedback (id, label, ts, orphan, error) VALUES (?, ?, ?, ?, ?)",
                                     zip(ids, labels, repeat(now), orphan, column))
-        if not firsts:
-            return
-        last_seq = self.connection.execute("SELECT last_insert_rowid()").fetchone()[0]
-        values = np.array(errors, dtype=np.float64)  # None (a missing prediction) is NaN: skipped by the detectors
-        first_ids = ids if every else [ids[i] for i in firsts]
-        for (model_name, model_version), kept in by_model_version(names, versions).items():
-            if len(kept) < len(firsts):
-                values_kept, ids_kept = values[kept], [first_ids[k] for k in kept]
-            else:
-                values_kept, ids_kept = values, first_ids
-            streamed.append((model_name, model_version, "errors", values_kept, ids_kept, last_seq))
+        if firsts:  # None (a missing prediction) is skipped by the detectors
+            streamed.append(("errors", names, versions, errors, ids if every else [ids[i] for i in firsts]))
 
 
 def _rows(kind: str, payload: Any) -> int:
