@@ -14,11 +14,14 @@
    is the same for the three): ``/predict`` with 1-row and 100-row requests, ``/feedback`` with 1 and 100 labels
    per request (each label for a logged prediction of its own: the errors stream takes each once). The CPU of the
    server process and of its log writer per request, from the scheduler's nanosecond counters, and the share the
-   detectors add (target: at most 5%) as the median of the rounds' ratios with its spread.
+   detectors add (target: at most 5%): each round pairs every configuration with the detectors-off server loaded in
+   the same seconds; the median of the rounds' ratios, with its distribution-free 95% confidence interval (order
+   statistics of the binomial, :func:`median_interval`), and the writer's share of it. ``--aa`` loads a second
+   detectors-off server: its interval against the first is the benchmark's resolution in that run (an A/A test).
 
     python bench/stream.py                                   # trains the wine model in a temporary store first
     python bench/stream.py --skip-service --side-python side-venv/bin/python
-    python bench/stream.py --skip-detectors --rounds 12 --duration 3      # only the CPU costs
+    python bench/stream.py --skip-detectors --skip-writer --rounds 40 --duration 3 --aa   # the CPU per request
     git worktree add /tmp/before <commit> && python bench/stream.py --skip-detectors --baseline-src /tmp/before/src
 
 river has no CUSUM in its latest release (0.26.1), so CUSUM has no river column.
@@ -30,6 +33,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import math
 import os
 import shutil
 import statistics
@@ -42,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import binom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import Server, free_port, load, machine, payloads, train  # noqa: E402
@@ -277,7 +282,7 @@ def feedback_bodies(server: Server, rows: int, requests: int) -> list[bytes]:
             for k in range(0, rows * requests, rows)]
 
 
-FEEDBACK_REQUESTS = {1: 500, 100: 50}
+FEEDBACK_REQUESTS = {1: 1_000, 100: 60}
 """Requests of /feedback per server and round, by labels per request (each label for a prediction of its own)."""
 
 
@@ -302,12 +307,15 @@ def _run_round(servers: list[Server], send: Any) -> dict[str, dict[str, float]]:
 
 
 def service_cost(work: Path, tracking_uri: str | None, rounds: int, duration: float,
-                 baseline: str | None = None) -> list[str]:
-    """The CPU per request of the service in every configuration (and, with ``baseline``, a source folder of
-    another driftloop, that driftloop's detectors off and ADWIN, in the same rounds)."""
+                 baseline: str | None = None, aa: bool = False) -> list[str]:
+    """The CPU per request of the service in every configuration (with ``aa``, a second detectors-off server; with
+    ``baseline``, a source folder of another driftloop, that driftloop's detectors off and ADWIN), in the same
+    rounds."""
     uri = tracking_uri or train(work)
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, MLFLOW_DISABLE_TELEMETRY="true")
     configurations = [(name, flags, env) for name, flags in CONFIGURATIONS.items()]
+    if aa:
+        configurations.append(("off again (A/A)", CONFIGURATIONS["off"], env))
     if baseline:
         other = dict(env, PYTHONPATH=os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")])))
         configurations += [("baseline off", CONFIGURATIONS["off"], other),
@@ -320,11 +328,13 @@ def service_cost(work: Path, tracking_uri: str | None, rounds: int, duration: fl
                                      str(work / f"service-{index}.db"), *flags],
                               port, "/predict", "/health", server_env, work))
     lines = ["", f"CPU per request of `driftloop serve --log` (synchronous=full, the default; no registry polls), "
-             f"{rounds} rounds of {duration:g} s, each loading the {len(servers)} configurations at once (the same "
-             "machine load for each; per configuration 2 keep-alive connections, closed loop); CPU from the "
-             "scheduler's ns counters of every thread of the server and its log writer. Added: median over the "
-             "rounds of each round's ratio to the detectors-off server (the baseline's ADWIN: to the baseline's "
-             "detectors-off server; interquartile range; range):", "",
+             f"{rounds} rounds of at most {duration:g} s, each loading the {len(servers)} configurations at once "
+             "(the same machine load for each; per configuration 2 keep-alive connections, closed loop); CPU from "
+             "the scheduler's ns counters of every thread of the server and its log writer; medians over the rounds. "
+             "Added: the median over the rounds of each round's ratio to the detectors-off server (the baseline's "
+             "ADWIN: to the baseline's detectors-off server) [95% confidence interval of that median; "
+             "interquartile range]; of which the writer: the median of the rounds' added writer CPU, as a share "
+             "of the detectors-off server's CPU [95% CI]:", "",
              "| endpoint, payload | detectors off: µs/request (server + writer) | "
              + " | ".join(f"{s.name}: µs/request (server + writer), added" for s in servers[1:]) + " |",
              "|---|---:|" + "---:|" * (len(servers) - 1)]
@@ -361,6 +371,29 @@ def service_cost(work: Path, tracking_uri: str | None, rounds: int, duration: fl
     return lines
 
 
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """The median of independent values and its distribution-free confidence interval.
+
+    The interval is ``(x_(k), x_(n+1-k))`` of the sorted values, with ``k`` the largest rank such that
+    ``P(B < k) <= (1 - confidence) / 2`` for ``B ~ Binomial(n, 1/2)``: the number of values below the true median
+    (W. J. Conover, *Practical Nonparametric Statistics*, 3rd ed., 1999, §3.2). Its coverage is at least
+    ``confidence`` whatever the values' distribution; with fewer than 6 values none is that wide (NaN bounds).
+
+    >>> median_interval([float(v) for v in range(1, 31)])
+    (15.5, 10.0, 21.0)
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    tail = (1 - confidence) / 2
+    k = int(binom.ppf(tail, n, 0.5))
+    if binom.cdf(k, n, 0.5) <= tail:
+        k += 1
+    median = statistics.median(ordered)
+    if k < 1:
+        return median, math.nan, math.nan
+    return median, ordered[k - 1], ordered[n - k]
+
+
 def _service_line(run_name: str, cpu: dict[str, list[dict[str, float]]], off: str) -> str:
     def cell(name: str) -> str:
         medians = {part: statistics.median(r[part] for r in cpu[name]) for part in ("total", "server", "writer")}
@@ -370,11 +403,15 @@ def _service_line(run_name: str, cpu: dict[str, list[dict[str, float]]], off: st
     for name in cpu:
         if name == off:
             continue
-        reference = "baseline off" if name == "baseline adwin" else off
-        added = sorted(100 * (mine["total"] / base["total"] - 1) for mine, base in zip(cpu[name], cpu[reference]))
+        pairs = list(zip(cpu[name], cpu["baseline off" if name == "baseline adwin" else off]))
+        added = [100 * (mine["total"] / base["total"] - 1) for mine, base in pairs]
+        writer = [100 * (mine["writer"] - base["writer"]) / base["total"] for mine, base in pairs]
+        median, low, high = median_interval(added)
         quartiles = statistics.quantiles(added, n=4) if len(added) > 1 else [added[0]] * 3
-        cells.append(f"{cell(name)}, {statistics.median(added):+.1f}% (IQR {quartiles[0]:+.1f}% to "
-                     f"{quartiles[2]:+.1f}%; {added[0]:+.1f}% to {added[-1]:+.1f}%)")
+        writer_median, writer_low, writer_high = median_interval(writer)
+        cells.append(f"{cell(name)}, **{median:+.1f}%** [{low:+.1f}% to {high:+.1f}%; IQR {quartiles[0]:+.1f}% to "
+                     f"{quartiles[2]:+.1f}%]; writer {writer_median:+.1f}% [{writer_low:+.1f}% to "
+                     f"{writer_high:+.1f}%]")
     return f"| {run_name} | " + " | ".join(cells) + " |"
 
 
@@ -389,10 +426,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="The src folder of another driftloop (e.g. a checkout of an earlier commit): its service "
                              "with the detectors off and with ADWIN joins the CPU rounds.")
     parser.add_argument("--skip-writer", action="store_true", help="Do not measure the writer's cost per commit.")
+    parser.add_argument("--aa", action="store_true",
+                        help="Load a second detectors-off server in the same rounds: its 'added' CPU against the "
+                             "first (an A/A comparison) shows what the run can resolve.")
     parser.add_argument("--skip-detectors", action="store_true",
                         help="Do not measure false alarms, delays and speed (only the CPU costs).")
     parser.add_argument("--tracking-uri", default=None, help="Store with wine-quality@champion (default: train one).")
-    parser.add_argument("--rounds", type=int, default=12, help="Rounds of the CPU measurements.")
+    parser.add_argument("--rounds", type=int, default=40,
+                        help="Rounds of the CPU measurements (the 95%% interval of the added CPU spans the rounds' "
+                             "ratios of ranks ~n/2 -+ sqrt(n): it narrows as 1/sqrt(rounds)).")
     parser.add_argument("--duration", type=float, default=5.0, help="Seconds of each round.")
     parser.add_argument("--groups", type=int, default=2_000, help="Group commits per round of the writer's cost.")
     args = parser.parse_args(argv)
@@ -405,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_writer:
             lines += writer_cost(work, args.rounds, args.groups)
         if not args.skip_service:
-            lines += service_cost(work, args.tracking_uri, args.rounds, args.duration, args.baseline_src)
+            lines += service_cost(work, args.tracking_uri, args.rounds, args.duration, args.baseline_src, args.aa)
         lines += ["", f"Load average at the end: {os.getloadavg()[0]:.1f}"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
