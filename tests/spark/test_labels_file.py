@@ -46,9 +46,10 @@ def test_spark_engine_joins_a_labels_file_as_the_numpy_engine(spark, workdir, fo
     else:
         path = workdir / "labels"
         path.mkdir()
-        half = len(labels) // 2  # the repeated ids' second labels are in the second file
-        pq.write_table(pa.Table.from_pandas(labels.iloc[:half], preserve_index=False), path / "a.parquet")
-        pq.write_table(pa.Table.from_pandas(labels.iloc[half:], preserve_index=False), path / "b.parquet")
+        half = len(labels) // 2  # the repeated ids' second labels are in the second file, in path order
+        # ("labels a b" < "labels a!b"); Spark's URIs sort the other way ("labels a%20b" > "labels a!b")
+        pq.write_table(pa.Table.from_pandas(labels.iloc[:half], preserve_index=False), path / "labels a b.parquet")
+        pq.write_table(pa.Table.from_pandas(labels.iloc[half:], preserve_index=False), path / "labels a!b.parquet")
     for engine in ("numpy", "spark"):
         out = " ".join(_cli("monitor", "--model", "m@champion", "--data", data, "--timestamp-column", "ts",
                             "--window", "1d", "--labels", str(path), "--id-column", "row id", "--target", "y",

@@ -21,19 +21,20 @@ from driftloop.data.readers import read_table
 from driftloop.errors import DriftloopError
 from driftloop.monitor.cutting import LABEL
 from driftloop.spark.cells import quoted
-from driftloop.spark.row_order import FILE, ROW, with_file_places
+from driftloop.spark.row_order import FILE, ROW, with_file_places, with_file_ranks
 from driftloop.spark.session import read_parquet
 
 _ID, _LABEL, _RANK = "_driftloop_label_id", "_driftloop_label_value", "_driftloop_label_rank"
 
 
 def _read_labels(spark, path: str):
-    """The labels file as a Spark DataFrame with each row's place in the file order (:data:`FILE`, :data:`ROW`)."""
+    """The labels file as a Spark DataFrame with each row's place in the file order (:data:`FILE`, the file's rank
+    in path order, and :data:`ROW`)."""
     source = Path(path)
     if "://" in path or source.is_dir() or source.suffix.lower() in (".parquet", ".pq"):
-        return with_file_places(read_parquet(spark, path))
+        return with_file_ranks(with_file_places(read_parquet(spark, path)))
     table = read_table(path)  # CSV: the numpy engine's reader, on the driver
-    table[FILE], table[ROW] = "", range(len(table))
+    table[FILE], table[ROW] = 0, range(len(table))
     return spark.createDataFrame(table)
 
 

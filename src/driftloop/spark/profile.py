@@ -34,8 +34,9 @@ deviation come from the same sorted values and are bit-identical; above it they 
 What the driver collects is bounded by what the profile stores: per numeric column at most ``max_exact_size`` values
 (run-length encoded), per column at most ``thresholds.max_rows`` calibration rows, and the category tables.
 
-The paths are compared as Spark writes them (``file:`` URIs): a path with characters that a URI escapes (a space,
-``%``) may sort otherwise than on disk, which only changes the calibration rows of data spread over such files.
+The files are taken in the order of their paths as pyarrow lists them, as the numpy engine reads them
+(:func:`driftloop.spark.row_order.with_file_ranks`: Spark's ``file:`` URIs escape a space or ``%`` and sort
+otherwise).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from driftloop.profile.columns import CategoricalColumn, NumericColumn, strided_
 from driftloop.profile.quantiles import summary_ranks
 from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ranges import check_same_runs, sorted_runs
-from driftloop.spark.row_order import FILE, ROW, with_file_places
+from driftloop.spark.row_order import FILE, ROW, with_file_places, with_file_ranks
 from driftloop.spark.session import read_parquet
 from driftloop.stats.constant import constant_value
 
@@ -89,7 +90,7 @@ def fit_profile_spark(frame, profile: ReferenceProfile, *, partitions: int) -> R
     kinds = {f.name: f.dataType for f in frame.schema.fields}
     numeric = [c for c in wanted if c not in forced and isinstance(kinds[c], NumericType)]
     categorical = [c for c in wanted if c not in numeric]
-    data = frame.select(*[quoted(c) for c in dict.fromkeys([*wanted, FILE, ROW])])
+    data = with_file_ranks(frame.select(*[quoted(c) for c in dict.fromkeys([*wanted, FILE, ROW])]))
     data = data.persist(StorageLevel.MEMORY_AND_DISK)  # read by four jobs (and a model's predictions made once)
     try:
         fitted = _fit(data, profile, policy, numeric, categorical, partitions)
@@ -325,7 +326,7 @@ def _picker(shared):
         starts = np.flatnonzero(np.r_[True, (files[1:] != files[:-1]) | (blocks[1:] != blocks[:-1])])
         out: dict[str, list[Any]] = defaultdict(list)
         for start, stop in zip(starts, np.r_[starts[1:], len(files)], strict=True):
-            for column, (name, local, positions) in plan.get((files[start], int(blocks[start])), {}).items():
+            for column, (name, local, positions) in plan.get((int(files[start]), int(blocks[start])), {}).items():
                 cells = table.column(name).slice(start, stop - start)
                 if kinds[column] == "numeric":
                     values = np.asarray(cells.to_numpy(zero_copy_only=False), dtype=np.float64)

@@ -18,6 +18,8 @@ FILE, ROW = "_driftloop_file", "_driftloop_row"
 #: Each row's place in the numpy engine's row order, its file's offset, and its place in file order (engine columns,
 #: named as :data:`driftloop.spark.monitor.ENGINE` names them).
 POSITION, OFFSET, IN_FILE = "_driftloop_position", "_driftloop_offset", "_driftloop_file_position"
+#: A file's rank in path order (:func:`with_file_ranks`).
+RANK = "_driftloop_file_rank"
 
 
 def with_file_places(frame):
@@ -26,6 +28,19 @@ def with_file_places(frame):
     from pyspark.sql import functions as F
 
     return frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
+
+
+def with_file_ranks(frame):
+    """``frame`` with :data:`FILE` replaced by the file's rank in the order of the paths as pyarrow lists them (a
+    ``long``): Spark's URIs escape characters (a space is ``%20``), so they do not sort as the paths do
+    (``a b`` < ``a!b`` < ``a%20b``). The driver receives the distinct files, and joins their ranks back (a
+    broadcast)."""
+    from pyspark.sql import functions as F
+
+    files = [row[FILE] for row in frame.select(FILE).distinct().collect()]
+    ranks = frame.sparkSession.createDataFrame(list(enumerate(sorted(files, key=local_path))),
+                                               f"{RANK} long, {FILE} string")
+    return frame.join(F.broadcast(ranks), FILE).drop(FILE).withColumnRenamed(RANK, FILE)
 
 
 def in_file_order(frame, data_path: str):
