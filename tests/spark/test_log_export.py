@@ -54,7 +54,7 @@ def _monitored_model(folder) -> tuple[str, LinearRegression]:
     return uri, model
 
 
-def _two_replica_export(folder, model: LinearRegression) -> tuple[str, int]:
+def _two_replica_export(folder, model: LinearRegression, names: tuple[str, str] = ("a", "b")) -> tuple[str, int]:
     """Rows served by replicas a and b in turn over 6 days, the last three with ``date`` shifted (ADWIN detects the
     change in the predictions); each batch's labels go half to the replica that served it and half to the other, one
     label is sent again later to the other replica with another value, and one label names no prediction. The
@@ -84,7 +84,7 @@ def _two_replica_export(folder, model: LinearRegression) -> tuple[str, int]:
         b.submit_feedback([(ids[0][0], 99.0)]).result()  # newer than replica a's own label: it wins
         a.submit_feedback([("no-such-prediction", 5.0)]).result()
     export = folder / "export"
-    for name, log in zip("ab", logs, strict=True):
+    for name, log in zip(names, logs, strict=True):
         export_log(log, export, name)
     return str(export), sum(len(read_stream_events(log)) for log in logs)
 
@@ -111,3 +111,19 @@ def test_spark_engine_reads_a_replicas_export_as_the_numpy_engine(spark, workdir
                         for index, window in read_state(client, _runs(client, engine)[0].info.run_id).closed.items()}
                for engine in ("numpy", "spark")}
     assert reasons["spark"] == reasons["numpy"] and any(reasons["numpy"].values())
+
+
+def test_count_windows_of_an_export_follow_the_numpy_engines_row_order(spark, workdir):
+    """``--rows 100`` on an export: the rows in the order of their log time, ties (a batch's rows share their time)
+    in file order, the files in the numpy engine's path order (replica ``r`` before ``r-1``, which a comparison of
+    the whole paths' text would reverse)."""
+    uri, model = _monitored_model(workdir)
+    export, _ = _two_replica_export(workdir, model, names=("r", "r-1"))
+    for engine in ("numpy", "spark"):
+        _cli("monitor", "--model", "m@champion", "--data", export, "--rows", "100", "--experiment", engine,
+             "--engine", engine, "--tracking-uri", uri)
+    client = MlflowClient(uri)
+    expected, got = _chart(client, "numpy"), _chart(client, "spark")
+    assert set(got) <= set(expected) and {"performance/mae", "drift/date/ks"} <= set(got)
+    assert len(got["performance/mae"]) >= 8
+    assert_same_figures(got, expected)

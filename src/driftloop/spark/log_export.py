@@ -8,8 +8,9 @@ prediction — most of them behind a load balancer — would be missing from per
 partition discovery would add ``date`` and ``replica`` columns, replacing a feature named ``date`` by the partition's
 day. So the predictions are read from their files (no partition columns), and the orphan labels are joined by id:
 
-- of each id's orphan labels the latest is kept: the largest ``(label_timestamp, replica, row in its file)``, which is
-  the last one of the numpy engine's stable sort by ``label_timestamp`` over the replicas' files in path order;
+- of each id's orphan labels the latest is kept: the largest ``(label_timestamp, file, row in its file)``, the files
+  in the numpy engine's path order (:func:`file_order`), which is the last one of the numpy engine's stable sort by
+  ``label_timestamp`` over the replicas' files;
 - it replaces the row's own label when the row has none or an older one (``label_timestamp``);
 - ids held by two rows are refused, as the numpy engine refuses them, and orphan labels whose prediction is in no
   exported replica are counted in a note.
@@ -23,11 +24,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from driftloop.errors import DriftloopError, NoRowsError
-from driftloop.spark.row_order import FILE, ROW, with_file_places
+from driftloop.spark.row_order import FILE, ROW, local_path, with_file_places, with_file_ranks
 from driftloop.spark.session import spark_path
 
 ID, LABEL, LABEL_TIMESTAMP = "id", "label", "label_timestamp"
 _INCOMING, _INCOMING_AT = "_driftloop_orphan_label", "_driftloop_orphan_label_timestamp"
+
+
+def file_order(uri: str) -> tuple[str, ...]:
+    """The sort key of an export's file (Spark's URI) that puts the files in the numpy engine's order: the order of
+    their paths as :class:`pathlib.Path` objects, compared part by part (``replica=a`` before ``replica=a-1``,
+    which a comparison of the whole text would reverse: ``/`` follows ``-``)."""
+    return Path(local_path(uri)).parts
 
 
 def read_log_export_spark(spark, folder: str, notes: list[str]):
@@ -50,11 +58,9 @@ def read_log_export_spark(spark, folder: str, notes: list[str]):
     label_parts = sorted((root / "_labels").glob("replica=*/part-0.parquet"))
     if not label_parts:
         return rows
-    orphans = (with_file_places(spark.read.option("mergeSchema", "true")
-                                .parquet(*[spark_path(str(p)) for p in label_parts]))
-               .select(ID, LABEL, LABEL_TIMESTAMP, ROW,
-                       F.regexp_extract(F.col(FILE), r"/replica=([^/]+)/[^/]+$", 1).alias("_replica")))
-    newest_first = Window.partitionBy(ID).orderBy(F.col(LABEL_TIMESTAMP).desc(), F.col("_replica").desc(),
+    orphans = with_file_ranks(with_file_places(spark.read.option("mergeSchema", "true")
+                                               .parquet(*[spark_path(str(p)) for p in label_parts])), file_order)
+    newest_first = Window.partitionBy(ID).orderBy(F.col(LABEL_TIMESTAMP).desc(), F.col(FILE).desc(),
                                                   F.col(ROW).desc())
     latest = (orphans.withColumn("_rank", F.row_number().over(newest_first)).where(F.col("_rank") == 1)
               .select(ID, F.col(LABEL).alias(_INCOMING), F.col(LABEL_TIMESTAMP).alias(_INCOMING_AT)))

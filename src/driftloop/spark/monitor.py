@@ -31,7 +31,8 @@ Not computed by this engine (the numpy engine's figures that need a model run on
 estimated performance and the multivariate detectors; the pass says so in its notes. The report's distribution
 charts are drawn from the bin and category counts the statistics were computed from, as the numpy engine draws
 them. Count windows (``--rows``) follow the numpy engine's row order (:mod:`driftloop.spark.row_order`): the files
-in path order, then each file's row index (``_metadata``), or with a time column that order sorted by time.
+in path order, then each file's row index (``_metadata``), or with a time column that order sorted by time; an
+export's rows sorted by their log time first, as :func:`~driftloop.data.log_export.read_log_export` gives them.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from driftloop.spark.cells import present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
 from driftloop.spark.labels import join_labels_spark
+from driftloop.spark.log_export import file_order as export_file_order
 from driftloop.spark.log_export import read_log_export_spark
 from driftloop.spark.probabilities import class_codes, probability_metrics_spark
 from driftloop.spark.row_order import (
@@ -78,6 +80,8 @@ from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 #: name (it would be overwritten).
 ENGINE = "_driftloop_"
 WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
+#: The log's own time of each row of an export, for count windows (its rows are in the order of that time).
+LOG_NANOS = f"{ENGINE}log_ns"
 
 #: The Spark setting (``--conf`` of ``spark-submit``, ``spark-defaults.conf``) that bounds a numeric drift task: the
 #: values of one window's column held at once by one Python worker, 16 bytes each (:mod:`driftloop.spark.ecdf`).
@@ -129,9 +133,6 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         raise DriftloopError(f"The 'rows' option must be a positive row count; got {rows}.")
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     export = is_log_export(data_path)
-    if export and rows is not None:  # the numpy engine cuts an export's rows sorted by their log time
-        raise DriftloopError("The Spark engine cuts a log export's windows by time: give --timestamp-column and "
-                             "--window instead of --rows, or use --engine numpy.")
     frame = read_log_export_spark(spark, data_path, notes) if export else read_parquet(spark, data_path)
     if not export:  # each row's file and row index (an export's rows have theirs), before any join
         frame = with_file_places(frame)
@@ -166,8 +167,11 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         span = F.lit(length.value)
         frame = frame.withColumn(WINDOW, ((F.col(NANOS) - F.pmod(F.col(NANOS), span)) / span).cast("long"))
     else:
-        frame = in_file_order(frame, data_path)
-        if time_column is not None:
+        frame = in_file_order(frame, data_path, export_file_order if export else None)
+        if export:  # the numpy engine's export: its files' rows sorted by their log time, ties in file order
+            frame = in_time_order(frame.withColumn(LOG_NANOS, _nanoseconds(frame, TIMESTAMP)), LOG_NANOS)
+            frame = frame.drop(LOG_NANOS)
+        if time_column is not None and not (export and time_column == TIMESTAMP):
             frame = in_time_order(frame, NANOS)
         frame = frame.withColumn(WINDOW, F.expr(f"`{POSITION}` div {rows}"))
     read = first_rows_reader(frame, [c for c in features if c in names]) if rows is not None else _not_read

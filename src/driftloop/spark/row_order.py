@@ -7,7 +7,8 @@ driver receives one count per file (and per partition of the sort), never the ro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from driftloop.data.dataset import WindowSpec
 from driftloop.errors import DriftloopError
@@ -30,22 +31,23 @@ def with_file_places(frame):
     return frame.select("*", F.col("_metadata.file_path").alias(FILE), F.col("_metadata.row_index").alias(ROW))
 
 
-def with_file_ranks(frame):
-    """``frame`` with :data:`FILE` replaced by the file's rank in the order of the paths as pyarrow lists them (a
-    ``long``): Spark's URIs escape characters (a space is ``%20``), so they do not sort as the paths do
-    (``a b`` < ``a!b`` < ``a%20b``). The driver receives the distinct files, and joins their ranks back (a
-    broadcast)."""
+def with_file_ranks(frame, order: Callable[[str], Any] = None):
+    """``frame`` with :data:`FILE` replaced by the file's rank (a ``long``) in the order of the paths as pyarrow
+    lists them, or of ``order`` (a sort key of a file's URI): Spark's URIs escape characters (a space is ``%20``),
+    so they do not sort as the paths do (``a b`` < ``a!b`` < ``a%20b``). The driver receives the distinct files,
+    and joins their ranks back (a broadcast)."""
     from pyspark.sql import functions as F
 
     files = [row[FILE] for row in frame.select(FILE).distinct().collect()]
-    ranks = frame.sparkSession.createDataFrame(list(enumerate(sorted(files, key=local_path))),
+    ranks = frame.sparkSession.createDataFrame(list(enumerate(sorted(files, key=order or local_path))),
                                                f"{RANK} long, {FILE} string")
     return frame.join(F.broadcast(ranks), FILE).drop(FILE).withColumnRenamed(RANK, FILE)
 
 
-def in_file_order(frame, data_path: str):
+def in_file_order(frame, data_path: str, order: Callable[[str], Any] = None):
     """``frame`` with each row's :data:`POSITION` in the numpy engine's row order: the files in the order of their
-    paths (as pyarrow lists a folder, :func:`driftloop.data.dataset.open_dataset`), then each file's row index.
+    paths (as pyarrow lists a folder, :func:`driftloop.data.dataset.open_dataset`), or of ``order`` (a sort key of a
+    file's URI), then each file's row index.
     The driver receives one row per file (its row count) and joins the files' offsets back (a broadcast)."""
     from pyspark.sql import functions as F
 
@@ -55,7 +57,7 @@ def in_file_order(frame, data_path: str):
         raise DriftloopError(f"Spark read the file {gaps[0]!r} of {data_path!r} with gaps in its row index; cut by "
                              "time (--window), or use --engine numpy.")
     offsets, offset = [], 0
-    for row in sorted(files, key=lambda row: local_path(row[FILE])):
+    for row in sorted(files, key=lambda row: (order or local_path)(row[FILE])):
         offsets.append((row[FILE], offset))
         offset += row.n
     table = frame.sparkSession.createDataFrame(offsets, f"{FILE} string, {OFFSET} long")
