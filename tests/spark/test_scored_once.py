@@ -1,6 +1,6 @@
 """Data without predictions is scored by the model once per pass in the Spark engine, though the window facts and
 each aggregate of the assessment read the rows again: the scored frame is cached for the assessment and released
-after it. The model is a Spark UDF that counts its rows in an accumulator."""
+after it. The model counts its rows in an accumulator."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from driftloop.monitor.engine import MonitorInputs
 from driftloop.monitor.job import MonitorOptions, _spark_assess
 from driftloop.profile import ReferenceProfile
 from driftloop.spark.monitor import read_windows
+from driftloop.spark.scoring import model_scorer
 
 
 def test_rows_without_predictions_are_scored_once_and_the_cache_released(spark, tmp_path):
-    from pyspark.sql import functions as F
-
     rng = np.random.default_rng(11)
     reference = pd.DataFrame({"x": rng.normal(size=400), "colour": rng.choice(["red", "white"], 400)})
     reference["prediction"] = 2.0 * reference["x"]
@@ -33,12 +32,12 @@ def test_rows_without_predictions_are_scored_once_and_the_cache_released(spark, 
     scored = spark.sparkContext.accumulator(0)
 
     def model(inputs):
-        scored.add(1)
-        return 2.0 * inputs["x"]
+        scored.add(len(inputs))
+        return (2.0 * inputs["x"]).to_numpy()
 
     features = ["x", "colour"]
     frame, cut = read_windows(spark, str(folder), features, time_column="ts", window="1d", rows=None, target=None,
-                              notes=[], score=lambda: F.udf(model, "double"))
+                              notes=[], score=lambda: model_scorer(model, features, "double"))
     assert frame.is_cached
     results = _spark_assess(frame, cut.windows, MonitorInputs(profile, features, None), MonitorOptions(), [])
     assert [r.rows for r in results] == [w.rows for w in cut.windows] and sum(r.rows for r in results) == rows

@@ -64,7 +64,6 @@ from driftloop.tracking.profiles import (
     load_model_profile,
     training_metrics,
 )
-from driftloop.tracking.quiet import quiet_loggers
 from driftloop.tracking.retries import retry_on_connection_loss
 from driftloop.tracking.store import use_tracking_uri
 
@@ -235,7 +234,7 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
                    target: str | None, spark_master: str | None
                    ) -> tuple[ModelVersionRef, ReferenceProfile, dict[str, float], str]:
     """``driftloop profile --engine spark``: the profile of the model's inputs and predictions (scored in Spark by
-    :func:`mlflow.pyfunc.spark_udf`, as the Spark monitor scores) fitted by
+    :func:`driftloop.spark.scoring.strict_scorer`: a row the model refuses fails the profile) fitted by
     :func:`driftloop.spark.profile.fit_profile_spark`, equal to the numpy engine's, and attached to the model."""
     if target is not None:
         raise DriftloopError("--target needs --engine numpy: the Spark engine does not measure the model's "
@@ -243,6 +242,7 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
     from driftloop.spark.cells import quoted
     from driftloop.spark.profile import fit_profile_spark, numbers_from_text_spark, read_reference
     from driftloop.spark.row_order import FILE, ROW
+    from driftloop.spark.scoring import strict_scorer
     from driftloop.spark.session import DEFAULT_SHUFFLE_PARTITIONS, spark_session
 
     def fit() -> ReferenceProfile:
@@ -254,9 +254,9 @@ def _spark_profile(client: MlflowClient, model: ModelVersionRef, pyfunc_model, f
         if missing:
             raise DriftloopError(f"The reference data lacks column(s) the model expects: {', '.join(missing)}.")
         frame = numbers_from_text_spark(frame, _numeric_inputs(pyfunc_model))
-        score = _spark_scorer(client, model, spark, pyfunc_model)
-        frame = frame.select(*[quoted(c) for c in features],
-                             score(F.struct(*[quoted(c) for c in features])).alias(PREDICTION), FILE, ROW)
+        score = strict_scorer(_predictor(pyfunc_model), features, _output_type(pyfunc_model))
+        inputs = F.struct(*[quoted(c).alias(f"x{i}") for i, c in enumerate(features)])
+        frame = frame.select(*[quoted(c) for c in features], score(inputs).alias(PREDICTION), FILE, ROW)
         return fit_profile_spark(frame, ReferenceProfile(), partitions=DEFAULT_SHUFFLE_PARTITIONS)
 
     profile = _spark_call(fit)
@@ -461,7 +461,7 @@ def _cut(data_path: str, options: MonitorOptions, features: Sequence[str], notes
 def _spark_cut(client: MlflowClient, model: ModelVersionRef, pyfunc_model, data_path: str, options: MonitorOptions,
                features: Sequence[str], numeric: Sequence[str], notes: list[str]):
     """The data as a Spark DataFrame and its windows (:func:`driftloop.spark.monitor.read_windows`); data without
-    predictions is scored in Spark by the model (:func:`mlflow.pyfunc.spark_udf`)."""
+    predictions is scored in Spark by the model (:func:`_spark_scorer`)."""
     if options.naive_lag is not None or options.naive_series:
         raise DriftloopError("The Spark engine does not compute the naive benchmark: --naive-lag and --naive-series "
                              "need --engine numpy.")
@@ -476,23 +476,19 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, pyfunc_model, data_
 
         return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
                             rows=options.rows, target=options.target, notes=notes,
-                            score=lambda: _spark_scorer(client, model, spark, pyfunc_model), numeric=numeric,
+                            score=lambda: _spark_scorer(pyfunc_model, features), numeric=numeric,
                             labels_path=options.labels_path, id_column=options.id_column)
 
     return _spark_call(cut)
 
 
-def _spark_scorer(client: MlflowClient, model: ModelVersionRef, spark, pyfunc_model):
-    """The model as a Spark UDF of its inputs (:func:`mlflow.pyfunc.spark_udf`, in this interpreter's packages),
-    returning the type of the model's output in its signature (double without one): the type the numpy engine's
-    predictions have, from which it tells a classifier (classes as integers or text) from a regressor."""
-    import mlflow.pyfunc
+def _spark_scorer(pyfunc_model, features: Sequence[str]):
+    """The model as a Spark UDF of its inputs (:func:`driftloop.spark.scoring.model_scorer`), returning the type of
+    the model's output in its signature (double without one): the type the numpy engine's predictions have, from
+    which it tells a classifier (classes as integers or text) from a regressor."""
+    from driftloop.spark.scoring import model_scorer
 
-    # env_manager="local" on purpose (the model's packages are this interpreter's): MLflow's warning about it, and
-    # its note on the flavor backend, would print on every Spark pass
-    with use_tracking_uri(client.tracking_uri), quiet_loggers("mlflow.pyfunc", "mlflow.models.flavor_backend_registry"):
-        return mlflow.pyfunc.spark_udf(spark, f"models:/{model.name}/{model.version}",
-                                       result_type=_output_type(pyfunc_model), env_manager="local")
+    return model_scorer(_predictor(pyfunc_model), features, _output_type(pyfunc_model))
 
 
 #: Spark types of a model's output by the kind of its signature's numpy dtype (tensor outputs) or MLflow type.

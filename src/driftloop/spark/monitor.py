@@ -70,6 +70,7 @@ from driftloop.spark.row_order import (
     in_time_order,
     with_file_places,
 )
+from driftloop.spark.scoring import SCORE_ERROR, with_predictions, without_refused_windows
 from driftloop.spark.session import read_parquet
 from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 
@@ -123,8 +124,10 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     ``numeric`` are the model's inputs typed or profiled as numbers: one stored as text is read as the numpy engine
     reads it (:mod:`driftloop.spark.text_numbers`), and so is a label stored as text when the model outputs numbers
     (:func:`~driftloop.monitor.performance.align_labels`). Data without a ``prediction`` column is scored by the UDF
-    that ``score()`` makes (of the model's inputs, read as numbers: :func:`mlflow.pyfunc.spark_udf`) when every input
-    is there. A frame scored or read from text is cached; :func:`assess_windows_spark`'s caller unpersists it."""
+    that ``score()`` makes (:func:`driftloop.spark.scoring.model_scorer`, of the model's inputs read as numbers), with
+    each row's error from the model (:data:`~driftloop.spark.scoring.SCORE_ERROR`; the missing inputs when some are
+    not in the data). A frame scored or read from text is cached; :func:`assess_windows_spark`'s caller unpersists
+    it."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
@@ -186,9 +189,13 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if label is not None and target is None and labels_path is None and not any(row.labelled for row in facts):
         notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
         frame, label = frame.drop(LABEL), None
-    scored = PREDICTION not in columns and score is not None and all(c in names for c in features)
-    if scored:  # after the facts, which need no prediction
-        frame = frame.withColumn(PREDICTION, score()(F.struct(*[quoted(c) for c in features])))
+    scored = PREDICTION not in columns and score is not None
+    missing = [c for c in features if c not in names]
+    if scored and missing:  # the numpy engine's reason for each window; no prediction (the drift says so)
+        frame = (frame.withColumn(PREDICTION, F.lit(None).cast("double"))
+                 .withColumn(SCORE_ERROR, F.lit("missing " + ", ".join(missing))))
+    elif scored:  # after the facts, which need no prediction
+        frame = with_predictions(frame, score(), WINDOW, features, PREDICTION)
     if label is not None and PREDICTION in frame.columns and isinstance(frame.schema[PREDICTION].dataType, NumericType):
         frame, labels_from_text = read_numbers_from_text(frame, [LABEL])  # as the model's outputs are: numbers
         from_text += labels_from_text
@@ -283,6 +290,9 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     code_of = {(w.index if w.first_row is not None else int(w.start.value // (w.end.value - w.start.value))): w
                for w in cut_windows}
     frame = frame.where(F.col(WINDOW).isin(list(code_of)))
+    refused: dict[int, str] = {}
+    if SCORE_ERROR in frame.columns:  # the windows the model could not score have no predictions, as in numpy
+        frame, refused = without_refused_windows(frame, WINDOW, PREDICTION)
     names = {c for c in frame.columns if not c.startswith(ENGINE)}
     read_from_text = {c for c in names if not_a_number(c) in frame.columns}
     schema = {f.name: f.dataType for f in frame.schema.fields}
@@ -389,8 +399,12 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                                                               has_label and row.labels > 0)
             result.metrics.update(stream_metrics)
             result.reasons.extend(stream_reasons)
+        scored = code not in refused
+        if not scored:
+            result.reasons.append(f"the model could not score this window: {refused[code]}")
         comparison = profile.compare_summaries(
-            {name: _summary(profile, name, names, schema, row, positions, categories, summaries, codes, code)
+            {name: _summary(profile, name, names if scored else names - {PREDICTION}, schema, row, positions,
+                            categories, summaries, codes, code)
              for name in compared})
         result.drift = comparison.table
         drift_metrics, drift_reasons = _drift_metrics(comparison.table, inputs.features)
@@ -401,7 +415,7 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             result.metrics[coverage.PREDICTIONS] = row.predicted / rows
             if has_label:
                 result.metrics[coverage.LABELS] = row.predicted_labelled / rows
-        if has_label and has_prediction:
+        if has_label and has_prediction and scored:
             result.metrics.update(_label_types(row, rows, LABEL in read_from_text, result.reasons))
             result.metrics["performance/label_coverage"] = row.labels / rows
             result.metrics["performance/labelled_rows"] = float(row.labels)
