@@ -19,7 +19,7 @@ from driftloop.data.dataset import WindowSpec, is_parquet_source, open_dataset
 from driftloop.data.log_export import is_log_export, read_export_stream_detectors, read_export_stream_events
 from driftloop.data.inference_log import is_inference_log, read_stream_detectors, read_stream_events
 from driftloop.data.readers import read_table
-from driftloop.data.windows import Window, parse_timestamps, parse_window_length
+from driftloop.data.windows import Window, parse_timestamps
 from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor.cutting import Cut, cut_dataset, cut_frame, timestamp_column
 from driftloop.monitor.alerts import alert_payload, evaluate, load_rules, send_webhook
@@ -33,7 +33,13 @@ from driftloop.monitor.lifecycle import (
     parse_label_delay,
     verdict_changes,
 )
-from driftloop.monitor.performance import align_labels, infer_task, performance_metrics, seasonal_naive
+from driftloop.monitor.performance import (
+    align_labels,
+    infer_task,
+    naive_benchmark,
+    performance_metrics,
+    seasonal_naive,
+)
 from driftloop.monitor.report import render_report
 from driftloop.monitor.results import WindowResult
 from driftloop.monitor.stream_drift import StreamActivity
@@ -351,26 +357,15 @@ def _timestamp_column(frame: pd.DataFrame, options: MonitorOptions) -> str | Non
 def _attach_naive_forecasts(frame: pd.DataFrame, options: MonitorOptions) -> pd.DataFrame:
     """The seasonal naive benchmark of every row (:func:`~driftloop.monitor.performance.seasonal_naive`), from the
     labels of the whole data: a window's benchmark may come from rows of earlier windows."""
-    if options.naive_lag is None:
-        if options.naive_series:
-            raise DriftloopError("--naive-series names the series of the naive forecast: give --naive-lag too.")
+    naive = naive_benchmark(options.naive_lag, options.naive_series, list(frame.columns),
+                            _timestamp_column(frame, options), LABEL in frame.columns)
+    if naive is None:
         return frame
-    lag = parse_window_length(options.naive_lag, option="naive-lag")
-    absent = [c for c in options.naive_series if c not in frame.columns]
-    if absent:
-        raise DriftloopError(f"The --naive-series column(s) {', '.join(map(repr, absent))} are not in the data; its "
-                             f"columns are: {', '.join(map(str, frame.columns))}.")
-    series = frame[list(options.naive_series)] if options.naive_series else None
-    column = _timestamp_column(frame, options)
-    if column is None:
-        raise DriftloopError("--naive-lag compares each row with the label of the row stamped that much earlier: "
-                             "give --timestamp-column.")
-    if LABEL not in frame.columns:
-        raise DriftloopError("--naive-lag needs the labels: give --target (labels in the data) or --labels PATH.")
-    stamps = parse_timestamps(frame, column)
+    series = frame[list(naive.series)] if naive.series else None
+    stamps = parse_timestamps(frame, naive.time_column)
     # The parsed times replace the column, so that cutting the windows does not parse it again (0.9 s per 1M text
     # time stamps; parsed ones are only converted to UTC).
-    return frame.assign(**{column: stamps, NAIVE: seasonal_naive(stamps, frame[LABEL], lag, series)})
+    return frame.assign(**{naive.time_column: stamps, NAIVE: seasonal_naive(stamps, frame[LABEL], naive.lag, series)})
 
 
 def _stream_activity(data_path: str) -> StreamActivity | None:
@@ -462,9 +457,6 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, pyfunc_model, data_
                features: Sequence[str], numeric: Sequence[str], notes: list[str]):
     """The data as a Spark DataFrame and its windows (:func:`driftloop.spark.monitor.read_windows`); data without
     predictions is scored in Spark by the model (:func:`_spark_scorer`)."""
-    if options.naive_lag is not None or options.naive_series:
-        raise DriftloopError("The Spark engine does not compute the naive benchmark: --naive-lag and --naive-series "
-                             "need --engine numpy.")
     if options.spark_partitions < 1:
         raise DriftloopError(f"The option spark_partitions must be a positive number of tasks; got "
                              f"{options.spark_partitions}.")
@@ -477,7 +469,8 @@ def _spark_cut(client: MlflowClient, model: ModelVersionRef, pyfunc_model, data_
         return read_windows(spark, data_path, features, time_column=options.timestamp_column, window=options.window,
                             rows=options.rows, target=options.target, notes=notes,
                             score=lambda: _spark_scorer(pyfunc_model, features), numeric=numeric,
-                            labels_path=options.labels_path, id_column=options.id_column)
+                            labels_path=options.labels_path, id_column=options.id_column,
+                            naive_lag=options.naive_lag, naive_series=options.naive_series)
 
     return _spark_call(cut)
 

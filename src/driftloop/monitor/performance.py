@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -10,6 +11,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn import metrics as skm
 
 from driftloop.data.coercion import numbers_from_text
+from driftloop.data.windows import parse_window_length
 from driftloop.errors import DriftloopError
 
 
@@ -139,6 +141,36 @@ def probability_metrics(labels: pd.Series, probabilities: np.ndarray, classes: l
     }, None)
 
 
+class NaiveBenchmark(NamedTuple):
+    """The seasonal naive benchmark asked for (``monitor --naive-lag``, ``--naive-series``): its lag, the columns
+    naming a row's series, and the time column."""
+
+    lag: pd.Timedelta
+    series: tuple[str, ...]
+    time_column: str
+
+
+def naive_benchmark(naive_lag: str | None, naive_series: Sequence[str], columns: Sequence[str],
+                    time_column: str | None, has_labels: bool) -> NaiveBenchmark | None:
+    """The options of the seasonal naive benchmark checked against the data (its ``columns``, its time column, its
+    labels): ``None`` without ``--naive-lag``, a one-line error where it cannot be computed (both engines)."""
+    if naive_lag is None:
+        if naive_series:
+            raise DriftloopError("--naive-series names the series of the naive forecast: give --naive-lag too.")
+        return None
+    lag = parse_window_length(naive_lag, option="naive-lag")
+    absent = [c for c in naive_series if c not in columns]
+    if absent:
+        raise DriftloopError(f"The --naive-series column(s) {', '.join(map(repr, absent))} are not in the data; its "
+                             f"columns are: {', '.join(map(str, columns))}.")
+    if time_column is None:
+        raise DriftloopError("--naive-lag compares each row with the label of the row stamped that much earlier: "
+                             "give --timestamp-column.")
+    if not has_labels:
+        raise DriftloopError("--naive-lag needs the labels: give --target (labels in the data) or --labels PATH.")
+    return NaiveBenchmark(lag, tuple(naive_series), time_column)
+
+
 def seasonal_naive(timestamps: pd.Series, labels: pd.Series, lag: pd.Timedelta,
                    series: pd.DataFrame | None = None) -> pd.Series:
     """The seasonal naive forecast of every row: the label of the row of the same series stamped exactly ``lag``
@@ -208,11 +240,20 @@ def relative_mae_metrics(y_true: np.ndarray, y_pred: np.ndarray, benchmark: np.n
     {'performance/naive_mae': 4.0, 'performance/relative_mae': 0.25, 'performance/naive_rows': 1.0}
     """
     usable = np.isfinite(benchmark)
-    rows = int(usable.sum())
-    naive_error = float(np.mean(np.abs(benchmark[usable] - y_true[usable]))) if rows else float("nan")
-    model_error = float(np.mean(np.abs(y_pred[usable] - y_true[usable]))) if rows else float("nan")
+    return relative_mae_from_sums(float(np.sum(np.abs(y_pred[usable] - y_true[usable]))),
+                                  float(np.sum(np.abs(benchmark[usable] - y_true[usable]))), int(usable.sum()))
+
+
+def relative_mae_from_sums(model_error: float, naive_error: float, rows: int) -> dict[str, float]:
+    """:func:`relative_mae_metrics` from the sums of the model's and the benchmark's absolute errors over the ``rows``
+    with a benchmark (the Spark engine's per-window sums).
+
+    >>> relative_mae_from_sums(2.0, 4.0, 1)
+    {'performance/naive_mae': 4.0, 'performance/relative_mae': 0.5, 'performance/naive_rows': 1.0}
+    """
+    naive_mae = naive_error / rows if rows else float("nan")
     relative = model_error / naive_error if rows and naive_error > 0 else float("nan")
-    return {"performance/naive_mae": naive_error, "performance/relative_mae": relative,
+    return {"performance/naive_mae": naive_mae, "performance/relative_mae": relative,
             "performance/naive_rows": float(rows)}
 
 

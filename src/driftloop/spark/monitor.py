@@ -48,13 +48,13 @@ from driftloop.data.windows import parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor import window_coverage as coverage
 from driftloop.monitor.cutting import LABEL, PREDICTION, Cut, timestamp_column
-from driftloop.monitor.engine import MonitorInputs, _drift_metrics, _top_distributions
-from driftloop.monitor.performance import MAX_SCORE_LEVELS
+from driftloop.monitor.engine import NAIVE, MonitorInputs, _drift_metrics, _top_distributions
+from driftloop.monitor.performance import MAX_SCORE_LEVELS, naive_benchmark, relative_mae_from_sums
 from driftloop.monitor.results import WindowResult
 from driftloop.monitor.stream_drift import ID, TIMESTAMP, StreamActivity, detections_among
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
-from driftloop.spark.cells import present, quoted
+from driftloop.spark.cells import finite, present, quoted
 from driftloop.spark.ecdf import ColumnReference, numeric_summaries
 from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
 from driftloop.spark.labels import join_labels_spark
@@ -70,6 +70,7 @@ from driftloop.spark.row_order import (
     in_time_order,
     with_file_places,
 )
+from driftloop.spark.naive import with_seasonal_naive
 from driftloop.spark.scoring import SCORE_ERROR, with_predictions, without_refused_windows
 from driftloop.spark.session import read_parquet
 from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
@@ -83,6 +84,8 @@ ENGINE = "_driftloop_"
 WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
 #: The log's own time of each row of an export, for count windows (its rows are in the order of that time).
 LOG_NANOS = f"{ENGINE}log_ns"
+#: The time column of the naive benchmark (``--naive-lag``) in nanoseconds, when it is not the windows' time column.
+NAIVE_NANOS = f"{ENGINE}naive_ns"
 
 #: The Spark setting (``--conf`` of ``spark-submit``, ``spark-defaults.conf``) that bounds a numeric drift task: the
 #: values of one window's column held at once by one Python worker, 16 bytes each (:mod:`driftloop.spark.ecdf`).
@@ -117,7 +120,8 @@ def _nanoseconds(frame, name: str):
 
 def read_windows(spark, data_path: str, features: Sequence[str], *, time_column: str | None, window: str | None,
                  rows: int | None, target: str | None, notes: list[str], score=None, numeric: Sequence[str] = (),
-                 labels_path: str | None = None, id_column: str = "id"):
+                 labels_path: str | None = None, id_column: str = "id", naive_lag: str | None = None,
+                 naive_series: Sequence[str] = ()):
     """The data as a Spark DataFrame with its window code (:data:`WINDOW`) and each row's file and row index
     (:data:`FILE`, :data:`ROW`), and the :class:`Cut` (windows, rows and labelled rows per window, watermark) from
     one aggregate: windows of ``window`` by time (:func:`_time_windows`), or of ``rows`` rows (:func:`_count_windows`).
@@ -126,8 +130,9 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     (:func:`~driftloop.monitor.performance.align_labels`). Data without a ``prediction`` column is scored by the UDF
     that ``score()`` makes (:func:`driftloop.spark.scoring.model_scorer`, of the model's inputs read as numbers), with
     each row's error from the model (:data:`~driftloop.spark.scoring.SCORE_ERROR`; the missing inputs when some are
-    not in the data). A frame scored or read from text is cached; :func:`assess_windows_spark`'s caller unpersists
-    it."""
+    not in the data). With ``naive_lag`` each row gets its seasonal naive benchmark (:data:`NAIVE`,
+    :mod:`driftloop.spark.naive`). A frame scored or read from text is cached; :func:`assess_windows_spark`'s caller
+    unpersists it."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
@@ -153,8 +158,9 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if target is not None and target not in names:
         raise DriftloopError(f"The target column {target!r} is not in the data; give --labels PATH for late labels.")
     label = target if target is not None else (LABEL if LABEL in names else None)
+    naive = naive_benchmark(naive_lag, naive_series, names, timestamp_column(names, time_column), label is not None)
     wanted = {*features, PREDICTION, *([label] if label else []), *([time_column] if time_column else []),
-              *((ID, TIMESTAMP) if export else ())}
+              *((ID, TIMESTAMP) if export else ()), *((*naive.series, naive.time_column) if naive else ())}
     if target is not None and target != LABEL:
         wanted.discard(LABEL)
     columns = [c for c in names if c in wanted]
@@ -189,6 +195,11 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if label is not None and target is None and labels_path is None and not any(row.labelled for row in facts):
         notes.append("the data holds no label at all: performance is not measured (send feedback, or give --labels)")
         frame, label = frame.drop(LABEL), None
+    if naive is not None and label is not None:  # from every row's label, before any window is chosen
+        stamps = NANOS if naive.time_column == time_column else NAIVE_NANOS
+        if stamps == NAIVE_NANOS:
+            frame = frame.withColumn(NAIVE_NANOS, _nanoseconds(frame, naive.time_column))
+        frame = with_seasonal_naive(frame, LABEL, stamps, naive.lag, naive.series, NAIVE).drop(NAIVE_NANOS)
     scored = PREDICTION not in columns and score is not None
     missing = [c for c in features if c not in names]
     if scored and missing:  # the numpy engine's reason for each window; no prediction (the drift says so)
@@ -341,6 +352,11 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                        F.sum(error * error).alias("squared"), F.var_pop(F.when(usable, truth)).alias("spread"),
                        F.sum(F.when(usable & (truth % 1 != 0), 1).otherwise(0)).alias("fractional"),
                        F.sum(F.when(usable & (F.rint(predicted) == truth), 1).otherwise(0)).alias("rounded_right")]
+        if NAIVE in schema:  # the model's and the seasonal naive benchmark's absolute errors where it has one
+            benchmarked = usable & finite(F.col(NAIVE))
+            aggregates += [F.count(F.when(benchmarked, 1)).alias("naive_rows"),
+                           F.sum(F.when(benchmarked, F.abs(F.col(NAIVE) - truth))).alias("naive_absolute"),
+                           F.sum(F.when(benchmarked, F.abs(predicted - truth))).alias("benchmarked_absolute")]
     totals = {row[WINDOW]: row for row in frame.groupBy(WINDOW).agg(*aggregates).collect()}
     detected = _detected_rows(frame, inputs.stream) if inputs.stream is not None and ID in names else None
     levels: dict[int, int] = {}
@@ -420,6 +436,9 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             result.metrics["performance/label_coverage"] = row.labels / rows
             result.metrics["performance/labelled_rows"] = float(row.labels)
             if regression and row.usable:
+                if NAIVE in schema:
+                    result.metrics.update(relative_mae_from_sums(row.benchmarked_absolute or 0.0,
+                                                                 row.naive_absolute or 0.0, row.naive_rows))
                 result.metrics["performance/mae"] = row.absolute / row.usable
                 result.metrics["performance/rmse"] = float(np.sqrt(row.squared / row.usable))
                 result.metrics["performance/r2"] = _r2(row.squared, row.spread * row.usable, row.usable)
@@ -571,7 +590,7 @@ def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: 
     from pyspark.sql.types import NumericType
 
     expected = list(inputs.features)
-    ignored = {*inputs.ignored_columns, PREDICTION, LABEL}
+    ignored = {*inputs.ignored_columns, PREDICTION, LABEL, NAIVE}
     missing_columns = [c for c in expected if c not in names]
     extra = [c for c in [*names, *inputs.unread_columns] if c not in expected and c not in ignored]
     metrics = {"quality/missing_columns": float(len(missing_columns)), "quality/extra_columns": float(len(extra))}
