@@ -157,3 +157,27 @@ def test_a_writer_that_cannot_start_again_is_retried_and_reported(tmp_path: Path
     finally:
         log.close()
     assert read_inference_log(path)["x"].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="page faults are read from /proc")
+@pytest.mark.parametrize("streams", [None, {"adwin": {}}], ids=["no detectors", "adwin"])
+def test_the_writer_maps_no_new_memory_per_request(tmp_path: Path, streams: dict | None) -> None:
+    """The writer reads its input into one buffer for its life: reading each request into a new 1 MiB one mapped,
+    shrank and unmapped memory every time (two page faults and three system calls per request, ~10 % of the writer's
+    CPU on 1-row requests, ``BENCHMARKS.md``)."""
+
+    def faults() -> int:  # minor page faults of the writer so far (man 5 proc: the 10th field of stat)
+        return int(Path(f"/proc/{writer_pid(log)}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+    def one_row() -> PredictionBatch:
+        ts = time.time_ns()
+        return PredictionBatch(new_row_ids(1, ts), ts, "m", "1", {"x": np.zeros(1)}, [1.0])
+
+    with InferenceLog(tmp_path / "log.db", streams=streams) as log:
+        for _ in range(50):  # the writer's first requests load what they need once
+            log.submit_predictions(one_row()).result()
+        before = faults()
+        for _ in range(500):
+            log.submit_predictions(one_row()).result()
+        per_request = (faults() - before) / 500
+    assert per_request < 0.5  # 2.0 when each read took a new buffer; the detectors' flushes a few per flush
