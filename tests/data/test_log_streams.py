@@ -363,3 +363,20 @@ def test_the_detectors_add_no_statement_to_a_group_commit(tmp_path: Path) -> Non
     detectors = read_stream_detectors(tmp_path / "True.db")
     assert detectors.groupby("signal")["n_values"].unique().map(list).to_dict() == {"predictions": [300],
                                                                                   "errors": [104]}
+
+
+def test_a_failed_flush_is_retried_a_flush_period_later(tmp_path: Path) -> None:
+    """A flush that fails, and whose detectors cannot be read back either (here their table is gone), is tried
+    again FLUSH_SECONDS later: the writer waits for input or for that time, not in a loop of failing flushes."""
+    path = tmp_path / "log.db"
+    with InferenceLog(path, streams=None):
+        pass
+    writer = GroupWriter(path, "normal", streams=ALL)
+    batch = batches(np.arange(10.0), 10)[0]
+    writer.write([(0, "predictions", (batch.ids, batch.timestamp_ns, "m", "1", batch.inputs, batch.predictions))])
+    writer.connection.execute("DROP TABLE stream_state")
+    time.sleep(writer.streams.flush_seconds)
+    assert writer.streams.due() <= 0
+    with pytest.raises(sqlite3.OperationalError, match="stream_state"):
+        writer.flush_streams()
+    assert writer.streams.due() > writer.streams.flush_seconds / 2

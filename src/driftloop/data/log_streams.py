@@ -293,7 +293,10 @@ class StreamMonitor:
 
     def flush(self, timestamp_ns: int) -> list[StreamUpdate]:
         """Feed the queued values to the detectors; write their states, detections and positions (inside the
-        caller's transaction); say what changed. After a failed transaction, call :meth:`reload`."""
+        caller's transaction); say what changed. After a failed transaction, call :meth:`reload`; the next flush
+        is due :attr:`flush_seconds` after this one began, whether it failed or not (a log that cannot be written
+        is not retried in a busy loop)."""
+        self._flushed_at = time.monotonic()
         fed: dict[Key, int] = {}
         events: list[tuple[Key, int, str]] = []  # (detector, position in its stream, row id)
         for (model_name, model_version, signal), (queued, ids) in by_stream(self._queued).items():
@@ -328,7 +331,7 @@ class StreamMonitor:
         detections: dict[Key, int] = {}
         for key, _, _ in events:
             detections[key] = detections.get(key, 0) + 1
-        self._queued, self._flushed_at = [], time.monotonic()
+        self._queued = []
         return [StreamUpdate(*key, count, detections.get(key, 0), tracked[key].detector.statistic)
                 for key, count in fed.items()]
 
