@@ -20,7 +20,8 @@ the server, for every commit; with 1-row requests, a commit or two per request, 
 per request the detectors added (``BENCHMARKS.md``). Why nothing else per request: in the service the writer runs
 each request's Python after waiting for it (and for its fsync), with cold caches, where each line costs several
 times what it does in a loop; converting the values to numpy, splitting them by model version and asking for the
-last row's ``seq`` per request cost a 1-label ``/feedback`` ~20 µs of the writer's CPU there (``BENCHMARKS.md``).
+last row's ``seq`` per request were a third of the ~30 µs of writer CPU the detectors added to a 1-label
+``/feedback`` there (``BENCHMARKS.md``).
 A flush takes every value queued in half a second at once, so its cost per request shrinks with the traffic.
 
 A restart loses nothing: the values committed since the last flush are in the log's own rows, and a writer that
