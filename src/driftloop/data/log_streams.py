@@ -373,8 +373,6 @@ def by_model_version(names: Sequence[str], versions: Sequence[str]) -> dict[tupl
     >>> by_model_version(["m", "m", "m"], ["1", "2", "1"])
     {('m', '1'): [0, 2], ('m', '2'): [1]}
     """
-    if names and names.count(names[0]) == len(names) and versions.count(versions[0]) == len(versions):
-        return {(names[0], versions[0]): list(range(len(names)))}  # one model version (the usual case): no loop
     found: dict[tuple[str, str], list[int]] = {}
     for index, key in enumerate(zip(names, versions)):
         found.setdefault(key, []).append(index)
