@@ -87,6 +87,24 @@ def test_spark_engine_measures_a_classifier_as_the_numpy_engine_does(spark, work
 COLUMNS = ["temp (°C)", "wind.speed", "rank`x"]
 
 
+def _monitor_daily_with_both_engines(workdir, uri: str, name: str, production: pd.DataFrame) -> tuple:
+    """Profile ``name@champion`` on ``reference.csv``, write ``production`` as Parquet files of 250 rows, monitor it
+    in daily windows of ``ts`` with target ``y`` by both engines (experiments ``numpy`` and ``spark``); the client
+    and both runs' series (numpy's, Spark's)."""
+    ds.write_dataset(pa.Table.from_pandas(production, preserve_index=False), workdir / "production",
+                     format="parquet", max_rows_per_file=250, max_rows_per_group=250)
+    profiled = CliRunner().invoke(cli, ["profile", "--model", f"{name}@champion", "--data", "reference.csv",
+                                        "--multivariate", "none", "--tracking-uri", uri])
+    assert profiled.exit_code == 0, profiled.output
+    for engine in ("numpy", "spark"):
+        result = CliRunner().invoke(cli, ["monitor", "--model", f"{name}@champion", "--data", "production",
+                                          "--timestamp-column", "ts", "--window", "1d", "--target", "y",
+                                          "--experiment", engine, "--engine", engine, "--tracking-uri", uri])
+        assert result.exit_code in (0, 3), result.output
+    client = MlflowClient(uri)
+    return client, _series(client, _runs(client, "numpy")[0]), _series(client, _runs(client, "spark")[0])
+
+
 def test_three_classes_scored_in_spark_give_the_numpy_engines_roc_auc_and_log_loss(spark, workdir):
     """Classes 0, 1, 2 (integers) predicted by the model in Spark, under awkward column names; one day lacks
     class 2 among its labels (one-vs-rest ROC AUC undefined: NaN in scikit-learn), one holds a label the model does
@@ -107,18 +125,7 @@ def test_three_classes_scored_in_spark_give_the_numpy_engines_roc_auc_and_log_lo
     production.loc[production.index[day == day.unique()[2]][3], "y"] = 7  # a class the model does not know
     production["y"] = production["y"].astype("float64")
     production.loc[::9, "y"] = np.nan
-    ds.write_dataset(pa.Table.from_pandas(production, preserve_index=False), workdir / "production",
-                     format="parquet", max_rows_per_file=250, max_rows_per_group=250)
-    profiled = CliRunner().invoke(cli, ["profile", "--model", "three@champion", "--data", "reference.csv",
-                                        "--multivariate", "none", "--tracking-uri", uri])
-    assert profiled.exit_code == 0, profiled.output
-    for engine in ("numpy", "spark"):
-        result = CliRunner().invoke(cli, ["monitor", "--model", "three@champion", "--data", "production",
-                                          "--timestamp-column", "ts", "--window", "1d", "--target", "y",
-                                          "--experiment", engine, "--engine", engine, "--tracking-uri", uri])
-        assert result.exit_code in (0, 3), result.output
-    client = MlflowClient(uri)
-    expected, got = _series(client, _runs(client, "numpy")[0]), _series(client, _runs(client, "spark")[0])
+    client, expected, got = _monitor_daily_with_both_engines(workdir, uri, "three", production)
     assert got.keys() == expected.keys()
     # NaN (the days without class 2, with an unknown class) is not written to MLflow
     assert got["performance/roc_auc"].keys() == expected["performance/roc_auc"].keys() == {0, 3, 4}
@@ -164,18 +171,7 @@ def test_probabilities_that_are_not_probabilities_give_a_reason_in_both_engines(
     production.loc[outliers, "temp (°C)"] = 40.0  # no neighbour within the radius
     production["y"] = production["y"].astype("float64")
     production.loc[::9, "y"] = np.nan
-    ds.write_dataset(pa.Table.from_pandas(production, preserve_index=False), workdir / "production",
-                     format="parquet", max_rows_per_file=250, max_rows_per_group=250)
-    profiled = CliRunner().invoke(cli, ["profile", "--model", "radius@champion", "--data", "reference.csv",
-                                        "--multivariate", "none", "--tracking-uri", uri])
-    assert profiled.exit_code == 0, profiled.output
-    for engine in ("numpy", "spark"):
-        result = CliRunner().invoke(cli, ["monitor", "--model", "radius@champion", "--data", "production",
-                                          "--timestamp-column", "ts", "--window", "1d", "--target", "y",
-                                          "--experiment", engine, "--engine", engine, "--tracking-uri", uri])
-        assert result.exit_code in (0, 3), result.output
-    client = MlflowClient(uri)
-    expected, got = _series(client, _runs(client, "numpy")[0]), _series(client, _runs(client, "spark")[0])
+    client, expected, got = _monitor_daily_with_both_engines(workdir, uri, "radius", production)
     assert got["performance/roc_auc"].keys() == expected["performance/roc_auc"].keys() == {0, 2, 4}
     assert got["performance/log_loss"].keys() == expected["performance/log_loss"].keys() == {0, 2, 4}
     reasons = {engine: {index: [r for r in window.reasons if r.startswith("class probabilities")]

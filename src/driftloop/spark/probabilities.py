@@ -128,7 +128,7 @@ def probability_metrics_spark(frame, window: str, code, features: Sequence[str],
             F.countDistinct(F.when(F.col("code") >= 0, F.col("code"))).alias("classes"),
             F.count(F.when(labelled, 1)).alias("labelled"), F.count(F.when(labelled & unusable, 1)).alias("unusable"),
             F.min(finite_sum).alias("lowest"), F.max(finite_sum).alias("highest")).collect()}
-        by_score = (scored.where((F.col("code") >= 0) & F.col("p").isNotNull())
+        by_score = (scored.where(labelled)
                     .select("w", "code", F.posexplode("p").alias("k", "s"))
                     .groupBy("w", "k", "s").agg(F.count(F.when(F.col("k") == F.col("code"), 1)).alias("pos"),
                                                 F.count(F.when(F.col("k") != F.col("code"), 1)).alias("neg")))
