@@ -3,8 +3,10 @@ window from Spark aggregates, as :class:`~driftloop.monitor.results.WindowResult
 
 What each figure is made of (over the windows still to assess):
 
-- rows, missing and non-finite values, values outside the reference's range, rows with a prediction and a label,
-  and the sums of regression performance: one ``groupBy(window).agg``; ``performance/r2``'s sum of squares around
+- rows, rows with a prediction and a label, and the sums of regression performance: one ``groupBy(window).agg``,
+  which also tallies the missing and non-finite cells and the values outside the reference's range
+  (:mod:`driftloop.spark.tallies`) of the columns that the numeric drift's Python workers do not tally as they
+  pack them (below); ``performance/r2``'s sum of squares around
   the mean label is ``var_pop`` times the count (Spark merges per-partition central moments, so the sum is not taken
   around zero: T. F. Chan, G. H. Golub and R. J. LeVeque, 1979); the number of label levels (whole-number scores
   get an accuracy) by a second aggregate over the windows whose labels are all whole numbers only;
@@ -13,9 +15,11 @@ What each figure is made of (over the windows still to assess):
 - numeric inputs stored as text (and labels stored as text for a model that outputs numbers): read row by row as the
   numpy engine reads them (:mod:`driftloop.spark.text_numbers`, Python workers), so the model scores the numbers
   and the window aggregate counts what is not a number (``type_errors``, ``label_type_errors``);
-- numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries` (one hash
-  shuffle by window and column; a task holds one window's values of one column), or for windows larger than
-  :data:`MAX_VALUES_CONF` the global sort of :mod:`driftloop.spark.ecdf_sorted`;
+- numeric drift (KS, Wasserstein-1, binned distances): :func:`driftloop.spark.ecdf.numeric_summaries_and_tallies`
+  (one hash shuffle by window and column; a task holds one window's values of one column; the packing workers
+  also tally each column's cells, so the window aggregate does not read the numeric columns: one scan of them
+  less), or for windows larger than :data:`MAX_VALUES_CONF` the global sort of :mod:`driftloop.spark.ecdf_sorted`
+  (its columns tallied by the window aggregate);
 - ROC AUC and log loss of a scikit-learn classifier: the model's class probabilities scored in Python workers,
   then counts per window, class and distinct score (:mod:`driftloop.spark.probabilities`);
 - the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
@@ -55,7 +59,7 @@ from driftloop.monitor.stream_drift import ID, TIMESTAMP, StreamActivity, detect
 from driftloop.profile.columns import CategoricalColumn, NumericColumn
 from driftloop.profile.statistics import Pair, WindowSummary
 from driftloop.spark.cells import finite, present, quoted
-from driftloop.spark.ecdf import ColumnReference, numeric_summaries
+from driftloop.spark.ecdf import ColumnReference, numeric_summaries, numeric_summaries_and_tallies
 from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
 from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import file_order as export_file_order
@@ -73,6 +77,7 @@ from driftloop.spark.row_order import (
 from driftloop.spark.naive import with_seasonal_naive
 from driftloop.spark.scoring import SCORE_ERROR, with_predictions, without_refused_windows
 from driftloop.spark.session import read_parquet
+from driftloop.spark.tallies import Tallies, tallies_of_row, tally_aggregates
 from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 
 #: The engine's own columns beside the data's: each row's window code and time in nanoseconds, and the count and
@@ -314,20 +319,19 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     features_present = [c for c in inputs.features if c in names]
     ranges = inputs.reference_ranges
 
-    # 1. one aggregate per window: rows, missing, non-finite, out of range, predictions, labels, regression sums
+    # the numeric drift's plan: with one task per (window, column), its packing workers tally the numeric columns'
+    # cells (missing, infinite, out of range), which the window aggregate then does not read
+    gathered = bool(numeric) and _numeric_plan(frame.sparkSession, cut_windows, notes) is numeric_summaries
+    packed = set(numeric) if gathered else set()
+
+    # 1. one aggregate per window: rows, the cells' tallies of the columns not packed, predictions, labels,
+    # regression sums
     aggregates = [F.count(F.lit(1)).alias("rows")]
     positions = {name: i for i, name in enumerate(dict.fromkeys([*features_present,
                                                                  *[c for c in compared if c in names]]))}
     for name, position in positions.items():
-        column = quoted(name)
-        aggregates.append(F.sum(F.when(~present(frame, name), 1).otherwise(0)).alias(f"missing_{position}"))
-        if isinstance(schema[name], NumericType):
-            infinite = column.isin(float("inf"), float("-inf"))
-            aggregates.append(F.sum(F.when(infinite, 1).otherwise(0)).alias(f"infinite_{position}"))
-            if name in ranges:
-                low, high = ranges[name]
-                outside = present(frame, name) & ~infinite & ((column < low) | (column > high))
-                aggregates.append(F.sum(F.when(outside, 1).otherwise(0)).alias(f"outside_{position}"))
+        if name not in packed:
+            aggregates += tally_aggregates(frame, name, ranges.get(name), f"_{position}")
         if name in read_from_text:
             aggregates += _not_numbers(name, f"_{position}")
     has_prediction, has_label = PREDICTION in names, LABEL in names
@@ -392,10 +396,16 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             categories[name][row[WINDOW]] = (values, counts, missing)
 
     # 3. numeric drift: each (window, column)'s values gathered by one hash shuffle, summarised by numpy's functions
+    # (and its cells tallied), or for windows too large for a task the global sort
     codes = {name: i for i, name in enumerate(numeric)}
     references = [_numeric_reference(profile.columns_[name]) for name in numeric]
     wide = frame.select(WINDOW, *[quoted(name).cast("double").alias(f"c{codes[name]}") for name in numeric])
-    summaries = _numeric_plan(frame.sparkSession, cut_windows, notes)(wide, references, partitions) if numeric else {}
+    tallied: dict[tuple[int, int], Tallies] = {}
+    if gathered:
+        summaries, tallied = numeric_summaries_and_tallies(wide, references, [ranges.get(n) for n in numeric],
+                                                           partitions)
+    else:
+        summaries = numeric_summaries_sorted(wide, references, partitions) if numeric else {}
 
     results = []
     for code, spec in sorted(code_of.items(), key=lambda item: item[1].index):
@@ -405,8 +415,10 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         results.append(result)
         if rows == 0:
             continue
+        cells = {name: tallied[(code, codes[name])] if name in packed else tallies_of_row(row, f"_{position}")
+                 for name, position in positions.items()}
         quality, quality_reasons = _quality(inputs, row, rows, names, positions, schema, categories, code,
-                                           read_from_text)
+                                           read_from_text, cells)
         result.metrics.update(quality)
         result.reasons.extend(quality_reasons)
         if detected is not None:
@@ -419,8 +431,8 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         if not scored:
             result.reasons.append(f"the model could not score this window: {refused[code]}")
         comparison = profile.compare_summaries(
-            {name: _summary(profile, name, names if scored else names - {PREDICTION}, schema, row, positions,
-                            categories, summaries, codes, code)
+            {name: _summary(profile, name, names if scored else names - {PREDICTION}, schema, cells, categories,
+                            summaries, codes, code)
              for name in compared})
         result.drift = comparison.table
         drift_metrics, drift_reasons = _drift_metrics(comparison.table, inputs.features)
@@ -531,20 +543,20 @@ def _r2(squared: float, spread: float, usable: int) -> float:
     return 1.0 - squared / spread
 
 
-def _summary(profile, name: str, names: set[str], schema: dict, row, positions: dict[str, int],
-             categories: dict, summaries: dict, codes: dict[str, int], code: int) -> WindowSummary:
-    """The :class:`~driftloop.profile.statistics.WindowSummary` of the compared column ``name`` in window ``code``."""
+def _summary(profile, name: str, names: set[str], schema: dict, cells: dict[str, Tallies], categories: dict,
+             summaries: dict, codes: dict[str, int], code: int) -> WindowSummary:
+    """The :class:`~driftloop.profile.statistics.WindowSummary` of the compared column ``name`` in window ``code``
+    (``cells``: the window's tallies of each column)."""
     from pyspark.sql.types import NumericType
 
     column = profile.columns_[name]
     if name not in names:
         return WindowSummary.failed(f"column {name!r} is missing from the window")
-    position = positions[name]
     if isinstance(column, NumericColumn):
         if not isinstance(schema[name], NumericType):
             return WindowSummary.failed(f"column {name!r} must hold numbers for the Spark engine; got "
                                         f"{schema[name].simpleString()}")
-        n_missing = row[f"missing_{position}"] + row[f"infinite_{position}"]
+        n_missing = cells[name].missing + cells[name].infinite
         summary = summaries.get((code, codes[name]))
         if summary is None:
             return WindowSummary(None, 0, n_missing)
@@ -584,9 +596,11 @@ def _label_types(row, rows: int, from_text: bool, reasons: list[str]) -> dict[st
 
 
 def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: dict[str, int], schema: dict,
-             categories: dict, code: int, read_from_text: set[str]) -> tuple[dict[str, float], list[str]]:
+             categories: dict, code: int, read_from_text: set[str], cells: dict[str, Tallies]
+             ) -> tuple[dict[str, float], list[str]]:
     """The keys and values of :func:`driftloop.monitor.quality.quality_metrics` for a window, and its reasons, from
-    the aggregates. A column read from text holds its numbers, null where the text was missing or not a number."""
+    the aggregates and the window's tallies of each column (``cells``). A column read from text holds its numbers,
+    null where the text was missing or not a number."""
     from pyspark.sql.types import NumericType
 
     expected = list(inputs.features)
@@ -601,7 +615,7 @@ def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: 
         if name not in names:
             continue
         position = positions[name]
-        missing = row[f"missing_{position}"]
+        missing = cells[name].missing
         wrong = row[f"wrong_{position}"] if name in read_from_text else 0
         missing -= wrong  # a column read from text is null where the text was missing or not a number
         missing_cells += missing
@@ -616,7 +630,7 @@ def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: 
                     reasons.append(f"column {name!r}: {wrong} value(s) are not numbers, such as "
                                    f"{row[f'example_{position}'][2]!r}")
             metrics[f"quality/{name}/type_errors"] = wrong / rows
-            metrics[f"quality/{name}/out_of_range"] = row[f"outside_{position}"] / rows
+            metrics[f"quality/{name}/out_of_range"] = cells[name].outside / rows
         elif name in inputs.reference_categories and name in categories:
             values, counts, _ = categories[name].get(code, ([], [], 0))
             known = inputs.reference_categories[name]
