@@ -272,8 +272,9 @@ class GroupWriter:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 self._apply_schema_changes(changes)
-                connection.executemany("INSERT OR IGNORE INTO feature_sets VALUES (?, ?, ?)",
-                                       [(*key, json.dumps(names)) for key, names in new_sets.items()])
+                if new_sets:  # (a /feedback group has none: no statement to prepare for it)
+                    connection.executemany("INSERT OR IGNORE INTO feature_sets VALUES (?, ?, ?)",
+                                           [(*key, json.dumps(names)) for key, names in new_sets.items()])
                 for sql, parameters in statements:
                     connection.execute(sql, parameters)
                 for index, (_, kind, payload) in enumerate(group):
