@@ -5,6 +5,7 @@ under awkward column names, over several files."""
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pandas as pd
@@ -89,3 +90,39 @@ def test_numbers_stored_as_text_give_the_numpy_engines_figures(spark, workdir) -
         mae = mean_absolute_error(pd.to_numeric(labels[usable].str.strip()), model.predict(inputs[usable]))
         assert got["performance/mae"][step] == pytest.approx(mae, rel=1e-9)
     assert max(got["quality/label_type_errors"].values()) > 0 and max(got["quality/humidity/type_errors"].values()) > 0
+
+
+def test_the_first_value_that_is_not_a_number_is_named_in_the_numpy_engines_file_order(spark, workdir) -> None:
+    """Two files of one window, ``a b.parquet`` and ``a!b.parquet``: pyarrow reads ``a b`` first (a space sorts
+    before ``!``), Spark's URIs would put ``a%20b`` after ``a!b``; each engine names the window's first value that is
+    not a number, the one in ``a b``, as is its first label that is not a number."""
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(400, 2)), columns=["x", "z"])
+    frame["y"] = frame["x"] - frame["z"] + rng.normal(size=len(frame))
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    model = make_pipeline(SimpleImputer(), LinearRegression()).fit(frame[["x", "z"]], frame["y"])  # scores NaN
+    register_champion(uri, "ordered", model, frame[["x", "z"]], skops_trusted_types=["numpy.dtype"])
+    frame.iloc[:200].to_csv(workdir / "reference.csv", index=False)
+    folder = workdir / "today"
+    folder.mkdir()
+    for name, wrong in (("a!b", "second"), ("a b", "first")):  # written in the other order
+        part = frame.iloc[200:300].astype(str).reset_index(drop=True)
+        part.loc[[40, 60], "x"] = [f"{wrong} x", "later"]
+        part.loc[[50, 70], "y"] = [f"{wrong} y", "later"]
+        part["ts"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(part)), "min")
+        part.to_parquet(folder / f"{name}.parquet", index=False)
+    runner = CliRunner()
+    profiled = runner.invoke(cli, ["profile", "--model", "ordered@champion", "--data", str(workdir / "reference.csv"),
+                                   "--multivariate", "none", "--tracking-uri", uri])
+    assert profiled.exit_code == 0, profiled.output
+    reasons = {}
+    for engine in ("numpy", "spark"):
+        result = runner.invoke(cli, ["monitor", "--model", "ordered@champion", "--data", str(folder),
+                                     "--timestamp-column", "ts", "--window", "1d", "--target", "y", "--format", "json",
+                                     "--engine", engine, "--experiment", engine, "--tracking-uri", uri])
+        assert result.exit_code in (0, 3), result.output
+        (window,) = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+        reasons[engine] = [r for r in window["reasons"] if "not numbers" in r or "not of the model's" in r]
+    assert reasons["spark"] == reasons["numpy"], window["reasons"]
+    assert any("'first x'" in r for r in reasons["numpy"]), window["reasons"]
+    assert any("'first y'" in r for r in reasons["numpy"]), window["reasons"]

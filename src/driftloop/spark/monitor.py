@@ -73,12 +73,13 @@ from driftloop.spark.row_order import (
     in_file_order,
     in_time_order,
     with_file_places,
+    with_file_ranks,
 )
 from driftloop.spark.naive import with_seasonal_naive
 from driftloop.spark.scoring import SCORE_ERROR, with_predictions, without_refused_windows
 from driftloop.spark.session import read_parquet
 from driftloop.spark.tallies import Tallies, tallies_of_row, tally_aggregates
-from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
+from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text, text_columns
 
 #: The engine's own columns beside the data's: each row's window code and time in nanoseconds, and the count and
 #: grouping flags of the categorical aggregate (and each row's file and row index, :data:`FILE` and :data:`ROW`, and
@@ -87,6 +88,10 @@ from driftloop.spark.text_numbers import not_a_number, read_numbers_from_text
 #: name (it would be overwritten).
 ENGINE = "_driftloop_"
 WINDOW, NANOS, COUNT, GROUPING = f"{ENGINE}window", f"{ENGINE}ns", f"{ENGINE}count", f"{ENGINE}grouping"
+#: Each row's place in the order in which the numpy engine reads a window's rows (a struct, compared field by field:
+#: :func:`_with_reading_order`; count windows' :data:`~driftloop.spark.row_order.POSITION`), where a value that is
+#: not a number must be named: the first of a window in that order.
+READ = f"{ENGINE}read"
 #: The log's own time of each row of an export, for count windows (its rows are in the order of that time).
 LOG_NANOS = f"{ENGINE}log_ns"
 #: The time column of the naive benchmark (``--naive-lag``) in nanoseconds, when it is not the windows' time column.
@@ -176,6 +181,8 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     frame = frame.select(*[quoted(c) for c in columns], FILE, ROW)
     if time_column is not None:
         frame = frame.withColumn(NANOS, _nanoseconds(frame, time_column))
+    if rows is None and text_columns(frame, [*[c for c in numeric if c in features], *([label] if label else [])]):
+        frame = _with_reading_order(frame, export)  # to name a window's first value that is not a number
     if rows is None:
         length = parse_window_length(window or "1d")
         span = F.lit(length.value)
@@ -187,7 +194,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
             frame = frame.drop(LOG_NANOS)
         if time_column is not None and not (export and time_column == TIMESTAMP):
             frame = in_time_order(frame, NANOS)
-        frame = frame.withColumn(WINDOW, F.expr(f"`{POSITION}` div {rows}"))
+        frame = frame.withColumn(WINDOW, F.expr(f"`{POSITION}` div {rows}")).withColumn(READ, F.struct(POSITION))
     read = first_rows_reader(frame, [c for c in features if c in names]) if rows is not None else _not_read
     frame, from_text = read_numbers_from_text(frame, [c for c in numeric if c in features])
     if label is not None and label != LABEL:
@@ -222,6 +229,18 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     if rows is None:
         return frame, _time_windows(by_code, length, time_column, label is not None, unread)
     return frame, _count_windows(by_code, rows, time_column, label is not None, unread, read)
+
+
+def _with_reading_order(frame, export: bool):
+    """``frame`` with :data:`READ`, each row's place in the order in which the numpy engine reads a time window's
+    rows: the files in the order of their paths (:func:`~driftloop.spark.row_order.with_file_ranks`: Spark's URIs
+    do not sort as the paths do), then each file's rows; an export's rows by their log time first
+    (:func:`~driftloop.data.log_export.read_log_export` sorts them so), its files in its own order."""
+    from pyspark.sql import functions as F
+
+    frame = with_file_ranks(frame, export_file_order if export else None)
+    order = [_nanoseconds(frame, TIMESTAMP)] if export else []
+    return frame.withColumn(READ, F.struct(*order, F.col(FILE), F.col(ROW)))
 
 
 def _time_windows(by_code: dict, length: pd.Timedelta, time_column: str, labelled: bool, unread: tuple) -> Cut:
@@ -578,7 +597,7 @@ def _not_numbers(name: str, suffix: str) -> list:
 
     wrong = quoted(not_a_number(name))
     return [F.count(wrong).alias(f"wrong{suffix}"),
-            F.min(F.when(wrong.isNotNull(), F.struct(F.col(FILE), F.col(ROW), wrong))).alias(f"example{suffix}")]
+            F.min(F.when(wrong.isNotNull(), F.struct(F.col(READ), wrong))).alias(f"example{suffix}")]
 
 
 def _label_types(row, rows: int, from_text: bool, reasons: list[str]) -> dict[str, float]:
@@ -589,7 +608,7 @@ def _label_types(row, rows: int, from_text: bool, reasons: list[str]) -> dict[st
     metrics = {"quality/label_type_errors": row.wrong_label / rows}
     if row.wrong_label:
         reasons.append(f"labels: {row.wrong_label} label(s) are not of the model's output type (numbers), such as "
-                       f"{row.example_label[2]!r}: left out of performance")
+                       f"{row.example_label[1]!r}: left out of performance")
     if row.labels:  # the labels read as numbers
         metrics["quality/labels_coerced_from_text"] = row.labels / rows
     return metrics
@@ -628,7 +647,7 @@ def _quality(inputs: MonitorInputs, row, rows: int, names: set[str], positions: 
                     converted_columns.append(name)
                 if wrong:
                     reasons.append(f"column {name!r}: {wrong} value(s) are not numbers, such as "
-                                   f"{row[f'example_{position}'][2]!r}")
+                                   f"{row[f'example_{position}'][1]!r}")
             metrics[f"quality/{name}/type_errors"] = wrong / rows
             metrics[f"quality/{name}/out_of_range"] = cells[name].outside / rows
         elif name in inputs.reference_categories and name in categories:
