@@ -44,6 +44,7 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -59,7 +60,15 @@ from driftloop.estimate.calibration import (
     check_calibration,
     fit_calibration,
 )
-from driftloop.estimate.confusion import CLASSIFICATION_METRICS, confusion_metrics, one_hot
+from driftloop.estimate.confusion import (
+    CLASSIFICATION_METRICS,
+    AucSums,
+    auc_from_sums,
+    confusion_metrics,
+    metrics_from_confusion,
+    one_hot,
+    scored_classes,
+)
 
 
 class Estimate(NamedTuple):
@@ -95,11 +104,22 @@ def check_scores(scores: Any, n_classes: int, owner: str) -> NDArray[np.float64]
     missing = np.isnan(matrix)
     outside = ~missing & ((matrix < 0.0) | (matrix > 1.0))
     if missing.any() or outside.any():
-        example = f" (e.g. {matrix[outside][0]:.6g})" if outside.any() else ""
-        raise ModelOutputError(f"The class scores of {owner} must be probabilities in [0, 1]; got {int(missing.sum())} "
-                          f"NaN value(s) and {int(outside.sum())} outside [0, 1]{example}. A data-quality problem: "
-                          "no estimate is made from them (they are never clipped).")
+        raise ModelOutputError(scores_problem(owner, int(missing.sum()), int(outside.sum()),
+                                              float(matrix[outside][0]) if outside.any() else None))
     return matrix
+
+
+def scores_problem(owner: str, n_missing: int, n_outside: int, example: float | None) -> str:
+    """What :func:`check_scores` says of class scores with ``n_missing`` NaN values and ``n_outside`` values outside
+    [0, 1], the first of them (in row order, then class order) ``example`` — also from an engine's counts.
+
+    >>> scores_problem("the window", 0, 2, -0.5)
+    'The class scores of the window must be probabilities in [0, 1]; got 0 NaN value(s) and 2 outside [0, 1] (e.g. -0.5). A data-quality problem: no estimate is made from them (they are never clipped).'
+    """
+    shown = f" (e.g. {example:.6g})" if example is not None else ""
+    return (f"The class scores of {owner} must be probabilities in [0, 1]; got {n_missing} NaN value(s) and "
+            f"{n_outside} outside [0, 1]{shown}. A data-quality problem: no estimate is made from them (they are "
+            "never clipped).")
 
 
 def _predicted(predicted: Any, scores: NDArray[np.float64], owner: str) -> NDArray[np.intp]:
@@ -205,10 +225,13 @@ class ConfidenceEstimator:
         self.knots_: list[Knots] | None = fit_calibration(raw, codes) if check.calibrate else None
         return self
 
-    def estimate(self, scores: Any, predicted: Any = None) -> dict[str, Estimate]:
-        """Estimated metrics of a window from its class ``scores`` (n x K) and ``predicted`` classes."""
+    def _fitted(self) -> None:
         if not hasattr(self, "bands_"):
             raise NotFittedError("This ConfidenceEstimator is not fitted yet; call fit(scores, labels) first.")
+
+    def estimate(self, scores: Any, predicted: Any = None) -> dict[str, Estimate]:
+        """Estimated metrics of a window from its class ``scores`` (n x K) and ``predicted`` classes."""
+        self._fitted()
         raw = check_scores(scores, self.n_classes_, "the window")
         called = None if predicted is None and self.n_classes_ == 2 else _predicted(
             predicted, raw, "ConfidenceEstimator.estimate")
@@ -218,9 +241,40 @@ class ConfidenceEstimator:
             values = binary_metrics(raw, called, None if self.knots_ is None else self.knots_[0])
         else:
             values = confusion_metrics(apply_knots(self.knots_, raw), called, raw)
+        return self._banded(values, len(raw))
+
+    def calibrated(self, scores: Any) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """Each row's calibrated class probabilities (n x K) and predicted class (the most probable raw score, the
+        first on a tie), from validated class ``scores`` (:func:`check_scores`): what an engine that sums them
+        (:meth:`estimate_from_confusion`) computes per row. Row by row: a batch of rows gives each row what the
+        whole window gives it."""
+        self._fitted()
+        raw = check_scores(scores, self.n_classes_, "the window")
+        return apply_knots(self.knots_, raw), np.argmax(raw, axis=1).astype(np.intp)
+
+    def estimate_from_confusion(self, confusion: Any, auc_sums: Sequence[AucSums], n_rows: int
+                                ) -> dict[str, Estimate]:
+        """Estimated metrics of a window of ``n_rows`` rows from sums over them: its expected confusion matrix
+        (K x K, :func:`~driftloop.estimate.confusion.expected_confusion` of :meth:`calibrated`'s output, summed
+        over any parts of the window) and the :class:`~driftloop.estimate.confusion.AucSums` of each class of
+        :func:`~driftloop.estimate.confusion.scored_classes`. What :meth:`estimate` gives the window's rows, up to
+        the order of the additions."""
+        self._fitted()
+        if n_rows == 0:
+            return {m: Estimate(float("nan"), float("nan"), float("nan")) for m in self.metrics}
+        matrix = np.asarray(confusion, dtype=np.float64)
+        if matrix.shape != (self.n_classes_, self.n_classes_) or len(auc_sums) != len(scored_classes(self.n_classes_)):
+            raise invalid_parameter("confusion", "ConfidenceEstimator.estimate_from_confusion",
+                                    f"a {self.n_classes_} x {self.n_classes_} matrix and "
+                                    f"{len(scored_classes(self.n_classes_))} AUC sums",
+                                    f"shape {matrix.shape} and {len(auc_sums)} AUC sums")
+        values = metrics_from_confusion(matrix, [auc_from_sums(sums) for sums in auc_sums], n_rows)
+        return self._banded(values, n_rows)
+
+    def _banded(self, values: dict[str, float], n_rows: int) -> dict[str, Estimate]:
         result = {}
         for metric in self.metrics:
             value = values[metric]
-            lower, upper = bounded(value, self.bands_.half_width(metric, len(raw)), 0.0, 1.0)
+            lower, upper = bounded(value, self.bands_.half_width(metric, n_rows), 0.0, 1.0)
             result[metric] = Estimate(value, lower, upper)
         return result

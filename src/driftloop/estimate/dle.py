@@ -89,6 +89,16 @@ def encode_column(values: Any, categories: list[str] | None) -> NDArray[np.float
     return np.where(found, position, np.nan).astype(np.float64)
 
 
+def predictions_problem(owner: str, n_bad: int) -> str:
+    """What DLE says of predictions of which ``n_bad`` are NaN or infinite — also from an engine's count.
+
+    >>> predictions_problem("the window", 2)
+    'The predictions of the window must be finite numbers; got 2 NaN or infinite value(s). A data-quality problem: no estimate is made from them.'
+    """
+    return (f"The predictions of {owner} must be finite numbers; got {n_bad} NaN or infinite value(s). A "
+            "data-quality problem: no estimate is made from them.")
+
+
 def column_categories(values: Any) -> list[str] | None:
     """``None`` for a numeric column, else its sorted distinct values as text (missing ones left out).
 
@@ -172,9 +182,7 @@ class LossEstimator:
             raise invalid_parameter("columns", owner, f"the columns {self.columns_}", f"none named {absent}")
         predicted = np.asarray(predictions, dtype=np.float64)
         if np.isnan(predicted).any() or np.isinf(predicted).any():
-            bad = int((~np.isfinite(predicted)).sum())
-            raise ModelOutputError(f"The predictions of {owner} must be finite numbers; got {bad} NaN or infinite "
-                                   "value(s). A data-quality problem: no estimate is made from them.")
+            raise ModelOutputError(predictions_problem(owner, int((~np.isfinite(predicted)).sum())))
         lengths = {len(columns[name]) for name in self.columns_} | {len(predicted)}
         if len(lengths) > 1:
             raise invalid_parameter("columns", owner, "columns and predictions of one length",
@@ -231,19 +239,44 @@ class LossEstimator:
         self.forests_ = {metric: self._nuisance(inputs, loss) for metric, loss in losses.items()}
         return self
 
-    def estimate(self, columns: Mapping[str, Any], predictions: Any) -> dict[str, Estimate]:
-        """Estimated MAE and RMSE of a window from its input ``columns`` and the model's ``predictions``."""
+    def _fitted(self) -> None:
         if not hasattr(self, "bands_"):
             raise NotFittedError("This LossEstimator is not fitted yet; call fit(columns, predictions, targets) "
                                  "first.")
-        inputs = self._inputs(columns, predictions, "the window")
-        if len(inputs) == 0:
+
+    def predicted_losses(self, columns: Mapping[str, Any], predictions: Any
+                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each row's predicted absolute and squared loss, :math:`g_1` and :math:`g_2` cut at 0, from the model's
+        input ``columns`` and its ``predictions``: row by row, so that a batch of rows gives each row what the
+        whole window gives it; their means make the estimates (:meth:`estimate_from_means`)."""
+        self._fitted()
+        rows = np.ascontiguousarray(self._inputs(columns, predictions, "the window"))  # once for both models
+        return (np.maximum(predict_forest(self.forests_["mae"], rows), 0.0),
+                np.maximum(predict_forest(self.forests_["rmse"], rows), 0.0))
+
+    def estimate(self, columns: Mapping[str, Any], predictions: Any) -> dict[str, Estimate]:
+        """Estimated MAE and RMSE of a window from its input ``columns`` and the model's ``predictions``."""
+        absolute, squared = self.predicted_losses(columns, predictions)
+        if len(absolute) == 0:
             return {m: Estimate(float("nan"), float("nan"), float("nan")) for m in self.metrics}
-        rows = np.ascontiguousarray(inputs)  # once for both models: the trees are walked row by row
-        mean_abs = float(np.mean(np.maximum(predict_forest(self.forests_["mae"], rows), 0.0)))
-        mean_sq = float(np.mean(np.maximum(predict_forest(self.forests_["rmse"], rows), 0.0)))
+        return self.estimate_from_means(float(np.mean(absolute)), float(np.mean(squared)), len(absolute))
+
+    def estimate_from_means(self, mean_absolute: float, mean_squared: float, n_rows: int) -> dict[str, Estimate]:
+        """Estimated MAE and RMSE of a window of ``n_rows`` rows from the means of its rows'
+        :meth:`predicted_losses` (however they were summed).
+
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(-1, 1, size=1000)
+        >>> dle = LossEstimator(n_chunks=3, draws=2).fit({"x": x}, x, x + rng.normal(size=1000))
+        >>> absolute, squared = dle.predicted_losses({"x": x[:50]}, x[:50])
+        >>> dle.estimate_from_means(absolute.mean(), squared.mean(), 50) == dle.estimate({"x": x[:50]}, x[:50])
+        True
+        """
+        self._fitted()
+        if n_rows == 0:
+            return {m: Estimate(float("nan"), float("nan"), float("nan")) for m in self.metrics}
         result = {}
-        for metric, value in (("mae", mean_abs), ("rmse", float(np.sqrt(mean_sq)))):
-            lower, upper = bounded(value, self.bands_.half_width(metric, len(inputs)), 0.0, float("inf"))
+        for metric, value in (("mae", float(mean_absolute)), ("rmse", float(np.sqrt(mean_squared)))):
+            lower, upper = bounded(value, self.bands_.half_width(metric, n_rows), 0.0, float("inf"))
             result[metric] = Estimate(value, lower, upper)
         return result

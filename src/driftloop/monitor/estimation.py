@@ -78,28 +78,76 @@ def window_estimates(fitted: FittedEstimator, frame: pd.DataFrame, features: Seq
     if estimator is None or len(frame) == 0:
         return {}, []
     if missing:
-        return {}, ["estimated performance unavailable: missing " + ", ".join(missing)]
+        return {}, [missing_columns_reason(missing)]
     try:
         if isinstance(estimator, ConfidenceEstimator):
             if predict_proba is None:
-                return {}, ["estimated performance unavailable: the model has no predict_proba"]
+                return {}, [unavailable_reason("the model has no predict_proba")]
             try:
                 classes, scores = predict_proba(frame[list(features)])
             except Exception as error:  # the model's own error on this window: a reason, the window goes on
-                return {}, [f"estimated performance unavailable: predict_proba failed: {type(error).__name__}: "
-                            f"{error}"]
+                return {}, [predict_proba_failed_reason(f"{type(error).__name__}: {error}")]
             if list(classes) != fitted.classes:
-                return {}, [f"estimated performance unavailable: the model's classes {list(classes)} differ from "
-                            f"the reference's {fitted.classes}"]
+                return {}, [classes_differ_reason(list(classes), fitted.classes)]
             estimates = estimator.estimate(np.asarray(scores))
         else:
             estimates = estimator.estimate({name: frame[name].to_numpy() for name in features},
                                            pd.to_numeric(predictions, errors="coerce").to_numpy(dtype=np.float64))
     except ModelOutputError as error:
-        return {}, [f"data quality: {error}"]
+        return {}, [model_output_reason(str(error))]
+    return estimated_metrics(estimates), []
+
+
+# The reasons and metrics of a window's estimates, in words shared by both engines (driftloop.spark.estimation).
+
+def unavailable_reason(why: str) -> str:
+    """The reason of a window that gets no estimate, and ``why``.
+
+    >>> unavailable_reason("the model has no predict_proba")
+    'estimated performance unavailable: the model has no predict_proba'
+    """
+    return f"estimated performance unavailable: {why}"
+
+
+def missing_columns_reason(missing: Sequence[str]) -> str:
+    """The reason of a window without the model's input columns ``missing``.
+
+    >>> missing_columns_reason(["a", "b"])
+    'estimated performance unavailable: missing a, b'
+    """
+    return unavailable_reason("missing " + ", ".join(missing))
+
+
+def predict_proba_failed_reason(error: str) -> str:
+    """The reason of a window whose ``predict_proba`` failed with ``error`` (``"TypeName: message"``, whole).
+
+    >>> predict_proba_failed_reason("ValueError: Input contains NaN")
+    'estimated performance unavailable: predict_proba failed: ValueError: Input contains NaN'
+    """
+    return unavailable_reason(f"predict_proba failed: {error}")
+
+
+def classes_differ_reason(classes: list[Any], fitted: list[Any] | None) -> str:
+    """The reason of a window whose model's ``classes`` are not those the estimator was ``fitted`` with.
+
+    >>> print(classes_differ_reason([0, 1], [1, 2]))
+    estimated performance unavailable: the model's classes [0, 1] differ from the reference's [1, 2]
+    """
+    return unavailable_reason(f"the model's classes {classes} differ from the reference's {fitted}")
+
+
+def model_output_reason(problem: str) -> str:
+    """The reason of a window whose model outputs are a data-quality ``problem`` (a
+    :class:`~driftloop.estimate.ModelOutputError`'s message)."""
+    return f"data quality: {problem}"
+
+
+def estimated_metrics(estimates: dict[str, Any]) -> dict[str, float]:
+    """``estimated/<metric>``, ``estimated/<metric>/lower`` and ``/upper`` of a window's
+    :class:`~driftloop.estimate.Estimate` per metric."""
     metrics: dict[str, float] = {}
     for name, estimate in estimates.items():
         metrics[f"estimated/{name}"] = estimate.value
         metrics[f"estimated/{name}/lower"] = estimate.lower
         metrics[f"estimated/{name}/upper"] = estimate.upper
-    return metrics, []
+    return metrics
