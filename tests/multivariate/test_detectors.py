@@ -171,3 +171,47 @@ def test_without_pca_a_large_window_is_encoded_on_a_subsample_and_still_judged(r
     assert [(r.detector, r.p_value < 1e-6) for r in detectors.compare(flipped)] == [("mmd", True),
                                                                                     ("classifier", True)]
     assert len(detectors._rows_to_encode(flipped)) == 2_000  # the classifier's max_rows, the larger of the two
+
+
+def test_two_independent_columns_keep_a_residual_and_null_windows_stay_quiet():
+    """Two independent columns of equal variance need both components for 65 % of the variance; kept both, every
+    error would be rounding noise (about 1e-16) judged against a null of noise: false alarms. One is kept."""
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"date": rng.normal(size=4_000), "temp (°C)": rng.normal(20, 5, size=4_000)})
+    detector = MultivariateDrift(detectors=("pca",)).fit(frame)
+    assert detector.detectors_["pca"].components_.shape == (2, 1)
+    p_values = []
+    for seed in range(30):
+        other = np.random.default_rng(100 + seed)
+        window = pd.DataFrame({"date": other.normal(size=300), "temp (°C)": other.normal(20, 5, size=300)})
+        (result,) = detector.compare(window)
+        assert result.reason is None, result
+        assert result.statistics["reconstruction_error"] > 0.1  # a residual, not rounding noise
+        p_values.append(result.p_value)
+    assert sum(p <= 0.001 for p in p_values) <= 1 and 0.2 < np.mean(p_values) < 0.8
+
+
+def test_columns_that_copy_each_other_are_judged_exactly_not_by_their_rounding_noise():
+    """A column copied (a residual direction without variance): its errors are 0, not noise, on the reference and
+    on windows that keep the copy (p = 1); a window that breaks it is beyond the null (p = 0)."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=3_000)
+    detector = MultivariateDrift(detectors=("pca",)).fit(pd.DataFrame({"x": x, "copy": x * 3.0 + 1.0}))
+    for seed in range(10):
+        kept = np.random.default_rng(200 + seed).normal(size=200)
+        (result,) = detector.compare(pd.DataFrame({"x": kept, "copy": kept * 3.0 + 1.0}))
+        assert result.statistics["reconstruction_error"] == 0.0 and result.p_value == 1.0, result
+    broken = np.random.default_rng(300).normal(size=200)
+    (result,) = detector.compare(pd.DataFrame({"x": broken, "copy": broken * 3.0 + 1.01}))
+    assert result.p_value == 0.0, result
+
+
+def test_a_profile_whose_components_span_every_column_says_it_cannot_measure(fitted):
+    """A PCA detector saved before the components were capped at p - 1 (all of them kept): not judged, with the
+    reason, rather than a p-value of rounding noise."""
+    pca = fitted.detectors_["pca"]
+    document, arrays = pca.state()
+    width = len(arrays["centre"])
+    saved = PCAReconstruction.from_state(document, {**arrays, "components": np.eye(width)})
+    result = saved.compare(np.zeros((100, width)))
+    assert np.isnan(result.p_value) and "span all its columns" in result.reason, result

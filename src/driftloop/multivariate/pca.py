@@ -59,6 +59,7 @@ from driftloop.thresholds import (
 NAME = "pca"
 _BLOCK = 65_536  # rows per block when measuring errors (bounds the temporary arrays)
 _CANCELLATION = 1e-8  # below this share of a row's squared norm, its error is computed from the explicit residual
+_ROUNDING = 1e-12  # an error below this (relative to 1 + the row's norm) is rounding noise: 0
 
 
 def _subspace(total: NDArray[np.float64], gram: NDArray[np.float64], n: int, variance_share: float | None,
@@ -73,13 +74,16 @@ def _subspace(total: NDArray[np.float64], gram: NDArray[np.float64], n: int, var
         variance = float(eigenvalues.sum())
         ratios = np.cumsum(eigenvalues) / variance if variance > 0.0 else np.ones_like(eigenvalues)
         n_components = int(np.searchsorted(ratios, variance_share, side="right")) + 1
+        n_components = min(n_components, max(len(centre) - 1, 1))  # a residual direction left to measure
     return centre, np.ascontiguousarray(eigenvectors[:, : min(n_components, len(centre))])
 
 
 def principal_subspace(rows: NDArray[np.float64], variance_share: float | None = None, *,
                        n_components: int | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Centre and components (``p x k``, orthonormal columns) of ``rows``: the fewest components whose explained
-    variance exceeds ``variance_share`` (scikit-learn's rule for a float ``n_components``), or ``n_components``.
+    variance exceeds ``variance_share`` (scikit-learn's rule for a float ``n_components``), at most ``p - 1`` so that
+    a residual is left (all ``p`` components reconstruct every row exactly: its errors would be rounding noise, which
+    the null cannot calibrate: two independent columns of equal variance need both for 65 %), or ``n_components``.
 
     >>> rows = np.random.default_rng(0).normal(size=(500, 3)) * [3.0, 1.0, 0.1]
     >>> centre, components = principal_subspace(rows, 0.65)
@@ -96,7 +100,9 @@ def reconstruction_errors(rows: NDArray[np.float64], centre: NDArray[np.float64]
     With orthonormal components, :math:`e^2 = \lVert z - c\rVert^2 - \lVert V^\top (z - c)\rVert^2`: one
     ``p x k`` product per row instead of two (four times faster on a million rows). Where that difference cancels
     (:math:`e^2` below :math:`10^{-8}` of :math:`\lVert z - c\rVert^2`, a row almost in the subspace) the residual
-    is computed explicitly, so every error keeps full precision.
+    is computed explicitly, so every error keeps full precision. An error below :math:`10^{-12}(1 + \lVert z -
+    c\rVert)` is rounding noise (a row in the subspace: columns that copy each other, a residual of directions
+    without variance) and is 0: noise compared with noise would give any p-value.
 
     >>> reconstruction_errors(np.array([[1.0, 2.0], [3.0, 1e-9]]), np.zeros(2), np.array([[1.0], [0.0]])).tolist()
     [2.0, 1e-09]
@@ -111,7 +117,9 @@ def reconstruction_errors(rows: NDArray[np.float64], centre: NDArray[np.float64]
         if close.any():
             residual = block[close] - projected[close] @ components.T
             squared[close] = np.einsum("ij,ij->i", residual, residual)
-        out[start:start + _BLOCK] = np.sqrt(np.maximum(squared, 0.0))
+        errors = np.sqrt(np.maximum(squared, 0.0))
+        errors[errors <= _ROUNDING * (1.0 + np.sqrt(norms))] = 0.0
+        out[start:start + _BLOCK] = errors
     return out
 
 
@@ -257,6 +265,9 @@ class PCAReconstruction:
         n = len(window)
         if n < self.min_rows:
             return too_small(NAME, n, self.min_rows)
+        if self.components_.shape[1] >= len(self.centre_):  # fitted before components were capped at p - 1
+            return not_computed(NAME, f"the profile's {self.components_.shape[1]} components span all its columns: "
+                                      "no reconstruction error to measure (profile the model again)")
         error = float(reconstruction_errors(window, self.centre_, self.components_).mean())
         statistics = {"reconstruction_error": error, "reference_error": self.reference_error_}
         summary = f"mean {error:.4g} against {self.reference_error_:.4g} on the reference"
