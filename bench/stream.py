@@ -2,7 +2,7 @@
 
 1. False alarms: each detector (default parameters) over a stationary stream of 1,000,000 values (standard normal,
    and its absolute values, the shape of an absolute-error stream), driftloop's and river's (``river.drift``, run
-   by the side environment's Python, ``--side-python``) on the same values in the same run; also their speed.
+   by ``--side-python``, by default this Python when it has river, as the test extra installs it) on the same values in the same run; also their speed.
 2. Detection delay: ``--repeats`` streams of 2,000 values of N(0, 1) then 2,000 of N(shift, 1) (shifts of 0.5, 1
    and 2 standard deviations): the values between the shift and the first detection at or after it (median, and
    the share of streams where it is missed within the 2,000 values), and false alarms before the shift.
@@ -20,7 +20,7 @@
    detectors-off server: its interval against the first is the benchmark's resolution in that run (an A/A test).
 
     python bench/stream.py                                   # trains the wine model in a temporary store first
-    python bench/stream.py --skip-service --side-python side-venv/bin/python
+    python bench/stream.py --skip-service   # river from this environment (the test extra), or --side-python PY
     python bench/stream.py --skip-detectors --skip-writer --rounds 40 --duration 3 --aa   # the CPU per request
     git worktree add /tmp/before <commit> && python bench/stream.py --skip-detectors --baseline-src /tmp/before/src
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib.util
 import json
 import math
 import os
@@ -52,6 +53,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import Server, free_port, load, machine, payloads, train  # noqa: E402
 
 from driftloop.stream import DETECTORS  # noqa: E402
+
+#: This Python, when it has river (the test extra installs it), runs river's side of the comparison.
+RIVER_HERE = sys.executable if importlib.util.find_spec("river") else None
 
 RIVER = """
 import json, sys, time
@@ -419,8 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=1_000_000, help="Length of the stationary streams.")
     parser.add_argument("--repeats", type=int, default=50, help="Shifted streams per shift.")
-    parser.add_argument("--side-python", default=os.environ.get("DRIFTLOOP_BENCH_SIDE_PYTHON"),
-                        help="A Python with river installed ('' to skip river).")
+    parser.add_argument("--side-python", default=os.environ.get("DRIFTLOOP_BENCH_SIDE_PYTHON", RIVER_HERE),
+                        help="A Python with river installed ('' to skip river; default: this one when it has river, "
+                             "as the test extra installs it).")
     parser.add_argument("--skip-service", action="store_true", help="Do not measure the service's CPU.")
     parser.add_argument("--baseline-src", default=None, metavar="DIR",
                         help="The src folder of another driftloop (e.g. a checkout of an earlier commit): its service "
