@@ -159,6 +159,24 @@ def _aligned_labels(frame: pd.DataFrame, result: WindowResult) -> pd.Series:
     return aligned.values
 
 
+def predictions_fit_profile(profile: ReferenceProfile, holds_numbers: bool) -> bool:
+    """Whether a window's ``prediction`` column (``holds_numbers``: of a numeric type) can be the model's outputs:
+    numbers when the profile holds the model's outputs as numbers (a column of text there is something else under
+    driftloop's name, and its accuracy against the labels would be 0, not a measurement)."""
+    return not isinstance(profile.columns_.get(PREDICTION), NumericColumn) or holds_numbers
+
+
+def unusable_predictions(dtype, example: list) -> str:
+    """The reason of a window whose ``prediction`` column is not the model's outputs (:func:`predictions_fit_profile`).
+
+    >>> unusable_predictions("str", ["oops"])
+    "the data's 'prediction' column holds str values (such as 'oops'), the model outputs numbers: not used as its predictions (no performance, no estimate); rename that column"
+    """
+    such = f" (such as {example[0]!r})" if example else ""
+    return (f"the data's {PREDICTION!r} column holds {dtype} values{such}, the model outputs numbers: not used as its "
+            f"predictions (no performance, no estimate); rename that column")
+
+
 def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) -> WindowResult:
     """Compute everything for one window; problems become reasons, never exceptions."""
     frame = window.frame
@@ -204,6 +222,10 @@ def assess_window(inputs: MonitorInputs, window: Window, *, task: str | None) ->
     result.metrics.update(drift_metrics)
     result.reasons.extend(drift_reasons)
     result.distributions = _top_distributions(inputs, comparison)
+    if PREDICTION in frame.columns and not predictions_fit_profile(
+            profile, pd.api.types.is_numeric_dtype(frame[PREDICTION].dtype)):
+        result.reasons.append(unusable_predictions(frame[PREDICTION].dtype, frame[PREDICTION].dropna()[:1].tolist()))
+        frame = frame.drop(columns=PREDICTION)
     if LABEL in frame.columns and PREDICTION in frame.columns:
         frame = frame.assign(**{LABEL: _aligned_labels(frame, result)})
     if inputs.predict is not None or PREDICTION in profile.columns_:

@@ -52,7 +52,14 @@ from driftloop.data.windows import parse_window_length
 from driftloop.errors import DriftloopError, NoRowsError
 from driftloop.monitor import window_coverage as coverage
 from driftloop.monitor.cutting import LABEL, PREDICTION, Cut, timestamp_column
-from driftloop.monitor.engine import NAIVE, MonitorInputs, _drift_metrics, _top_distributions
+from driftloop.monitor.engine import (
+    NAIVE,
+    MonitorInputs,
+    _drift_metrics,
+    _top_distributions,
+    predictions_fit_profile,
+    unusable_predictions,
+)
 from driftloop.monitor.performance import MAX_SCORE_LEVELS, naive_benchmark, relative_mae_from_sums
 from driftloop.monitor.results import WindowResult
 from driftloop.monitor.stream_drift import ID, TIMESTAMP, StreamActivity, detections_among
@@ -354,6 +361,11 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         if name in read_from_text:
             aggregates += _not_numbers(name, f"_{position}")
     has_prediction, has_label = PREDICTION in names, LABEL in names
+    unusable = None  # a 'prediction' column of text for a model that outputs numbers: not its predictions
+    if has_prediction and not predictions_fit_profile(profile, isinstance(schema[PREDICTION], NumericType)):
+        example = frame.where(F.col(PREDICTION).isNotNull()).select(PREDICTION).first()
+        unusable = unusable_predictions(_dtype_name(schema[PREDICTION]), [] if example is None else [example[0]])
+        has_prediction = False
     if has_label and LABEL in read_from_text:
         aggregates += _not_numbers(LABEL, "_label")
     # the numpy engine's task (monitor.performance.infer_task): floating-point predictions are a regressor's
@@ -462,6 +474,11 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
             result.metrics[coverage.PREDICTIONS] = row.predicted / rows
             if has_label:
                 result.metrics[coverage.LABELS] = row.predicted_labelled / rows
+        elif unusable is not None:  # as the numpy engine: no row has a prediction
+            result.reasons.append(unusable)
+            result.metrics[coverage.PREDICTIONS] = 0.0
+            if has_label:
+                result.metrics[coverage.LABELS] = 0.0
         if has_label and has_prediction and scored:
             result.metrics.update(_label_types(row, rows, LABEL in read_from_text, result.reasons))
             result.metrics["performance/label_coverage"] = row.labels / rows
@@ -598,6 +615,13 @@ def _not_numbers(name: str, suffix: str) -> list:
     wrong = quoted(not_a_number(name))
     return [F.count(wrong).alias(f"wrong{suffix}"),
             F.min(F.when(wrong.isNotNull(), F.struct(F.col(READ), wrong))).alias(f"example{suffix}")]
+
+
+def _dtype_name(kind) -> str:
+    """The name of the pandas dtype that the numpy engine reads a column of Spark's type ``kind`` as (in reasons)."""
+    from pyspark.sql.types import BooleanType, StringType
+
+    return {StringType: "str", BooleanType: "bool"}.get(type(kind), kind.simpleString())
 
 
 def _label_types(row, rows: int, from_text: bool, reasons: list[str]) -> dict[str, float]:

@@ -114,7 +114,9 @@ def window_dataset(frame: pd.DataFrame, *, source: str, name: str) -> WindowData
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, digest=rows_digest(frame))
     try:
-        sampled = _infer_schema(frame.head(SCHEMA_ROWS))
+        with warnings.catch_warnings():  # its hint on integer columns is for signatures; required is set below
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+            sampled = _infer_schema(frame.head(SCHEMA_ROWS))
     except Exception:  # MLflow leaves the schema out when it cannot infer one
         sampled = None
     if sampled is not None:
