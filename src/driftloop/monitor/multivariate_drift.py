@@ -23,6 +23,8 @@ Metrics (``multivariate/<detector>/<statistic>``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -40,9 +42,11 @@ _TESTS = {name for table in (NUMERIC_STATISTICS, CATEGORICAL_STATISTICS)
           for name, statistic in table.items() if statistic.verdict == "test"}
 
 
-def _compare(detectors: MultivariateDrift, frame: pd.DataFrame) -> list[DetectorResult]:
+def guarded(detectors: MultivariateDrift, judge: Callable[[], list[DetectorResult]]) -> list[DetectorResult]:
+    """``judge()``'s results, or for an error of the data (a value the encoding cannot read) one result per detector
+    with the error as its reason: the window goes on."""
     try:
-        return detectors.compare(frame)
+        return judge()
     except (ValueError, ArithmeticError, DriftloopError) as error:  # reported, the window goes on
         return [not_computed(name, f"{type(error).__name__}: {error}") for name in detectors.detectors_]
 
@@ -51,7 +55,15 @@ def assess_multivariate(detectors: MultivariateDrift, frame: pd.DataFrame, drift
                         alpha: float) -> tuple[dict[str, float], list[str]]:
     """Judge ``frame`` with ``detectors``; return the metrics and reasons. The univariate test rows of ``drift`` (the
     profile's compare table, updated in place) join the Benjamini–Hochberg procedure at ``alpha``."""
-    results = _compare(detectors, frame)
+    return multivariate_metrics(detectors, guarded(detectors, lambda: detectors.compare(frame)), len(frame), drift,
+                                alpha)
+
+
+def multivariate_metrics(detectors: MultivariateDrift, results: list[DetectorResult], n_rows: int,
+                         drift: pd.DataFrame, alpha: float) -> tuple[dict[str, float], list[str]]:
+    """The metrics and reasons of the detectors' ``results`` on a window of ``n_rows`` rows, however they were
+    computed (:func:`assess_multivariate`, or the Spark engine's :mod:`driftloop.spark.multivariate`); the
+    univariate test rows of ``drift`` (updated in place) join the Benjamini–Hochberg procedure at ``alpha``."""
     is_test = drift["statistic"].isin(_TESTS) & drift["reason"].isna() & drift["p_value"].notna()
     univariate = drift.loc[is_test, "p_value"].to_numpy(dtype=np.float64)
     multivariate = np.array([r.p_value for r in results], dtype=np.float64)
@@ -74,7 +86,7 @@ def assess_multivariate(detectors: MultivariateDrift, frame: pd.DataFrame, drift
         metrics[f"{base}/drifted"] = float(drifted)
         detector = detectors.detectors_[result.detector]
         if isinstance(detector, PCAReconstruction):
-            metrics[f"{base}/upper_threshold"] = detector.upper_threshold(len(frame), bh.cutoff)
+            metrics[f"{base}/upper_threshold"] = detector.upper_threshold(n_rows, bh.cutoff)
         if drifted:
             carried = f"; columns carrying it: {', '.join(result.columns)}" if result.columns else ""
             reasons.append(f"{REASON_PREFIX}{result.label}: {result.summary} (p = {result.p_value:.3g}){carried}")

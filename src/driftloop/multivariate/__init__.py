@@ -16,7 +16,7 @@ judges them in the window's Benjamini–Hochberg procedure with the univariate t
 """
 
 from driftloop.multivariate.classifier import DomainClassifier
-from driftloop.multivariate.drift import DEFAULT_DETECTORS, DETECTORS, MultivariateDrift
+from driftloop.multivariate.drift import DEFAULT_DETECTORS, DETECTORS, MultivariateDrift, RowSums
 from driftloop.multivariate.mmd import MMDDetector
 from driftloop.multivariate.pca import PCAReconstruction
 from driftloop.multivariate.results import LABELS, DetectorResult
@@ -30,4 +30,5 @@ __all__ = [
     "MMDDetector",
     "MultivariateDrift",
     "PCAReconstruction",
+    "RowSums",
 ]

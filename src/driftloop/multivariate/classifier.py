@@ -124,18 +124,51 @@ class DomainClassifier:
         self.columns_ = list(columns)
         return self
 
+    def _window_draw(self, n_rows: int) -> tuple[NDArray[np.int64] | None, np.random.Generator]:
+        """The window's subsample (``None``: every row, in order) and the generator, seeded, after drawing it: the
+        split and the shuffles go on from there."""
+        rng = np.random.default_rng(self.seed)
+        return (rng.choice(n_rows, size=self.max_rows, replace=False) if n_rows > self.max_rows else None), rng
+
+    def taken(self, n_rows: int) -> NDArray[np.int64]:
+        """The positions of the rows a window of ``n_rows`` rows is judged on, in the order they are read: a seeded
+        random subsample of ``max_rows`` rows, or every row in order; none for a window below ``min_rows``. An
+        engine that holds the rows elsewhere (Spark) fetches those rows and gives them to :meth:`compare_rows`."""
+        if n_rows < self.min_rows:
+            return np.empty(0, dtype=np.int64)
+        chosen, _ = self._window_draw(n_rows)
+        return np.arange(n_rows, dtype=np.int64) if chosen is None else chosen.astype(np.int64)
+
     def compare(self, window: NDArray[np.float64]) -> DetectorResult:
         """Judge the encoded ``window`` rows (NaN where missing)."""
-        from sklearn.ensemble import HistGradientBoostingClassifier  # loaded before the thread limit (see drift)
-
-        if not hasattr(self, "reference_"):
-            raise NotFittedError("This DomainClassifier instance is not fitted yet; call 'fit' first.")
+        self._check_fitted()
         n = len(window)
         if n < self.min_rows:
             return too_small(NAME, n, self.min_rows)
-        rng = np.random.default_rng(self.seed)
-        if n > self.max_rows:
-            window = window[rng.choice(n, size=self.max_rows, replace=False)]
+        chosen, rng = self._window_draw(n)
+        return self._judge(window if chosen is None else window[chosen], rng)
+
+    def compare_rows(self, rows: NDArray[np.float64], n_rows: int) -> DetectorResult:
+        """Judge a window of ``n_rows`` rows from its encoded rows at :meth:`taken` ``(n_rows)``, in that order: the
+        result :meth:`compare` gives for the whole window."""
+        self._check_fitted()
+        if n_rows < self.min_rows:
+            return too_small(NAME, n_rows, self.min_rows)
+        chosen, rng = self._window_draw(n_rows)
+        expected = n_rows if chosen is None else len(chosen)
+        if len(rows) != expected:
+            raise invalid_parameter("rows", "DomainClassifier.compare_rows", f"the {expected} rows of taken({n_rows})",
+                                    f"{len(rows)} rows")
+        return self._judge(rows, rng)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "reference_"):
+            raise NotFittedError("This DomainClassifier instance is not fitted yet; call 'fit' first.")
+
+    def _judge(self, window: NDArray[np.float64], rng: np.random.Generator) -> DetectorResult:
+        """The test on the window's subsample, ``rng`` as :meth:`_window_draw` left it."""
+        from sklearn.ensemble import HistGradientBoostingClassifier  # loaded before the thread limit (see drift)
+
         reference = self.reference_
         ref_train, ref_held = _split(len(reference), self.holdout, rng)
         win_train, win_held = _split(len(window), self.holdout, rng)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from driftloop.errors import NotFittedError, invalid_parameter
@@ -29,6 +30,25 @@ DETECTORS = ("pca", "mmd", "classifier")
 DEFAULT_DETECTORS = ("pca",)
 
 Detector = PCAReconstruction | DomainClassifier | MMDDetector
+
+
+class RowSums(NamedTuple):
+    """What the detectors need from every row of a window, as sums that add up over any split of its rows (an
+    engine's partitions): ``rows``; ``error_sum``, the sum of the PCA reconstruction errors (0 without PCA); and
+    ``values``, per encoded column, the rows holding a value (a column without any is not judged)."""
+
+    rows: int
+    error_sum: float
+    values: tuple[int, ...]
+
+    def plus(self, other: RowSums) -> RowSums:
+        """The sums of both parts' rows.
+
+        >>> RowSums(2, 1.5, (2, 1)).plus(RowSums(3, 0.5, (0, 3)))
+        RowSums(rows=5, error_sum=2.0, values=(2, 4))
+        """
+        return RowSums(self.rows + other.rows, self.error_sum + other.error_sum,
+                       tuple(a + b for a, b in zip(self.values, other.values, strict=True)))
 
 
 class MultivariateDrift:
@@ -154,39 +174,117 @@ class MultivariateDrift:
     def columns_(self) -> list[str]:
         return self.encoder_.names
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "detectors_"):
+            raise NotFittedError("This MultivariateDrift instance is not fitted yet; call 'fit' with the reference "
+                                 "data before using it.")
+
     def compare(self, frame: pd.DataFrame) -> list[DetectorResult]:
         """Judge one window: one :class:`~driftloop.multivariate.results.DetectorResult` per detector. A window
         lacking a column, or holding no value of one (all missing, or text in a numeric column), or too small for a
         detector, gets a result with a reason, never an exception."""
-        if not hasattr(self, "detectors_"):
-            raise NotFittedError("This MultivariateDrift instance is not fitted yet; call 'fit' with the reference "
-                                 "data before using it.")
+        self._check_fitted()
         absent = self.encoder_.missing_from(frame)
         if absent:
-            reason = "column(s) missing from the window: " + ", ".join(map(repr, absent))
-            return [not_computed(name, reason) for name in self.detectors_]
+            return self._missing(absent)
         if "classifier" in self.detectors_:
             import sklearn.ensemble  # noqa: F401  OpenMP must be loaded before threadpool_limits for the limit to hold
         with threadpool_limits(self.n_threads):
             matrix = self.encoder_.transform(self._rows_to_encode(frame))
             empty = [name for name, values in zip(self.columns_, matrix.T, strict=True) if np.isnan(values).all()]
             if empty:  # imputed, such a window would look like the reference's centre: "drift" that is not there
-                reason = "column(s) without a single value in the window: " + ", ".join(map(repr, empty))
-                return [not_computed(name, reason) for name in self.detectors_]
+                return self._without_values(empty)
             complete = impute(matrix.copy()) if np.isnan(matrix).any() else matrix  # PCA reads missing as the mean
             return [detector.compare(complete if name == "pca" else matrix)
                     for name, detector in self.detectors_.items()]
 
+    def _missing(self, absent: Sequence[str]) -> list[DetectorResult]:
+        reason = "column(s) missing from the window: " + ", ".join(map(repr, absent))
+        return [not_computed(name, reason) for name in self.detectors_]
+
+    def _without_values(self, empty: Sequence[str]) -> list[DetectorResult]:
+        reason = "column(s) without a single value in the window: " + ", ".join(map(repr, empty))
+        return [not_computed(name, reason) for name in self.detectors_]
+
+    def _encoded_positions(self, n_rows: int) -> NDArray[np.int64]:
+        """Without PCA, the positions of the window's rows :meth:`compare` encodes, in order: a random subsample of
+        as many rows as the largest detector keeps (encoding a million rows costs more than a detector on a few
+        thousand), or every row of a smaller window."""
+        keep = max(getattr(detector, "max_rows", 0) for detector in self.detectors_.values())
+        if n_rows <= keep:
+            return np.arange(n_rows, dtype=np.int64)
+        chosen = np.random.default_rng(self.thresholds_.seed).choice(n_rows, size=keep, replace=False)
+        return np.sort(chosen).astype(np.int64)
+
     def _rows_to_encode(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The window's rows the detectors read: all of them for PCA, else a random subsample of as many rows as
-        the largest detector keeps (encoding a million rows costs more than a detector on a few thousand)."""
+        """The window's rows the detectors read: all of them for PCA, else :meth:`_encoded_positions`."""
         if "pca" in self.detectors_:
             return frame
-        keep = max(getattr(detector, "max_rows", 0) for detector in self.detectors_.values())
-        if len(frame) <= keep:
-            return frame
-        chosen = np.random.default_rng(self.thresholds_.seed).choice(len(frame), size=keep, replace=False)
-        return frame.iloc[np.sort(chosen)]
+        positions = self._encoded_positions(len(frame))
+        return frame if len(positions) == len(frame) else frame.iloc[positions]
+
+    # ------------------------------------------------------------------ a window whose rows are held elsewhere
+    # An engine that holds a window's rows in pieces (Spark's partitions) judges it as :meth:`compare` does from two
+    # parts: the :class:`RowSums` of all its rows, summed piece by piece (:meth:`row_sums`), and the few rows that
+    # the subsampling detectors read (:meth:`sampled_positions`), fetched by their place in the window's row order.
+    def row_sums(self, frame: pd.DataFrame) -> RowSums:
+        """The :class:`RowSums` of the rows of ``frame`` (a piece of a window, every encoded column present)."""
+        self._check_fitted()
+        with threadpool_limits(self.n_threads):
+            matrix = self.encoder_.transform(frame)
+            values = tuple(int(v) for v in np.count_nonzero(~np.isnan(matrix), axis=0))
+            pca = self.detectors_.get("pca")
+            error_sum = float(pca.errors(impute(matrix)).sum()) if pca is not None and len(matrix) else 0.0
+        return RowSums(len(frame), error_sum, values)
+
+    def sampled_positions(self, n_rows: int) -> NDArray[np.int64]:
+        """The positions (sorted, distinct) of the rows of a window of ``n_rows`` rows that :meth:`judge` needs: with
+        PCA, the rows the domain classifier and MMD take (:meth:`DomainClassifier.taken
+        <driftloop.multivariate.classifier.DomainClassifier.taken>`), PCA reading every row through
+        :meth:`row_sums`; without, the rows :meth:`compare` encodes. At most the detectors' ``max_rows`` together."""
+        self._check_fitted()
+        sampling = [detector for name, detector in self.detectors_.items() if name != "pca"]
+        if not sampling:
+            return np.empty(0, dtype=np.int64)
+        if "pca" not in self.detectors_:
+            return self._encoded_positions(n_rows)
+        return np.unique(np.concatenate([detector.taken(n_rows) for detector in sampling])).astype(np.int64)
+
+    def judge(self, n_rows: int, sample: pd.DataFrame, sums: RowSums | None = None) -> list[DetectorResult]:
+        """Judge a window of ``n_rows`` rows from its rows at :meth:`sampled_positions` (``sample``, in that order,
+        with the window's columns) and, with PCA, the :class:`RowSums` of all its rows: the results :meth:`compare`
+        gives for the whole window (PCA's mean error is ``error_sum / rows`` instead of the mean of the errors:
+        equal up to the rounding of the sum, a few units of 1e-16 relative)."""
+        self._check_fitted()
+        positions = self.sampled_positions(n_rows)
+        if len(sample) != len(positions):
+            raise invalid_parameter("sample", "MultivariateDrift.judge",
+                                    f"the {len(positions)} rows of sampled_positions({n_rows})", f"{len(sample)} rows")
+        if "pca" not in self.detectors_:
+            return self.compare(sample)  # the rows compare encodes: it encodes them all
+        if sums is None or sums.rows != n_rows or len(sums.values) != len(self.columns_):
+            raise invalid_parameter("sums", "MultivariateDrift.judge",
+                                    f"the RowSums of the window's {n_rows} rows and {len(self.columns_)} columns",
+                                    sums)
+        absent = self.encoder_.missing_from(sample)
+        if absent:
+            return self._missing(absent)
+        empty = [name for name, count in zip(self.columns_, sums.values, strict=True) if count == 0]
+        if empty:
+            return self._without_values(empty)
+        if "classifier" in self.detectors_:
+            import sklearn.ensemble  # noqa: F401  loaded before threadpool_limits (see compare)
+        with threadpool_limits(self.n_threads):
+            matrix = self.encoder_.transform(sample)
+            results = []
+            for name, detector in self.detectors_.items():
+                if isinstance(detector, PCAReconstruction):
+                    mean = sums.error_sum / n_rows if n_rows else float("nan")
+                    results.append(detector.judge(mean, n_rows))
+                else:
+                    rows = matrix[np.searchsorted(positions, detector.taken(n_rows))]
+                    results.append(detector.compare_rows(rows, n_rows))
+            return results
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:

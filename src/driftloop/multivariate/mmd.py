@@ -69,15 +69,47 @@ class MMDDetector:
         self.reference_ = impute(np.array(sample[: self.max_rows], dtype=np.float64))
         return self
 
+    def _window_draw(self, n_rows: int) -> NDArray[np.int64] | None:
+        """The window's subsample, seeded (``None``: every row, in order)."""
+        if n_rows <= self.max_rows:
+            return None
+        return np.random.default_rng(self.seed).choice(n_rows, size=self.max_rows, replace=False)
+
+    def taken(self, n_rows: int) -> NDArray[np.int64]:
+        """The positions of the rows a window of ``n_rows`` rows is judged on, in the order they are read: a seeded
+        random subsample of ``max_rows`` rows, or every row in order; none for a window below ``min_rows``. An
+        engine that holds the rows elsewhere (Spark) fetches those rows and gives them to :meth:`compare_rows`."""
+        if n_rows < self.min_rows:
+            return np.empty(0, dtype=np.int64)
+        chosen = self._window_draw(n_rows)
+        return np.arange(n_rows, dtype=np.int64) if chosen is None else chosen.astype(np.int64)
+
     def compare(self, window: NDArray[np.float64]) -> DetectorResult:
         """Judge the encoded ``window`` rows (NaN where missing)."""
-        if not hasattr(self, "reference_"):
-            raise NotFittedError("This MMDDetector instance is not fitted yet; call 'fit' first.")
+        self._check_fitted()
         n = len(window)
         if n < self.min_rows:
             return too_small(NAME, n, self.min_rows)
-        rng = np.random.default_rng(self.seed)
-        rows = window[rng.choice(n, size=self.max_rows, replace=False)] if n > self.max_rows else window
+        chosen = self._window_draw(n)
+        return self._judge(window if chosen is None else window[chosen])
+
+    def compare_rows(self, rows: NDArray[np.float64], n_rows: int) -> DetectorResult:
+        """Judge a window of ``n_rows`` rows from its encoded rows at :meth:`taken` ``(n_rows)``, in that order: the
+        result :meth:`compare` gives for the whole window."""
+        self._check_fitted()
+        if n_rows < self.min_rows:
+            return too_small(NAME, n_rows, self.min_rows)
+        expected = min(n_rows, self.max_rows)
+        if len(rows) != expected:
+            raise invalid_parameter("rows", "MMDDetector.compare_rows", f"the {expected} rows of taken({n_rows})",
+                                    f"{len(rows)} rows")
+        return self._judge(rows)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "reference_"):
+            raise NotFittedError("This MMDDetector instance is not fitted yet; call 'fit' first.")
+
+    def _judge(self, rows: NDArray[np.float64]) -> DetectorResult:
         result = mmd_permutation_test(self.reference_, impute(np.array(rows, dtype=np.float64)),
                                       n_permutations=self.n_permutations, seed=self.seed)
         statistics = {"mmd2": result.mmd2, "bandwidth": result.bandwidth}

@@ -258,17 +258,46 @@ class PCAReconstruction:
             self._models[size] = fit_null(null.values[:, 0], null.n_eff, 2.0)
         return self._models[size]
 
-    def compare(self, window: NDArray[np.float64]) -> DetectorResult:
-        """Judge the standardised, imputed ``window`` rows."""
+    def _check_fitted(self) -> None:
         if not hasattr(self, "components_"):
             raise NotFittedError("This PCAReconstruction instance is not fitted yet; call 'fit' first.")
+
+    def errors(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Each of the standardised, imputed ``rows``' reconstruction error :math:`e(z)`: a window's statistic is
+        their mean, which an engine holding the rows in pieces (Spark's partitions) sums piece by piece for
+        :meth:`judge`."""
+        self._check_fitted()
+        return reconstruction_errors(rows, self.centre_, self.components_)
+
+    def compare(self, window: NDArray[np.float64]) -> DetectorResult:
+        """Judge the standardised, imputed ``window`` rows: :meth:`judge` of the mean of their :meth:`errors`."""
+        self._check_fitted()
         n = len(window)
         if n < self.min_rows:
             return too_small(NAME, n, self.min_rows)
-        if self.components_.shape[1] >= len(self.centre_):  # fitted before components were capped at p - 1
+        spanned = self._spanned()
+        if spanned is not None:
+            return spanned
+        return self.judge(float(self.errors(window).mean()), n)
+
+    def _spanned(self) -> DetectorResult | None:
+        """The reason of a profile fitted before components were capped at ``p - 1``: no residual to measure."""
+        if self.components_.shape[1] >= len(self.centre_):
             return not_computed(NAME, f"the profile's {self.components_.shape[1]} components span all its columns: "
                                       "no reconstruction error to measure (profile the model again)")
-        error = float(reconstruction_errors(window, self.centre_, self.components_).mean())
+        return None
+
+    def judge(self, mean_error: float, n_rows: int) -> DetectorResult:
+        """Judge a window of ``n_rows`` rows whose mean reconstruction error is ``mean_error`` (the mean of
+        :meth:`errors` over all its rows) against the reference's null at the window's size."""
+        self._check_fitted()
+        n = int(n_rows)
+        if n < self.min_rows:
+            return too_small(NAME, n, self.min_rows)
+        spanned = self._spanned()
+        if spanned is not None:
+            return spanned
+        error = float(mean_error)
         statistics = {"reconstruction_error": error, "reference_error": self.reference_error_}
         summary = f"mean {error:.4g} against {self.reference_error_:.4g} on the reference"
         if not self.nulls_:
