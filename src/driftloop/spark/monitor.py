@@ -22,6 +22,10 @@ What each figure is made of (over the windows still to assess):
   (its columns tallied by the window aggregate);
 - ROC AUC and log loss of a scikit-learn classifier: the model's class probabilities scored in Python workers,
   then counts per window, class and distinct score (:mod:`driftloop.spark.probabilities`);
+- estimated performance, when the profile holds an estimator: CBPE from the same scored class probabilities
+  (the model runs once per row for both), calibrated in Python workers and summed per window into the expected
+  confusion matrix and the expected AUC's sums; DLE from each row's predicted loss, averaged per window
+  (:mod:`driftloop.spark.estimation`);
 - the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
   with their ids and collected (:mod:`driftloop.monitor.stream_drift`).
 
@@ -31,8 +35,8 @@ replica's rows, with the labels that reached another replica matched by id.
 The statistics, thresholds and verdicts are then those of the numpy engine
 (:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
 
-Not computed by this engine (the numpy engine's figures that need a model run on each row, or rows in memory):
-estimated performance and the multivariate detectors; the pass says so in its notes. The report's distribution
+Not computed by this engine (the numpy engine's figures that need rows in memory): the multivariate detectors;
+the pass says so in its notes. The report's distribution
 charts are drawn from the bin and category counts the statistics were computed from, as the numpy engine draws
 them. Count windows (``--rows``) follow the numpy engine's row order (:mod:`driftloop.spark.row_order`): the files
 in path order, then each file's row index (``_metadata``), or with a time column that order sorted by time; an
@@ -71,7 +75,7 @@ from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
 from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import file_order as export_file_order
 from driftloop.spark.log_export import read_log_export_spark
-from driftloop.spark.probabilities import class_codes, probability_metrics_spark
+from driftloop.spark.probabilities import class_codes, probability_metrics_spark, score_probabilities
 from driftloop.spark.row_order import (
     FILE,
     POSITION,
@@ -110,9 +114,9 @@ NAIVE_NANOS = f"{ENGINE}naive_ns"
 MAX_VALUES_CONF = "spark.driftloop.maxValuesPerTask"
 DEFAULT_MAX_VALUES_PER_TASK = 16_000_000
 
-NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage and performance (classification: "
-                "accuracy, f1, and ROC AUC and log loss of a scikit-learn classifier); not estimated performance "
-                "or multivariate drift")
+NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage, performance (classification: "
+                "accuracy, f1, and ROC AUC and log loss of a scikit-learn classifier) and estimated performance; not "
+                "multivariate drift")
 
 
 def _not_read(windows: Sequence[WindowSpec]):
@@ -401,13 +405,8 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
         levels = {row[WINDOW]: row.levels for row in frame.where(F.col(WINDOW).isin(whole) & usable)
                   .groupBy(WINDOW).agg(F.countDistinct(truth).alias("levels")).collect()}
     confusion = _confusion_counts(frame, schema) if has_prediction and has_label and not regression else {}
-    probabilities = {}
-    if (has_prediction and has_label and not regression and inputs.predict_proba is not None and classes is not None
-            and all(c in names for c in inputs.features)):
-        numbers = isinstance(schema[PREDICTION], NumericType)
-        codes = class_codes(F.col(LABEL) if numbers else _label_text(frame, schema), classes, numbers)
-        probabilities = probability_metrics_spark(frame, WINDOW, codes, inputs.features, classes,
-                                                  inputs.predict_proba)
+    probabilities, estimated = _scored_by_probabilities(frame, inputs, schema, names, classes, [
+        code for code in totals if code not in refused], measured=has_prediction and has_label and not regression)
 
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
     categories: dict[str, dict[int, tuple[list, list[int], int]]] = {name: {} for name in categorical}
@@ -499,7 +498,43 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                     metrics, reasons = probabilities[code]
                     result.metrics.update(metrics)
                     result.reasons.extend(reasons)
+        if scored and code in estimated:
+            metrics, reasons = estimated[code]
+            result.metrics.update(metrics)
+            result.reasons.extend(reasons)
     return results
+
+
+def _scored_by_probabilities(frame, inputs: MonitorInputs, schema: dict, names: set[str], classes: Sequence | None,
+                             codes: list[int], *, measured: bool) -> tuple[dict, dict]:
+    """The figures per window code that need the model run on each row: ROC AUC and log loss of a classifier's
+    labelled rows (when ``measured``: predictions and labels of a classification) and the estimated performance
+    (:mod:`driftloop.spark.estimation`, of the windows ``codes``, those with rows and predictions), from one scoring
+    of the class probabilities that both read (:func:`~driftloop.spark.probabilities.score_probabilities`)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import NumericType
+
+    from driftloop.spark.estimation import estimates_spark
+
+    features = all(c in names for c in inputs.features)
+    proba = inputs.predict_proba if features else None
+    measured = measured and proba is not None and classes is not None
+    fitted = inputs.estimator if PREDICTION in names else None
+    confident = fitted is not None and fitted.classes is not None and proba is not None  # CBPE: the model's classes
+    order = [c for c in (FILE, ROW) if c in frame.columns]  # the first score that is not a probability, as numpy
+    carried = {name: F.col(name) for name in order} if confident else {}
+    if measured:
+        numbers = isinstance(schema[PREDICTION], NumericType)
+        carried["code"] = class_codes(F.col(LABEL) if numbers else _label_text(frame, schema), classes, numbers)
+    rows = score_probabilities(frame, WINDOW, inputs.features, proba, carried) if measured or confident else None
+    try:
+        probabilities = probability_metrics_spark(rows, classes) if measured else {}
+        estimated = estimates_spark(frame, WINDOW, PREDICTION, fitted, inputs.features, names, codes, proba,
+                                    classes, rows, order) if fitted is not None else {}
+    finally:
+        if rows is not None:
+            rows.unpersist()
+    return probabilities, estimated
 
 
 def _detected_rows(frame, activity: StreamActivity) -> pd.DataFrame:

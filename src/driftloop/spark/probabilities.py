@@ -5,8 +5,9 @@ or one-vs-rest macro over the model's classes; ``log_loss``), without collecting
 The probabilities come from a pandas UDF of the model's inputs (the scikit-learn classifier's ``predict_proba``,
 shipped to the Python workers with the UDF), one Arrow batch at a time; a batch the model refuses is scored row
 by row, so that a window holds no figure exactly when the numpy engine's call on the window's rows would fail on
-one of them (it then says why, as the numpy engine does). The scored rows (window, class code, probabilities) are
-persisted (memory and disk) for the two aggregates that read them:
+one of them (it then says why, as the numpy engine does). The scored rows (window, class code, probabilities:
+:func:`score_probabilities`) are persisted (memory and disk) for the two aggregates that read them, and for
+CBPE's estimated performance (:mod:`driftloop.spark.estimation`), so the model scores each row once:
 
 - per window: the rows whose probabilities failed, the labelled rows, those whose label the model does not know,
   the distinct classes among the labels (scikit-learn's conditions for a figure), and the labelled rows whose
@@ -64,7 +65,7 @@ def _probabilities(predict_proba: Callable, features: Sequence[str]):
                 errors.append(None)
             except Exception as error:
                 found.append(None)
-                errors.append(f"{type(error).__name__}: {error}"[:500])
+                errors.append(f"{type(error).__name__}: {error}")  # whole, as the numpy engine says it
         return pd.DataFrame({"p": found, "error": errors})
 
     return score
@@ -100,48 +101,55 @@ def auc_from_counts(positives: float, negatives: float, rank_sum: float) -> floa
     return rank_sum / (positives * negatives)
 
 
-def probability_metrics_spark(frame, window: str, code, features: Sequence[str], classes: Sequence,
-                              predict_proba: Callable) -> dict[int, tuple[dict[str, float], list[str]]]:
-    """Per window code (column ``window`` of ``frame``): ``performance/roc_auc`` and ``performance/log_loss`` and the
-    reasons, as :func:`driftloop.monitor.performance.probability_metrics` and the numpy engine's window give them;
-    ``code`` is the Spark expression of each row's label code (:func:`class_codes`)."""
+def score_probabilities(frame, window: str, features: Sequence[str], predict_proba: Callable, carried: dict):
+    """``frame``'s rows scored by ``predict_proba`` in Python workers (:func:`_probabilities`), persisted (memory and
+    disk) for the aggregates that read them: the columns ``w`` (the window code, column ``window``), ``p`` (the
+    class probabilities, null where the model failed), ``error`` (why) and the ``carried`` columns (name to Spark
+    expression). The model scores each row once for every aggregate; the caller unpersists the frame."""
     from pyspark import StorageLevel
-    from pyspark.sql import Window as SparkWindow
     from pyspark.sql import functions as F
 
     from driftloop.spark.cells import quoted
 
     score = F.pandas_udf(_probabilities(predict_proba, features), SCORED_SCHEMA)
     inputs = F.struct(*[quoted(name).alias(f"x{i}") for i, name in enumerate(features)])
-    scored = frame.select(F.col(window).alias("w"), code.alias("code"), score(inputs).alias("s"))
-    scored = scored.select("w", "code", F.col("s.p").alias("p"), F.col("s.error").alias("error"))
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # the model scores each row once for both aggregates
-    try:
-        labelled = (F.col("code") >= 0) & F.col("p").isNotNull()
-        row_sum = F.aggregate("p", F.lit(0.0), lambda total, p: total + p)
-        unusable = F.exists("p", lambda p: F.isnan(p) | (p < 0) | (p > 1)) | (
-            F.abs(1 - row_sum) > SUM_ATOL + SUM_RTOL * F.abs(row_sum))
-        finite_sum = F.when(labelled & ~F.isnan(row_sum) & (F.abs(row_sum) < float("inf")), row_sum)
-        facts = {row.w: row for row in scored.groupBy("w").agg(
-            F.count(F.when(F.col("p").isNull(), 1)).alias("failed"), F.min("error").alias("error"),
-            F.count(F.when(F.col("code") < 0, 1)).alias("unknown"),
-            F.countDistinct(F.when(F.col("code") >= 0, F.col("code"))).alias("classes"),
-            F.count(F.when(labelled, 1)).alias("labelled"), F.count(F.when(labelled & unusable, 1)).alias("unusable"),
-            F.min(finite_sum).alias("lowest"), F.max(finite_sum).alias("highest")).collect()}
-        by_score = (scored.where(labelled)
-                    .select("w", "code", F.posexplode("p").alias("k", "s"))
-                    .groupBy("w", "k", "s").agg(F.count(F.when(F.col("k") == F.col("code"), 1)).alias("pos"),
-                                                F.count(F.when(F.col("k") != F.col("code"), 1)).alias("neg")))
-        below = F.sum("neg").over(SparkWindow.partitionBy("w", "k").orderBy("s")
-                                  .rowsBetween(SparkWindow.unboundedPreceding, -1))
-        clipped = F.least(F.greatest(F.col("s"), F.lit(EPSILON)), F.lit(1.0 - EPSILON))
-        sums = (by_score.select("*", F.coalesce(below, F.lit(0)).alias("below"))
-                .groupBy("w", "k").agg(F.sum("pos").alias("P"), F.sum("neg").alias("N"),
-                                       F.sum(F.col("pos") * (F.col("below") + F.col("neg") / 2.0)).alias("U"),
-                                       F.sum(F.col("pos") * -F.log(clipped)).alias("loss"))
-                .collect())
-    finally:
-        scored.unpersist()
+    scored = frame.select(F.col(window).alias("w"), *[c.alias(n) for n, c in carried.items()],
+                          score(inputs).alias("s"))
+    scored = scored.select("w", *carried, F.col("s.p").alias("p"), F.col("s.error").alias("error"))
+    return scored.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def probability_metrics_spark(scored, classes: Sequence) -> dict[int, tuple[dict[str, float], list[str]]]:
+    """Per window code: ``performance/roc_auc`` and ``performance/log_loss`` and the reasons, as
+    :func:`driftloop.monitor.performance.probability_metrics` and the numpy engine's window give them, from the rows
+    :func:`score_probabilities` scored, carrying ``code``, the Spark expression of each row's label code
+    (:func:`class_codes`)."""
+    from pyspark.sql import Window as SparkWindow
+    from pyspark.sql import functions as F
+
+    labelled = (F.col("code") >= 0) & F.col("p").isNotNull()
+    row_sum = F.aggregate("p", F.lit(0.0), lambda total, p: total + p)
+    unusable = F.exists("p", lambda p: F.isnan(p) | (p < 0) | (p > 1)) | (
+        F.abs(1 - row_sum) > SUM_ATOL + SUM_RTOL * F.abs(row_sum))
+    finite_sum = F.when(labelled & ~F.isnan(row_sum) & (F.abs(row_sum) < float("inf")), row_sum)
+    facts = {row.w: row for row in scored.groupBy("w").agg(
+        F.count(F.when(F.col("p").isNull(), 1)).alias("failed"), F.min("error").alias("error"),
+        F.count(F.when(F.col("code") < 0, 1)).alias("unknown"),
+        F.countDistinct(F.when(F.col("code") >= 0, F.col("code"))).alias("classes"),
+        F.count(F.when(labelled, 1)).alias("labelled"), F.count(F.when(labelled & unusable, 1)).alias("unusable"),
+        F.min(finite_sum).alias("lowest"), F.max(finite_sum).alias("highest")).collect()}
+    by_score = (scored.where(labelled)
+                .select("w", "code", F.posexplode("p").alias("k", "s"))
+                .groupBy("w", "k", "s").agg(F.count(F.when(F.col("k") == F.col("code"), 1)).alias("pos"),
+                                            F.count(F.when(F.col("k") != F.col("code"), 1)).alias("neg")))
+    below = F.sum("neg").over(SparkWindow.partitionBy("w", "k").orderBy("s")
+                              .rowsBetween(SparkWindow.unboundedPreceding, -1))
+    clipped = F.least(F.greatest(F.col("s"), F.lit(EPSILON)), F.lit(1.0 - EPSILON))
+    sums = (by_score.select("*", F.coalesce(below, F.lit(0)).alias("below"))
+            .groupBy("w", "k").agg(F.sum("pos").alias("P"), F.sum("neg").alias("N"),
+                                   F.sum(F.col("pos") * (F.col("below") + F.col("neg") / 2.0)).alias("U"),
+                                   F.sum(F.col("pos") * -F.log(clipped)).alias("loss"))
+            .collect())
     per_window: dict[int, dict[int, tuple[int, int, float, float]]] = {}
     for row in sums:
         per_window.setdefault(row.w, {})[row.k] = (row.P, row.N, row.U, row.loss)
