@@ -521,7 +521,9 @@ def _scored_by_probabilities(frame, inputs: MonitorInputs, schema: dict, names: 
     measured = measured and proba is not None and classes is not None
     fitted = inputs.estimator if PREDICTION in names else None
     confident = fitted is not None and fitted.classes is not None and proba is not None  # CBPE: the model's classes
-    order = [c for c in (FILE, ROW) if c in frame.columns]  # the first score that is not a probability, as numpy
+    # the order in which to find a window's first score that is not a probability: the numpy engine's reading order
+    # where the frame holds it, else the files' (as Spark names them) and their rows'
+    order = [READ] if READ in frame.columns else [c for c in (FILE, ROW) if c in frame.columns]
     carried = {name: F.col(name) for name in order} if confident else {}
     if measured:
         numbers = isinstance(schema[PREDICTION], NumericType)
