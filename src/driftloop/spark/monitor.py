@@ -406,7 +406,8 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                   .groupBy(WINDOW).agg(F.countDistinct(truth).alias("levels")).collect()}
     confusion = _confusion_counts(frame, schema) if has_prediction and has_label and not regression else {}
     probabilities, estimated = _scored_by_probabilities(frame, inputs, schema, names, classes, [
-        code for code in totals if code not in refused], measured=has_prediction and has_label and not regression)
+        code for code in totals if code not in refused], predicted=has_prediction,
+        measured=has_prediction and has_label and not regression)
 
     # 2. categorical counts per window: one aggregate over the grouping sets (window, column) of every column
     categories: dict[str, dict[int, tuple[list, list[int], int]]] = {name: {} for name in categorical}
@@ -506,10 +507,11 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
 
 
 def _scored_by_probabilities(frame, inputs: MonitorInputs, schema: dict, names: set[str], classes: Sequence | None,
-                             codes: list[int], *, measured: bool) -> tuple[dict, dict]:
+                             codes: list[int], *, predicted: bool, measured: bool) -> tuple[dict, dict]:
     """The figures per window code that need the model run on each row: ROC AUC and log loss of a classifier's
     labelled rows (when ``measured``: predictions and labels of a classification) and the estimated performance
-    (:mod:`driftloop.spark.estimation`, of the windows ``codes``, those with rows and predictions), from one scoring
+    (:mod:`driftloop.spark.estimation`, of the windows ``codes`` when the data holds the model's predictions,
+    ``predicted``: those with rows and predictions), from one scoring
     of the class probabilities that both read (:func:`~driftloop.spark.probabilities.score_probabilities`)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType
@@ -519,7 +521,7 @@ def _scored_by_probabilities(frame, inputs: MonitorInputs, schema: dict, names: 
     features = all(c in names for c in inputs.features)
     proba = inputs.predict_proba if features else None
     measured = measured and proba is not None and classes is not None
-    fitted = inputs.estimator if PREDICTION in names else None
+    fitted = inputs.estimator if predicted else None
     confident = fitted is not None and fitted.classes is not None and proba is not None  # CBPE: the model's classes
     # the order in which to find a window's first score that is not a probability: the numpy engine's reading order
     # where the frame holds it, else the files' (as Spark names them) and their rows'
