@@ -19,7 +19,7 @@ from tests.conftest import copy_store
 from tests.monitor.test_late_data import _chart, _monitor, _red, _runs, _series
 
 #: Figures of the numpy engine that the Spark engine does not compute (NOT_COMPUTED says so in the notes).
-NUMPY_ONLY = ("multivariate/",)
+NUMPY_ONLY = ()
 
 
 def assert_same_figures(got: dict[str, dict[int, float]], expected: dict[str, dict[int, float]]) -> None:

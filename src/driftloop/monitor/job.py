@@ -507,7 +507,8 @@ def _spark_assess(frame, todo: Sequence[WindowSpec], inputs: MonitorInputs, opti
 
     simple = MonitorInputs(inputs.profile, inputs.features, None, stream=inputs.stream,
                            ignored_columns=inputs.ignored_columns, unread_columns=inputs.unread_columns,
-                           predict_proba=inputs.predict_proba, estimator=inputs.estimator)
+                           predict_proba=inputs.predict_proba, estimator=inputs.estimator,
+                           multivariate=inputs.multivariate)
     try:
         return _spark_call(lambda: assess_windows_spark(frame, todo, simple, task=options.task,
                                                         partitions=options.spark_partitions, notes=notes,

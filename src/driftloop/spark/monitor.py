@@ -27,7 +27,11 @@ What each figure is made of (over the windows still to assess):
   confusion matrix and the expected AUC's sums; DLE from each row's predicted loss, averaged per window
   (:mod:`driftloop.spark.estimation`);
 - the detections of the service's streaming detectors (an export of inference logs): the rows they name, joined
-  with their ids and collected (:mod:`driftloop.monitor.stream_drift`).
+  with their ids and collected (:mod:`driftloop.monitor.stream_drift`);
+- the multivariate detectors fitted with the profile (:mod:`driftloop.spark.multivariate`): PCA's sums over every
+  row from Python workers and one aggregate, the domain classifier's and MMD's subsamples (the numpy engine's rows,
+  by their place in the window's row order) collected; their p-values join each window's Benjamini–Hochberg
+  procedure as in the numpy engine (:func:`~driftloop.monitor.multivariate_drift.multivariate_metrics`).
 
 An export of inference logs (``driftloop log export``) is read by :mod:`driftloop.spark.log_export`: every
 replica's rows, with the labels that reached another replica matched by id.
@@ -35,8 +39,8 @@ replica's rows, with the labels that reached another replica matched by id.
 The statistics, thresholds and verdicts are then those of the numpy engine
 (:meth:`~driftloop.profile.ReferenceProfile.compare_summaries`), so the figures agree with it to 1e-9.
 
-Not computed by this engine (the numpy engine's figures that need rows in memory): the multivariate detectors;
-the pass says so in its notes. The report's distribution
+Every figure of the numpy engine is computed, estimated performance and the multivariate detectors included; the
+pass's notes say so. The report's distribution
 charts are drawn from the bin and category counts the statistics were computed from, as the numpy engine draws
 them. Count windows (``--rows``) follow the numpy engine's row order (:mod:`driftloop.spark.row_order`): the files
 in path order, then each file's row index (``_metadata``), or with a time column that order sorted by time; an
@@ -64,6 +68,7 @@ from driftloop.monitor.engine import (
     predictions_fit_profile,
     unusable_predictions,
 )
+from driftloop.monitor.multivariate_drift import multivariate_metrics
 from driftloop.monitor.performance import MAX_SCORE_LEVELS, naive_benchmark, relative_mae_from_sums
 from driftloop.monitor.results import WindowResult
 from driftloop.monitor.stream_drift import ID, TIMESTAMP, StreamActivity, detections_among
@@ -75,6 +80,7 @@ from driftloop.spark.ecdf_sorted import numeric_summaries_sorted
 from driftloop.spark.labels import join_labels_spark
 from driftloop.spark.log_export import file_order as export_file_order
 from driftloop.spark.log_export import read_log_export_spark
+from driftloop.spark.multivariate import multivariate_results
 from driftloop.spark.probabilities import class_codes, probability_metrics_spark, score_probabilities
 from driftloop.spark.row_order import (
     FILE,
@@ -115,8 +121,8 @@ MAX_VALUES_CONF = "spark.driftloop.maxValuesPerTask"
 DEFAULT_MAX_VALUES_PER_TASK = 16_000_000
 
 NOT_COMPUTED = ("the Spark engine computes rows, data quality, drift, coverage, performance (classification: "
-                "accuracy, f1, and ROC AUC and log loss of a scikit-learn classifier) and estimated performance; not "
-                "multivariate drift")
+                "accuracy, f1, and ROC AUC and log loss of a scikit-learn classifier), estimated performance and "
+                "multivariate drift; every figure of the numpy engine")
 
 
 def _not_read(windows: Sequence[WindowSpec]):
@@ -194,6 +200,8 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
         frame = frame.withColumn(NANOS, _nanoseconds(frame, time_column))
     if rows is None and text_columns(frame, [*[c for c in numeric if c in features], *([label] if label else [])]):
         frame = _with_reading_order(frame, export)  # to name a window's first value that is not a number
+    if export:  # the export's row order (its reader sorts the rows by their log time), kept for the multivariate rows
+        frame = frame.withColumn(LOG_NANOS, _nanoseconds(frame, TIMESTAMP))
     if rows is None:
         length = parse_window_length(window or "1d")
         span = F.lit(length.value)
@@ -201,8 +209,7 @@ def read_windows(spark, data_path: str, features: Sequence[str], *, time_column:
     else:
         frame = in_file_order(frame, data_path, export_file_order if export else None)
         if export:  # the numpy engine's export: its files' rows sorted by their log time, ties in file order
-            frame = in_time_order(frame.withColumn(LOG_NANOS, _nanoseconds(frame, TIMESTAMP)), LOG_NANOS)
-            frame = frame.drop(LOG_NANOS)
+            frame = in_time_order(frame, LOG_NANOS)
         if time_column is not None and not (export and time_column == TIMESTAMP):
             frame = in_time_order(frame, NANOS)
         frame = frame.withColumn(WINDOW, F.expr(f"`{POSITION}` div {rows}")).withColumn(READ, F.struct(POSITION))
@@ -438,6 +445,13 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
     else:
         summaries = numeric_summaries_sorted(wide, references, partitions) if numeric else {}
 
+    # 4. the multivariate detectors: PCA's sums from every row, the other detectors' subsamples collected
+    judged = {}
+    if inputs.multivariate is not None and inputs.multivariate.detectors_:
+        judged = multivariate_results(frame, inputs.multivariate, {code: row.rows for code, row in totals.items()},
+                                      window=WINDOW, first_rows={code: w.first_row for code, w in code_of.items()},
+                                      reading_order=READ, log_time=LOG_NANOS)
+
     results = []
     for code, spec in sorted(code_of.items(), key=lambda item: item[1].index):
         row = totals.get(code)
@@ -466,6 +480,11 @@ def assess_windows_spark(frame, cut_windows: Sequence[WindowSpec], inputs: Monit
                             summaries, codes, code)
              for name in compared})
         result.drift = comparison.table
+        if code in judged:  # before the drift metrics: the detectors' p-values join the univariate tests' BH procedure
+            joint_metrics, joint_reasons = multivariate_metrics(inputs.multivariate, judged[code], rows,
+                                                                comparison.table, profile.thresholds_.alpha_tests)
+            result.metrics.update(joint_metrics)
+            result.reasons.extend(joint_reasons)
         drift_metrics, drift_reasons = _drift_metrics(comparison.table, inputs.features)
         result.metrics.update(drift_metrics)
         result.reasons.extend(drift_reasons)
