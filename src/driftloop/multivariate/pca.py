@@ -272,16 +272,14 @@ class PCAReconstruction:
     def compare(self, window: NDArray[np.float64]) -> DetectorResult:
         """Judge the standardised, imputed ``window`` rows: :meth:`judge` of the mean of their :meth:`errors`."""
         self._check_fitted()
-        n = len(window)
+        unjudged = self._unjudged(len(window))  # known before the errors are computed
+        return unjudged if unjudged is not None else self.judge(float(self.errors(window).mean()), len(window))
+
+    def _unjudged(self, n: int) -> DetectorResult | None:
+        """The reason a window of ``n`` rows is not judged: fewer than ``min_rows``, or a profile fitted before
+        components were capped at ``p - 1`` (no residual to measure); ``None`` when it is judged."""
         if n < self.min_rows:
             return too_small(NAME, n, self.min_rows)
-        spanned = self._spanned()
-        if spanned is not None:
-            return spanned
-        return self.judge(float(self.errors(window).mean()), n)
-
-    def _spanned(self) -> DetectorResult | None:
-        """The reason of a profile fitted before components were capped at ``p - 1``: no residual to measure."""
         if self.components_.shape[1] >= len(self.centre_):
             return not_computed(NAME, f"the profile's {self.components_.shape[1]} components span all its columns: "
                                       "no reconstruction error to measure (profile the model again)")
@@ -292,11 +290,9 @@ class PCAReconstruction:
         :meth:`errors` over all its rows) against the reference's null at the window's size."""
         self._check_fitted()
         n = int(n_rows)
-        if n < self.min_rows:
-            return too_small(NAME, n, self.min_rows)
-        spanned = self._spanned()
-        if spanned is not None:
-            return spanned
+        unjudged = self._unjudged(n)
+        if unjudged is not None:
+            return unjudged
         error = float(mean_error)
         statistics = {"reconstruction_error": error, "reference_error": self.reference_error_}
         summary = f"mean {error:.4g} against {self.reference_error_:.4g} on the reference"
